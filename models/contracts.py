@@ -1,0 +1,290 @@
+"""Pydantic contracts shared by workflows, activities and starters.
+
+Workflows import only this module (and `models.tasks`): no SQL, no I/O. Money is always
+integer cents; timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from models.tasks import LinkSpec
+
+InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
+# What finance sees: Stripe's statuses plus "overdue" (an open invoice past its due date).
+InvoiceStage = Literal["draft", "open", "overdue", "paid", "void", "uncollectible"]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- parties -------------------------------------------------------------------------------
+
+
+class Address(Contract):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    state: str | None = Field(default=None, max_length=100, description="State or province")
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: str = Field(
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country code, e.g. DE"
+    )
+    subdivision: str | None = Field(
+        default=None,
+        max_length=6,
+        description="ISO 3166-2 subdivision code when known, e.g. UA-43",
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _upper_country(cls, value: str) -> str:
+        import pycountry
+
+        code = value.upper()
+        if pycountry.countries.get(alpha_2=code) is None:
+            raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
+        return code
+
+    @field_validator("subdivision")
+    @classmethod
+    def _upper_subdivision(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+
+class Contact(Contract):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class EndCustomer(Contract):
+    """The end customer is always named (seed FAQ): legal name, address and a contact."""
+
+    legal_name: str = Field(min_length=1, max_length=200)
+    address: Address
+    contact: Contact
+
+
+class Reseller(Contract):
+    company: str = Field(min_length=1, max_length=200)
+    partner_id: str | None = Field(default=None, max_length=64)
+    contact: Contact
+    address: Address | None = None
+
+
+class PurchaseOrder(Contract):
+    number: str = Field(min_length=1, max_length=64)
+    issued_by: Literal["reseller", "end_customer"] = Field(
+        description="Mattermost does not accept end-customer purchase orders on resale orders"
+    )
+    custom_terms: str | None = Field(
+        default=None, description="Any terms beyond the standard ones; refused on resale orders"
+    )
+
+
+class OrderLine(Contract):
+    sku: str = Field(min_length=1, max_length=64, examples=["MM-ENT-1Y"])
+    description: str = Field(min_length=1, max_length=200)
+    seats: int = Field(gt=0, le=1_000_000)
+    unit_price_cents: int = Field(gt=0, description="Net price per seat per year, in cents")
+
+    @property
+    def amount_cents(self) -> int:
+        return self.seats * self.unit_price_cents
+
+
+# --- OrderFulfillment ------------------------------------------------------------------------
+
+
+class OrderFulfillmentInput(Contract):
+    order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    channel: Literal["value_added_reseller", "authorized_reseller"] = "authorized_reseller"
+    deal_number: str | None = None
+    reseller: Reseller
+    end_customer: EndCustomer
+    purchase_order: PurchaseOrder
+    lines: list[OrderLine] = Field(min_length=1)
+    currency: Literal["usd"] = "usd"
+    license_term_days: int = Field(default=365, gt=0, le=3 * 366)
+    # Timings are business days on the calendar; defaults follow the seed where it has one.
+    acceptance_reminder_business_days: list[int] = Field(default_factory=lambda: [3, 6])
+    acceptance_expiry_business_days: int = Field(default=10, gt=0)
+    license_review_business_days: int = Field(default=1, gt=0)
+    invoice_days_until_due: int = Field(default=30, gt=0)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines)
+
+    @property
+    def seats(self) -> int:
+        return sum(line.seats for line in self.lines)
+
+
+class OrderFulfillmentResult(Contract):
+    order_id: str
+    outcome: Literal["paid", "void", "uncollectible", "refused", "expired", "embargoed"]
+    reason: str | None = None
+    license_id: str | None = None
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+    amount_cents: int = 0
+
+
+# --- activity contracts ------------------------------------------------------------------------
+
+
+class EmailAttachment(Contract):
+    filename: str
+    content: str = Field(description="UTF-8 text content (license files are text)")
+    mime_type: str = "application/octet-stream"
+
+
+class EmailRequest(Contract):
+    """One process email. `idempotency_key` (workflow id + step) is sent at most once."""
+
+    idempotency_key: str
+    workflow_id: str
+    step: str
+    to: list[str] = Field(
+        min_length=1,
+        description="Addresses, or roles like `role:finance` that the adapter resolves from settings",
+    )
+    cc: list[str] = Field(default_factory=list)
+    template: str = Field(description="Template name under activities/templates/email/")
+    context: dict[str, Any] = Field(default_factory=dict)
+    links: dict[str, LinkSpec] = Field(
+        default_factory=dict,
+        description="Context names rendered as signed URLs at send time (kept out of history)",
+    )
+    attachments: list[EmailAttachment] = Field(default_factory=list)
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _addresses_or_roles(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not (value.startswith("role:") or "@" in value):
+                raise ValueError(f"{value!r} is neither an email address nor role:<name>")
+        return values
+
+
+class EmailReceipt(Contract):
+    idempotency_key: str
+    status: Literal["sent", "already_sent", "unconfirmed"]
+    backend: str
+    message_id: str | None = None
+    subject: str
+
+
+class InvoiceLine(Contract):
+    description: str
+    quantity: int = Field(gt=0)
+    unit_amount_cents: int = Field(gt=0)
+
+
+class InvoiceRequest(Contract):
+    idempotency_key: str = Field(description="workflow id + step; prefix of every Stripe key")
+    workflow_id: str
+    customer_name: str
+    customer_email: EmailStr
+    customer_country: str | None = None
+    lines: list[InvoiceLine] = Field(min_length=1)
+    currency: str = "usd"
+    days_until_due: int = 30
+    description: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class InvoiceInfo(Contract):
+    id: str
+    number: str | None
+    status: InvoiceStatus
+    amount_due_cents: int
+    amount_paid_cents: int = 0
+    currency: str = "usd"
+    due_at: datetime | None
+    hosted_url: str | None = None
+    backend: str
+
+
+class InvoiceAction(Contract):
+    invoice_id: str
+    idempotency_key: str
+    action: Literal["pay", "void", "mark_uncollectible"]
+    reason: str | None = None
+
+
+class LicenseRequest(Contract):
+    idempotency_key: str
+    workflow_id: str
+    licensee: str = Field(description="The partner or company the license is issued to")
+    customer: str = Field(description="The end customer's legal name")
+    customer_email: EmailStr
+    sku: str = "mattermost-enterprise"
+    users: int = Field(gt=0)
+    starts_at: datetime
+    expires_at: datetime
+
+
+class IssuedLicense(Contract):
+    license_id: str
+    licensee: str
+    customer: str
+    sku: str
+    users: int
+    starts_at: datetime
+    expires_at: datetime
+    issued_at: datetime
+    filename: str
+    content: str = Field(description="The signed license file, ready to attach")
+    sha256: str
+
+
+class ScreeningRequest(Contract):
+    country: str
+    subdivision: str | None = None
+    party: str = ""
+    on: datetime
+
+
+class ScreeningResult(Contract):
+    allowed: bool
+    reason: str | None = None
+    program: str | None = None
+    data_version: str
+
+
+class DeadlineRequest(Contract):
+    start: datetime
+    business_days: int
+    country: str = "US"
+
+
+class DecisionRecord(Contract):
+    """One audited decision or event of a workflow (records activity, idempotent by key)."""
+
+    idempotency_key: str
+    workflow_id: str
+    step: str
+    actor: str
+    decision: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class OrderRecord(Contract):
+    order_id: str
+    workflow_id: str
+    channel: str
+    deal_number: str | None = None
+    reseller_company: str
+    end_customer_name: str
+    end_customer_country: str
+    amount_cents: int
+    currency: str
+    status: str
+    at: datetime

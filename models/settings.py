@@ -1,0 +1,104 @@
+"""Runtime configuration, read from the environment (and `.env`) with pydantic-settings.
+
+Every variable is documented in `.env.example`. Secrets have no value in code: in the
+local default they are generated once into `.data/` (see `ensure_dev_secrets`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- local state -------------------------------------------------------
+    data_dir: Path = Field(default=REPO_ROOT / ".data", alias="PARTNERFLOW_DATA_DIR")
+
+    # --- Temporal ----------------------------------------------------------
+    temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field(default="partnerflow", alias="TEMPORAL_TASK_QUEUE")
+    temporal_ui_url: str = Field(default="http://127.0.0.1:8233", alias="TEMPORAL_UI_URL")
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    temporal_tls_cert: Path | None = Field(default=None, alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: Path | None = Field(default=None, alias="TEMPORAL_TLS_KEY")
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+
+    # --- records -----------------------------------------------------------
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # --- billing -----------------------------------------------------------
+    billing_backend: Literal["local", "stripe"] = Field(default="local", alias="BILLING_BACKEND")
+    stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
+    stripe_api_base: str = Field(default="https://api.stripe.com", alias="STRIPE_API_BASE")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+
+    # --- email -------------------------------------------------------------
+    email_backend: Literal["outbox", "sendgrid"] = Field(default="outbox", alias="EMAIL_BACKEND")
+    sendgrid_api_key: SecretStr | None = Field(default=None, alias="SENDGRID_API_KEY")
+    sendgrid_host: str = Field(default="https://api.sendgrid.com", alias="SENDGRID_HOST")
+    email_from: str = Field(default="partners@mattermost.com", alias="EMAIL_FROM")
+    finance_email: str = Field(default="finance@mattermost.com", alias="FINANCE_EMAIL")
+    operations_email: str = Field(default="partners@mattermost.com", alias="OPERATIONS_EMAIL")
+
+    # --- web ---------------------------------------------------------------
+    web_host: str = Field(default="127.0.0.1", alias="PARTNERFLOW_WEB_HOST")
+    web_port: int = Field(default=8000, alias="PARTNERFLOW_WEB_PORT")
+    public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_WEBHOOK_SECRET")
+    link_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_LINK_SECRET")
+    webhook_tolerance_seconds: int = Field(default=300, alias="PARTNERFLOW_WEBHOOK_TOLERANCE")
+
+    # --- licenses ----------------------------------------------------------
+    license_signing_key_path: Path | None = Field(default=None, alias="LICENSE_SIGNING_KEY_PATH")
+
+    # --- business calendar -------------------------------------------------
+    calendar_country: str = Field(default="US", alias="PARTNERFLOW_CALENDAR_COUNTRY")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'partnerflow.db'}"
+
+    @property
+    def resolved_license_key_path(self) -> Path:
+        return self.license_signing_key_path or self.data_dir / "license-signing-key.pem"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def licenses_dir(self) -> Path:
+        return self.data_dir / "licenses"
+
+    def secret(self, name: Literal["webhook_secret", "link_secret"]) -> str:
+        """The secret's value: from the environment, else the dev value kept in `.data/`."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value()
+        return _dev_secret(self.data_dir, name)
+
+
+def _dev_secret(data_dir: Path, name: str) -> str:
+    path = data_dir / f"dev-{name.replace('_', '-')}"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

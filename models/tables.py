@@ -1,0 +1,124 @@
+"""SQLModel tables: the business records. Schema changes go through Alembic (models/migrations).
+
+Every row written by an activity carries a unique `idempotency_key` (workflow id + step) so
+that a retried activity finds its earlier write instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    order_id: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(index=True, max_length=200)
+    channel: str = Field(max_length=40)
+    deal_number: str | None = Field(default=None, max_length=40)
+    reseller_company: str = Field(max_length=200)
+    end_customer_name: str = Field(max_length=200)
+    end_customer_country: str = Field(max_length=2)
+    amount_cents: int
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LicenseRow(SQLModel, table=True):
+    __tablename__ = "licenses"
+
+    license_id: str = Field(primary_key=True, max_length=64)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    licensee: str = Field(max_length=200)
+    customer: str = Field(max_length=200)
+    customer_email: str = Field(max_length=320)
+    sku: str = Field(max_length=64)
+    users: int
+    starts_at: datetime
+    expires_at: datetime
+    issued_at: datetime
+    filename: str = Field(max_length=200)
+    sha256: str = Field(max_length=64)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class InvoiceRow(SQLModel, table=True):
+    """An invoice as the billing backend last reported it (the local ledger's own invoices,
+    or the mirror of a Stripe invoice)."""
+
+    __tablename__ = "invoices"
+
+    id: str = Field(primary_key=True, max_length=64)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    backend: str = Field(max_length=20)
+    number: str | None = Field(default=None, max_length=64)
+    customer_name: str = Field(max_length=200)
+    customer_email: str = Field(max_length=320)
+    status: str = Field(index=True, max_length=20)
+    currency: str = Field(max_length=3)
+    amount_due_cents: int
+    amount_paid_cents: int = 0
+    days_until_due: int = 30
+    due_at: datetime | None = None
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    lines_json: str = Field(sa_column=Column(Text, nullable=False))
+    metadata_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    hosted_url: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    finalized_at: datetime | None = None
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    marked_uncollectible_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EmailRow(SQLModel, table=True):
+    """Every process email: the local outbox, and the send log of the SendGrid adapter."""
+
+    __tablename__ = "emails"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    step: str = Field(max_length=100)
+    backend: str = Field(max_length=20)
+    # sending -> sent; a send that failed with a retryable error is deleted so it can retry;
+    # "unconfirmed" marks a crash between the provider call and the write (never resent).
+    status: str = Field(max_length=20)
+    from_addr: str = Field(max_length=320)
+    to_addrs: str = Field(max_length=2000)
+    subject: str = Field(max_length=500)
+    template: str = Field(max_length=100)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    attachments: str = Field(default="", max_length=2000, description="attachment filenames")
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    eml_path: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class DecisionRow(SQLModel, table=True):
+    """Audit trail: every human decision and every automatic refusal, once."""
+
+    __tablename__ = "decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    step: str = Field(max_length=100)
+    actor: str = Field(max_length=200)
+    decision: str = Field(max_length=100)
+    detail_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    at: datetime

@@ -1,0 +1,57 @@
+"""The human-task protocol every workflow publishes (PRODUCT.md, "Self-describing contract").
+
+`status` and `pending_tasks` queries return these models; the CLI, the task pages and the
+tests read them. `example` is a JSON input that completes the task on the happy path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PendingTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(description="Stable task name, also the PendingTask search attribute")
+    handler: str = Field(description="Signal or update that completes it")
+    kind: Literal["signal", "update"] = "signal"
+    description: str
+    assignee: str = Field(description="Role that owns it: end_customer, finance, ...")
+    due_at: datetime | None = None
+    example: dict[str, Any] = Field(default_factory=dict)
+    opened_at: datetime | None = None
+    reminders_sent: int = 0
+    escalated: bool = False
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    step: str
+    actor: str
+    event: str = Field(description="What happened: decided, reminded, escalated, rejected, ...")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str
+    workflow_type: str
+    stage: str
+    facts: dict[str, Any] = Field(default_factory=dict)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    pending_tasks: list[PendingTask] = Field(default_factory=list)
+
+
+class LinkSpec(BaseModel):
+    """A signed, expiring link that an activity renders at send time (never in history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(description="e.g. accept_terms; maps to a page of the web service")
+    expires_at: datetime
