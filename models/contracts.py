@@ -197,6 +197,9 @@ class InvoiceRequest(Contract):
     days_until_due: int = 30
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    issued_at: datetime | None = Field(
+        default=None, description="The workflow's now; the local ledger dates the invoice by it"
+    )
 
 
 class InvoiceInfo(Contract):
@@ -288,3 +291,52 @@ class OrderRecord(Contract):
     currency: str
     status: str
     at: datetime
+
+
+# --- signals: what people send to OrderFulfillment -------------------------------------------
+
+
+class TermsAcceptance(Contract):
+    """`accept_terms`: the end customer agrees to the Enterprise Subscription Terms."""
+
+    name: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    agreed: Literal[True] = Field(description="Must be true: the customer ticked 'I agree'")
+    ip: str | None = None
+    user_agent: str | None = Field(default=None, max_length=500)
+    via: Literal["page", "operator"] = "operator"
+
+
+class LicenseReview(Contract):
+    """`review_license`: the license desk approves issuing the license, or rejects it."""
+
+    reviewer: str = Field(min_length=1, max_length=200)
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class PaymentRecorded(Contract):
+    """`record_payment`: finance saw the customer's payment arrive (out of band)."""
+
+    recorded_by: str = Field(min_length=1, max_length=200)
+    amount_cents: int = Field(gt=0)
+    reference: str = Field(min_length=1, max_length=200, description="Bank or wire reference")
+
+
+class InvoiceClosure(Contract):
+    """`void_invoice` / `mark_uncollectible`: finance closes an unpaid invoice."""
+
+    decided_by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class InvoiceEvent(Contract):
+    """`invoice_event`: a billing-provider event about this workflow's invoice (webhook)."""
+
+    event_id: str
+    type: str = Field(description="e.g. invoice.paid, invoice.voided")
+    invoice_id: str
+    status: InvoiceStatus
+    amount_paid_cents: int = 0
