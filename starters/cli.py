@@ -1,0 +1,268 @@
+"""`partnerflow`: run the stack, start processes, list and complete human tasks, follow
+invoices, read the outbox, verify license files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help=__doc__)
+license_app = typer.Typer(no_args_is_help=True, help="Enterprise license files.")
+app.add_typer(license_app, name="license")
+console = Console()
+
+INVOICE_STAGES = ("draft", "open", "overdue", "paid", "void", "uncollectible")
+
+
+@app.command()
+def run() -> None:
+    """Run Temporal's dev server, the worker and the web service (Ctrl-C stops all)."""
+    from starters.devstack import main
+
+    main(get_settings())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against the configured Temporal (production: one per replica)."""
+    from workers.main import main
+
+    main()
+
+
+@app.command()
+def web() -> None:
+    """Run the web service (webhooks and pages) against the configured Temporal."""
+    import uvicorn
+
+    from starters.web.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port)
+
+
+@app.command()
+def forms() -> None:
+    """List the forms that start processes."""
+    from models.forms import FORMS
+
+    for name, spec in FORMS.items():
+        console.print(f"[bold]{name}[/bold] → {spec.workflow_type}: {spec.title}")
+
+
+@app.command()
+def start(
+    form: str = typer.Argument(..., help="Form name, e.g. order"),
+    file: Path | None = typer.Option(None, "--file", "-f", help="JSON submission"),
+    example: bool = typer.Option(False, "--example", help="Use the form's example with fresh ids"),
+) -> None:
+    """Start a process from a form submission, exactly as the webhook would."""
+    from models.forms import FORMS
+    from starters.intake import submit_form
+
+    if (file is None) == (not example):
+        raise typer.BadParameter("give either --file or --example")
+    if example:
+        if form not in FORMS:
+            _fail(f"unknown form {form!r}; forms: {', '.join(FORMS)}")
+        payload = FORMS[form].fresh_example()
+    else:
+        payload = json.loads(file.read_text())  # type: ignore[union-attr]
+
+    async def go() -> Any:
+        settings = get_settings()
+        return await submit_form(await _client(), settings, form, payload)
+
+    result = asyncio.run(go())
+    console.print_json(data=result.body)
+    if result.status_code >= 400:
+        raise typer.Exit(1)
+    workflow_id = result.body["workflow_id"]
+    settings = get_settings()
+    console.print(f"Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}")
+
+
+@app.command()
+def tasks(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    assignee: str | None = typer.Option(None, help="Only tasks for this role"),
+) -> None:
+    """Every pending human task across all running workflows."""
+    rows = asyncio.run(_collect_tasks(assignee))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("workflow", "task", "handler", "assignee", "due", "example")
+    for row in rows:
+        table.add_row(row["workflow_id"], row["task"], row["handler"], row["assignee"], _short_time(row["due_at"]), json.dumps(row["example"]))
+    console.print(table if rows else "No pending tasks.")
+
+
+async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
+    client = await _client()
+    rows: list[dict[str, Any]] = []
+    async for execution in client.list_workflows('ExecutionStatus = "Running"'):
+        try:
+            pending = await client.get_workflow_handle(execution.id).query("pending_tasks")
+        except Exception:  # a workflow type without the protocol, or not yet started
+            continue
+        for task in pending:
+            if assignee and task.get("assignee") != assignee:
+                continue
+            rows.append({"workflow_id": execution.id, "workflow_type": execution.workflow_type, **task})
+    return sorted(rows, key=lambda r: (r.get("due_at") or "9999", r["workflow_id"]))
+
+
+@app.command()
+def act(
+    workflow_id: str = typer.Argument(..., help="e.g. order-PO-1001"),
+    handler: str = typer.Argument(..., help="Signal or update named by pending_tasks"),
+    input: str = typer.Option("{}", "--input", "-i", help="JSON input (the task's example)"),
+) -> None:
+    """Complete a human task: send HANDLER with JSON input, then report whether the
+    workflow accepted it."""
+    try:
+        payload = json.loads(input)
+    except json.JSONDecodeError as exc:
+        _fail(f"--input is not JSON: {exc}")
+    ok, message = asyncio.run(_act(workflow_id, handler, payload))
+    console.print(message)
+    if not ok:
+        raise typer.Exit(1)
+
+
+async def _act(workflow_id: str, handler: str, payload: Any) -> tuple[bool, str]:
+    client = await _client()
+    handle = client.get_workflow_handle(workflow_id)
+    before = await handle.query("status")
+    kind = next((t["kind"] for t in before["pending_tasks"] if t["handler"] == handler), "signal")
+    if kind == "update":
+        result = await handle.execute_update(handler, payload)
+        return True, f"{handler} accepted: {result}"
+    await handle.signal(handler, payload)
+    seen = len(before["history"])
+    for _ in range(20):  # the signal is handled in the next workflow task
+        await asyncio.sleep(0.25)
+        after = await handle.query("status")
+        new = [h for h in after["history"][seen:] if h["step"] in (handler, _task_of(before, handler))]
+        if new:
+            last = new[-1]
+            if last["event"] == "rejected":
+                return False, f"rejected: {json.dumps(last['detail'])}"
+            return True, f"{handler}: {last['event']} (stage {after['stage']})"
+        if after["stage"] != before["stage"] or len(after["pending_tasks"]) != len(before["pending_tasks"]):
+            return True, f"{handler} accepted (stage {after['stage']})"
+    return True, f"{handler} sent (stage {after['stage']})"
+
+
+def _task_of(status: dict[str, Any], handler: str) -> str:
+    return next((t["task"] for t in status["pending_tasks"] if t["handler"] == handler), handler)
+
+
+@app.command()
+def invoices(
+    stage: str | None = typer.Option(None, help="/".join(INVOICE_STAGES)),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Invoices by stage, from the InvoiceStage search attribute."""
+    if stage and stage not in INVOICE_STAGES:
+        _fail(f"unknown stage {stage!r}; one of {', '.join(INVOICE_STAGES)}")
+    rows = asyncio.run(_list_invoices(stage))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("workflow", "invoice", "stage", "amount due", "due")
+    for row in rows:
+        table.add_row(row["workflow_id"], row["invoice_number"] or "", row["stage"], f"{row['amount_due_cents'] / 100:,.2f}", _short_time(row["due_at"]))
+    console.print(table if rows else "No invoices.")
+
+
+async def _list_invoices(stage: str | None) -> list[dict[str, Any]]:
+    from workflows.search_attributes import AMOUNT_DUE_CENTS, INVOICE_DUE_AT, INVOICE_NUMBER, INVOICE_STAGE
+
+    client = await _client()
+    stages = [stage] if stage else list(INVOICE_STAGES)
+    query = "InvoiceStage IN (" + ", ".join(f'"{s}"' for s in stages) + ")"
+    rows = []
+    async for execution in client.list_workflows(query):
+        attrs = execution.typed_search_attributes
+        rows.append(
+            {
+                "workflow_id": execution.id,
+                "invoice_number": attrs.get(INVOICE_NUMBER),
+                "stage": attrs.get(INVOICE_STAGE),
+                "amount_due_cents": attrs.get(AMOUNT_DUE_CENTS) or 0,
+                "due_at": attrs.get(INVOICE_DUE_AT),
+            }
+        )
+    return rows
+
+
+@app.command()
+def outbox(
+    as_json: bool = typer.Option(False, "--json"),
+    workflow_id: str | None = typer.Option(None, "--workflow", help="Only this workflow's emails"),
+    limit: int = typer.Option(50),
+) -> None:
+    """Emails sent by the local outbox (and the SendGrid send log), newest first."""
+    from activities.database import migrate
+    from activities.email import list_outbox
+
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    rows = list_outbox(settings, limit=limit, workflow_id=workflow_id)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(exclude={"html_body"}) for r in rows], indent=2, default=str))
+        return
+    table = Table("sent", "workflow", "step", "to", "subject", "file")
+    for r in rows:
+        table.add_row(_short_time(r.sent_at or r.created_at), r.workflow_id, r.step, r.to_addrs, r.subject, r.eml_path or "")
+    console.print(table if rows else "The outbox is empty.")
+
+
+@license_app.command("verify")
+def license_verify(
+    file: Path = typer.Argument(..., exists=True, readable=True),
+    public_key: Path | None = typer.Option(None, "--public-key", help="PEM; default: the dev key in .data/"),
+) -> None:
+    """Check a license file's Ed25519 signature and its dates, offline."""
+    from activities.licenses import load_public_key, verify_license
+
+    settings = get_settings()
+    key_path = public_key or settings.resolved_license_key_path.with_suffix(".pub")
+    result = verify_license(file.read_text(), load_public_key(key_path))
+    console.print_json(data=result.model_dump(mode="json"))
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+async def _client():  # type: ignore[no-untyped-def]
+    from workers.client import connect
+
+    settings = get_settings()
+    try:
+        return await connect(settings)
+    except Exception as exc:
+        _fail(f"cannot reach Temporal at {settings.temporal_address}: {exc} (is `make run` running?)")
+
+
+def _short_time(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)

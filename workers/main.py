@@ -1,0 +1,75 @@
+"""The worker: every workflow and activity of Partnerflow on one task queue.
+
+Activities are synchronous (database, Stripe and SendGrid clients block) and run in a
+thread pool; workflows run in the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.billing import BillingActivities
+from activities.calendar import business_deadline
+from activities.database import migrate
+from activities.email import EmailActivities
+from activities.licenses import LicenseActivities
+from activities.records import RecordActivities
+from activities.screening import screen_party
+from models.settings import Settings, get_settings
+from workers.client import connect
+from workflows.order_fulfillment import OrderFulfillment
+
+WORKFLOWS = [OrderFulfillment]
+
+
+def activities_for(settings: Settings) -> list:
+    """All activities, bound to the adapters the settings choose."""
+    email = EmailActivities(settings)
+    billing = BillingActivities(settings)
+    licenses = LicenseActivities(settings)
+    records = RecordActivities(settings)
+    return [
+        business_deadline,
+        screen_party,
+        email.send_email,
+        billing.create_invoice,
+        billing.get_invoice,
+        billing.apply_invoice_action,
+        licenses.issue_license,
+        records.record_order,
+        records.record_decision,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(settings),
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_cached_workflows=1000,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    migrate(settings.resolved_database_url)
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    logging.getLogger(__name__).info("worker listening on task queue %s", settings.temporal_task_queue)
+    await worker.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()

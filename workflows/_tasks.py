@@ -1,0 +1,274 @@
+"""The human-task protocol, shared by every process workflow.
+
+A workflow declares each human step once as a `HumanTask` (task, handler, assignee,
+description, JSON example, input model). `ProcessWorkflow` then gives it:
+
+- the `status` and `pending_tasks` queries (PRODUCT.md, "Self-describing contract");
+- the `Stage`, `PendingTask`, `Assignee` and `TaskDueAt` search attributes and the
+  workflow's current details in the Temporal UI, kept current;
+- `accept()`: validation of a signal's JSON input; an invalid input or a task that is not
+  pending is rejected, recorded in the history, and changes nothing else;
+- `wait_for()`: waiting on a task with reminders before its deadline, an escalation after
+  it, and an optional expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts import EmailRequest
+    from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
+
+from workflows import _activities as act
+from workflows.search_attributes import ASSIGNEE, PENDING_TASK, STAGE, TASK_DUE_AT
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    """A human step, declared once: what it is, who owns it, how to complete it."""
+
+    task: str
+    handler: str
+    assignee: str
+    description: str
+    model: type[BaseModel]
+    example: dict[str, Any]
+    kind: Literal["signal", "update"] = "signal"
+
+
+class ProcessWorkflow:
+    """Base class of the process workflows: state that operators can see and act on."""
+
+    process: ClassVar[str] = "process"
+
+    def __init__(self) -> None:
+        self._stage = "received"
+        self._facts: dict[str, Any] = {}
+        self._history: list[HistoryEntry] = []
+        self._tasks: dict[str, PendingTask] = {}
+
+    # --- queries --------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> WorkflowStatus:
+        """Stage, key facts, history of decisions and what the process waits for."""
+        info = workflow.info()
+        return WorkflowStatus(
+            workflow_id=info.workflow_id,
+            workflow_type=info.workflow_type,
+            stage=self._stage,
+            facts=self._facts,
+            history=self._history,
+            pending_tasks=list(self._tasks.values()),
+        )
+
+    @workflow.query
+    def pending_tasks(self) -> list[PendingTask]:
+        """Human tasks open now: `{task, handler, kind, description, assignee, due_at, example}`.
+        Send `example` (edited) to `handler` to complete a task."""
+        return list(self._tasks.values())
+
+    # --- state changes --------------------------------------------------------------------
+
+    def set_stage(self, stage: str) -> None:
+        self._stage = stage
+        self._publish()
+
+    def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
+        self._history.append(
+            HistoryEntry(at=workflow.now(), step=step, actor=actor, event=event, detail=detail)
+        )
+
+    def open_task(
+        self,
+        spec: HumanTask,
+        due_at: datetime | None,
+        *,
+        description: str | None = None,
+        example: dict[str, Any] | None = None,
+    ) -> None:
+        self._tasks[spec.task] = PendingTask(
+            task=spec.task,
+            handler=spec.handler,
+            kind=spec.kind,
+            description=description or spec.description,
+            assignee=spec.assignee,
+            due_at=due_at,
+            example=example if example is not None else spec.example,
+            opened_at=workflow.now(),
+        )
+        self._publish()
+
+    def close_task(self, task: str) -> None:
+        if self._tasks.pop(task, None) is not None:
+            self._publish()
+
+    def is_pending(self, task: str) -> bool:
+        return task in self._tasks
+
+    def accept(self, spec: HumanTask, payload: Any, model: type[M]) -> M | None:
+        """Validate a handler's input. Rejections are recorded and change nothing else."""
+        if spec.task not in self._tasks:
+            self.note(
+                spec.task,
+                "system",
+                "rejected",
+                reason=f"{spec.task} is not pending (stage {self._stage})",
+                input=_shorten(payload),
+            )
+            return None
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]}
+                for e in exc.errors()
+            ]
+            self.note(spec.task, "system", "rejected", reason="invalid input", errors=errors)
+            return None
+
+    # --- waiting with reminders, escalation and expiry -----------------------------------
+
+    async def wait_for(
+        self,
+        spec: HumanTask,
+        done: Callable[[], bool],
+        *,
+        reminders: Sequence[datetime] = (),
+        due_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        remind: Callable[[int], Awaitable[None]] | None = None,
+        escalate: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Wait until `done()`; remind at each reminder time, escalate at `due_at`.
+        Returns False if `expires_at` passes first."""
+        events: list[tuple[datetime, str, int]] = [(t, "remind", i + 1) for i, t in enumerate(reminders)]
+        if due_at is not None:
+            events.append((due_at, "escalate", 0))
+        if expires_at is not None:
+            events.append((expires_at, "expire", 0))
+        for at, kind, number in sorted(events, key=lambda e: e[0]):
+            if await self._wait_until(done, at, f"{spec.task}: {kind}"):
+                return True
+            if kind == "remind":
+                await (remind or self._default_reminder(spec))(number)
+                self._bump(spec.task, reminders_sent=number)
+                self.note(spec.task, "system", "reminded", number=number)
+            elif kind == "escalate":
+                await (escalate or self._default_escalation(spec))()
+                self._bump(spec.task, escalated=True)
+                self.note(spec.task, "system", "escalated", due_at=at.isoformat())
+            else:
+                return False
+        await workflow.wait_condition(done)
+        return True
+
+    async def _wait_until(self, done: Callable[[], bool], at: datetime, summary: str) -> bool:
+        remaining = at - workflow.now()
+        if done():
+            return True
+        if remaining.total_seconds() <= 0:
+            return False
+        try:
+            await workflow.wait_condition(done, timeout=remaining, timeout_summary=summary)
+            return True
+        except asyncio.TimeoutError:
+            return done()
+
+    def _bump(self, task: str, **changes: Any) -> None:
+        if task in self._tasks:
+            self._tasks[task] = self._tasks[task].model_copy(update=changes)
+            self._publish()
+
+    def _default_reminder(self, spec: HumanTask) -> Callable[[int], Awaitable[None]]:
+        async def remind(number: int) -> None:
+            await self.email(f"{spec.task}:reminder:{number}", [f"role:{spec.assignee}"], "task_reminder", self._task_context(spec))
+
+        return remind
+
+    def _default_escalation(self, spec: HumanTask) -> Callable[[], Awaitable[None]]:
+        async def escalate() -> None:
+            await self.email(
+                f"{spec.task}:escalation",
+                [f"role:{spec.assignee}", "role:operations"],
+                "task_escalation",
+                self._task_context(spec),
+            )
+
+        return escalate
+
+    def _task_context(self, spec: HumanTask) -> dict[str, Any]:
+        task = self._tasks.get(spec.task)
+        return {
+            "task": spec.task,
+            "description": task.description if task else spec.description,
+            "handler": spec.handler,
+            "example": task.example if task else spec.example,
+            "due_at": task.due_at.isoformat() if task and task.due_at else None,
+            "assignee": spec.assignee,
+        }
+
+    async def email(
+        self, step: str, to: list[str], template: str, context: dict[str, Any], **extra: Any
+    ) -> None:
+        """Send one process email; the (workflow id, step) pair is sent at most once."""
+        workflow_id = workflow.info().workflow_id
+        await act.send_email(
+            EmailRequest(
+                idempotency_key=f"{workflow_id}:{step}",
+                workflow_id=workflow_id,
+                step=step,
+                to=to,
+                template=template,
+                context=context,
+                **extra,
+            )
+        )
+
+    # --- visibility -------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        tasks = list(self._tasks.values())
+        due = [t.due_at for t in tasks if t.due_at is not None]
+        escalated = any(t.escalated for t in tasks)
+        workflow.upsert_search_attributes(
+            [
+                STAGE.value_set(f"{self._stage}:escalated" if escalated else self._stage),
+                PENDING_TASK.value_set([t.task for t in tasks]) if tasks else PENDING_TASK.value_unset(),
+                ASSIGNEE.value_set(sorted({t.assignee for t in tasks})) if tasks else ASSIGNEE.value_unset(),
+                TASK_DUE_AT.value_set(min(due)) if due else TASK_DUE_AT.value_unset(),
+            ]
+        )
+        workflow.set_current_details(self._details_markdown(tasks))
+
+    def _details_markdown(self, tasks: list[PendingTask]) -> str:
+        lines = [f"**Stage:** `{self._stage}`", ""]
+        if not tasks:
+            lines.append("Waiting on no one.")
+        for t in tasks:
+            due = f", due {t.due_at:%Y-%m-%d %H:%M} UTC" if t.due_at else ""
+            flag = " **(escalated)**" if t.escalated else ""
+            lines += [
+                f"**Waiting for {t.assignee}:** {t.description}{due}{flag}",
+                f"Send signal `{t.handler}` with:",
+                "```json",
+                json.dumps(t.example, indent=2),
+                "```",
+            ]
+        return "\n".join(lines)
+
+
+def _shorten(payload: Any) -> Any:
+    text = json.dumps(payload, default=str)
+    return payload if len(text) <= 500 else text[:500] + "..."

@@ -1,0 +1,472 @@
+"""OrderFulfillment (`order-{order_id}`): the shared tail of every Mattermost resale.
+
+Terms review → the end customer accepts the Enterprise Subscription Terms for Purchase by
+Resale (signed link, reminders, expiry) → license review within one business day and the
+license by email → invoice due in 30 days (send_invoice) → followed to paid, void or
+uncollectible. Embargo screening at intake and again before the license and the invoice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts import (
+        DecisionRecord,
+        InvoiceAction,
+        InvoiceClosure,
+        InvoiceEvent,
+        InvoiceInfo,
+        InvoiceLine,
+        InvoiceRequest,
+        LicenseRequest,
+        LicenseReview,
+        OrderFulfillmentInput,
+        OrderFulfillmentResult,
+        OrderRecord,
+        PaymentRecorded,
+        ScreeningRequest,
+        TermsAcceptance,
+    )
+    from models.orders import order_facts, review_order_terms
+    from models.tasks import LinkSpec
+
+from workflows import _activities as act
+from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.search_attributes import (
+    AMOUNT_DUE_CENTS,
+    INVOICE_DUE_AT,
+    INVOICE_NUMBER,
+    INVOICE_STAGE,
+)
+
+CALENDAR = "US"  # Mattermost, Inc.'s business days
+CLOSED = ("paid", "void", "uncollectible")
+DUE_REMINDER = timedelta(days=3)
+# Overdue notices, counted from the due date; the last one hands the invoice to finance.
+OVERDUE_NOTICES = (timedelta(days=1), timedelta(days=7), timedelta(days=14), timedelta(days=30))
+
+ACCEPT_TERMS = HumanTask(
+    task="accept_terms",
+    handler="accept_terms",
+    assignee="end_customer",
+    description="The end customer agrees to the Enterprise Subscription Terms for Purchase by "
+    "Resale (link emailed to the customer's contact)",
+    model=TermsAcceptance,
+    example={"name": "Anna Schmidt", "title": "Head of IT", "email": "anna@example.com", "agreed": True},
+)
+REVIEW_LICENSE = HumanTask(
+    task="review_license",
+    handler="review_license",
+    assignee="license_desk",
+    description="Review the accepted order and approve issuing the Enterprise license "
+    "(within one business day)",
+    model=LicenseReview,
+    example={"reviewer": "license-desk@mattermost.com", "decision": "approve"},
+)
+RECORD_PAYMENT = HumanTask(
+    task="record_payment",
+    handler="record_payment",
+    assignee="finance",
+    description="Record the customer's payment of the invoice when it arrives",
+    model=PaymentRecorded,
+    example={"recorded_by": "finance@mattermost.com", "amount_cents": 1, "reference": "WIRE-1"},
+)
+RESOLVE_OVERDUE = HumanTask(
+    task="resolve_overdue_invoice",
+    handler="mark_uncollectible",
+    assignee="finance",
+    description="The invoice is 30 days overdue: record the payment, void it, or mark it "
+    "uncollectible",
+    model=InvoiceClosure,
+    example={"decided_by": "finance@mattermost.com", "reason": "No payment 30 days after the due date"},
+)
+
+
+@dataclass
+class _InvoiceCommand:
+    action: str  # pay | void | mark_uncollectible
+    actor: str
+    detail: dict[str, Any]
+
+
+@workflow.defn
+class OrderFulfillment(ProcessWorkflow):
+    """Mattermost resale order: terms → license → net-30 invoice → paid."""
+
+    process = "OrderFulfillment"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order: OrderFulfillmentInput | None = None
+        self._acceptance: TermsAcceptance | None = None
+        self._review: LicenseReview | None = None
+        self._invoice: InvoiceInfo | None = None
+        self._commands: list[_InvoiceCommand] = []
+        self._events_seen: set[str] = set()
+
+    # --- human handlers (signals; JSON input, as in the Temporal UI) -----------------------
+
+    @workflow.signal
+    def accept_terms(self, payload: Any) -> None:
+        """The end customer accepts the Enterprise Subscription Terms for Purchase by Resale.
+
+        Sent by the accept page, or by an operator holding the customer's written consent:
+        `{"name": "Anna Schmidt", "title": "Head of IT", "email": "anna@example.com", "agreed": true}`
+        """
+        acceptance = self.accept(ACCEPT_TERMS, payload, TermsAcceptance)
+        if acceptance is None or self._acceptance is not None:
+            return
+        self._acceptance = acceptance
+        self.note("accept_terms", acceptance.email, "accepted", name=acceptance.name, title=acceptance.title, via=acceptance.via, ip=acceptance.ip)
+
+    @workflow.signal
+    def review_license(self, payload: Any) -> None:
+        """License desk decision: `{"reviewer": "license-desk@mattermost.com", "decision": "approve"}`
+        or `{"reviewer": "...", "decision": "reject", "reason": "..."}` (reason required)."""
+        review = self.accept(REVIEW_LICENSE, payload, LicenseReview)
+        if review is None or self._review is not None:
+            return
+        if review.decision == "reject" and not review.reason:
+            self.note("review_license", review.reviewer, "rejected", reason="a rejection needs a reason")
+            return
+        self._review = review
+        self.note("review_license", review.reviewer, review.decision, reason=review.reason, notes=review.notes)
+
+    @workflow.signal
+    def record_payment(self, payload: Any) -> None:
+        """Finance records the customer's payment (the full amount due):
+        `{"recorded_by": "finance@mattermost.com", "amount_cents": 250000, "reference": "WIRE-123"}`"""
+        payment = self.accept(RECORD_PAYMENT, payload, PaymentRecorded)
+        if payment is None or self._invoice is None:
+            return
+        if payment.amount_cents != self._invoice.amount_due_cents:
+            self.note("record_payment", payment.recorded_by, "rejected", reason=f"amount {payment.amount_cents} differs from the amount due {self._invoice.amount_due_cents}")
+            return
+        self._commands.append(_InvoiceCommand("pay", payment.recorded_by, payment.model_dump()))
+
+    @workflow.signal
+    def void_invoice(self, payload: Any) -> None:
+        """Finance voids the open invoice (e.g. issued in error):
+        `{"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"}`"""
+        self._close_command("void", payload)
+
+    @workflow.signal
+    def mark_uncollectible(self, payload: Any) -> None:
+        """Finance writes the open invoice off as uncollectible:
+        `{"decided_by": "finance@mattermost.com", "reason": "No payment 30 days after the due date"}`"""
+        self._close_command("mark_uncollectible", payload)
+
+    @workflow.signal
+    def invoice_event(self, payload: Any) -> None:
+        """A billing-provider event for this order's invoice (sent by the Stripe webhook):
+        `{"event_id": "evt_1", "type": "invoice.paid", "invoice_id": "in_1", "status": "paid"}`"""
+        try:
+            event = InvoiceEvent.model_validate(payload)
+        except ValueError as exc:
+            self.note("invoice_event", "billing", "rejected", reason=str(exc)[:500])
+            return
+        if event.event_id in self._events_seen or self._invoice is None or event.invoice_id != self._invoice.id:
+            return
+        self._events_seen.add(event.event_id)
+        self._invoice = self._invoice.model_copy(update={"status": event.status, "amount_paid_cents": event.amount_paid_cents})
+        self.note("invoice", "billing", event.type, event_id=event.event_id)
+
+    def _close_command(self, action: str, payload: Any) -> None:
+        if self._invoice is None or self._invoice.status in CLOSED:
+            self.note(action, "system", "rejected", reason="there is no open invoice")
+            return
+        try:
+            closure = InvoiceClosure.model_validate(payload)
+        except ValueError as exc:
+            self.note(action, "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+            return
+        self._commands.append(_InvoiceCommand(action, closure.decided_by, closure.model_dump()))
+
+    # --- the process ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, order: OrderFulfillmentInput) -> OrderFulfillmentResult:
+        self._order = order
+        self._facts = order_facts(order)
+        self.set_stage("terms_review")
+        if refusal := await self._screen("intake"):
+            return await self._end("embargoed", refusal)
+        if reasons := review_order_terms(order):
+            return await self._refuse("; ".join(reasons))
+        await self._decide("terms_review", "system", "accepted")
+        await self._record_order("awaiting_acceptance")
+
+        if not await self._collect_acceptance():
+            await self.email("acceptance:expired", [order.reseller.contact.email, order.end_customer.contact.email], "terms_acceptance_expired", self._mail_context())
+            return await self._end("expired", "the end customer did not accept the terms in time")
+
+        if not await self._review_license():
+            assert self._review is not None
+            return await self._refuse(f"license review: {self._review.reason}")
+        if refusal := await self._screen("before_license"):
+            return await self._end("embargoed", refusal)
+        license_id = await self._issue_license()
+        if refusal := await self._screen("before_invoice"):
+            return await self._end("embargoed", refusal, license_id=license_id)
+        await self._issue_invoice()
+        outcome = await self._follow_invoice()
+        return await self._end(outcome, None, license_id=license_id)
+
+    async def _collect_acceptance(self) -> bool:
+        order = self._require_order()
+        now = workflow.now()
+        reminders = [await act.business_deadline(now, d, CALENDAR) for d in order.acceptance_reminder_business_days]
+        expires_at = await act.business_deadline(now, order.acceptance_expiry_business_days, CALENDAR)
+        self._facts["acceptance_expires_at"] = expires_at.isoformat()
+        contact = order.end_customer.contact
+        example = {**ACCEPT_TERMS.example, "name": contact.name, "email": contact.email}
+        self.open_task(ACCEPT_TERMS, expires_at, example=example)
+        self.set_stage("awaiting_acceptance")
+        links = {"accept_url": LinkSpec(purpose="accept_terms", expires_at=expires_at)}
+        await self.email("acceptance:request", [contact.email], "terms_acceptance_request", self._mail_context(expires_at=expires_at.isoformat()), links=links)
+
+        async def remind(number: int) -> None:
+            await self.email(f"acceptance:reminder:{number}", [contact.email], "terms_acceptance_reminder", self._mail_context(expires_at=expires_at.isoformat(), reminder_number=number), links=links)
+
+        accepted = await self.wait_for(ACCEPT_TERMS, lambda: self._acceptance is not None, reminders=reminders, expires_at=expires_at, remind=remind)
+        self.close_task(ACCEPT_TERMS.task)
+        if accepted:
+            assert self._acceptance is not None
+            await self._decide("accept_terms", self._acceptance.email, "accepted", **self._acceptance.model_dump(mode="json"))
+        return accepted
+
+    async def _review_license(self) -> bool:
+        order = self._require_order()
+        due_at = await act.business_deadline(workflow.now(), order.license_review_business_days, CALENDAR)
+        self.open_task(REVIEW_LICENSE, due_at)
+        self.set_stage("license_review")
+        await self.wait_for(REVIEW_LICENSE, lambda: self._review is not None, reminders=[due_at - timedelta(hours=4)], due_at=due_at)
+        self.close_task(REVIEW_LICENSE.task)
+        assert self._review is not None
+        await self._decide("review_license", self._review.reviewer, self._review.decision, reason=self._review.reason)
+        return self._review.decision == "approve"
+
+    async def _issue_license(self) -> str:
+        order = self._require_order()
+        workflow_id = workflow.info().workflow_id
+        starts_at = workflow.now()
+        issued = await act.issue_license(
+            LicenseRequest(
+                idempotency_key=f"{workflow_id}:license",
+                workflow_id=workflow_id,
+                licensee=order.end_customer.legal_name,
+                customer=order.end_customer.legal_name,
+                customer_email=order.end_customer.contact.email,
+                sku=order.lines[0].sku,
+                users=order.seats,
+                starts_at=starts_at,
+                expires_at=starts_at + timedelta(days=order.license_term_days),
+            )
+        )
+        self._facts.update(license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat())
+        self.set_stage("licensed")
+        await self.email(
+            "license:issued",
+            [order.end_customer.contact.email],
+            "license_issued",
+            self._mail_context(license_id=issued.license_id, users=issued.users, sku=issued.sku, starts_at=issued.starts_at.isoformat(), expires_at=issued.expires_at.isoformat()),
+            cc=[order.reseller.contact.email],
+            attachments=[{"filename": issued.filename, "content": issued.content, "mime_type": "text/plain"}],
+        )
+        return issued.license_id
+
+    async def _issue_invoice(self) -> None:
+        order = self._require_order()
+        workflow_id = workflow.info().workflow_id
+        request = InvoiceRequest(
+            idempotency_key=f"{workflow_id}:invoice",
+            workflow_id=workflow_id,
+            customer_name=order.reseller.company,
+            customer_email=order.reseller.contact.email,
+            customer_country=order.reseller.address.country if order.reseller.address else None,
+            lines=[
+                InvoiceLine(description=f"{line.description} ({line.sku}) for {order.end_customer.legal_name}", quantity=line.seats, unit_amount_cents=line.unit_price_cents)
+                for line in order.lines
+            ],
+            currency=order.currency,
+            days_until_due=order.invoice_days_until_due,
+            description=f"Order {order.order_id}, purchase order {order.purchase_order.number}, end customer {order.end_customer.legal_name}",
+            metadata={"order_id": order.order_id, "workflow_id": workflow_id, "end_customer": order.end_customer.legal_name, "deal_number": order.deal_number or ""},
+            issued_at=workflow.now(),
+        )
+        self._invoice = await act.create_invoice(request)
+        self._facts.update(invoice_id=self._invoice.id, invoice_number=self._invoice.number)
+        self._publish_invoice()
+        self.set_stage("invoiced")
+        await self.email("invoice:issued", [order.reseller.contact.email], "invoice_issued", self._invoice_context())
+
+    async def _follow_invoice(self) -> str:
+        """Wait for payment (Stripe event or finance task); remind before the due date,
+        send overdue notices after it, hand the invoice to finance at 30 days overdue."""
+        invoice = self._require_invoice()
+        due_at = invoice.due_at or workflow.now() + timedelta(days=self._require_order().invoice_days_until_due)
+        payment_example = {**RECORD_PAYMENT.example, "amount_cents": invoice.amount_due_cents, "reference": f"WIRE-{invoice.number}"}
+        self.open_task(RECORD_PAYMENT, due_at, example=payment_example)
+        schedule: list[tuple[datetime, str, int]] = [(due_at - DUE_REMINDER, "due_reminder", 0), (due_at, "overdue", 0)]
+        schedule += [(due_at + delta, "overdue_notice", n) for n, delta in enumerate(OVERDUE_NOTICES, start=1)]
+        while self._require_invoice().status not in CLOSED:
+            next_at = schedule[0][0] if schedule else None
+            woke = await self._wait_for_command(next_at)
+            if self._commands:
+                await self._apply(self._commands.pop(0))
+            elif not woke and schedule:
+                await self._on_invoice_timer(*schedule.pop(0)[1:], due_at=due_at)
+        self.close_task(RECORD_PAYMENT.task)
+        self.close_task(RESOLVE_OVERDUE.task)
+        status = self._require_invoice().status
+        self._publish_invoice()
+        self.set_stage(status)
+        if status == "paid":
+            await self.email("invoice:paid", [self._require_order().reseller.contact.email], "invoice_paid", self._invoice_context())
+        else:
+            await self.email(f"invoice:{status}", ["role:finance"], "invoice_closed", self._invoice_context(status=status, reason=self._facts.get("invoice_closed_reason") or "closed in the billing system"))
+        return status
+
+    async def _wait_for_command(self, until: datetime | None) -> bool:
+        def ready() -> bool:
+            return bool(self._commands) or self._require_invoice().status in CLOSED
+
+        if until is None:
+            await workflow.wait_condition(ready)
+            return True
+        return await self._wait_until(ready, until, "invoice: next notice")
+
+    async def _apply(self, command: _InvoiceCommand) -> None:
+        invoice = self._require_invoice()
+        if invoice.status in CLOSED:
+            return
+        workflow_id = workflow.info().workflow_id
+        self._invoice = await act.apply_invoice_action(InvoiceAction(invoice_id=invoice.id, idempotency_key=f"{workflow_id}:invoice:{command.action}", action=command.action, reason=command.detail.get("reason")))  # type: ignore[arg-type]
+        if command.action != "pay":
+            self._facts["invoice_closed_reason"] = command.detail.get("reason")
+        await self._decide(f"invoice:{command.action}", command.actor, command.action, **command.detail)
+
+    async def _on_invoice_timer(self, kind: str, number: int, *, due_at: datetime) -> None:
+        order = self._require_order()
+        if kind == "due_reminder":
+            await self.email("invoice:due_reminder", [order.reseller.contact.email], "invoice_due_reminder", self._invoice_context(days_until_due=DUE_REMINDER.days))
+        elif kind == "overdue":
+            self._facts["overdue"] = True
+            self._publish_invoice()
+            self.set_stage("overdue")
+        else:
+            days = (workflow.now() - due_at).days
+            await self.email(f"invoice:overdue:{number}", [order.reseller.contact.email], "invoice_overdue_notice", self._invoice_context(days_overdue=days, notice_number=number), cc=["role:finance"])
+            self.note("invoice", "system", "overdue_notice", number=number, days_overdue=days)
+            if number == len(OVERDUE_NOTICES):
+                self.open_task(RESOLVE_OVERDUE, None)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _screen(self, step: str) -> str | None:
+        order = self._require_order()
+        address = order.end_customer.address
+        result = await act.screen_party(ScreeningRequest(country=address.country, subdivision=address.subdivision, party=order.end_customer.legal_name, on=workflow.now()))
+        self._facts[f"screening_{step}"] = {"allowed": result.allowed, "data_version": result.data_version}
+        if result.allowed:
+            return None
+        await self._decide(f"screening:{step}", "system", "refused", reason=result.reason, program=result.program)
+        return result.reason or "embargoed"
+
+    async def _refuse(self, reason: str) -> OrderFulfillmentResult:
+        order = self._require_order()
+        await self._decide("terms_review", "system", "refused", reason=reason)
+        await self.email("order:refused", [order.reseller.contact.email], "order_refused", self._mail_context(reason=reason))
+        return await self._end("refused", reason)
+
+    async def _end(self, outcome: str, reason: str | None, *, license_id: str | None = None) -> OrderFulfillmentResult:
+        order = self._require_order()
+        for task in list(self._tasks):
+            self.close_task(task)
+        self._facts.update(outcome=outcome, reason=reason)
+        self.set_stage(outcome)
+        await self._record_order(outcome)
+        invoice = self._invoice
+        return OrderFulfillmentResult(
+            order_id=order.order_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            reason=reason,
+            license_id=license_id,
+            invoice_id=invoice.id if invoice else None,
+            invoice_number=invoice.number if invoice else None,
+            amount_cents=order.total_cents,
+        )
+
+    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
+        workflow_id = workflow.info().workflow_id
+        self.note(step, actor, decision, **detail)
+        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+
+    async def _record_order(self, status: str) -> None:
+        order = self._require_order()
+        await act.record_order(
+            OrderRecord(
+                order_id=order.order_id,
+                workflow_id=workflow.info().workflow_id,
+                channel=order.channel,
+                deal_number=order.deal_number,
+                reseller_company=order.reseller.company,
+                end_customer_name=order.end_customer.legal_name,
+                end_customer_country=order.end_customer.address.country,
+                amount_cents=order.total_cents,
+                currency=order.currency,
+                status=status,
+                at=workflow.now(),
+            )
+        )
+
+    def _publish_invoice(self) -> None:
+        invoice = self._require_invoice()
+        stage = "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
+        self._facts["invoice_stage"] = stage
+        updates = [
+            INVOICE_STAGE.value_set(stage),
+            AMOUNT_DUE_CENTS.value_set(invoice.amount_due_cents),
+        ]
+        if invoice.number:
+            updates.append(INVOICE_NUMBER.value_set(invoice.number))
+        if invoice.due_at:
+            updates.append(INVOICE_DUE_AT.value_set(invoice.due_at))
+        workflow.upsert_search_attributes(updates)
+
+    def _mail_context(self, **extra: Any) -> dict[str, Any]:
+        order = self._require_order()
+        return {
+            "order_id": order.order_id,
+            "reseller_company": order.reseller.company,
+            "end_customer_name": order.end_customer.legal_name,
+            "contact_name": order.end_customer.contact.name,
+            "lines": [{"sku": line.sku, "description": line.description, "seats": line.seats} for line in order.lines],
+            "terms_title": self._facts["terms_title"],
+            "terms_url": self._facts["terms_url"],
+            **extra,
+        }
+
+    def _invoice_context(self, **extra: Any) -> dict[str, Any]:
+        invoice = self._require_invoice()
+        return self._mail_context(
+            invoice_number=invoice.number,
+            amount_cents=invoice.amount_due_cents,
+            currency=invoice.currency,
+            due_at=invoice.due_at.isoformat() if invoice.due_at else None,
+            hosted_url=invoice.hosted_url,
+            **extra,
+        )
+
+    def _require_order(self) -> OrderFulfillmentInput:
+        assert self._order is not None
+        return self._order
+
+    def _require_invoice(self) -> InvoiceInfo:
+        assert self._invoice is not None
+        return self._invoice
