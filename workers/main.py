@@ -22,6 +22,7 @@ from activities.records import RecordActivities
 from activities.screening import screen_party
 from models.settings import Settings, get_settings
 from workers.client import connect
+from workers.search_attributes import register_search_attributes
 from workflows.order_fulfillment import OrderFulfillment
 
 WORKFLOWS = [OrderFulfillment]
@@ -61,8 +62,15 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     migrate(settings.resolved_database_url)
     client = await connect(settings)
+    log = logging.getLogger(__name__)
+    try:
+        added = await register_search_attributes(client, settings.temporal_namespace)
+        if added:
+            log.info("registered search attributes %s", ", ".join(added))
+    except Exception as exc:  # e.g. Temporal Cloud: attributes are managed in its console
+        log.warning("could not register search attributes (%s); register them on the namespace", exc)
     worker = build_worker(client, settings)
-    logging.getLogger(__name__).info("worker listening on task queue %s", settings.temporal_task_queue)
+    log.info("worker listening on task queue %s", settings.temporal_task_queue)
     await worker.run()
 
 

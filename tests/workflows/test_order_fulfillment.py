@@ -1,0 +1,310 @@
+"""OrderFulfillment on the time-skipping server: weeks of deadlines run in milliseconds.
+
+The worker runs the real activities with their local adapters (SQLite records, outbox,
+local ledger, Ed25519 licenses) in a temporary data dir, so the tests check real effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlmodel import select
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.billing import BillingActivities
+from activities.database import session_scope
+from activities.email import EmailActivities
+from models.contracts import EmailReceipt, EmailRequest, InvoiceInfo, InvoiceRequest
+from models.settings import Settings
+from models.tables import DecisionRow, EmailRow, InvoiceRow, LicenseRow
+from tests.factories import order_input
+from workers.main import WORKFLOWS, activities_for
+from workflows.order_fulfillment import OrderFulfillment
+from workflows.search_attributes import INVOICE_STAGE, STAGE
+
+ACCEPT = {"name": "Anna Schmidt", "title": "Head of IT", "email": "anna.schmidt@stadtwerke-kiel.example", "agreed": True}
+APPROVE = {"reviewer": "license-desk@mattermost.com", "decision": "approve"}
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    settings: Settings
+    task_queue: str
+
+    async def start(self, **overrides: Any) -> WorkflowHandle:
+        order = order_input(**overrides)
+        return await self.client.start_workflow(
+            OrderFulfillment.run,
+            order,
+            id=f"order-{order.order_id}",
+            task_queue=self.task_queue,
+            execution_timeout=timedelta(days=400),
+        )
+
+    def rows(self, table: type, workflow_id: str) -> list[Any]:
+        with session_scope(self.settings.resolved_database_url) as session:
+            return list(session.exec(select(table).where(table.workflow_id == workflow_id)))
+
+    def email_steps(self, workflow_id: str) -> list[str]:
+        return [row.step for row in self.rows(EmailRow, workflow_id)]
+
+
+async def _harness(env: WorkflowEnvironment, settings: Settings, activities: list[Callable[..., Any]]) -> AsyncIterator[Harness]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    task_queue = f"orders-{uuid.uuid4().hex[:8]}"
+    async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, activity_executor=ThreadPoolExecutor(8)):
+        yield Harness(env, env.client, settings, task_queue)
+
+
+@pytest_asyncio.fixture
+async def harness(time_skipping_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Harness]:
+    async for h in _harness(time_skipping_env, settings, activities_for(settings)):
+        yield h
+
+
+async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:
+    """Wait (in real time; no timers fire meanwhile) until `task` is pending."""
+    for _ in range(int(timeout / 0.05)):
+        tasks = await handle.query("pending_tasks")
+        for t in tasks:
+            if t["task"] == task:
+                return t
+        await asyncio.sleep(0.05)
+    status = await handle.query("status")
+    raise AssertionError(f"{task} never became pending; status: {status}")
+
+
+async def drive_to_invoice(handle: WorkflowHandle) -> dict[str, Any]:
+    accept = await pending(handle, "accept_terms")
+    await handle.signal("accept_terms", accept["example"])
+    review = await pending(handle, "review_license")
+    await handle.signal("review_license", review["example"])
+    return await pending(handle, "record_payment")
+
+
+async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
+    handle = await harness.start()
+    accept = await pending(handle, "accept_terms")
+    assert accept["assignee"] == "end_customer" and accept["due_at"]
+    assert accept["example"]["email"] == ACCEPT["email"]
+    await handle.signal("accept_terms", accept["example"])
+    review = await pending(handle, "review_license")
+    await handle.signal("review_license", review["example"])
+    payment = await pending(handle, "record_payment")
+    assert payment["example"]["amount_cents"] == 50 * 10_000
+    await handle.signal("record_payment", payment["example"])
+    result = await handle.result()
+
+    assert result.outcome == "paid"
+    assert result.amount_cents == 500_000 and result.invoice_number and result.license_id
+    wf = handle.id
+    assert harness.email_steps(wf) == ["acceptance:request", "license:issued", "invoice:issued", "invoice:paid"]
+    [license_row] = harness.rows(LicenseRow, wf)
+    assert license_row.users == 50 and license_row.customer == "Stadtwerke Kiel AG"
+    [invoice] = harness.rows(InvoiceRow, wf)
+    assert invoice.status == "paid" and invoice.amount_due_cents == 500_000
+    assert invoice.due_at is not None and invoice.finalized_at is not None
+    assert (invoice.due_at - invoice.finalized_at).days == 30
+    decisions = {(d.step, d.decision) for d in harness.rows(DecisionRow, wf)}
+    assert {("terms_review", "accepted"), ("accept_terms", "accepted"), ("review_license", "approve"), ("invoice:pay", "pay")} <= decisions
+    description = await handle.describe()
+    assert description.typed_search_attributes.get(INVOICE_STAGE) == "paid"
+    assert description.typed_search_attributes.get(STAGE) == "paid"
+
+
+async def test_terms_never_accepted_expire_after_reminders(harness: Harness) -> None:
+    handle = await harness.start()
+    await pending(handle, "accept_terms")
+    result = await handle.result()  # time skips through both reminders to the expiry
+    assert result.outcome == "expired"
+    assert harness.email_steps(handle.id) == ["acceptance:request", "acceptance:reminder:1", "acceptance:reminder:2", "acceptance:expired"]
+    assert harness.rows(LicenseRow, handle.id) == [] and harness.rows(InvoiceRow, handle.id) == []
+
+
+async def test_acceptance_after_a_reminder_goes_on(harness: Harness) -> None:
+    handle = await harness.start()
+    await pending(handle, "accept_terms")
+    await harness.env.sleep(timedelta(days=7))  # past the first reminder (3 business days)
+    assert "acceptance:reminder:1" in harness.email_steps(handle.id)
+    [task] = await handle.query("pending_tasks")
+    assert task["reminders_sent"] >= 1
+    await handle.signal("accept_terms", ACCEPT)
+    await pending(handle, "review_license")
+    status = await handle.query("status")
+    assert status["stage"] == "license_review"
+
+
+async def test_license_review_deadline_escalates(harness: Harness) -> None:
+    handle = await harness.start()
+    await handle.signal("accept_terms", (await pending(handle, "accept_terms"))["example"])
+    await pending(handle, "review_license")
+    await harness.env.sleep(timedelta(days=5))  # one business day, whatever the weekday
+    task = await pending(handle, "review_license")
+    assert task["escalated"] is True and task["reminders_sent"] == 1
+    assert {"review_license:reminder:1", "review_license:escalation"} <= set(harness.email_steps(handle.id))
+    description = await handle.describe()
+    assert description.typed_search_attributes.get(STAGE) == "license_review:escalated"
+    await handle.signal("review_license", APPROVE)
+    await pending(handle, "record_payment")
+
+
+async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(harness: Harness) -> None:
+    handle = await harness.start()
+    await drive_to_invoice(handle)
+    await harness.env.sleep(timedelta(days=62))
+    description = await handle.describe()
+    assert description.typed_search_attributes.get(INVOICE_STAGE) == "overdue"
+    steps = harness.email_steps(handle.id)
+    assert {"invoice:due_reminder", "invoice:overdue:1", "invoice:overdue:2", "invoice:overdue:3", "invoice:overdue:4"} <= set(steps)
+    resolve = await pending(handle, "resolve_overdue_invoice")
+    assert resolve["handler"] == "mark_uncollectible"
+    await handle.signal("mark_uncollectible", resolve["example"])
+    result = await handle.result()
+    assert result.outcome == "uncollectible"
+    [invoice] = harness.rows(InvoiceRow, handle.id)
+    assert invoice.status == "uncollectible"
+    assert "invoice:uncollectible" in harness.email_steps(handle.id)
+
+
+async def test_finance_voids_the_invoice(harness: Harness) -> None:
+    handle = await harness.start()
+    await drive_to_invoice(handle)
+    await handle.signal("void_invoice", {"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"})
+    result = await handle.result()
+    assert result.outcome == "void"
+    [invoice] = harness.rows(InvoiceRow, handle.id)
+    assert invoice.status == "void"
+    assert (await handle.describe()).typed_search_attributes.get(INVOICE_STAGE) == "void"
+
+
+async def test_stripe_style_paid_event_closes_the_invoice(harness: Harness) -> None:
+    handle = await harness.start()
+    await drive_to_invoice(handle)
+    status = await handle.query("status")
+    invoice_id = status["facts"]["invoice_id"]
+    event = {"event_id": "evt_1", "type": "invoice.paid", "invoice_id": invoice_id, "status": "paid", "amount_paid_cents": 500_000}
+    await handle.signal("invoice_event", event)
+    await handle.signal("invoice_event", event)  # replayed webhook: no second effect
+    result = await handle.result()
+    assert result.outcome == "paid"
+    assert [h for h in (await handle.query("status"))["history"] if h["event"] == "invoice.paid"].__len__() == 1
+
+
+async def test_end_customer_purchase_order_is_refused(harness: Harness) -> None:
+    handle = await harness.start(purchase_order={"number": "PO-C-1", "issued_by": "end_customer"})
+    result = await handle.result()
+    assert result.outcome == "refused"
+    assert "end-customer purchase orders" in (result.reason or "")
+    assert harness.email_steps(handle.id) == ["order:refused"]
+    [decision] = [d for d in harness.rows(DecisionRow, handle.id) if d.decision == "refused"]
+    assert "end-customer" in decision.detail_json
+
+
+async def test_custom_terms_are_refused(harness: Harness) -> None:
+    handle = await harness.start(purchase_order={"number": "PO-C-2", "issued_by": "reseller", "custom_terms": "Net 90"})
+    result = await handle.result()
+    assert result.outcome == "refused" and "custom terms" in (result.reason or "")
+
+
+async def test_embargoed_customer_is_refused_at_intake(harness: Harness) -> None:
+    handle = await harness.start(
+        end_customer={
+            "legal_name": "Empresa Ejemplo S.A.",
+            "address": {"line1": "Calle 23", "city": "Havana", "country": "CU"},
+            "contact": {"name": "Luis Perez", "email": "luis@example.com"},
+        }
+    )
+    result = await handle.result()
+    assert result.outcome == "embargoed" and "Cuba" in (result.reason or "")
+    assert harness.email_steps(handle.id) == []
+    assert any(d.step == "screening:intake" for d in harness.rows(DecisionRow, handle.id))
+
+
+async def test_crimea_region_is_refused_by_subdivision(harness: Harness) -> None:
+    handle = await harness.start(
+        end_customer={
+            "legal_name": "Example LLC",
+            "address": {"line1": "1 Lenina St", "city": "Simferopol", "country": "UA", "subdivision": "UA-43"},
+            "contact": {"name": "Ivan", "email": "ivan@example.com"},
+        }
+    )
+    assert (await handle.result()).outcome == "embargoed"
+
+
+async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Harness) -> None:
+    handle = await harness.start()
+    await pending(handle, "accept_terms")
+    before = await handle.query("status")
+    await handle.signal("accept_terms", {"name": "", "email": "not-an-email"})
+    await handle.signal("review_license", APPROVE)  # not pending yet
+    await handle.signal("record_payment", "not even an object")
+    for _ in range(100):
+        after = await handle.query("status")
+        if len(after["history"]) >= len(before["history"]) + 3:
+            break
+        await asyncio.sleep(0.05)
+    rejected = after["history"][len(before["history"]):]
+    assert [h["event"] for h in rejected] == ["rejected", "rejected", "rejected"]
+    fields = {e["field"] for e in rejected[0]["detail"]["errors"]}
+    assert {"name", "email", "agreed"} <= fields
+    assert "not pending" in rejected[1]["detail"]["reason"]
+    assert after["stage"] == before["stage"] == "awaiting_acceptance"
+    assert after["pending_tasks"] == before["pending_tasks"]
+    # the workflow goes on: a valid acceptance still works
+    await handle.signal("accept_terms", ACCEPT)
+    await pending(handle, "review_license")
+
+
+def _crash_after_effect(real: Callable[..., Any], name: str, calls: dict[str, int]) -> Callable[..., Any]:
+    """An activity that does the real work, then dies before reporting it (first attempt)."""
+
+    def crashing(request: Any) -> Any:
+        calls[name] = calls.get(name, 0) + 1
+        result = real(request)
+        if activity.info().attempt == 1:
+            raise RuntimeError(f"simulated crash after {name} took effect")
+        return result
+
+    crashing.__annotations__ = dict(real.__annotations__)
+    return activity.defn(name=name)(crashing)
+
+
+async def test_retried_activities_send_no_second_email_and_no_second_invoice(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    calls: dict[str, int] = {}
+    email = EmailActivities(settings)
+    billing = BillingActivities(settings)
+    acts = [a for a in activities_for(settings) if a.__name__ not in ("send_email", "create_invoice")]
+
+    def send_email(request: EmailRequest) -> EmailReceipt:
+        return email.send_email(request)
+
+    def create_invoice(request: InvoiceRequest) -> InvoiceInfo:
+        return billing.create_invoice(request)
+
+    acts += [_crash_after_effect(send_email, "send_email", calls), _crash_after_effect(create_invoice, "create_invoice", calls)]
+    async for h in _harness(time_skipping_env, settings, acts):
+        handle = await h.start()
+        await drive_to_invoice(handle)
+        payment = await pending(handle, "record_payment")
+        await handle.signal("record_payment", payment["example"])
+        assert (await handle.result()).outcome == "paid"
+        steps = h.email_steps(handle.id)
+        assert steps == ["acceptance:request", "license:issued", "invoice:issued", "invoice:paid"]
+        assert len(h.rows(InvoiceRow, handle.id)) == 1
+        assert calls["send_email"] == 2 * len(steps)  # every send was retried once
+        assert calls["create_invoice"] == 2
