@@ -1,0 +1,212 @@
+"""The form registry: every webhook form, its JSON Schema and the workflow it starts.
+
+PRODUCT.md, "Self-describing contract": `GET /webhooks/forms` lists `FORMS`; each form's
+schema carries at least one complete, valid example; posting that example with fresh
+identifiers (`FormSpec.fresh_example`) runs the happy path.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.contracts import (
+    Contract,
+    EndCustomer,
+    OrderFulfillmentInput,
+    OrderLine,
+    PurchaseOrder,
+    Reseller,
+)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """One webhook form: how to validate it and which workflow it starts, under which id."""
+
+    name: str
+    workflow_type: str
+    title: str
+    description: str
+    model: type[BaseModel]
+    build_workflow_id: Callable[[Any], str]
+    build_input: Callable[[Any], BaseModel]
+    build_search_attributes: Callable[[Any], dict[str, str]]
+    build_summary: Callable[[Any], str]
+    build_details: Callable[[Any], str]
+    refresh_example: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def workflow_id(self, form: BaseModel) -> str:
+        """The business-key workflow id, so a repeated webhook never starts a second copy."""
+        return self.build_workflow_id(form)
+
+    def to_workflow_input(self, form: BaseModel) -> BaseModel:
+        """The workflow's input built from the validated form."""
+        return self.build_input(form)
+
+    def search_attributes(self, form: BaseModel) -> dict[str, str]:
+        """Search attribute values by name (`Program`, `PartnerId` when known)."""
+        return self.build_search_attributes(form)
+
+    def summary(self, form: BaseModel) -> str:
+        """One line for the Temporal UI's workflow summary."""
+        return self.build_summary(form)
+
+    def details(self, form: BaseModel) -> str:
+        """Markdown for the Temporal UI's workflow details: who, what, amounts."""
+        return self.build_details(form)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The form's JSON Schema, with complete valid `examples`."""
+        return self.model.model_json_schema()
+
+    def examples(self) -> list[dict[str, Any]]:
+        """The complete valid examples published in the schema."""
+        return copy.deepcopy(self.model.model_json_schema().get("examples", []))
+
+    def fresh_example(self) -> dict[str, Any]:
+        """The first example with fresh unique identifiers, ready to post."""
+        return self.refresh_example(self.examples()[0])
+
+
+def money(cents: int, currency: str = "usd") -> str:
+    """`USD 6,000.00` from integer cents."""
+    return f"{currency.upper()} {cents // 100:,}.{cents % 100:02d}"
+
+
+# --- order -----------------------------------------------------------------------------------
+
+ORDER_EXAMPLE: dict[str, Any] = {
+    "order_id": "ORD-2026-000123",
+    "channel": "authorized_reseller",
+    "reseller": {
+        "company": "Nordlicht IT-Systemhaus GmbH",
+        "partner_id": "nordlicht-it",
+        "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@example.com"},
+        "address": {
+            "line1": "Friedrichstraße 123",
+            "city": "Berlin",
+            "postal_code": "10117",
+            "country": "DE",
+        },
+    },
+    "end_customer": {
+        "legal_name": "Hanse Logistik AG",
+        "address": {
+            "line1": "Am Sandtorkai 50",
+            "city": "Hamburg",
+            "postal_code": "20457",
+            "country": "DE",
+        },
+        "contact": {"name": "Jonas Weber", "email": "jonas.weber@example.org"},
+    },
+    "purchase_order": {"number": "PO-NL-2026-0042", "issued_by": "reseller"},
+    "lines": [
+        {
+            "sku": "MM-ENT-1Y",
+            "description": "Mattermost Enterprise, 1 year",
+            "seats": 50,
+            "unit_price_cents": 12000,
+        }
+    ],
+}
+
+
+class OrderForm(Contract):
+    """A resale order: reseller, named end customer, the reseller's purchase order, lines."""
+
+    model_config = ConfigDict(
+        title="OrderForm",
+        json_schema_extra={"examples": [ORDER_EXAMPLE]},
+    )
+
+    order_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Business key: the workflow id is `order-{order_id}`",
+    )
+    channel: Literal["value_added_reseller", "authorized_reseller"] = "authorized_reseller"
+    deal_number: str | None = Field(
+        default=None, max_length=64, description="Deal registration number, e.g. DR-2026-000123"
+    )
+    reseller: Reseller
+    end_customer: EndCustomer
+    purchase_order: PurchaseOrder
+    lines: list[OrderLine] = Field(min_length=1)
+
+
+def _order_input(form: OrderForm) -> OrderFulfillmentInput:
+    return OrderFulfillmentInput.model_validate(form.model_dump())
+
+
+def _order_search_attributes(form: OrderForm) -> dict[str, str]:
+    attributes = {"Program": "mattermost"}
+    if form.reseller.partner_id:
+        attributes["PartnerId"] = form.reseller.partner_id
+    return attributes
+
+
+def _order_summary(form: OrderForm) -> str:
+    order = _order_input(form)
+    return (
+        f"Order {form.order_id}: {form.reseller.company} → {form.end_customer.legal_name}, "
+        f"{order.seats} seats, {money(order.total_cents, order.currency)}"
+    )
+
+
+def _order_details(form: OrderForm) -> str:
+    order = _order_input(form)
+    customer = form.end_customer
+    rows = "\n".join(
+        f"| {line.sku} | {line.description} | {line.seats} | "
+        f"{money(line.unit_price_cents)} | {money(line.amount_cents)} |"
+        for line in form.lines
+    )
+    deal = f" (deal {form.deal_number})" if form.deal_number else ""
+    return (
+        f"**Order {form.order_id}**, {form.channel.replace('_', ' ')}{deal}\n\n"
+        f"- **Reseller:** {form.reseller.company} — {form.reseller.contact.name} "
+        f"<{form.reseller.contact.email}>\n"
+        f"- **End customer:** {customer.legal_name}, {customer.address.city} "
+        f"({customer.address.country}) — {customer.contact.name} <{customer.contact.email}>\n"
+        f"- **Purchase order:** {form.purchase_order.number} "
+        f"(issued by {form.purchase_order.issued_by.replace('_', ' ')})\n\n"
+        "| SKU | Description | Seats | Unit price | Amount |\n"
+        "|---|---|---:|---:|---:|\n"
+        f"{rows}\n\n"
+        f"**Total:** {money(order.total_cents, order.currency)}"
+    )
+
+
+def _fresh_order(example: dict[str, Any]) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:12].upper()
+    example["order_id"] = f"ORD-{suffix}"
+    example["purchase_order"]["number"] = f"PO-{suffix}"
+    return example
+
+
+ORDER_FORM = FormSpec(
+    name="order",
+    workflow_type="OrderFulfillment",
+    title="Mattermost resale order",
+    description=(
+        "A reseller's purchase order for Mattermost Enterprise on behalf of a named end "
+        "customer: starts OrderFulfillment (terms review, the end customer's acceptance of "
+        "the subscription terms, license, invoice)."
+    ),
+    model=OrderForm,
+    build_workflow_id=lambda form: f"order-{form.order_id}",
+    build_input=_order_input,
+    build_search_attributes=_order_search_attributes,
+    build_summary=_order_summary,
+    build_details=_order_details,
+    refresh_example=_fresh_order,
+)
+
+FORMS: dict[str, FormSpec] = {spec.name: spec for spec in [ORDER_FORM]}

@@ -1,0 +1,217 @@
+"""Form intake shared by the web service and the CLI: signatures, validation, starting.
+
+A form starts its workflow under a business-key id with `REJECT_DUPLICATE`, so the same
+webhook delivered twice (or after the workflow finished) never starts a second copy: the
+same submission answers 200, different content under the same key answers 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.forms import FORMS, FormSpec
+from models.settings import Settings
+from workflows.search_attributes import ALL_KEYS, STAGE
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Partnerflow-Signature"
+RPC_TIMEOUT = timedelta(seconds=10)
+_KEYS_BY_NAME = {key.name: key for key in ALL_KEYS}
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+class SignatureError(ValueError):
+    """The webhook signature is missing, malformed, stale or does not match."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class IntakeResult:
+    """What to answer the caller: an HTTP status code and a JSON body."""
+
+    status_code: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+# --- signatures --------------------------------------------------------------------------------
+
+
+def _digest(secret: str, raw_body: bytes, t: int | str) -> str:
+    message = f"{t}.".encode() + raw_body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, raw_body: bytes, t: int) -> str:
+    """The `X-Partnerflow-Signature` header value for `raw_body` signed at unix time `t`."""
+    return f"t={int(t)},v1={_digest(secret, raw_body, int(t))}"
+
+
+def verify_signature(
+    secret: str, header: str | None, raw_body: bytes, now: float, tolerance: int
+) -> None:
+    """Check `t=<unix seconds>,v1=<hex HMAC>`; raise `SignatureError(reason)` if not valid.
+
+    The timestamp must be within `tolerance` seconds of `now`, either way. Any one of several
+    `v1=` values may match (a client signing with the old and the new secret during rotation).
+    """
+    if not header or not header.strip():
+        raise SignatureError(f"missing {SIGNATURE_HEADER} header")
+    timestamps: list[str] = []
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            raise SignatureError(f"malformed {SIGNATURE_HEADER} header: expected t=...,v1=...")
+        if key == "t":
+            timestamps.append(value)
+        elif key == "v1":
+            candidates.append(value.lower())
+    if len(timestamps) != 1 or not timestamps[0].isdigit():
+        raise SignatureError(f"malformed {SIGNATURE_HEADER} header: one t=<unix seconds> needed")
+    if not candidates:
+        raise SignatureError(f"malformed {SIGNATURE_HEADER} header: no v1= signature")
+    t = int(timestamps[0])
+    if abs(now - t) > tolerance:
+        raise SignatureError(
+            f"stale timestamp: t={t} is more than {tolerance} seconds from the server's clock"
+        )
+    expected = _digest(secret, raw_body, t)
+    matched = False
+    for candidate in candidates:  # no early exit: every candidate is compared
+        matched |= hmac.compare_digest(candidate.encode(), expected.encode())
+    if not matched:
+        raise SignatureError("signature mismatch")
+
+
+# --- submissions ---------------------------------------------------------------------------------
+
+
+def submission_sha256(form: BaseModel) -> str:
+    """SHA-256 of the canonical JSON of a validated form (sorted keys, no whitespace)."""
+    canonical = json.dumps(
+        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """One `{field, message, type}` per bad field, `field` a dotted path (`lines.0.seats`)."""
+    return [
+        {
+            "field": ".".join(str(part) for part in error["loc"]) or "body",
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors(include_url=False)
+    ]
+
+
+def _search_attributes(spec: FormSpec, form: BaseModel) -> TypedSearchAttributes:
+    pairs = [
+        SearchAttributePair(_KEYS_BY_NAME[name], value)
+        for name, value in spec.search_attributes(form).items()
+    ]
+    return TypedSearchAttributes([*pairs, SearchAttributePair(STAGE, "received")])
+
+
+async def submit_form(
+    client: Client,
+    settings: Settings,
+    form_name: str,
+    payload: Any,
+    *,
+    execution_timeout: timedelta | None = None,
+) -> IntakeResult:
+    """Validate `payload` as form `form_name` and start its workflow (at most once).
+
+    202 started, 200 the same submission again, 404 unknown form, 409 other content under the
+    same business key, 422 invalid (each bad field named), 503 Temporal unreachable.
+    """
+    spec = FORMS.get(form_name)
+    if spec is None:
+        return IntakeResult(404, {"detail": f"unknown form {form_name!r}", "forms": sorted(FORMS)})
+    try:
+        form = spec.model.model_validate(payload)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        fields = ", ".join(error["field"] for error in errors)
+        return IntakeResult(
+            422, {"detail": f"invalid {form_name} form: {fields}", "errors": errors}
+        )
+    workflow_id = spec.workflow_id(form)
+    digest = submission_sha256(form)
+    try:
+        handle = await client.start_workflow(
+            spec.workflow_type,
+            spec.to_workflow_input(form),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            execution_timeout=execution_timeout,
+            search_attributes=_search_attributes(spec, form),
+            memo={"form": spec.name, "submission_sha256": digest},
+            static_summary=spec.summary(form)[:400],
+            static_details=spec.details(form),
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    except WorkflowAlreadyStartedError:
+        return await _existing(client, spec, workflow_id, digest)
+    except RPCError as exc:
+        if exc.status in _UNAVAILABLE:
+            return unavailable(exc)
+        raise
+    except RuntimeError as exc:  # a lazy client that cannot connect
+        if "client connect" in str(exc):
+            return unavailable(exc)
+        raise
+    return IntakeResult(202, {"workflow_id": workflow_id, "run_id": handle.result_run_id})
+
+
+async def _existing(client: Client, spec: FormSpec, workflow_id: str, digest: str) -> IntakeResult:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe(
+            rpc_timeout=RPC_TIMEOUT
+        )
+        memo = await description.memo()
+    except RPCError as exc:
+        if exc.status in _UNAVAILABLE:
+            return unavailable(exc)
+        raise
+    if memo.get("form") == spec.name and memo.get("submission_sha256") == digest:
+        return IntakeResult(
+            200, {"workflow_id": workflow_id, "run_id": description.run_id, "duplicate": True}
+        )
+    return IntakeResult(
+        409,
+        {
+            "detail": (
+                f"conflict: workflow {workflow_id} already exists with different content; "
+                f"a {spec.name} form's business key cannot be reused"
+            ),
+            "workflow_id": workflow_id,
+            "run_id": description.run_id,
+        },
+    )
+
+
+def unavailable(exc: BaseException) -> IntakeResult:
+    """503: Temporal cannot be reached, nothing was started (the cause is logged)."""
+    log.warning("Temporal unreachable: %s", exc)
+    return IntakeResult(
+        503, {"detail": "Temporal is unreachable: nothing was started, please retry later"}
+    )
