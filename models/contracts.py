@@ -9,9 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import pycountry
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from models.tasks import LinkSpec
+
+# Loaded once at import: validation inside workflows must not read pycountry's data files.
+COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
 
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
 # What finance sees: Stripe's statuses plus "overdue" (an open invoice past its due date).
@@ -43,10 +47,8 @@ class Address(Contract):
     @field_validator("country")
     @classmethod
     def _upper_country(cls, value: str) -> str:
-        import pycountry
-
         code = value.upper()
-        if pycountry.countries.get(alpha_2=code) is None:
+        if code not in COUNTRY_CODES:
             raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
         return code
 

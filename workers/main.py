@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.billing import BillingActivities
 from activities.calendar import business_deadline
@@ -47,11 +48,22 @@ def activities_for(settings: Settings) -> list:
     ]
 
 
+# Deterministic libraries the contracts use; loaded once, shared with the sandbox.
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "idna", "pycountry", "models")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=activities_for(settings),
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=1000,

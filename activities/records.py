@@ -1,0 +1,126 @@
+"""Records activities: idempotent writes of orders and audited decisions, plus read helpers.
+
+Writes are single `INSERT ... ON CONFLICT` statements (SQLite and PostgreSQL), so a retried
+or concurrently duplicated activity never makes a second row and never fails on the
+unique key. The activities are synchronous: register them with an executor.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
+from sqlmodel import col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.database import get_engine, session_scope
+from models.contracts import DecisionRecord, OrderRecord
+from models.settings import Settings
+from models.tables import DecisionRow, OrderRow
+
+
+def upsert_statement(engine: Engine, table: Table) -> Any:
+    """A dialect `insert()` that supports `on_conflict_do_*` (SQLite, PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"records need SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ApplicationError(
+            f"{what} must be timezone-aware, got {value.isoformat()}",
+            type="InvalidRecord",
+            non_retryable=True,
+        )
+    return value
+
+
+def _execute(engine: Engine, stmt: Any) -> None:
+    """Run one write; a value the column cannot hold is a permanent (non-retryable) error."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(stmt)
+    except DataError as exc:
+        raise ApplicationError(str(exc.orig), type="InvalidRecord", non_retryable=True) from exc
+
+
+class RecordActivities:
+    """Activities bound to one records database (`settings.resolved_database_url`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url
+
+    @activity.defn(name="record_order")
+    def record_order(self, record: OrderRecord) -> None:
+        """Insert the order, or update its status, amount and currency by `order_id`.
+
+        An update older than the stored one (`record.at` before `updated_at`) is ignored,
+        so a late retry never moves an order back to an earlier status."""
+        at = _aware(record.at, "OrderRecord.at")
+        engine = get_engine(self.url)
+        table: Table = OrderRow.__table__  # type: ignore[attr-defined]
+        values = record.model_dump(exclude={"at"}) | {"created_at": at, "updated_at": at}
+        stmt = upsert_statement(engine, table).values(**values)
+        changed = ("status", "amount_cents", "currency", "updated_at")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.order_id],
+            set_={name: stmt.excluded[name] for name in changed},
+            where=table.c.updated_at <= stmt.excluded.updated_at,
+        )
+        _execute(engine, stmt)
+
+    @activity.defn(name="record_decision")
+    def record_decision(self, record: DecisionRecord) -> None:
+        """Insert the decision once per `idempotency_key`; a repeat (even concurrent) is a
+        no-op that keeps the first write."""
+        at = _aware(record.at, "DecisionRecord.at")
+        engine = get_engine(self.url)
+        table: Table = DecisionRow.__table__  # type: ignore[attr-defined]
+        values = record.model_dump(exclude={"detail", "at"}) | {
+            "detail_json": json.dumps(record.detail, sort_keys=True, default=str),
+            "at": at,
+        }
+        stmt = upsert_statement(engine, table).values(**values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+        _execute(engine, stmt)
+
+
+def list_decisions(settings: Settings, workflow_id: str) -> list[DecisionRecord]:
+    """The decisions recorded for `workflow_id`, oldest first."""
+    with session_scope(settings.resolved_database_url) as session:
+        rows = session.exec(
+            select(DecisionRow)
+            .where(DecisionRow.workflow_id == workflow_id)
+            .order_by(col(DecisionRow.at), col(DecisionRow.id))
+        ).all()
+        return [
+            DecisionRecord(
+                idempotency_key=row.idempotency_key,
+                workflow_id=row.workflow_id,
+                step=row.step,
+                actor=row.actor,
+                decision=row.decision,
+                detail=json.loads(row.detail_json or "{}"),
+                at=row.at,
+            )
+            for row in rows
+        ]
+
+
+def get_order(settings: Settings, order_id: str) -> OrderRecord | None:
+    """The order as last recorded (`at` is its `updated_at`), or None."""
+    with session_scope(settings.resolved_database_url) as session:
+        row = session.get(OrderRow, order_id)
+        if row is None:
+            return None
+        data = row.model_dump(exclude={"created_at", "updated_at"})
+        return OrderRecord(**data, at=row.updated_at)
