@@ -32,7 +32,7 @@ from typing import Any, Protocol, get_args
 import stripe
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -62,8 +62,6 @@ _STATE_FIELDS = (
     "amount_paid_cents",
     "due_at",
     "hosted_url",
-    "customer_name",
-    "customer_email",
     "finalized_at",
     "paid_at",
     "voided_at",
@@ -138,8 +136,7 @@ def list_invoices(
         raise ValueError(f"unknown invoice stage {stage!r}; one of {get_args(InvoiceStage)}")
     now = now or datetime.now(UTC)
     statement = select(InvoiceRow).order_by(
-        InvoiceRow.created_at.desc(),  # type: ignore[union-attr]
-        InvoiceRow.number.desc(),  # type: ignore[union-attr]
+        col(InvoiceRow.created_at).desc(), col(InvoiceRow.number).desc()
     )
     if stage is not None:
         status = "open" if stage == "overdue" else stage
@@ -152,7 +149,7 @@ def list_invoices(
 # --- shared helpers --------------------------------------------------------------------------
 
 
-def allowed(invoice_id: str, status: str, action: str) -> bool:
+def transition_needed(invoice_id: str, status: str, action: str) -> bool:
     """False when the invoice already is where `action` leads (nothing to do), True when the
     action may run; raises a non-retryable `InvoiceStateError` when Stripe forbids it."""
     if status == TARGET_STATUS[action]:
@@ -203,14 +200,12 @@ def _not_found(invoice_id: str) -> ApplicationError:
 def upsert_mirror(url: str, row: InvoiceRow, extra_metadata: dict[str, str] | None = None) -> None:
     """Insert `row`, or update the state fields of the row with its id (a retried write,
     or another attempt racing this one, converges on one row per invoice)."""
-    for attempt in range(3):
-        try:
-            with session_scope(url) as session:
-                _upsert(session, row, extra_metadata or {})
-            return
-        except IntegrityError:
-            if attempt == 2:
-                raise
+    try:
+        with session_scope(url) as session:
+            _upsert(session, row, extra_metadata or {})
+    except IntegrityError:  # a racing attempt inserted it first: now it is an update
+        with session_scope(url) as session:
+            _upsert(session, row, extra_metadata or {})
 
 
 def _upsert(session: Session, row: InvoiceRow, extra_metadata: dict[str, str]) -> None:
@@ -264,7 +259,7 @@ class LocalBilling:
         cannot both win."""
         for _ in range(5):
             row = self._row(action.invoice_id)
-            if not allowed(row.id, row.status, action.action):
+            if not transition_needed(row.id, row.status, action.action):
                 return info_from_row(row)
             if self._transition(row, action):
                 return info_from_row(self._row(row.id))
@@ -301,24 +296,19 @@ class LocalBilling:
         return found
 
     def _finalize(self, invoice_id: str) -> InvoiceRow:
-        """draft -> open with the next number of the invoice's year, under a DB lock."""
-        for attempt in range(3):
-            try:
-                with session_scope(self._url) as session:
-                    _lock_numbering(session)
-                    row = session.get(InvoiceRow, invoice_id)
-                    assert row is not None
-                    if row.status == "draft":
-                        row.number = _next_number(session, row.created_at.year)
-                        row.status = "open"
-                        row.finalized_at = row.created_at
-                        row.updated_at = utcnow()
-                        session.add(row)
-                return row
-            except IntegrityError:  # if a unique index on `number` ever catches a race
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """draft -> open with the next number of the invoice's year. The numbering lock makes
+        concurrent finalizations take turns, so no two invoices share a number."""
+        with session_scope(self._url) as session:
+            _lock_numbering(session)
+            row = session.get(InvoiceRow, invoice_id)
+            assert row is not None, "finalize follows the draft insert"
+            if row.status == "draft":
+                row.number = _next_number(session, row.created_at.year)
+                row.status = "open"
+                row.finalized_at = row.created_at  # the ledger dates the invoice by issued_at
+                row.updated_at = utcnow()
+                session.add(row)
+        return row
 
     def _transition(self, row: InvoiceRow, action: InvoiceAction) -> bool:
         now = utcnow()
@@ -333,7 +323,7 @@ class LocalBilling:
             values["metadata_json"] = json.dumps({**json.loads(row.metadata_json), **reason})
         statement = (
             update(InvoiceRow)
-            .where(InvoiceRow.id == row.id, InvoiceRow.status == row.status)  # type: ignore[arg-type]
+            .where(col(InvoiceRow.id) == row.id, col(InvoiceRow.status) == row.status)
             .values(**values)
         )
         with session_scope(self._url) as session:
@@ -378,8 +368,8 @@ def _next_number(session: Session, year: int) -> str:
     prefix = f"{NUMBER_PREFIX}-{year}-"
     statement = (
         select(InvoiceRow.number)
-        .where(InvoiceRow.number.like(f"{prefix}%"))  # type: ignore[union-attr]
-        .order_by(func.length(InvoiceRow.number).desc(), InvoiceRow.number.desc())  # type: ignore[union-attr]
+        .where(col(InvoiceRow.number).like(f"{prefix}%"))
+        .order_by(func.length(InvoiceRow.number).desc(), col(InvoiceRow.number).desc())
         .limit(1)
     )
     last = session.exec(statement).first()
@@ -444,7 +434,7 @@ class StripeBilling:
     def act(self, action: InvoiceAction) -> InvoiceInfo:
         with stripe_errors():
             invoice = self._call(self._client.v1.invoices.retrieve, action.invoice_id)
-            if allowed(invoice["id"], invoice["status"], action.action):
+            if transition_needed(invoice["id"], invoice["status"], action.action):
                 invoice = self._apply(action)
         self._mirror(invoice, extra_metadata=_reason_metadata(action))
         return info_from_stripe(invoice)

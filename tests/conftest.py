@@ -48,8 +48,10 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     yield s
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One server per test module: a workflow left waiting by one module's tests must not
+    hold back time skipping in another's."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
