@@ -46,7 +46,10 @@ from models.tasks import LinkSpec
 from tests.activities.sendgrid_fake import FakeSendGrid
 
 SPEC_PATH = Path(
-    os.environ.get("SENDGRID_OPENAPI_SPEC", "/work/shared/reference/sendgrid-mail-v3.openapi.json")
+    os.environ.get(
+        "SENDGRID_OPENAPI_SPEC",
+        Path(__file__).resolve().parent.parent / "contracts" / "sendgrid-mail-v3.openapi.json",
+    )
 )
 NOW = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
 LINK_EXPIRES = datetime(2099, 1, 1, tzinfo=UTC)
