@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from models.settings import get_settings
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 license_app = typer.Typer(no_args_is_help=True, help="Enterprise license files.")
 app.add_typer(license_app, name="license")
-console = Console()
+console = Console(soft_wrap=True)
 
 INVOICE_STAGES = ("draft", "open", "overdue", "paid", "void", "uncollectible")
 
@@ -101,10 +102,15 @@ def tasks(
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
-    table = Table("workflow", "task", "handler", "assignee", "due", "example")
+    if not rows:
+        console.print("No pending tasks.")
     for row in rows:
-        table.add_row(row["workflow_id"], row["task"], row["handler"], row["assignee"], _short_time(row["due_at"]), json.dumps(row["example"]))
-    console.print(table if rows else "No pending tasks.")
+        due = f", due {_short_time(row['due_at'])} UTC" if row["due_at"] else ""
+        flag = " [red]escalated[/red]" if row.get("escalated") else ""
+        console.print(f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}")
+        console.print(f"  {row['description']}", highlight=False)
+        command = f"partnerflow act {row['workflow_id']} {row['handler']} --input {shlex.quote(json.dumps(row['example']))}"
+        console.print(f"  {command}", style="cyan", highlight=False, markup=False)
 
 
 async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
@@ -187,7 +193,12 @@ def invoices(
 
 
 async def _list_invoices(stage: str | None) -> list[dict[str, Any]]:
-    from workflows.search_attributes import AMOUNT_DUE_CENTS, INVOICE_DUE_AT, INVOICE_NUMBER, INVOICE_STAGE
+    from workflows.search_attributes import (
+        AMOUNT_DUE_CENTS,
+        INVOICE_DUE_AT,
+        INVOICE_NUMBER,
+        INVOICE_STAGE,
+    )
 
     client = await _client()
     stages = [stage] if stage else list(INVOICE_STAGES)
@@ -201,7 +212,7 @@ async def _list_invoices(stage: str | None) -> list[dict[str, Any]]:
                 "invoice_number": attrs.get(INVOICE_NUMBER),
                 "stage": attrs.get(INVOICE_STAGE),
                 "amount_due_cents": attrs.get(AMOUNT_DUE_CENTS) or 0,
-                "due_at": attrs.get(INVOICE_DUE_AT),
+                "due_at": due.isoformat() if (due := attrs.get(INVOICE_DUE_AT)) else None,
             }
         )
     return rows
@@ -223,10 +234,13 @@ def outbox(
     if as_json:
         typer.echo(json.dumps([r.model_dump(exclude={"html_body"}) for r in rows], indent=2, default=str))
         return
-    table = Table("sent", "workflow", "step", "to", "subject", "file")
+    if not rows:
+        console.print("The outbox is empty.")
     for r in rows:
-        table.add_row(_short_time(r.sent_at or r.created_at), r.workflow_id, r.step, r.to_addrs, r.subject, r.eml_path or "")
-    console.print(table if rows else "The outbox is empty.")
+        console.print(f"{_short_time(r.sent_at or r.created_at)}  [bold]{r.workflow_id}[/bold]  {r.step}  [{r.status}]")
+        console.print(f"  to {r.to_addrs}: {r.subject}", highlight=False, markup=False)
+        if r.eml_path:
+            console.print(f"  {r.eml_path}", style="dim", highlight=False)
 
 
 @license_app.command("verify")

@@ -14,7 +14,6 @@ description, JSON example, input model). `ProcessWorkflow` then gives it:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import EmailRequest
@@ -183,7 +183,7 @@ class ProcessWorkflow:
         try:
             await workflow.wait_condition(done, timeout=remaining, timeout_summary=summary)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return done()
 
     def _bump(self, task: str, **changes: Any) -> None:
@@ -224,17 +224,23 @@ class ProcessWorkflow:
     ) -> None:
         """Send one process email; the (workflow id, step) pair is sent at most once."""
         workflow_id = workflow.info().workflow_id
-        await act.send_email(
-            EmailRequest(
-                idempotency_key=f"{workflow_id}:{step}",
-                workflow_id=workflow_id,
-                step=step,
-                to=to,
-                template=template,
-                context=context,
-                **extra,
-            )
+        request = EmailRequest(
+            idempotency_key=f"{workflow_id}:{step}",
+            workflow_id=workflow_id,
+            step=step,
+            to=to,
+            template=template,
+            context=context,
+            **extra,
         )
+        try:
+            await act.send_email(request)
+        except ActivityError as exc:
+            # Only permanent failures get here (the provider refused the message): the
+            # process goes on and operators see the failure in its history and facts.
+            reason = str(exc.cause or exc)
+            self.note(step, "system", "email_failed", template=template, to=to, reason=reason)
+            self._facts.setdefault("email_failures", []).append({"step": step, "reason": reason})
 
     # --- visibility -------------------------------------------------------------------------
 

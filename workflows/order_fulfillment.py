@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
@@ -346,7 +347,16 @@ class OrderFulfillment(ProcessWorkflow):
         if invoice.status in CLOSED:
             return
         workflow_id = workflow.info().workflow_id
-        self._invoice = await act.apply_invoice_action(InvoiceAction(invoice_id=invoice.id, idempotency_key=f"{workflow_id}:invoice:{command.action}", action=command.action, reason=command.detail.get("reason")))  # type: ignore[arg-type]
+        action = InvoiceAction(invoice_id=invoice.id, idempotency_key=f"{workflow_id}:invoice:{command.action}", action=command.action, reason=command.detail.get("reason"))  # type: ignore[arg-type]
+        try:
+            self._invoice = await act.apply_invoice_action(action)
+        except ActivityError as exc:
+            # The billing system refused (e.g. the invoice changed there): record why and
+            # take the billing system's current view of the invoice.
+            self.note(f"invoice:{command.action}", command.actor, "rejected", reason=str(exc.cause or exc))
+            self._invoice = await act.get_invoice(invoice.id)
+            self._publish_invoice()
+            return
         if command.action != "pay":
             self._facts["invoice_closed_reason"] = command.detail.get("reason")
         await self._decide(f"invoice:{command.action}", command.actor, command.action, **command.detail)

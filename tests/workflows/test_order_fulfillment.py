@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlmodel import select
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -329,3 +328,28 @@ async def test_retried_activities_send_no_second_email_and_no_second_invoice(
         assert len(h.rows(InvoiceRow, handle.id)) == 1
         assert calls["send_email"] == 2 * len(steps)  # every send was retried once
         assert calls["create_invoice"] == 2
+
+
+async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    from temporalio.exceptions import ApplicationError
+
+    email = EmailActivities(settings)
+
+    @activity.defn(name="send_email")
+    def send_email(request: EmailRequest) -> EmailReceipt:
+        if request.step == "acceptance:request":
+            raise ApplicationError("SendGrid answered 400: invalid recipient", type="EmailRejected", non_retryable=True)
+        return email.send_email(request)
+
+    acts = [a for a in activities_for(settings) if a.__name__ != "send_email"] + [send_email]
+    async for h in _harness(time_skipping_env, settings, acts):
+        handle = await h.start()
+        await pending(handle, "accept_terms")
+        status = await handle.query("status")
+        [failure] = [e for e in status["history"] if e["event"] == "email_failed"]
+        assert failure["step"] == "acceptance:request" and "invalid recipient" in failure["detail"]["reason"]
+        assert status["facts"]["email_failures"][0]["step"] == "acceptance:request"
+        await handle.signal("accept_terms", ACCEPT)  # an operator with the customer's consent
+        await pending(handle, "review_license")
