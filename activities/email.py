@@ -195,7 +195,12 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
         secret = settings.secret("link_secret")
         try:
             context[key] = link_url(
-                settings.public_base_url, secret, request.workflow_id, spec.purpose, spec.expires_at
+                settings.public_base_url,
+                secret,
+                request.workflow_id,
+                spec.purpose,
+                spec.expires_at,
+                spec.subject,
             )
         except KeyError:
             raise invalid(f"link {key!r} has unknown purpose {spec.purpose!r}") from None

@@ -342,3 +342,71 @@ class InvoiceEvent(Contract):
     invoice_id: str
     status: InvoiceStatus
     amount_paid_cents: int = 0
+
+
+# --- partners and click-sign agreements (shared by the process workflows) -------------------
+
+PartnerStatus = Literal["applicant", "active", "suspended", "removed"]
+
+
+class PartnerRecord(Contract):
+    partner_id: str = Field(min_length=1, max_length=64)
+    program: Literal["mattermost", "rocketchat"]
+    partner_type: str = Field(
+        description="authorized_reseller, value_added_reseller, system_integrator (Mattermost); "
+        "hosting, technology_provider, value_added (Rocket.Chat)"
+    )
+    company: str
+    country: str
+    website: str | None = None
+    contact_name: str
+    contact_email: EmailStr
+    status: PartnerStatus
+    discount_percent: int = Field(default=0, ge=0, le=100)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class AgreementRequest(Contract):
+    """Render a click-sign document from a template and keep it, once per key."""
+
+    idempotency_key: str
+    workflow_id: str
+    kind: str = Field(description="e.g. authorized_reseller_agreement, quotation")
+    template: str = Field(description="Template name under activities/templates/agreements/")
+    context: dict[str, Any] = Field(default_factory=dict)
+    signer_email: EmailStr
+    expires_at: datetime
+
+
+class AgreementDraft(Contract):
+    agreement_id: str
+    kind: str
+    title: str
+    sha256: str = Field(description="Hash of the exact text the signer is shown")
+    expires_at: datetime
+
+
+class AgreementSignature(Contract):
+    """`sign_agreement`: the signer's click-sign of one agreement (sent by the sign page)."""
+
+    agreement_id: str
+    sha256: str = Field(description="Hash of the text the signer saw; must match the draft")
+    name: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    agreed: Literal[True] = Field(description="Must be true: the signer ticked 'I agree'")
+    signed_at: datetime | None = None
+    ip: str | None = None
+    user_agent: str | None = Field(default=None, max_length=500)
+    via: Literal["page", "operator"] = "operator"
+
+
+class SignedAgreement(Contract):
+    agreement_id: str
+    kind: str
+    sha256: str
+    signer_name: str
+    signer_title: str
+    signer_email: str
+    signed_at: datetime

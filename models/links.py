@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 # purpose -> path of the page that serves it
-PURPOSE_PATHS: dict[str, str] = {"accept_terms": "/accept"}
+PURPOSE_PATHS: dict[str, str] = {"accept_terms": "/accept", "sign_agreement": "/sign"}
 
 
 class LinkError(ValueError):
@@ -26,10 +26,15 @@ class LinkClaims(BaseModel):
     workflow_id: str
     purpose: str
     expires_at: datetime
+    subject: str | None = None  # e.g. the agreement id a sign link is for
 
 
-def make_token(secret: str, workflow_id: str, purpose: str, expires_at: datetime) -> str:
-    claims = {"w": workflow_id, "p": purpose, "e": int(expires_at.timestamp())}
+def make_token(
+    secret: str, workflow_id: str, purpose: str, expires_at: datetime, subject: str | None = None
+) -> str:
+    claims: dict[str, object] = {"w": workflow_id, "p": purpose, "e": int(expires_at.timestamp())}
+    if subject:
+        claims["s"] = subject
     payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
     payload_text = payload.decode().rstrip("=")
     return f"{payload_text}.{_sign(secret, payload_text)}"
@@ -49,6 +54,7 @@ def read_token(secret: str, token: str, purpose: str, now: datetime | None = Non
             workflow_id=claims["w"],
             purpose=claims["p"],
             expires_at=datetime.fromtimestamp(claims["e"], UTC),
+            subject=claims.get("s"),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise LinkError("malformed link") from exc
@@ -59,9 +65,16 @@ def read_token(secret: str, token: str, purpose: str, now: datetime | None = Non
     return result
 
 
-def link_url(base_url: str, secret: str, workflow_id: str, purpose: str, expires_at: datetime) -> str:
+def link_url(
+    base_url: str,
+    secret: str,
+    workflow_id: str,
+    purpose: str,
+    expires_at: datetime,
+    subject: str | None = None,
+) -> str:
     path = PURPOSE_PATHS[purpose]
-    token = make_token(secret, workflow_id, purpose, expires_at)
+    token = make_token(secret, workflow_id, purpose, expires_at, subject)
     return f"{base_url.rstrip('/')}{path}/{token}"
 
 

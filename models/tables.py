@@ -122,3 +122,50 @@ class DecisionRow(SQLModel, table=True):
     decision: str = Field(max_length=100)
     detail_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     at: datetime
+
+
+class PartnerRow(SQLModel, table=True):
+    """A partner of a program: the certified-reseller database of the seed, and more.
+
+    Program-specific facts (territory, industries, services, goals) live in
+    `attributes_json` so each process can keep what it needs without a schema change."""
+
+    __tablename__ = "partners"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    program: str = Field(index=True, max_length=20)  # mattermost | rocketchat
+    partner_type: str = Field(index=True, max_length=40)
+    company: str = Field(max_length=200)
+    country: str = Field(max_length=2)
+    website: str | None = Field(default=None, max_length=500)
+    contact_name: str = Field(max_length=200)
+    contact_email: str = Field(max_length=320)
+    # applicant -> active -> (suspended) -> removed
+    status: str = Field(index=True, max_length=20)
+    discount_percent: int = 0
+    attributes_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgreementRow(SQLModel, table=True):
+    """A click-sign document: the exact text shown, its hash, and who signed it when."""
+
+    __tablename__ = "agreements"
+
+    agreement_id: str = Field(primary_key=True, max_length=64)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    kind: str = Field(max_length=60)
+    title: str = Field(max_length=300)
+    signer_email: str = Field(max_length=320)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    status: str = Field(max_length=20)  # awaiting_signature | signed
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    signed_at: datetime | None = None
+    signer_name: str | None = Field(default=None, max_length=200)
+    signer_title: str | None = Field(default=None, max_length=200)
+    signer_ip: str | None = Field(default=None, max_length=64)
+    signer_user_agent: str | None = Field(default=None, max_length=500)

@@ -55,3 +55,4 @@ class LinkSpec(BaseModel):
 
     purpose: str = Field(description="e.g. accept_terms; maps to a page of the web service")
     expires_at: datetime
+    subject: str | None = Field(default=None, description="e.g. the agreement id to sign")

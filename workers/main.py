@@ -14,11 +14,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.agreements import AgreementActivities
 from activities.billing import BillingActivities
 from activities.calendar import business_deadline
 from activities.database import migrate
 from activities.email import EmailActivities
 from activities.licenses import LicenseActivities
+from activities.partners import PartnerActivities
 from activities.records import RecordActivities
 from activities.screening import screen_party
 from models.settings import Settings, get_settings
@@ -35,6 +37,8 @@ def activities_for(settings: Settings) -> list:
     billing = BillingActivities(settings)
     licenses = LicenseActivities(settings)
     records = RecordActivities(settings)
+    partners = PartnerActivities(settings)
+    agreements = AgreementActivities(settings)
     return [
         business_deadline,
         screen_party,
@@ -45,6 +49,10 @@ def activities_for(settings: Settings) -> list:
         licenses.issue_license,
         records.record_order,
         records.record_decision,
+        partners.upsert_partner,
+        partners.get_partner,
+        agreements.prepare_agreement,
+        agreements.record_signature,
     ]
 
 

@@ -12,6 +12,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from models.contracts import (
+    AgreementDraft,
+    AgreementRequest,
+    AgreementSignature,
     DeadlineRequest,
     DecisionRecord,
     EmailReceipt,
@@ -22,8 +25,10 @@ from models.contracts import (
     IssuedLicense,
     LicenseRequest,
     OrderRecord,
+    PartnerRecord,
     ScreeningRequest,
     ScreeningResult,
+    SignedAgreement,
 )
 
 # External systems can be down for a while: back off up to 10 minutes, never give up on
@@ -130,4 +135,47 @@ async def record_decision(record: DecisionRecord) -> None:
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
         summary=f"audit: {record.step} {record.decision}",
+    )
+
+
+async def prepare_agreement(request: AgreementRequest) -> AgreementDraft:
+    return await workflow.execute_activity(
+        "prepare_agreement",
+        request,
+        result_type=AgreementDraft,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=EXTERNAL,
+        summary=f"prepare {request.kind}",
+    )
+
+
+async def record_signature(signature: AgreementSignature) -> SignedAgreement:
+    return await workflow.execute_activity(
+        "record_signature",
+        signature,
+        result_type=SignedAgreement,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=EXTERNAL,
+        summary=f"store signature of {signature.agreement_id}",
+    )
+
+
+async def upsert_partner(record: PartnerRecord) -> None:
+    await workflow.execute_activity(
+        "upsert_partner",
+        record,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=EXTERNAL,
+        summary=f"partner {record.partner_id}: {record.status}",
+    )
+
+
+async def get_partner(partner_id: str) -> PartnerRecord | None:
+    return await workflow.execute_activity(
+        "get_partner",
+        partner_id,
+        result_type=PartnerRecord | None,  # type: ignore[arg-type]
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=EXTERNAL,
+        summary=f"look up partner {partner_id}",
     )

@@ -1,4 +1,4 @@
-"""The Partnerflow web service: signed form webhooks and the end customer's accept page.
+"""The Partnerflow web service: signed form webhooks, the accept-terms and sign pages.
 
 Run it with `uvicorn --factory starters.web.app:app` (settings from the environment), or
 build it in code with `create_app(settings, client)`.
@@ -245,6 +245,9 @@ def create_app(
             f"order {order_id} was received. Your license will be sent to you by email.",
         )
 
+    from starters.web.sign import register_sign_pages
+
+    register_sign_pages(app, settings)
     return app
 
 

@@ -1,0 +1,75 @@
+"""Partner records: who is an active partner of which program (the seed's "certified
+reseller database"). Writes are idempotent upserts; reads are activities too, so workflows
+record what they saw in their history."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Table
+from temporalio import activity
+
+from activities.database import get_engine, session_scope
+from activities.records import _aware, _execute, upsert_statement
+from models.contracts import PartnerRecord
+from models.settings import Settings
+from models.tables import PartnerRow
+
+
+class PartnerActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url
+
+    @activity.defn(name="upsert_partner")
+    def upsert_partner(self, record: PartnerRecord) -> None:
+        """Create the partner or update everything but its creation time. An update older
+        than the stored one (`record.at` before `updated_at`) is ignored."""
+        at = _aware(record.at, "PartnerRecord.at")
+        engine = get_engine(self.url)
+        table: Table = PartnerRow.__table__  # type: ignore[attr-defined]
+        values = record.model_dump(exclude={"attributes", "at"}) | {
+            "attributes_json": json.dumps(record.attributes, sort_keys=True, default=str),
+            "created_at": at,
+            "updated_at": at,
+        }
+        stmt = upsert_statement(engine, table).values(**values)
+        changed = [name for name in values if name not in ("partner_id", "created_at")]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.partner_id],
+            set_={name: stmt.excluded[name] for name in changed},
+            where=table.c.updated_at <= stmt.excluded.updated_at,
+        )
+        _execute(engine, stmt)
+
+    @activity.defn(name="get_partner")
+    def get_partner(self, partner_id: str) -> PartnerRecord | None:
+        """The partner as recorded, or None when unknown."""
+        return get_partner(self.settings, partner_id)
+
+
+def get_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:
+    with session_scope(settings.resolved_database_url) as session:
+        row = session.get(PartnerRow, partner_id)
+        if row is None:
+            return None
+        return _record(row)
+
+
+def list_partners(
+    settings: Settings, program: str | None = None, status: str | None = None
+) -> list[PartnerRecord]:
+    from sqlmodel import select
+
+    with session_scope(settings.resolved_database_url) as session:
+        query = select(PartnerRow)
+        if program:
+            query = query.where(PartnerRow.program == program)
+        if status:
+            query = query.where(PartnerRow.status == status)
+        return [_record(row) for row in session.exec(query.order_by(PartnerRow.company))]
+
+
+def _record(row: PartnerRow) -> PartnerRecord:
+    data = row.model_dump(exclude={"attributes_json", "created_at", "updated_at"})
+    return PartnerRecord(**data, attributes=json.loads(row.attributes_json or "{}"), at=row.updated_at)
