@@ -53,9 +53,12 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema at `url` to the newest migration (safe to call on every start)."""
+    """Bring the schema at `url` to the newest migrations (safe to call on every start).
+
+    Each process domain may add its tables on its own branch of migrations, so all heads
+    are applied."""
     get_engine(url)  # creates the SQLite directory
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")
 
 
 @contextmanager
