@@ -25,6 +25,14 @@ from models.contracts import (
 )
 
 
+class FormRejected(ValueError):
+    """A valid form the business rules refuse: 422 with `errors` ({field, message})."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class FormSpec:
     """One webhook form: how to validate it and which workflow it starts, under which id."""
@@ -40,6 +48,13 @@ class FormSpec:
     build_summary: Callable[[Any], str]
     build_details: Callable[[Any], str]
     refresh_example: Callable[[dict[str, Any]], dict[str, Any]]
+    # A form that advances a running process instead of starting one: the signal to send
+    # (its input is `build_input(form)`), the workflow found by `build_workflow_id`.
+    signal: str | None = None
+    # Checks and allocations that need the records (e.g. "the partner must be an active
+    # VAR", "allocate the deal number"): returns the form to use, or raises FormRejected.
+    # It runs outside the event loop (it may block on the database).
+    prepare: Callable[[Any, Any], Any] | None = None
 
     def workflow_id(self, form: BaseModel) -> str:
         """The business-key workflow id, so a repeated webhook never starts a second copy."""

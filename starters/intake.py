@@ -7,6 +7,7 @@ same submission answers 200, different content under the same key answers 409.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -16,12 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.forms import FORMS, FormSpec
+from models.forms import FORMS, FormRejected, FormSpec
 from models.settings import Settings
 from workflows.search_attributes import ALL_KEYS, STAGE
 
@@ -153,7 +154,15 @@ async def submit_form(
         return IntakeResult(
             422, {"detail": f"invalid {form_name} form: {fields}", "errors": errors}
         )
+    if spec.prepare is not None:
+        try:
+            form = await asyncio.to_thread(spec.prepare, form, settings)
+        except FormRejected as exc:
+            fields = ", ".join(error["field"] for error in exc.errors)
+            return IntakeResult(422, {"detail": f"{form_name} form refused: {fields}", "errors": exc.errors})
     workflow_id = spec.workflow_id(form)
+    if spec.signal is not None:
+        return await _signal(client, spec, form, workflow_id)
     digest = submission_sha256(form)
     try:
         handle = await client.start_workflow(
@@ -180,6 +189,25 @@ async def submit_form(
             return unavailable(exc)
         raise
     return IntakeResult(202, {"workflow_id": workflow_id, "run_id": handle.result_run_id})
+
+
+async def _signal(client: Client, spec: FormSpec, form: BaseModel, workflow_id: str) -> IntakeResult:
+    """Deliver a form to the running process it belongs to (the workflow validates it and
+    records a rejection in its history if it does not fit its current step)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return IntakeResult(409, {"detail": f"process {workflow_id} is closed: the {spec.name} form can no longer be taken", "workflow_id": workflow_id})
+        assert spec.signal is not None
+        await handle.signal(spec.signal, spec.to_workflow_input(form).model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return IntakeResult(404, {"detail": f"no process {workflow_id} for this {spec.name} form"})
+        if exc.status in _UNAVAILABLE:
+            return unavailable(exc)
+        raise
+    return IntakeResult(202, {"workflow_id": workflow_id, "run_id": description.run_id, "signal": spec.signal})
 
 
 async def _existing(client: Client, spec: FormSpec, workflow_id: str, digest: str) -> IntakeResult:
