@@ -7,6 +7,8 @@ local ledger, Ed25519 licenses) in a temporary data dir, so the tests check real
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 import contextlib
 import json
 import uuid
@@ -19,6 +21,7 @@ import pytest_asyncio
 from sqlmodel import select
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey
@@ -75,11 +78,27 @@ async def _harness(env: WorkflowEnvironment, settings: Settings, activities: lis
     harness = Harness(env, env.client, settings, task_queue)
     async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities, activity_executor=ThreadPoolExecutor(8)):
         yield harness
+        if os.environ.get("PARTNERFLOW_RECORD_HISTORIES"):
+            await record_histories(harness.started)
         # A workflow left running without its worker would hold back time skipping for
         # every later test on the shared server.
         for handle in harness.started:
             with contextlib.suppress(Exception):
                 await handle.terminate("test finished")
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+async def record_histories(handles: list[WorkflowHandle]) -> None:
+    """Keep the histories of completed runs for the replay test (tests/histories/)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "run").split("::")[-1].split(" ")[0]
+    for index, handle in enumerate(handles):
+        history = await handle.fetch_history()
+        if history.events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            continue
+        name = f"OrderFulfillment-{test}-{index}.json"
+        (HISTORIES / name).write_text(history.to_json())
 
 
 @pytest_asyncio.fixture
