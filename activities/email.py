@@ -373,6 +373,10 @@ class SendGridMailer:
             raise self._failed(
                 key, exc.status_code, _sendgrid_errors(exc.body), exc.headers
             ) from None
+        except TimeoutError as exc:
+            # The request may have reached SendGrid: sending again could send it twice.
+            log.warning("email %s: SendGrid timed out (%s); outcome unknown, not resending", key, exc)
+            return self._mark_unconfirmed(key)
         except (OSError, http.client.HTTPException) as exc:
             self._release(key)
             raise ApplicationError(f"SendGrid unreachable: {exc}", type="EmailSendFailed") from None
@@ -398,6 +402,13 @@ class SendGridMailer:
                 return email
         except IntegrityError:  # a concurrent attempt claimed it first
             return None
+
+    def _mark_unconfirmed(self, key: str) -> EmailReceipt:
+        with session_scope(self.settings.resolved_database_url) as session:
+            row = _find(session, key)
+            row.status = "unconfirmed"  # type: ignore[union-attr]
+            session.add(row)
+            return _receipt(row, "unconfirmed")  # type: ignore[arg-type]
 
     def _earlier_attempt(self, key: str) -> EmailReceipt:
         """A retry: report the earlier outcome, never send again."""

@@ -234,7 +234,9 @@ class ProcessWorkflow:
             **extra,
         )
         try:
-            await act.send_email(request)
+            receipt = await act.send_email(request)
+            if receipt.status == "unconfirmed":  # the provider timed out: never sent twice
+                self.note(step, "system", "email_unconfirmed", template=template, to=to)
         except ActivityError as exc:
             # Only permanent failures get here (the provider refused the message): the
             # process goes on and operators see the failure in its history and facts.

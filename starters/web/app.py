@@ -248,6 +248,9 @@ def create_app(
     from starters.web.sign import register_sign_pages
 
     register_sign_pages(app, settings)
+    from starters.web.billing_webhooks import register_billing_webhooks
+
+    register_billing_webhooks(app, settings)
     return app
 
 

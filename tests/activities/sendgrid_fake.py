@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,7 @@ class FakeSendGrid:
     statuses: list[int] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     retry_after: str | None = None
+    delay_seconds: float = 0.0  # answer this late (after recording the request)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -46,6 +48,8 @@ class FakeSendGrid:
                     RecordedRequest("POST", self.path, dict(self.headers.items()), body)
                 )
                 status = fake.statuses.pop(0) if fake.statuses else 202
+                if fake.delay_seconds:
+                    time.sleep(fake.delay_seconds)
                 if self.path != "/v3/mail/send":
                     status = 404
                 if status == 202:

@@ -480,6 +480,21 @@ def test_sendgrid_unreachable_is_retryable(sg_settings: Settings) -> None:
     assert rows(down) == []
 
 
+def test_sendgrid_timeout_is_unconfirmed_and_never_resent(
+    sg_settings: Settings, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import activities.email as email_module
+
+    monkeypatch.setattr(email_module, "SENDGRID_TIMEOUT_SECONDS", 0.2)
+    sendgrid.delay_seconds = 0.6  # SendGrid got the request but answers too late
+    acts = EmailActivities(sg_settings)
+    request = make_request()
+    assert send(acts, request).status == "unconfirmed"
+    assert send(acts, request).status == "unconfirmed"  # the retry does not send again
+    assert len(sendgrid.requests) == 1
+    assert [r.status for r in rows(sg_settings)] == ["unconfirmed"]
+
+
 def test_sendgrid_leftover_claim_is_unconfirmed_not_resent(
     sg_settings: Settings, sendgrid: FakeSendGrid
 ) -> None:

@@ -1,0 +1,86 @@
+"""`POST /webhooks/stripe`: Stripe invoice events advance the workflow that owns the invoice.
+
+The `Stripe-Signature` header is verified with Stripe's own library (5-minute tolerance).
+Invoice events are routed by the invoice's `metadata.workflow_id` (set by the billing
+activity) as the `invoice_event` signal; the workflow ignores an event id it has seen, so
+Stripe's retries and replays have no second effect. Unknown or unrelated events answer 200.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import stripe
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.settings import Settings
+from starters.intake import RPC_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+# Stripe event type -> the invoice status it reports
+INVOICE_EVENTS = {
+    "invoice.finalized": "open",
+    "invoice.sent": "open",
+    "invoice.paid": "paid",
+    "invoice.payment_failed": "open",
+    "invoice.voided": "void",
+    "invoice.marked_uncollectible": "uncollectible",
+}
+
+
+def invoice_signal(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(workflow id, `invoice_event` payload) for an invoice event we track, else None."""
+    status = INVOICE_EVENTS.get(event.get("type", ""))
+    invoice = (event.get("data") or {}).get("object") or {}
+    workflow_id = (invoice.get("metadata") or {}).get("workflow_id")
+    if status is None or not workflow_id or invoice.get("object") != "invoice":
+        return None
+    payload = {
+        "event_id": event["id"],
+        "type": event["type"],
+        "invoice_id": invoice["id"],
+        "status": invoice.get("status") or status,
+        "amount_paid_cents": int(invoice.get("amount_paid") or 0),
+    }
+    return workflow_id, payload
+
+
+def register_billing_webhooks(app: FastAPI, settings: Settings) -> None:
+    from starters.web.app import _temporal
+
+    @app.post("/webhooks/stripe")
+    async def stripe_webhook(request: Request) -> JSONResponse:
+        """Stripe event webhook (signed with `STRIPE_WEBHOOK_SECRET`)."""
+        secret = settings.stripe_webhook_secret
+        if secret is None:
+            return JSONResponse({"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"}, status_code=404)
+        raw = await request.body()
+        try:
+            stripe.WebhookSignature.verify_header(raw.decode("utf-8"), request.headers.get("Stripe-Signature"), secret.get_secret_value(), tolerance=settings.webhook_tolerance_seconds)
+        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+            return JSONResponse({"detail": f"invalid Stripe signature: {exc}"}, status_code=400)
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return JSONResponse({"detail": "body is not JSON"}, status_code=400)
+        routed = invoice_signal(event) if isinstance(event, dict) and "id" in event else None
+        if routed is None:
+            return JSONResponse({"received": True, "ignored": True})
+        workflow_id, payload = routed
+        try:
+            client = await _temporal(app)
+            await client.get_workflow_handle(workflow_id).signal("invoice_event", payload, rpc_timeout=RPC_TIMEOUT)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # closed long ago or not ours
+                return JSONResponse({"received": True, "ignored": True, "reason": f"no running workflow {workflow_id}"})
+            log.warning("invoice_event to %s failed: %s", workflow_id, exc)
+            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)  # Stripe retries
+        except Exception as exc:
+            log.warning("Temporal unreachable for Stripe event %s: %s", event.get("id"), exc)
+            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
+        return JSONResponse({"received": True, "workflow_id": workflow_id})
