@@ -45,7 +45,7 @@ from models.tables import EmailRow, utcnow
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates" / "email"
-OPERATIONS_ROLES = ("operations", "license_desk", "partner_manager", "sales_manager")
+OPERATIONS_ROLES = ("operations", "license_desk", "partner_manager", "sales_manager", "account_manager", "reviewer")
 SENDGRID_TIMEOUT_SECONDS = 30.0
 
 

@@ -225,3 +225,20 @@ ORDER_FORM = FormSpec(
 )
 
 FORMS: dict[str, FormSpec] = {spec.name: spec for spec in [ORDER_FORM]}
+
+# Issue 4, the partner lifecycle: var-application, si-application, directory-listing,
+# evaluation-license (defined in their own module, which imports FormSpec from here).
+from models.lifecycle_forms import LIFECYCLE_FORMS  # noqa: E402
+
+FORMS.update({spec.name: spec for spec in LIFECYCLE_FORMS})
+
+# Issue 3, Mattermost sales: deal-registration, deal-information, deal-purchased-online,
+# authorized-resale. The module adds them to FORMS itself, so importing either module
+# first works (it imports FormSpec and FORMS from here).
+import models.deal_forms  # noqa: E402,F401
+
+# Issue 5, Rocket.Chat: rocketchat-partner (starts RocketChatOnboarding), monthly-sales-report
+# (signal mode, advances RocketChatPartnership); defined in models/rocketchat_forms.py.
+from models.rocketchat_forms import ROCKETCHAT_FORMS  # noqa: E402
+
+FORMS.update({spec.name: spec for spec in ROCKETCHAT_FORMS})

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     # --- business calendar -------------------------------------------------
     calendar_country: str = Field(default="US", alias="PARTNERFLOW_CALENDAR_COUNTRY")
 
+    # --- Rocket.Chat: community server and partner website checks ------------
+    rocketchat_backend: Literal["local", "rest"] = Field(default="local", alias="ROCKETCHAT_BACKEND")
+    rocketchat_server_url: str = Field(default="https://open.rocket.chat", alias="ROCKETCHAT_SERVER_URL")
+    rocketchat_user_id: str | None = Field(default=None, alias="ROCKETCHAT_USER_ID")
+    rocketchat_auth_token: SecretStr | None = Field(default=None, alias="ROCKETCHAT_AUTH_TOKEN")
+    rocketchat_workgroup_private: bool = Field(default=True, alias="ROCKETCHAT_WORKGROUP_PRIVATE")
+    web_check_timeout_seconds: float = Field(default=10.0, alias="WEB_CHECK_TIMEOUT_SECONDS")
+    web_check_max_bytes: int = Field(default=2_000_000, alias="WEB_CHECK_MAX_BYTES")
+    web_check_max_redirects: int = Field(default=5, alias="WEB_CHECK_MAX_REDIRECTS")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'partnerflow.db'}"

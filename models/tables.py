@@ -169,3 +169,153 @@ class AgreementRow(SQLModel, table=True):
     signer_title: str | None = Field(default=None, max_length=200)
     signer_ip: str | None = Field(default=None, max_length=64)
     signer_user_agent: str | None = Field(default=None, max_length=500)
+
+
+# --- issue 4: the public partner directory (DirectoryListing) ------------------------------
+
+from sqlalchemy import LargeBinary  # noqa: E402
+
+
+class DirectoryListingRow(SQLModel, table=True):
+    """A published listing of the public partner directory (removed when the partner leaves)."""
+
+    __tablename__ = "directory_listings"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(index=True, max_length=200)
+    program: str = Field(index=True, max_length=20)
+    partner_type: str = Field(index=True, max_length=40)
+    name: str = Field(max_length=120)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    city: str = Field(max_length=100)
+    state: str | None = Field(default=None, max_length=100)
+    country: str = Field(index=True, max_length=2)
+    website: str = Field(max_length=500)
+    logo_id: str = Field(max_length=32)
+    logo_content_type: str = Field(max_length=40)
+    territory_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    industries_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    version: int = 1
+    published_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DirectoryLogoRow(SQLModel, table=True):
+    """An uploaded directory logo, checked with Pillow; stored in the records so every web
+    replica can serve it. Content-addressed: the id is a SHA-256 prefix of the file."""
+
+    __tablename__ = "directory_logos"
+
+    logo_id: str = Field(primary_key=True, max_length=32)
+    content_type: str = Field(max_length=40)
+    width: int
+    height: int
+    size_bytes: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- deal registrations (issue 3) ------------------------------------------------------------
+
+from sqlalchemy import UniqueConstraint  # noqa: E402
+
+
+class DealNumberRow(SQLModel, table=True):
+    """One deal number per registration submission: `submission_key` (the form's content
+    hash) is unique, so the same submission always gets the same number, and
+    (`year`, `sequence`) is unique, so two submissions never share one."""
+
+    __tablename__ = "deal_numbers"
+    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_deal_numbers_year_sequence"),)
+
+    deal_number: str = Field(primary_key=True, max_length=20)
+    submission_key: str = Field(unique=True, max_length=128)
+    year: int
+    sequence: int
+    partner_id: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DealRegistrationRow(SQLModel, table=True):
+    """A registration as its workflow last reported it; channel-conflict lookups read it."""
+
+    __tablename__ = "deal_registrations"
+
+    deal_number: str = Field(primary_key=True, max_length=20)
+    workflow_id: str = Field(index=True, max_length=200)
+    partner_id: str = Field(index=True, max_length=64)
+    partner_company: str = Field(max_length=200)
+    end_customer_name: str = Field(max_length=200)
+    customer_key: str = Field(index=True, max_length=200)
+    email_domain: str | None = Field(default=None, index=True, max_length=255)
+    sku: str = Field(max_length=64)
+    status: str = Field(index=True, max_length=40)
+    protected_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DealClaimRow(SQLModel, table=True):
+    """An approved registration's hold on its opportunity (customer name or email domain,
+    and product): the primary key makes two approvals of one opportunity impossible."""
+
+    __tablename__ = "deal_claims"
+
+    opportunity_key: str = Field(primary_key=True, max_length=300)
+    deal_number: str = Field(index=True, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReferralFeeRow(SQLModel, table=True):
+    """A referral fee Mattermost owes a partner (an approved deal's customer bought online)."""
+
+    __tablename__ = "referral_fees"
+
+    deal_number: str = Field(primary_key=True, max_length=20)
+    workflow_id: str = Field(index=True, max_length=200)
+    partner_id: str = Field(index=True, max_length=64)
+    amount_cents: int
+    currency: str = Field(max_length=3)
+    note: str = Field(max_length=200)
+    status: str = Field(index=True, max_length=20)  # payable | paid
+    reference: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    paid_at: datetime | None = None
+
+
+# --- issue 5: Rocket.Chat partnership (community workgroups, monthly sales reports) --------
+
+
+class RocketChatWorkgroupRow(SQLModel, table=True):
+    """A partner's workgroup on the Rocket.Chat community server (or its local record)."""
+
+    __tablename__ = "rocketchat_workgroups"
+
+    room_name: str = Field(primary_key=True, max_length=100)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    partner_id: str = Field(index=True, max_length=64)
+    workflow_id: str = Field(max_length=200)
+    room_id: str = Field(max_length=100)
+    room_type: str = Field(max_length=10)  # private (groups.create) | public (channels.create)
+    backend: str = Field(max_length=10)  # local | rest
+    server_url: str = Field(max_length=500)
+    members_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RocketChatSalesReportRow(SQLModel, table=True):
+    """A partner's monthly sales report and the revenue share computed from it."""
+
+    __tablename__ = "rocketchat_sales_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    partner_id: str = Field(index=True, max_length=64)
+    workflow_id: str = Field(max_length=200)
+    month: str = Field(index=True, max_length=7)
+    partner_type: str = Field(max_length=40)
+    report_json: str = Field(sa_column=Column(Text, nullable=False))
+    share_json: str = Field(sa_column=Column(Text, nullable=False))
+    owed_to_rocketchat_cents: int
+    invoice_id: str | None = Field(default=None, max_length=100)
+    submitted_at: datetime

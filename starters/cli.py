@@ -259,6 +259,26 @@ def license_verify(
         raise typer.Exit(1)
 
 
+@app.command()
+def schedules(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Set up the Temporal Schedules of the Rocket.Chat quarterly reviews (one per active partner)."""
+    from dataclasses import asdict
+
+    from starters.schedules import sync_from_records
+
+    async def _sync() -> list[Any]:
+        return await sync_from_records(await _client(), get_settings())
+
+    results = asyncio.run(_sync())
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in results], indent=2))
+        return
+    table = Table("schedule", "partner", "action", "months", "day", "note")
+    for r in results:
+        table.add_row(r.schedule_id, r.partner_id, r.action, ",".join(map(str, r.months)), str(r.day_of_month or ""), r.note or "")
+    console.print(table if results else "No Rocket.Chat partners.")
+
+
 async def _client():  # type: ignore[no-untyped-def]
     from workers.client import connect
 

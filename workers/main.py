@@ -18,6 +18,8 @@ from activities.agreements import AgreementActivities
 from activities.billing import BillingActivities
 from activities.calendar import business_deadline
 from activities.database import migrate
+from activities.deals import DealActivities, read_order_progress
+from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
 from activities.licenses import LicenseActivities
 from activities.partners import PartnerActivities
@@ -26,9 +28,17 @@ from activities.screening import screen_party
 from models.settings import Settings, get_settings
 from workers.client import connect
 from workers.search_attributes import register_search_attributes
+from workflows.authorized_resale import AuthorizedResale
+from workflows.deal_registration import DealRegistration
+from workflows.directory_listing import DirectoryListing
+from workflows.evaluation_license import EvaluationLicense
 from workflows.order_fulfillment import OrderFulfillment
+from workflows.rocketchat_onboarding import RocketChatOnboarding
+from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatReviewTrigger
+from workflows.system_integrator_application import SystemIntegratorApplication
+from workflows.var_application import VarApplication
 
-WORKFLOWS = [OrderFulfillment]
+WORKFLOWS = [OrderFulfillment, VarApplication, SystemIntegratorApplication, DirectoryListing, EvaluationLicense, DealRegistration, AuthorizedResale, RocketChatOnboarding, RocketChatPartnership, RocketChatReviewTrigger]
 
 
 def activities_for(settings: Settings) -> list:
@@ -53,7 +63,28 @@ def activities_for(settings: Settings) -> list:
         partners.get_partner,
         agreements.prepare_agreement,
         agreements.record_signature,
+        *_lifecycle_activities(settings),
+        *_sales_activities(settings),
+        *_rocketchat_activities(settings),
     ]
+
+
+def _rocketchat_activities(settings: Settings) -> list:
+    from activities.community import CommunityActivities
+    from activities.rocketchat_records import RocketChatRecordActivities
+    from activities.web_checks import WebCheckActivities
+
+    return [WebCheckActivities(settings).check_partner_website, CommunityActivities(settings).create_workgroup, RocketChatRecordActivities(settings).record_sales_report]
+
+
+def _sales_activities(settings: Settings) -> list:
+    deals = DealActivities(settings)
+    return [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee, read_order_progress]
+
+
+def _lifecycle_activities(settings: Settings) -> list:
+    directory = DirectoryActivities(settings)
+    return [directory.publish_listing, directory.unpublish_listing, directory.prescreen_application]
 
 
 # Deterministic libraries the contracts use; loaded once, shared with the sandbox.

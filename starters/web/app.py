@@ -251,6 +251,9 @@ def create_app(
     from starters.web.billing_webhooks import register_billing_webhooks
 
     register_billing_webhooks(app, settings)
+    from starters.web.directory import register_directory_pages
+
+    register_directory_pages(app, settings)
     return app
 
 

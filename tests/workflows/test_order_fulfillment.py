@@ -7,14 +7,14 @@ local ledger, Ed25519 licenses) in a temporary data dir, so the tests check real
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio

@@ -1,0 +1,132 @@
+"""The public partner directory: published listings and their logos (records), and the VAR
+application pre-screen (CLDR language data + embargo screening, recorded in history).
+
+Writes are idempotent: a listing is upserted by partner id and only a newer `version`
+replaces it; a logo is content-addressed (its id is a SHA-256 prefix of the file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+
+from sqlalchemy import Table, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.database import get_engine, session_scope
+from activities.records import _aware, _execute, upsert_statement
+from models.applications import PrescreenRequest, PrescreenResult, prescreen
+from models.directory import LogoError, LogoRef, PublishedListing, UnpublishRequest, check_logo
+from models.screening import screen
+from models.settings import Settings
+from models.tables import DirectoryListingRow, DirectoryLogoRow
+
+LANGUAGE_SOURCE = "Unicode CLDR territory languages (official and de-facto official), babel {version}"
+
+
+def official_languages(country: str) -> tuple[str, ...]:
+    """The country's official and de-facto official languages (CLDR, via babel)."""
+    from babel.languages import get_official_languages
+
+    return tuple(get_official_languages(country, de_facto=True))
+
+
+class DirectoryActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.resolved_database_url
+
+    @activity.defn(name="publish_listing")
+    def publish_listing(self, listing: PublishedListing) -> None:
+        """Publish (or update) the partner's directory entry; an older version is ignored."""
+        at = _aware(listing.at, "PublishedListing.at")
+        engine = get_engine(self.url)
+        table: Table = DirectoryListingRow.__table__  # type: ignore[attr-defined]
+        values = listing.model_dump(exclude={"territory", "industries", "at"}) | {
+            "territory_json": json.dumps(listing.territory),
+            "industries_json": json.dumps(listing.industries),
+            "published_at": at,
+            "updated_at": at,
+        }
+        stmt = upsert_statement(engine, table).values(**values)
+        changed = [name for name in values if name not in ("partner_id", "published_at")]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.partner_id],
+            set_={name: stmt.excluded[name] for name in changed},
+            where=table.c.version <= stmt.excluded.version,
+        )
+        _execute(engine, stmt)
+
+    @activity.defn(name="unpublish_listing")
+    def unpublish_listing(self, request: UnpublishRequest) -> bool:
+        """Remove the partner's entry from the public directory (idempotent)."""
+        engine = get_engine(self.url)
+        with engine.begin() as conn:
+            result = conn.execute(delete(DirectoryListingRow.__table__).where(DirectoryListingRow.__table__.c.partner_id == request.partner_id))  # type: ignore[attr-defined]
+        return bool(result.rowcount)
+
+    @activity.defn(name="prescreen_application")
+    def prescreen_application(self, request: PrescreenRequest) -> PrescreenResult:
+        """Check a VAR application against the seed's criteria, each with its evidence."""
+        import babel
+
+        application = request.application
+        try:
+            screening = screen(application.country, application.subdivision, request.review_date)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="InvalidScreeningInput", non_retryable=True) from exc
+        languages = official_languages(application.country)
+        criteria = prescreen(application, request.review_date, languages, screening)
+        return PrescreenResult(criteria=criteria, official_languages=list(languages), data_source=LANGUAGE_SOURCE.format(version=babel.__version__))
+
+
+# --- used by the web pages -----------------------------------------------------------------------
+
+
+def store_logo(settings: Settings, data: bytes) -> LogoRef:
+    """Check the upload with Pillow and keep it; `LogoError` says what is wrong."""
+    content_type, width, height = check_logo(data)
+    logo_id = hashlib.sha256(data).hexdigest()[:32]
+    row = DirectoryLogoRow(logo_id=logo_id, content_type=content_type, width=width, height=height, size_bytes=len(data), content=data)
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            if session.get(DirectoryLogoRow, logo_id) is None:
+                session.add(row)
+    except IntegrityError:  # stored concurrently: the same file
+        pass
+    return LogoRef(logo_id=logo_id, content_type=content_type, width=width, height=height)
+
+
+def get_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | None:
+    with session_scope(settings.resolved_database_url) as session:
+        return session.get(DirectoryLogoRow, logo_id)
+
+
+def list_listings(settings: Settings, country: str | None = None, partner_type: str | None = None) -> list[PublishedListing]:
+    """The public directory, by name; filtered by country and program (partner type)."""
+    with session_scope(settings.resolved_database_url) as session:
+        query = select(DirectoryListingRow)
+        if country:
+            query = query.where(DirectoryListingRow.country == country.upper())
+        if partner_type:
+            query = query.where(DirectoryListingRow.partner_type == partner_type)
+        return [_listing(row) for row in session.exec(query.order_by(DirectoryListingRow.name))]
+
+
+def get_listing(settings: Settings, partner_id: str) -> PublishedListing | None:
+    with session_scope(settings.resolved_database_url) as session:
+        row = session.get(DirectoryListingRow, partner_id)
+        return _listing(row) if row else None
+
+
+def _listing(row: DirectoryListingRow) -> PublishedListing:
+    data = row.model_dump(exclude={"territory_json", "industries_json", "published_at", "updated_at"})
+    at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+    return PublishedListing(**data, territory=json.loads(row.territory_json), industries=json.loads(row.industries_json), at=at)
+
+
+__all__ = ["DirectoryActivities", "LogoError", "get_listing", "get_logo", "list_listings", "official_languages", "store_logo"]

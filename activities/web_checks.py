@@ -1,0 +1,102 @@
+"""Partner website checks: does the partner's website name Rocket.Chat?
+
+The page is fetched with httpx under strict limits: a timeout per request, a cap on the
+bytes read, only http(s), and redirects followed only within the same site (the same host,
+`www.` or not; http → https allowed) up to a limit. A site that cannot be checked is a
+result (`ok=False` with the reason), not an error: the workflow opens a follow-up task.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from temporalio import activity
+
+from models.rocketchat import WebCheckRequest, WebCheckResult
+from models.settings import Settings
+
+USER_AGENT = "Partnerflow-WebCheck/1.0 (+partner program compliance)"
+
+
+def _site(host: str | None) -> str:
+    host = (host or "").lower().rstrip(".")
+    return host.removeprefix("www.")
+
+
+def _text(body: bytes, encoding: str | None) -> str:
+    text = body.decode(encoding or "utf-8", errors="replace")
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
+    return html.unescape(text)
+
+
+def check_website(settings: Settings, request: WebCheckRequest, transport: httpx.BaseTransport | None = None) -> WebCheckResult:
+    """Fetch `request.url` within the limits and look for the terms (text and attributes,
+    e.g. a logo's alt text or a link to rocket.chat count)."""
+    now = datetime.now(UTC)
+    url = request.url
+    start = urlsplit(url)
+    if start.scheme not in ("http", "https") or not start.hostname:
+        return WebCheckResult(url=request.url, ok=False, reason="only http(s) URLs can be checked", checked_at=now)
+    site = _site(start.hostname)
+    timeout = httpx.Timeout(settings.web_check_timeout_seconds)
+    redirects = 0
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"}) as client:
+        while True:
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        target = urljoin(url, response.headers.get("location", ""))
+                        parts = urlsplit(target)
+                        if parts.scheme not in ("http", "https") or _site(parts.hostname) != site:
+                            return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=response.status_code, redirects=redirects, reason=f"redirects off the site to {target}", checked_at=now)
+                        redirects += 1
+                        if redirects > settings.web_check_max_redirects:
+                            return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=response.status_code, redirects=redirects - 1, reason=f"more than {settings.web_check_max_redirects} redirects", checked_at=now)
+                        url = target
+                        continue
+                    body = bytearray()
+                    truncated = False
+                    for chunk in response.iter_bytes():
+                        room = settings.web_check_max_bytes - len(body)
+                        body += chunk[:room]
+                        if len(chunk) > room:
+                            truncated = True
+                            break
+                    status = response.status_code
+                    encoding = response.encoding
+            except httpx.TimeoutException:
+                return WebCheckResult(url=request.url, final_url=url, ok=False, redirects=redirects, reason=f"timed out after {settings.web_check_timeout_seconds:g} s", checked_at=now)
+            except httpx.HTTPError as exc:
+                return WebCheckResult(url=request.url, final_url=url, ok=False, redirects=redirects, reason=f"could not fetch: {type(exc).__name__}: {exc}"[:500], checked_at=now)
+            break
+    if status >= 400:
+        return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=status, redirects=redirects, bytes_read=len(body), reason=f"HTTP {status}", checked_at=now)
+    text = _text(bytes(body), encoding).lower()
+    mentions = any(term.lower() in text for term in request.terms)
+    return WebCheckResult(
+        url=request.url,
+        final_url=url,
+        ok=mentions,
+        mentions=mentions,
+        status_code=status,
+        redirects=redirects,
+        bytes_read=len(body),
+        truncated=truncated,
+        reason=None if mentions else f"the page does not mention {' or '.join(request.terms)}" + (" (in the first bytes read)" if truncated else ""),
+        checked_at=now,
+    )
+
+
+class WebCheckActivities:
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.transport = transport
+
+    @activity.defn(name="check_partner_website")
+    def check_partner_website(self, request: WebCheckRequest) -> WebCheckResult:
+        """Does the partner's website mention Rocket.Chat? (never raises for the site's faults)"""
+        return check_website(self.settings, request, self.transport)

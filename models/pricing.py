@@ -1,0 +1,83 @@
+"""Reseller pricing for Mattermost deal registrations: pure, integer cents.
+
+The discount is taken per seat (rounded half up to the cent), so the net unit price the
+order is invoiced at times the seats is exactly the quote's net price, and the referral fee
+(the discount off list price, seed: "a referral fee equal to the discount off the list
+price") is exactly the discount of the quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_DISCOUNT_PERCENT = 20
+# Reseller discount by partner tier (PartnerRecord.attributes["tier"]); a partner record's
+# own `discount_percent` (when set) wins over its tier.
+TIER_DISCOUNTS: Mapping[str, int] = {"registered": 20, "silver": 20, "gold": 25, "platinum": 30}
+
+
+class Quote(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seats: int
+    list_unit_cents: int
+    discount_percent: int
+    discount_unit_cents: int
+    net_unit_cents: int
+    list_cents: int
+    discount_cents: int
+    net_cents: int
+
+
+def reseller_discount_percent(
+    partner_discount_percent: int = 0,
+    tier: str | None = None,
+    tiers: Mapping[str, int] = TIER_DISCOUNTS,
+    default: int = DEFAULT_DISCOUNT_PERCENT,
+) -> int:
+    """The partner's own percentage when set, else its tier's, else the default (20%)."""
+    if partner_discount_percent:
+        percent = partner_discount_percent
+    elif tier and tier.lower() in tiers:
+        percent = tiers[tier.lower()]
+    else:
+        percent = default
+    if not 0 <= percent <= 100:
+        raise ValueError(f"discount percent {percent} is not between 0 and 100")
+    return percent
+
+
+def discount_cents(amount_cents: int, percent: int) -> int:
+    """`percent` of `amount_cents`, rounded half up to the cent."""
+    if amount_cents < 0 or not 0 <= percent <= 100:
+        raise ValueError("amount must be >= 0 and percent between 0 and 100")
+    return (amount_cents * percent + 50) // 100
+
+
+def quote(list_unit_cents: int, seats: int, percent: int) -> Quote:
+    """List, discount and net price of `seats` seats at `list_unit_cents` each."""
+    if list_unit_cents <= 0 or seats <= 0:
+        raise ValueError("list price and seats must be positive")
+    unit_discount = discount_cents(list_unit_cents, percent)
+    return Quote(
+        seats=seats,
+        list_unit_cents=list_unit_cents,
+        discount_percent=percent,
+        discount_unit_cents=unit_discount,
+        net_unit_cents=list_unit_cents - unit_discount,
+        list_cents=list_unit_cents * seats,
+        discount_cents=unit_discount * seats,
+        net_cents=(list_unit_cents - unit_discount) * seats,
+    )
+
+
+def net_price_cents(list_unit_cents: int, seats: int, percent: int) -> int:
+    return quote(list_unit_cents, seats, percent).net_cents
+
+
+def referral_fee_cents(list_unit_cents: int, seats: int, percent: int) -> int:
+    """The referral fee owed when an approved deal's customer buys online: the discount
+    the partner would have had off the list price."""
+    return quote(list_unit_cents, seats, percent).discount_cents

@@ -1,0 +1,105 @@
+"""The partner website check against a real loopback HTTP server: mentions, redirects within
+the site and off it, the redirect limit, the size cap, timeouts, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from activities.web_checks import WebCheckActivities, WebCheckRequest, check_website
+from models.settings import Settings
+
+PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "/partners": (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body><h1>Our partners</h1><img alt='Rocket.Chat partner badge' src='/b.png'></body></html>"),
+    "/plain": (200, {"Content-Type": "text/html"}, b"<html><body>We host chat servers.</body></html>"),
+    "/script-only": (200, {"Content-Type": "text/html"}, b"<html><script>var x='rocket.chat'</script><body>Nothing here</body></html>"),
+    "/old": (301, {"Location": "/partners"}, b""),
+    "/offsite": (302, {"Location": "http://localhost:{port}/partners"}, b""),
+    "/loop": (302, {"Location": "/loop"}, b""),
+    "/missing": (404, {}, b"not found"),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/slow":
+            time.sleep(1.5)
+        if self.path == "/huge":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<p>" + b"x" * 200_000 + b" Rocket.Chat</p>")
+            return
+        status, headers, body = PAGES.get(self.path, (200, {}, b"ok"))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value.replace("{port}", str(self.server.server_address[1])))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Settings:
+    return settings.model_copy(update={"web_check_timeout_seconds": 0.5, "web_check_max_bytes": 10_000, "web_check_max_redirects": 3})
+
+
+def check(settings: Settings, url: str):  # type: ignore[no-untyped-def]
+    return check_website(settings, WebCheckRequest(url=url))
+
+
+def test_page_that_names_rocketchat_passes(limited: Settings, site: str) -> None:
+    result = WebCheckActivities(limited).check_partner_website(WebCheckRequest(url=site + "/partners"))
+    assert result.ok and result.mentions and result.status_code == 200 and result.redirects == 0
+
+
+def test_page_without_mention_fails_with_reason(limited: Settings, site: str) -> None:
+    result = check(limited, site + "/plain")
+    assert not result.ok and "does not mention" in (result.reason or "")
+    assert not check(limited, site + "/script-only").ok  # scripts are not content
+
+
+def test_redirect_within_the_site_is_followed(limited: Settings, site: str) -> None:
+    result = check(limited, site + "/old")
+    assert result.ok and result.redirects == 1 and result.final_url == site + "/partners"
+
+
+def test_redirect_off_the_site_is_refused(limited: Settings, site: str) -> None:
+    result = check(limited, site + "/offsite")
+    assert not result.ok and "off the site" in (result.reason or "") and "localhost" in (result.reason or "")
+
+
+def test_redirect_limit(limited: Settings, site: str) -> None:
+    result = check(limited, site + "/loop")
+    assert not result.ok and "more than 3 redirects" in (result.reason or "")
+
+
+def test_size_cap_stops_reading(limited: Settings, site: str) -> None:
+    result = check(limited, site + "/huge")
+    assert result.truncated and result.bytes_read == 10_000 and not result.ok
+
+
+def test_timeout_and_errors_are_results(limited: Settings, site: str) -> None:
+    slow = check(limited, site + "/slow")
+    assert not slow.ok and "timed out" in (slow.reason or "")
+    missing = check(limited, site + "/missing")
+    assert not missing.ok and missing.status_code == 404
+    closed = check(limited, "http://127.0.0.1:9/")
+    assert not closed.ok and "could not fetch" in (closed.reason or "")
+    assert "only http" in (check(limited, "ftp://example.com/").reason or "")

@@ -1,0 +1,67 @@
+"""Deal numbers and the customer/email-domain normalization behind channel conflicts."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from models.deals import (
+    DealReview,
+    email_domain,
+    format_deal_number,
+    normalize_company,
+    opportunity_keys,
+    parse_deal_number,
+    referral_fee_note,
+)
+
+
+def test_deal_number_format() -> None:
+    assert format_deal_number(2026, 123) == "DR-2026-000123"
+    assert parse_deal_number("DR-2026-000123") == (2026, 123)
+    for bad in ("DR-26-000123", "DR-2026-123", "dr-2026-000123", "DR-2026-0001234"):
+        with pytest.raises(ValueError):
+            parse_deal_number(bad)
+    with pytest.raises(ValueError):
+        format_deal_number(2026, 1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Hanse Logistik AG", "HANSE-LOGISTIK"),
+        ("Stadtwerke Köln GmbH", "stadtwerke koln"),
+        ("Acme, Inc.", "ACME Incorporated"),
+        ("Müller & Söhne KG", "Muller and Sohne"),
+    ],
+)
+def test_same_customer_normalizes_alike(a: str, b: str) -> None:
+    assert normalize_company(a) == normalize_company(b)
+
+
+def test_different_customers_stay_different() -> None:
+    assert normalize_company("Hanse Logistik AG") != normalize_company("Hanse Logistik Nord AG")
+    assert normalize_company("AG") == "ag"  # a name of legal-form words only is kept
+
+
+def test_email_domain_ignores_free_mail() -> None:
+    assert email_domain("Jonas.Weber@Hanse-Logistik.example") == "hanse-logistik.example"
+    assert email_domain("someone@gmail.com") is None
+
+
+def test_opportunity_keys_by_name_and_domain_per_product() -> None:
+    keys = opportunity_keys("Hanse Logistik AG", "it@hanse-logistik.example", "mm-ent-1y")
+    assert keys == ["name:hanse logistik|MM-ENT-1Y", "domain:hanse-logistik.example|MM-ENT-1Y"]
+    assert opportunity_keys("Hanse Logistik AG", "x@gmail.com", "MM-ENT-1Y") == ["name:hanse logistik|MM-ENT-1Y"]
+
+
+def test_referral_fee_note_is_exact() -> None:
+    assert referral_fee_note("DR-2026-000123") == "Referral fee for deal registration DR-2026-000123"
+
+
+def test_review_needs_reason_or_question() -> None:
+    with pytest.raises(ValidationError, match="reason"):
+        DealReview(reviewer="x", decision="reject")
+    with pytest.raises(ValidationError, match="question"):
+        DealReview(reviewer="x", decision="request_information")
+    assert DealReview(reviewer="x", decision="approve").decision == "approve"

@@ -1,0 +1,90 @@
+"""Forms and tasks only (issue 4), on the dev server: each process is driven by posting a
+form's published example and then sending every pending task's published example to its
+handler, nothing else: VarApplication → DirectoryListing → EvaluationLicense, and
+SystemIntegratorApplication."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from activities.directory import get_listing
+from activities.partners import get_partner
+from models.forms import FORMS
+from models.settings import Settings
+from starters.intake import submit_form
+from tests.workflows.lifecycle_harness import Lifecycle, lifecycle
+
+
+async def drive(h: Lifecycle, workflow_id: str, until: Any, rounds: int = 400) -> None:
+    """Complete every pending task with its example until `until(status)` holds."""
+    handle = h.handle(workflow_id)
+    sent: set[tuple[str, str]] = set()
+    for _ in range(rounds):
+        status = await handle.query("status")
+        if until(status):
+            return
+        for task in status["pending_tasks"]:
+            key = (task["task"], str(task["opened_at"]))
+            if key not in sent:
+                sent.add(key)
+                await handle.signal(task["handler"], task["example"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} stuck at {status['stage']} with {[t['task'] for t in status['pending_tasks']]}")
+
+
+async def post(h: Lifecycle, form: str, payload: dict[str, Any]) -> str:
+    result = await submit_form(h.client, h.settings, form, payload)
+    assert result.status_code in (200, 202), result.body
+    h.ids.append(result.body["workflow_id"])
+    return result.body["workflow_id"]
+
+
+def closed(status: dict[str, Any]) -> bool:
+    return status["stage"] in ("active", "rejected", "declined", "embargoed", "agreement_expired")
+
+
+async def test_var_partner_from_application_to_directory_and_evaluation_license(local_env: WorkflowEnvironment, settings: Settings) -> None:
+    async with lifecycle(local_env, settings) as h:
+        application = FORMS["var-application"].fresh_example()
+        partner_id = application["partner_id"]
+        var_id = await post(h, "var-application", application)
+        await drive(h, var_id, closed)
+        assert (await h.handle(var_id).query("status"))["stage"] == "active"
+        partner = get_partner(h.settings, partner_id)
+        assert partner is not None and (partner.partner_type, partner.status, partner.discount_percent) == ("value_added_reseller", "active", 20)
+
+        listing = {**FORMS["directory-listing"].fresh_example(), "partner_id": partner_id}
+        directory_id = await post(h, "directory-listing", listing)
+        assert directory_id == f"directory-{partner_id}"
+        await drive(h, directory_id, lambda s: s["stage"] == "published")
+        published = get_listing(h.settings, partner_id)
+        assert published is not None and published.territory == application["territory"]
+
+        evaluation = {**FORMS["evaluation-license"].fresh_example(), "partner_id": partner_id}
+        eval_id = await post(h, "evaluation-license", evaluation)
+        await drive(h, eval_id, lambda s: s["stage"] == "licensed")
+        facts = (await h.handle(eval_id).query("status"))["facts"]
+        assert facts["license_year"] == 1 and len(facts["licenses"]) == 1 and facts["users"] == 50
+
+        for workflow_id in (directory_id, eval_id):
+            await h.handle(workflow_id).signal("partner_left", {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"})
+            await h.handle(workflow_id).result()
+            assert (await h.handle(workflow_id).describe()).status == WorkflowExecutionStatus.COMPLETED
+        assert get_listing(h.settings, partner_id) is None
+
+
+async def test_system_integrator_from_application_to_benefits(local_env: WorkflowEnvironment, settings: Settings) -> None:
+    async with lifecycle(local_env, settings) as h:
+        application = FORMS["si-application"].fresh_example()
+        si_id = await post(h, "si-application", application)
+        await drive(h, si_id, closed)
+        result = await h.handle(si_id).result()
+        assert result["outcome"] == "active" and len(result["benefits_done"]) == 5
+        partner = get_partner(h.settings, application["partner_id"])
+        assert partner is not None and (partner.partner_type, partner.status) == ("system_integrator", "active")
+        again = await submit_form(h.client, h.settings, "si-application", application)
+        assert again.status_code == 200  # the same form twice: the same process

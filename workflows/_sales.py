@@ -1,0 +1,153 @@
+"""What DealRegistration and AuthorizedResale share: audited decisions, embargo screening,
+waits that a withdrawal (or another interrupting event) ends, emails to people outside the
+company for their own tasks, and the hand-over to `OrderFulfillment` as a child workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts import (
+        DecisionRecord,
+        OrderFulfillmentInput,
+        OrderFulfillmentResult,
+        ScreeningRequest,
+    )
+
+from workflows import _activities as act
+from workflows import _deal_activities as deals
+from workflows._agreements import AgreementWorkflow
+from workflows._tasks import HumanTask
+from workflows.search_attributes import (
+    DEAL_NUMBER,
+    INVOICE_NUMBER,
+    INVOICE_STAGE,
+    PARTNER_ID,
+    PROGRAM,
+    STAGE,
+)
+
+CALENDAR = "US"
+ORDER_POLL = timedelta(hours=6)
+INVOICE_OUTCOMES = ("paid", "void", "uncollectible")
+
+
+class SalesWorkflow(AgreementWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._interrupt: str | None = None
+        self._interruptible = True
+
+    # Waits end early (returning False) once an interrupting event (a withdrawal, the
+    # customer buying online) arrived; the process checks `_interrupt` after each wait.
+    async def wait_for(
+        self,
+        spec: HumanTask,
+        done: Callable[[], bool],
+        *,
+        reminders: Sequence[datetime] = (),
+        due_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        remind: Callable[[int], Awaitable[None]] | None = None,
+        escalate: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        if not self._interruptible:
+            return await super().wait_for(spec, done, reminders=reminders, due_at=due_at, expires_at=expires_at, remind=remind, escalate=escalate)
+        now = workflow.now()
+        finished = await super().wait_for(
+            spec,
+            lambda: done() or self._interrupt is not None,
+            reminders=[t for t in reminders if t > now],
+            due_at=due_at if due_at is None or due_at > now else None,
+            expires_at=expires_at,
+            remind=remind,
+            escalate=escalate,
+        )
+        return finished and done()
+
+    def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
+        # A signature wait ended by a withdrawal is not an expiry (collect_signature reads
+        # the early end as one): the withdrawal itself is recorded instead.
+        if event == "expired" and self._interrupt is not None and self._interruptible:
+            return
+        super().note(step, actor, event, **detail)
+
+    async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
+        workflow_id = workflow.info().workflow_id
+        self.note(step, actor, decision, **detail)
+        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+
+    async def screen(self, step: str, party: str, country: str, subdivision: str | None = None) -> str | None:
+        """None when allowed, else the refusal reason (recorded)."""
+        result = await act.screen_party(ScreeningRequest(country=country, subdivision=subdivision, party=party, on=workflow.now()))
+        self._facts[f"screening_{step}"] = {"allowed": result.allowed, "data_version": result.data_version}
+        if result.allowed:
+            return None
+        reason = result.reason or f"{party} is in a country or region under U.S. embargo"
+        await self.decide(f"screening:{step}", "system", "refused", reason=reason, program=result.program)
+        return reason
+
+    def close_all_tasks(self) -> None:
+        for task in list(self._tasks):
+            self.close_task(task)
+
+    async def run_order(self, order: OrderFulfillmentInput, *, partner_id: str | None, deal_number: str | None) -> OrderFulfillmentResult:
+        """Hand the order to `OrderFulfillment` (child `order-{order_id}`) and follow it to
+        its end; the child's outcome and invoice land in this workflow's facts and
+        search attributes."""
+        child_id = f"order-{order.order_id}"
+        self._interruptible = False
+        self._facts["order"] = {"workflow_id": child_id, "order_id": order.order_id, "total_cents": order.total_cents}
+        pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(PROGRAM, "mattermost"), SearchAttributePair(STAGE, "received")]
+        if partner_id:
+            pairs.append(SearchAttributePair(PARTNER_ID, partner_id))
+        if deal_number:
+            pairs.append(SearchAttributePair(DEAL_NUMBER, deal_number))
+        self.set_stage("order_fulfillment")
+        child = await workflow.start_child_workflow(
+            "OrderFulfillment",
+            order,
+            id=child_id,
+            result_type=OrderFulfillmentResult,
+            search_attributes=TypedSearchAttributes(pairs),
+            static_summary=f"Order {order.order_id} ({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): {order.reseller.company} → {order.end_customer.legal_name}",
+        )
+        # Follow the child: its stage and invoice stage are mirrored here every few hours.
+        while not child.done():
+            try:
+                await workflow.wait_condition(child.done, timeout=ORDER_POLL, timeout_summary="read the order's progress")
+            except TimeoutError:
+                await self._mirror_order(child_id)
+        result: OrderFulfillmentResult = await child
+        self._facts["order"].update(outcome=result.outcome, reason=result.reason, invoice_number=result.invoice_number, license_id=result.license_id)
+        updates: list[Any] = []
+        if result.outcome in INVOICE_OUTCOMES:
+            self._facts["invoice_stage"] = result.outcome
+            updates.append(INVOICE_STAGE.value_set(result.outcome))
+        if result.invoice_number:
+            updates.append(INVOICE_NUMBER.value_set(result.invoice_number))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        self._facts["order"]["stage"] = result.outcome
+        await self.decide("order", "system", result.outcome, order_id=order.order_id, reason=result.reason, invoice_number=result.invoice_number)
+        return result
+
+    async def _mirror_order(self, child_id: str) -> None:
+        try:
+            progress = await deals.read_order_progress(child_id)
+        except ActivityError:
+            return  # visibility only: the next poll tries again
+        self._facts["order"].update(stage=progress.stage, pending_tasks=progress.pending_tasks, invoice_number=progress.invoice_number)
+        if progress.invoice_stage and progress.invoice_stage != self._facts.get("invoice_stage"):
+            self._facts["invoice_stage"] = progress.invoice_stage
+            updates = [INVOICE_STAGE.value_set(progress.invoice_stage)]
+            if progress.invoice_number:
+                updates.append(INVOICE_NUMBER.value_set(progress.invoice_number))
+            workflow.upsert_search_attributes(updates)
+        self._publish()

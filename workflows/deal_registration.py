@@ -1,0 +1,600 @@
+"""DealRegistration (`deal-{deal_number}`): a Value-Added Reseller's customer opportunity.
+
+Screening (embargo; channel conflicts flagged to the reviewer) → review by a sales manager:
+approve, reject, or request more information (the partner answers by form or signal, the
+review goes on, any number of rounds) → approved: the opportunity is protected (90 days by
+default; reminder; lapses without a quotation) and the reseller discount applies → the
+Sales Manager's quotation → the customer's click-signature on the quotation → the partner's
+purchase order → `OrderFulfillment` (child) to a paid invoice. If the customer buys online
+instead, the partner is owed a referral fee (the discount off list price), tracked as a
+finance task until paid. The partner may withdraw at any stage before the purchase order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.contracts import OrderFulfillmentInput, OrderLine, PurchaseOrder
+    from models.deals import (
+        PAYMENTS_EMAIL,
+        ApprovalClaim,
+        DealConflictQuery,
+        DealInformation,
+        DealPurchaseOrder,
+        DealRecord,
+        DealRegistrationInput,
+        DealReview,
+        PurchasedOnline,
+        Quotation,
+        ReferralFeePaid,
+        ReferralFeeRecord,
+        SalesOutcome,
+        Withdrawal,
+        normalize_company,
+        referral_fee_note,
+    )
+    from models.orders import review_order_terms
+    from models.pricing import quote
+
+from workflows import _activities as act
+from workflows import _deal_activities as deals
+from workflows._agreements import sign_task
+from workflows._sales import CALENDAR, SalesWorkflow
+from workflows._tasks import HumanTask
+from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
+
+REVIEW = HumanTask(
+    task="review_deal",
+    handler="review_deal",
+    assignee="sales_manager",
+    description="Review the deal registration: approve, reject (reason required) or request more information (question)",
+    model=DealReview,
+    example={"reviewer": "sales-manager@mattermost.com", "decision": "approve"},
+)
+ANSWER = HumanTask(
+    task="provide_deal_information",
+    handler="provide_deal_information",
+    assignee="partner",
+    description="Answer the reviewer's question about the deal registration (form `deal-information` or this signal)",
+    model=DealInformation,
+    example={"answered_by": "partner@example.com", "answer": "…"},
+)
+QUOTE = HumanTask(
+    task="submit_quotation",
+    handler="submit_quotation",
+    assignee="sales_manager",
+    description="Prepare the quotation for the approved deal: quote number, list price, discount, net price and the customer's contact email for the license key",
+    model=Quotation,
+    example={},
+)
+SIGN_QUOTE = sign_task("sign_quotation", "end_customer", "The end customer signs the quotation (signed link emailed to the customer's contact)")
+PURCHASE_ORDER = HumanTask(
+    task="submit_purchase_order",
+    handler="submit_purchase_order",
+    assignee="partner",
+    description="Send the purchase order for the signed quotation: billed to the reseller, amount = the quotation's net price, with the end customer's details",
+    model=DealPurchaseOrder,
+    example={},
+)
+REFERRAL_FEE = HumanTask(
+    task="record_referral_fee_paid",
+    handler="record_referral_fee_paid",
+    assignee="finance",
+    description="Pay the partner's referral-fee invoice (sent to payments@mattermost.com) and record the payment",
+    model=ReferralFeePaid,
+    example={},
+)
+REVIEW_REMINDER = timedelta(hours=4)
+
+
+@workflow.defn
+class DealRegistration(SalesWorkflow):
+    """Deal registration of a Value-Added Reseller: review → quotation → signature → PO → order."""
+
+    process = "DealRegistration"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deal: DealRegistrationInput | None = None
+        self._review: DealReview | None = None
+        self._answer: DealInformation | None = None
+        self._quote: Quotation | None = None
+        self._po: DealPurchaseOrder | None = None
+        self._withdrawal: Withdrawal | None = None
+        self._online: PurchasedOnline | None = None
+        self._fee_paid: ReferralFeePaid | None = None
+        self._approved = False
+        self._quote_signed = False
+        self._closed = False
+        self._fee_cents = 0
+        self._protected_until: datetime | None = None
+
+    # --- handlers ----------------------------------------------------------------------------
+
+    @workflow.signal
+    def review_deal(self, payload: Any) -> None:
+        """Sales manager's decision: `{"reviewer": "sales-manager@mattermost.com", "decision": "approve"}`,
+        `{"reviewer": "...", "decision": "reject", "reason": "..."}` or
+        `{"reviewer": "...", "decision": "request_information", "question": "..."}`."""
+        review = self.accept(REVIEW, payload, DealReview)
+        if review is not None and self._review is None:
+            self._review = review
+
+    @workflow.signal
+    def provide_deal_information(self, payload: Any) -> None:
+        """The partner answers the reviewer's question (also the `deal-information` form):
+        `{"answered_by": "lena@nordlicht-it.example", "answer": "The customer runs a pilot..."}`"""
+        answer = self.accept(ANSWER, payload, DealInformation)
+        if answer is None or self._answer is not None:
+            return
+        if answer.deal_number and answer.deal_number != self._require().deal_number:
+            self.note(ANSWER.task, answer.answered_by, "rejected", reason=f"the answer is for deal {answer.deal_number}, not {self._require().deal_number}")
+            return
+        self._answer = answer
+
+    @workflow.signal
+    def submit_quotation(self, payload: Any) -> None:
+        """The Sales Manager's quotation (the pending task's example has the computed prices):
+        `{"quote_number": "Q-2026-0042", "prepared_by": "sales-manager@mattermost.com", "seats": 250,
+        "list_unit_price_cents": 12000, "discount_percent": 20, "net_price_cents": 2400000,
+        "license_contact_email": "jonas.weber@hanse-logistik.example"}`"""
+        quotation = self.accept(QUOTE, payload, Quotation)
+        if quotation is None or self._quote is not None:
+            return
+        deal = self._require()
+        if quotation.discount_percent != deal.discount_percent:
+            self.note(QUOTE.task, quotation.prepared_by, "rejected", reason=f"the approved registration's reseller discount is {deal.discount_percent}%, not {quotation.discount_percent}%")
+            return
+        expected = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
+        if quotation.net_price_cents != expected.net_cents:
+            self.note(QUOTE.task, quotation.prepared_by, "rejected", reason=f"net price {quotation.net_price_cents} cents does not follow from the list price and discount: expected {expected.net_cents} cents")
+            return
+        self._quote = quotation
+
+    @workflow.signal
+    def submit_purchase_order(self, payload: Any) -> None:
+        """The partner's purchase order, only after the customer signed the quotation:
+        `{"number": "PO-4711", "submitted_by": "lena@nordlicht-it.example", "amount_cents": 2400000,
+        "bill_to": "Nordlicht IT-Systemhaus GmbH", "issued_by": "reseller", "end_customer": {...}}`"""
+        if not self._quote_signed and self._po is None and not self._closed:
+            self.note(PURCHASE_ORDER.task, "system", "rejected", reason="the customer has not signed the quotation yet: a purchase order is accepted only after the customer's signature on the quotation")
+            return
+        po = self.accept(PURCHASE_ORDER, payload, DealPurchaseOrder)
+        if po is None or self._po is not None:
+            return
+        if reasons := self._po_problems(po):
+            self.note(PURCHASE_ORDER.task, po.submitted_by, "rejected", reason="; ".join(reasons))
+            return
+        self._po = po
+
+    @workflow.signal
+    def withdraw(self, payload: Any) -> None:
+        """The partner withdraws the registration (any stage before the purchase order):
+        `{"withdrawn_by": "lena@nordlicht-it.example", "reason": "The customer postponed the project"}`"""
+        try:
+            withdrawal = Withdrawal.model_validate(payload)
+        except ValueError as exc:
+            self.note("withdraw", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+            return
+        if self._po is not None or self._closed or self._interrupt is not None:
+            self.note("withdraw", withdrawal.withdrawn_by, "rejected", reason=f"the registration can no longer be withdrawn (stage {self._stage})")
+            return
+        self._withdrawal = withdrawal
+        self._interrupt = "withdrawn"
+        self.note("withdraw", withdrawal.withdrawn_by, "accepted", reason=withdrawal.reason)
+
+    @workflow.signal
+    def customer_purchased_online(self, payload: Any) -> None:
+        """The registered customer bought online instead; on an approved, protected
+        registration the partner is owed a referral fee (also the `deal-purchased-online` form):
+        `{"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-2026-4411"}`"""
+        try:
+            report = PurchasedOnline.model_validate(payload)
+        except ValueError as exc:
+            self.note("customer_purchased_online", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+            return
+        if not self._approved or self._po is not None or self._closed or self._interrupt is not None:
+            self.note("customer_purchased_online", report.reported_by, "rejected", reason=f"a referral fee is owed only on an approved, protected registration without a purchase order (stage {self._stage})")
+            return
+        self._online = report
+        self._interrupt = "purchased_online"
+        self.note("customer_purchased_online", report.reported_by, "accepted", online_order_reference=report.online_order_reference)
+
+    @workflow.signal
+    def record_referral_fee_paid(self, payload: Any) -> None:
+        """Finance paid the partner's referral-fee invoice:
+        `{"recorded_by": "finance@mattermost.com", "amount_cents": 600000, "reference": "PAY-123"}`"""
+        paid = self.accept(REFERRAL_FEE, payload, ReferralFeePaid)
+        if paid is None or self._fee_paid is not None:
+            return
+        if paid.amount_cents != self._fee_cents:
+            self.note(REFERRAL_FEE.task, paid.recorded_by, "rejected", reason=f"amount {paid.amount_cents} differs from the referral fee {self._fee_cents}")
+            return
+        self._fee_paid = paid
+
+    # --- the process ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, deal: DealRegistrationInput) -> SalesOutcome:
+        self._deal = deal
+        self._facts = self._deal_facts()
+        workflow.upsert_search_attributes([DEAL_NUMBER.value_set(deal.deal_number), PROGRAM.value_set("mattermost"), *([PARTNER_ID.value_set(deal.partner.partner_id)] if deal.partner.partner_id else [])])
+        self.set_stage("screening")
+        await self._record("screening")
+        address = deal.end_customer.address
+        if refusal := await self.screen("intake", deal.end_customer.legal_name, address.country, address.subdivision):
+            await self._tell("refused", "refused", reason=refusal)
+            return await self._end("embargoed", refusal)
+        await self._check_conflicts()
+        await self._record("in_review")
+        await self._tell("received", "received")
+
+        decision = await self._review_rounds()
+        if self._interrupt:
+            return await self._interrupted()
+        assert decision is not None
+        if decision.decision == "reject":
+            await self._tell("rejected", "not approved", reason=decision.reason)
+            return await self._end("rejected", decision.reason)
+
+        if not await self._protected_until_quoted():
+            if self._interrupt:
+                return await self._interrupted()
+            await deals.release_deal_claims(deal.deal_number)
+            reason = f"no quotation within the {deal.protection_days}-day protection period"
+            await self.decide("protection", "system", "lapsed", reason=reason)
+            await self._tell("lapsed", "lapsed", reason=reason)
+            return await self._end("lapsed", reason)
+
+        signed = await self._collect_quote_signature()
+        if self._interrupt:
+            return await self._interrupted()
+        if not signed:
+            await deals.release_deal_claims(deal.deal_number)
+            reason = "the customer did not sign the quotation before the link expired"
+            await self._tell("quotation_expired", "quotation expired", reason=reason)
+            return await self._end("quotation_expired", reason)
+
+        if not await self._wait_for_purchase_order():
+            return await self._interrupted()
+        return await self._order()
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    async def _check_conflicts(self) -> None:
+        deal = self._require()
+        conflicts = await deals.find_deal_conflicts(
+            DealConflictQuery(deal_number=deal.deal_number, partner_id=deal.partner.partner_id or "", end_customer_name=deal.end_customer.legal_name, contact_email=deal.end_customer.contact.email, sku=deal.sku)
+        )
+        self._facts["channel_conflicts"] = [c.model_dump() for c in conflicts]
+        if conflicts:
+            await self.decide("screening:channel_conflict", "system", "flagged", conflicts=[c.model_dump() for c in conflicts])
+
+    def _review_description(self) -> str:
+        conflicts = self._facts.get("channel_conflicts") or []
+        if not conflicts:
+            return REVIEW.description
+        listed = "; ".join(f"{c['deal_number']} by {c['partner_company']} ({c['status']}, same {c['matched_on']})" for c in conflicts)
+        return f"CHANNEL CONFLICT: {listed}. {REVIEW.description}"
+
+    async def _review_rounds(self) -> DealReview | None:
+        """Review rounds until approved or rejected; None when interrupted."""
+        deal = self._require()
+        round_number = 0
+        while True:
+            round_number += 1
+            self._facts["review_round"] = round_number
+            due = await act.business_deadline(workflow.now(), deal.review_business_days, CALENDAR)
+            self._review = None
+            self.open_task(REVIEW, due, description=self._review_description())
+            self.set_stage("in_review")
+            while True:
+                await self.wait_for(REVIEW, lambda: self._review is not None, reminders=[due - REVIEW_REMINDER], due_at=due)
+                if self._interrupt:
+                    self.close_task(REVIEW.task)
+                    return None
+                review = self._review
+                assert review is not None
+                if review.decision != "approve" or await self._claim(review):
+                    break
+                self._review = None
+            self.close_task(REVIEW.task)
+            await self.decide(f"review_deal:{round_number}", review.reviewer, review.decision, round=round_number, reason=review.reason, question=review.question)
+            if review.decision != "request_information":
+                return review
+            if not await self._ask_partner(review, round_number):
+                return None
+
+    async def _claim(self, review: DealReview) -> bool:
+        deal = self._require()
+        claim = await deals.claim_deal_approval(ApprovalClaim(deal_number=deal.deal_number, end_customer_name=deal.end_customer.legal_name, contact_email=deal.end_customer.contact.email, sku=deal.sku))
+        if claim.granted:
+            return True
+        self.note(REVIEW.task, review.reviewer, "rejected", reason=f"deal {claim.held_by} is already approved for this opportunity ({claim.matched_on}): two approved registrations of the same opportunity are impossible")
+        return False
+
+    async def _ask_partner(self, review: DealReview, round_number: int) -> bool:
+        deal = self._require()
+        due = await act.business_deadline(workflow.now(), deal.answer_business_days, CALENDAR)
+        self._answer = None
+        example = {"answered_by": deal.partner.contact.email, "answer": "…"}
+        self.open_task(ANSWER, due, description=f"Answer the reviewer's question: {review.question}", example=example)
+        self.set_stage("information_requested")
+        await self._record("information_requested")
+        await self._tell(f"information_requested:{round_number}", "more information needed", question=review.question, due_at=due.isoformat())
+        answered = await self.wait_for(ANSWER, lambda: self._answer is not None, reminders=[due - timedelta(days=1)], due_at=due, remind=self._partner_reminder(ANSWER, round_number), escalate=self._partner_escalation(ANSWER, round_number))
+        self.close_task(ANSWER.task)
+        if not answered:
+            return False
+        assert self._answer is not None
+        await self.decide(f"provide_deal_information:{round_number}", self._answer.answered_by, "answered", round=round_number, answer=self._answer.answer)
+        await self._record("in_review")
+        return True
+
+    async def _protected_until_quoted(self) -> bool:
+        deal = self._require()
+        self._approved = True
+        protected_until = workflow.now() + timedelta(days=deal.protection_days)
+        self._protected_until = protected_until
+        priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
+        self._facts.update(approved=True, protected_until=protected_until.isoformat(), discount_percent=deal.discount_percent, quote_preview=priced.model_dump())
+        await self._record("approved")
+        await self._tell("approved", "approved", protected_until=protected_until.isoformat())
+        example = {
+            "quote_number": f"Q-{deal.deal_number.removeprefix('DR-')}",
+            "prepared_by": "sales-manager@mattermost.com",
+            "seats": deal.seats,
+            "list_unit_price_cents": deal.list_unit_price_cents,
+            "discount_percent": deal.discount_percent,
+            "net_price_cents": priced.net_cents,
+            "license_contact_email": deal.end_customer.contact.email,
+        }
+        self.open_task(QUOTE, protected_until, example=example)
+        self.set_stage("approved")
+        reminder = protected_until - timedelta(days=deal.protection_reminder_days)
+
+        async def remind(number: int) -> None:
+            await self._tell("protection_reminder", "protection ends soon", cc=["role:sales_manager"], protected_until=protected_until.isoformat())
+
+        quoted = await self.wait_for(QUOTE, lambda: self._quote is not None, reminders=[reminder], expires_at=protected_until, remind=remind)
+        self.close_task(QUOTE.task)
+        if quoted:
+            assert self._quote is not None
+            await self.decide(QUOTE.task, self._quote.prepared_by, "quoted", **self._quote.model_dump(mode="json"))
+        return quoted
+
+    async def _collect_quote_signature(self) -> bool:
+        deal = self._require()
+        quotation = self._quote
+        assert quotation is not None
+        priced = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
+        self._facts["quotation"] = {**quotation.model_dump(mode="json"), "list_cents": priced.list_cents, "discount_cents": priced.discount_cents}
+        await self._record("quoted")
+        self.set_stage("awaiting_quotation_signature")
+        context = {
+            "quote_number": quotation.quote_number,
+            "deal_number": deal.deal_number,
+            "partner_company": deal.partner.company,
+            "end_customer": deal.end_customer.model_dump(mode="json"),
+            "product": deal.product,
+            "sku": deal.sku,
+            "seats": quotation.seats,
+            "list_unit_price_cents": quotation.list_unit_price_cents,
+            "discount_percent": deal.discount_percent,
+            "net_unit_price_cents": priced.net_unit_cents,
+            "list_cents": priced.list_cents,
+            "net_cents": priced.net_cents,
+            "license_contact_email": str(quotation.license_contact_email),
+        }
+        contact = deal.end_customer.contact
+        signed = await self.collect_signature(SIGN_QUOTE, kind="quotation", template="quotation", context=context, signer_name=contact.name, signer_email=str(contact.email), company=deal.end_customer.legal_name)
+        if signed is None:
+            return False
+        self._quote_signed = True
+        await self.decide("sign_quotation", signed.signer_email, "signed", agreement_id=signed.agreement_id, sha256=signed.sha256)
+        await self._tell("quotation_signed", "quotation signed", quote_number=quotation.quote_number, net_cents=priced.net_cents)
+        return True
+
+    async def _wait_for_purchase_order(self) -> bool:
+        deal = self._require()
+        quotation = self._quote
+        assert quotation is not None
+        due = await act.business_deadline(workflow.now(), deal.purchase_order_business_days, CALENDAR)
+        example = {
+            "number": f"PO-{deal.deal_number.removeprefix('DR-')}",
+            "submitted_by": deal.partner.contact.email,
+            "amount_cents": quotation.net_price_cents,
+            "bill_to": deal.partner.company,
+            "issued_by": "reseller",
+            "end_customer": {**deal.end_customer.model_dump(mode="json", exclude_none=True), "contact": {"name": deal.end_customer.contact.name, "email": str(quotation.license_contact_email)}},
+        }
+        self.open_task(PURCHASE_ORDER, due, example=example)
+        self.set_stage("awaiting_purchase_order")
+        got = await self.wait_for(PURCHASE_ORDER, lambda: self._po is not None, reminders=[due - timedelta(days=2)], due_at=due, remind=self._partner_reminder(PURCHASE_ORDER, 0), escalate=self._partner_escalation(PURCHASE_ORDER, 0))
+        self.close_task(PURCHASE_ORDER.task)
+        return got
+
+    async def _order(self) -> SalesOutcome:
+        deal = self._require()
+        po, quotation = self._po, self._quote
+        assert po is not None and quotation is not None
+        priced = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
+        await self.decide(PURCHASE_ORDER.task, po.submitted_by, "accepted", number=po.number, amount_cents=po.amount_cents)
+        await self._record("ordered")
+        await self._tell("ordered", "purchase order received", purchase_order=po.number)
+        order = OrderFulfillmentInput(
+            order_id=deal.deal_number,
+            channel="value_added_reseller",
+            deal_number=deal.deal_number,
+            reseller=deal.partner,
+            end_customer=po.end_customer,
+            purchase_order=PurchaseOrder(number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms),
+            lines=[OrderLine(sku=deal.sku, description=deal.product, seats=quotation.seats, unit_price_cents=priced.net_unit_cents)],
+        )
+        result = await self.run_order(order, partner_id=deal.partner.partner_id, deal_number=deal.deal_number)
+        await self._record("closed_won" if result.outcome == "paid" else f"order_{result.outcome}")
+        return await self._end(result.outcome, result.reason, order_id=order.order_id, order_outcome=result.outcome, invoice_number=result.invoice_number)
+
+    async def _interrupted(self) -> SalesOutcome:
+        self._interruptible = False
+        self.close_all_tasks()
+        deal = self._require()
+        if self._interrupt == "withdrawn":
+            withdrawal = self._withdrawal
+            assert withdrawal is not None
+            if self._approved:
+                await deals.release_deal_claims(deal.deal_number)
+            await self.decide("withdraw", withdrawal.withdrawn_by, "withdrawn", reason=withdrawal.reason)
+            await self._tell("withdrawn", "withdrawn", reason=withdrawal.reason)
+            return await self._end("withdrawn", withdrawal.reason)
+        return await self._referral_fee()
+
+    async def _referral_fee(self) -> SalesOutcome:
+        deal = self._require()
+        report = self._online
+        assert report is not None
+        workflow_id = workflow.info().workflow_id
+        priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
+        self._fee_cents = priced.discount_cents
+        note = referral_fee_note(deal.deal_number)
+        self._facts["referral_fee"] = {"amount_cents": self._fee_cents, "note": note, "invoice_to": PAYMENTS_EMAIL, "status": "payable", "online_order_reference": report.online_order_reference}
+        await self.decide("customer_purchased_online", report.reported_by, "referral_fee_payable", amount_cents=self._fee_cents, note=note, online_order_reference=report.online_order_reference)
+        fee = ReferralFeeRecord(deal_number=deal.deal_number, workflow_id=workflow_id, partner_id=deal.partner.partner_id or "", amount_cents=self._fee_cents, note=note, status="payable", at=workflow.now())
+        await deals.record_referral_fee(fee)
+        await self._record("purchased_online")
+        self.set_stage("referral_fee_payable")
+        await self.email(
+            "referral_fee:instructions",
+            [str(deal.partner.contact.email)],
+            "referral_fee_instructions",
+            self._mail(fee_cents=self._fee_cents, note=note, payments_email=PAYMENTS_EMAIL, list_cents=priced.list_cents),
+            cc=["role:finance"],
+        )
+        due = workflow.now() + timedelta(days=deal.referral_fee_payment_days)
+        self.open_task(REFERRAL_FEE, due, example={"recorded_by": "finance@mattermost.com", "amount_cents": self._fee_cents, "reference": f"PAY-{deal.deal_number}"})
+        await self.wait_for(REFERRAL_FEE, lambda: self._fee_paid is not None, reminders=[due - timedelta(days=3)], due_at=due)
+        self.close_task(REFERRAL_FEE.task)
+        paid = self._fee_paid
+        assert paid is not None
+        await deals.record_referral_fee(fee.model_copy(update={"status": "paid", "reference": paid.reference, "at": workflow.now()}))
+        await self.decide(REFERRAL_FEE.task, paid.recorded_by, "paid", amount_cents=paid.amount_cents, reference=paid.reference)
+        self._facts["referral_fee"]["status"] = "paid"
+        await self._tell("referral_fee_paid", "referral fee paid", fee_cents=self._fee_cents, reference=paid.reference)
+        return await self._end("referral_fee_paid", None, referral_fee_cents=self._fee_cents)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _po_problems(self, po: DealPurchaseOrder) -> list[str]:
+        deal = self._require()
+        quotation = self._quote
+        assert quotation is not None
+        problems = []
+        if po.amount_cents != quotation.net_price_cents:
+            problems.append(f"the amount {po.amount_cents} cents does not match quotation {quotation.quote_number} ({quotation.net_price_cents} cents)")
+        if normalize_company(po.bill_to) != normalize_company(deal.partner.company):
+            problems.append(f"the purchase order must be billed to the reseller {deal.partner.company}, not {po.bill_to}")
+        if normalize_company(po.end_customer.legal_name) != normalize_company(deal.end_customer.legal_name):
+            problems.append(f"the end customer {po.end_customer.legal_name} is not the registered customer {deal.end_customer.legal_name}")
+        draft = OrderFulfillmentInput(
+            order_id=deal.deal_number,
+            reseller=deal.partner,
+            end_customer=po.end_customer,
+            purchase_order=PurchaseOrder(number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms),
+            lines=[OrderLine(sku=deal.sku, description=deal.product, seats=quotation.seats, unit_price_cents=1)],
+        )
+        return problems + review_order_terms(draft)
+
+    def _deal_facts(self) -> dict[str, Any]:
+        deal = self._require()
+        priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
+        return {
+            "deal_number": deal.deal_number,
+            "partner_id": deal.partner.partner_id,
+            "partner_company": deal.partner.company,
+            "partner_contact": deal.partner.contact.model_dump(mode="json"),
+            "end_customer_name": deal.end_customer.legal_name,
+            "end_customer_country": deal.end_customer.address.country,
+            "end_customer_contact": deal.end_customer.contact.model_dump(mode="json"),
+            "product": deal.product,
+            "sku": deal.sku,
+            "seats": deal.seats,
+            "list_cents": priced.list_cents,
+            "discount_percent": deal.discount_percent,
+            "expected_close_date": deal.expected_close_date.isoformat(),
+            "approved": False,
+            "signals": {"withdraw": "partner, any stage before the purchase order", "customer_purchased_online": "approved, protected registration"},
+        }
+
+    async def _record(self, status: str) -> None:
+        deal = self._require()
+        await deals.record_deal(
+            DealRecord(
+                deal_number=deal.deal_number,
+                workflow_id=workflow.info().workflow_id,
+                partner_id=deal.partner.partner_id or "",
+                partner_company=deal.partner.company,
+                end_customer_name=deal.end_customer.legal_name,
+                contact_email=str(deal.end_customer.contact.email),
+                sku=deal.sku,
+                status=status,
+                protected_until=self._protected_until,
+                at=workflow.now(),
+            )
+        )
+
+    def _mail(self, **extra: Any) -> dict[str, Any]:
+        deal = self._require()
+        priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
+        return {
+            "deal_number": deal.deal_number,
+            "partner_company": deal.partner.company,
+            "contact_name": deal.partner.contact.name,
+            "end_customer_name": deal.end_customer.legal_name,
+            "product": deal.product,
+            "seats": deal.seats,
+            "discount_percent": deal.discount_percent,
+            "list_cents": priced.list_cents,
+            "discount_cents": priced.discount_cents,
+            "net_cents": priced.net_cents,
+            "review_business_days": deal.review_business_days,
+            **extra,
+        }
+
+    async def _tell(self, step: str, headline: str, *, cc: list[str] | None = None, **extra: Any) -> None:
+        """Email the registering partner about this deal."""
+        event = step.split(":", 1)[0]
+        context = self._mail(event=event, headline=headline, **{"reason": "", "question": "", "due_at": None, "description": "", **extra})
+        await self.email(f"deal:{step}", [str(self._require().partner.contact.email)], "deal_registration_update", context, cc=cc or [])
+
+    def _partner_reminder(self, spec: HumanTask, round_number: int) -> Any:
+        async def remind(number: int) -> None:
+            task = self._tasks.get(spec.task)
+            due = task.due_at.isoformat() if task and task.due_at else None
+            await self._tell(f"{spec.task}:{round_number}:reminder:{number}", "reminder", description=f"Reminder: {task.description if task else spec.description}", due_at=due)
+
+        return remind
+
+    def _partner_escalation(self, spec: HumanTask, round_number: int) -> Any:
+        async def escalate() -> None:
+            task = self._tasks.get(spec.task)
+            await self._tell(f"{spec.task}:{round_number}:escalation", "overdue", cc=["role:partner_manager"], description=f"Overdue: {task.description if task else spec.description}", due_at=task.due_at.isoformat() if task and task.due_at else None)
+
+        return escalate
+
+    async def _end(self, outcome: str, reason: str | None, **extra: Any) -> SalesOutcome:
+        self._closed = True
+        self._interruptible = False
+        self.close_all_tasks()
+        self._facts.update(outcome=outcome, reason=reason)
+        if outcome in ("embargoed", "rejected", "lapsed", "withdrawn", "quotation_expired"):
+            await self._record(outcome)
+        self.set_stage(outcome)
+        return SalesOutcome(workflow_id=workflow.info().workflow_id, outcome=outcome, reason=reason, deal_number=self._require().deal_number, **extra)
+
+    def _require(self) -> DealRegistrationInput:
+        assert self._deal is not None
+        return self._deal
