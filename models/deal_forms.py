@@ -22,7 +22,7 @@ from models.deals import (
     DealRegistrationInput,
     PurchasedOnline,
 )
-from models.forms import FORMS, FormRejected, FormSpec, money
+from models.form_spec import FormRejected, FormSpec, money
 from models.pricing import quote, reseller_discount_percent
 
 
@@ -186,4 +186,3 @@ AUTHORIZED_RESALE_FORM = FormSpec(
 )
 
 SALES_FORMS = [DEAL_REGISTRATION_FORM, DEAL_INFORMATION_FORM, DEAL_PURCHASED_ONLINE_FORM, AUTHORIZED_RESALE_FORM]
-FORMS.update({spec.name: spec for spec in SALES_FORMS})

@@ -7,13 +7,10 @@ identifiers (`FormSpec.fresh_example`) runs the happy path.
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from models.contracts import (
     Contract,
@@ -23,76 +20,7 @@ from models.contracts import (
     PurchaseOrder,
     Reseller,
 )
-
-
-class FormRejected(ValueError):
-    """A valid form the business rules refuse: 422 with `errors` ({field, message})."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class FormSpec:
-    """One webhook form: how to validate it and which workflow it starts, under which id."""
-
-    name: str
-    workflow_type: str
-    title: str
-    description: str
-    model: type[BaseModel]
-    build_workflow_id: Callable[[Any], str]
-    build_input: Callable[[Any], BaseModel]
-    build_search_attributes: Callable[[Any], dict[str, str]]
-    build_summary: Callable[[Any], str]
-    build_details: Callable[[Any], str]
-    refresh_example: Callable[[dict[str, Any]], dict[str, Any]]
-    # A form that advances a running process instead of starting one: the signal to send
-    # (its input is `build_input(form)`), the workflow found by `build_workflow_id`.
-    signal: str | None = None
-    # Checks and allocations that need the records (e.g. "the partner must be an active
-    # VAR", "allocate the deal number"): returns the form to use, or raises FormRejected.
-    # It runs outside the event loop (it may block on the database).
-    prepare: Callable[[Any, Any], Any] | None = None
-
-    def workflow_id(self, form: BaseModel) -> str:
-        """The business-key workflow id, so a repeated webhook never starts a second copy."""
-        return self.build_workflow_id(form)
-
-    def to_workflow_input(self, form: BaseModel) -> BaseModel:
-        """The workflow's input built from the validated form."""
-        return self.build_input(form)
-
-    def search_attributes(self, form: BaseModel) -> dict[str, str]:
-        """Search attribute values by name (`Program`, `PartnerId` when known)."""
-        return self.build_search_attributes(form)
-
-    def summary(self, form: BaseModel) -> str:
-        """One line for the Temporal UI's workflow summary."""
-        return self.build_summary(form)
-
-    def details(self, form: BaseModel) -> str:
-        """Markdown for the Temporal UI's workflow details: who, what, amounts."""
-        return self.build_details(form)
-
-    def json_schema(self) -> dict[str, Any]:
-        """The form's JSON Schema, with complete valid `examples`."""
-        return self.model.model_json_schema()
-
-    def examples(self) -> list[dict[str, Any]]:
-        """The complete valid examples published in the schema."""
-        return copy.deepcopy(self.model.model_json_schema().get("examples", []))
-
-    def fresh_example(self) -> dict[str, Any]:
-        """The first example with fresh unique identifiers, ready to post."""
-        return self.refresh_example(self.examples()[0])
-
-
-def money(cents: int, currency: str = "usd") -> str:
-    """`USD 6,000.00` from integer cents."""
-    return f"{currency.upper()} {cents // 100:,}.{cents % 100:02d}"
-
+from models.form_spec import FormRejected, FormSpec, money  # noqa: E402,F401  (re-exported)
 
 # --- order -----------------------------------------------------------------------------------
 
@@ -227,15 +155,16 @@ ORDER_FORM = FormSpec(
 FORMS: dict[str, FormSpec] = {spec.name: spec for spec in [ORDER_FORM]}
 
 # Issue 4, the partner lifecycle: var-application, si-application, directory-listing,
-# evaluation-license (defined in their own module, which imports FormSpec from here).
+# evaluation-license (defined in their own module).
 from models.lifecycle_forms import LIFECYCLE_FORMS  # noqa: E402
 
 FORMS.update({spec.name: spec for spec in LIFECYCLE_FORMS})
 
 # Issue 3, Mattermost sales: deal-registration, deal-information, deal-purchased-online,
-# authorized-resale. The module adds them to FORMS itself, so importing either module
-# first works (it imports FormSpec and FORMS from here).
-import models.deal_forms  # noqa: E402,F401
+# authorized-resale.
+from models.deal_forms import SALES_FORMS  # noqa: E402
+
+FORMS.update({spec.name: spec for spec in SALES_FORMS})
 
 # Issue 5, Rocket.Chat: rocketchat-partner (starts RocketChatOnboarding), monthly-sales-report
 # (signal mode, advances RocketChatPartnership); defined in models/rocketchat_forms.py.

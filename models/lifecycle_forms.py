@@ -17,7 +17,7 @@ from models.applications import (
     fresh_application,
 )
 from models.directory import ListingForm, ListingSubmission, LogoError, fresh_listing
-from models.forms import FormRejected, FormSpec
+from models.form_spec import FormRejected, FormSpec
 
 # --- applications ----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from models.forms import FormSpec, money
+from models.form_spec import FormSpec, money
 from models.rocketchat import PARTNER_TYPE_LABELS, SERVICES, RocketChatApplication, SalesReport
 
 PARTNER_EXAMPLE: dict[str, Any] = {

@@ -203,19 +203,25 @@ async def _list_invoices(stage: str | None) -> list[dict[str, Any]]:
     client = await _client()
     stages = [stage] if stage else list(INVOICE_STAGES)
     query = "InvoiceStage IN (" + ", ".join(f'"{s}"' for s in stages) + ")"
-    rows = []
+    rows: dict[str, dict[str, Any]] = {}
     async for execution in client.list_workflows(query):
         attrs = execution.typed_search_attributes
-        rows.append(
+        number = attrs.get(INVOICE_NUMBER) or execution.id
+        # A deal or resale mirrors its child order's invoice: list the invoice once, under
+        # the workflow that owns it.
+        if number in rows and execution.workflow_type != "OrderFulfillment":
+            continue
+        rows[number] = (
             {
                 "workflow_id": execution.id,
+                "workflow_type": execution.workflow_type,
                 "invoice_number": attrs.get(INVOICE_NUMBER),
                 "stage": attrs.get(INVOICE_STAGE),
                 "amount_due_cents": attrs.get(AMOUNT_DUE_CENTS) or 0,
                 "due_at": due.isoformat() if (due := attrs.get(INVOICE_DUE_AT)) else None,
             }
         )
-    return rows
+    return list(rows.values())
 
 
 @app.command()
