@@ -25,7 +25,6 @@ from models.deals import (
     DealConflict,
     DealConflictQuery,
     DealRecord,
-    OrderProgress,
     ReferralFeeRecord,
     email_domain,
     format_deal_number,
@@ -186,18 +185,3 @@ class _Held(Exception):
         super().__init__(deal_number)
         self.deal_number = deal_number
         self.key = key
-
-
-@activity.defn(name="read_order_progress")
-async def read_order_progress(workflow_id: str) -> OrderProgress:
-    """The child order's stage and invoice stage, from its `status` query (read-only; uses
-    the worker's own Temporal client)."""
-    status = await activity.client().get_workflow_handle(workflow_id).query("status")
-    facts = status.get("facts") or {}
-    return OrderProgress(
-        workflow_id=workflow_id,
-        stage=status["stage"],
-        invoice_stage=facts.get("invoice_stage"),
-        invoice_number=facts.get("invoice_number"),
-        pending_tasks=[t["task"] for t in status.get("pending_tasks") or []],
-    )

@@ -410,3 +410,17 @@ class SignedAgreement(Contract):
     signer_title: str
     signer_email: str
     signed_at: datetime
+
+
+class OrderProgress(Contract):
+    """`order_progress`: what a child `OrderFulfillment` tells its parent process (a deal
+    or a resale) at every change, so the parent shows the order's stage and invoice."""
+
+    seq: int = Field(description="Increases with every update; an older one is ignored")
+    workflow_id: str
+    stage: str
+    pending_tasks: list[str] = Field(default_factory=list)
+    invoice_stage: str | None = None
+    invoice_number: str | None = None
+    amount_due_cents: int | None = None
+    invoice_due_at: datetime | None = None

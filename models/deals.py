@@ -17,7 +17,13 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from models.contracts import Contact, Contract, EndCustomer, Reseller
+from models.contracts import (
+    Contact,
+    Contract,
+    EndCustomer,
+    OrderProgress,  # noqa: F401  (re-exported)
+    Reseller,
+)
 
 DEAL_NUMBER_PATTERN = r"^DR-\d{4}-\d{6}$"
 _DEAL_NUMBER = re.compile(DEAL_NUMBER_PATTERN)
@@ -392,11 +398,3 @@ class SalesOutcome(Contract):
     referral_fee_cents: int | None = None
 
 
-class OrderProgress(Contract):
-    """What a parent process shows of its child order (read from the child's `status`)."""
-
-    workflow_id: str
-    stage: str
-    invoice_stage: str | None = None
-    invoice_number: str | None = None
-    pending_tasks: list[str] = Field(default_factory=list)

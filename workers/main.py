@@ -18,7 +18,7 @@ from activities.agreements import AgreementActivities
 from activities.billing import BillingActivities
 from activities.calendar import business_deadline
 from activities.database import migrate
-from activities.deals import DealActivities, read_order_progress
+from activities.deals import DealActivities
 from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
 from activities.licenses import LicenseActivities
@@ -79,7 +79,7 @@ def _rocketchat_activities(settings: Settings) -> list:
 
 def _sales_activities(settings: Settings) -> list:
     deals = DealActivities(settings)
-    return [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee, read_order_progress]
+    return [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee]
 
 
 def _lifecycle_activities(settings: Settings) -> list:

@@ -13,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
         DealConflict,
         DealConflictQuery,
         DealRecord,
-        OrderProgress,
         ReferralFeeRecord,
     )
 
@@ -75,15 +74,4 @@ async def record_referral_fee(record: ReferralFeeRecord) -> None:
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
         summary=f"referral fee {record.deal_number}: {record.status}",
-    )
-
-
-async def read_order_progress(workflow_id: str) -> OrderProgress:
-    return await workflow.execute_activity(
-        "read_order_progress",
-        workflow_id,
-        result_type=OrderProgress,
-        start_to_close_timeout=timedelta(seconds=20),
-        retry_policy=GLANCE,
-        summary=f"read the progress of {workflow_id}",
     )

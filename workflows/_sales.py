@@ -5,27 +5,28 @@ company for their own tasks, and the hand-over to `OrderFulfillment` as a child 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         DecisionRecord,
         OrderFulfillmentInput,
         OrderFulfillmentResult,
+        OrderProgress,
         ScreeningRequest,
     )
 
 from workflows import _activities as act
-from workflows import _deal_activities as deals
 from workflows._agreements import AgreementWorkflow
 from workflows._tasks import HumanTask
 from workflows.search_attributes import (
+    AMOUNT_DUE_CENTS,
     DEAL_NUMBER,
+    INVOICE_DUE_AT,
     INVOICE_NUMBER,
     INVOICE_STAGE,
     PARTNER_ID,
@@ -34,7 +35,6 @@ from workflows.search_attributes import (
 )
 
 CALENDAR = "US"
-ORDER_POLL = timedelta(hours=6)
 INVOICE_OUTCOMES = ("paid", "void", "uncollectible")
 
 
@@ -43,6 +43,7 @@ class SalesWorkflow(AgreementWorkflow):
         super().__init__()
         self._interrupt: str | None = None
         self._interruptible = True
+        self._order_seq = 0
 
     # Waits end early (returning False) once an interrupting event (a withdrawal, the
     # customer buying online) arrived; the process checks `_interrupt` after each wait.
@@ -118,12 +119,7 @@ class SalesWorkflow(AgreementWorkflow):
             search_attributes=TypedSearchAttributes(pairs),
             static_summary=f"Order {order.order_id} ({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): {order.reseller.company} → {order.end_customer.legal_name}",
         )
-        # Follow the child: its stage and invoice stage are mirrored here every few hours.
-        while not child.done():
-            try:
-                await workflow.wait_condition(child.done, timeout=ORDER_POLL, timeout_summary="read the order's progress")
-            except TimeoutError:
-                await self._mirror_order(child_id)
+        # The child reports every change (`order_progress`); the result closes the loop.
         result: OrderFulfillmentResult = await child
         self._facts["order"].update(outcome=result.outcome, reason=result.reason, invoice_number=result.invoice_number, license_id=result.license_id)
         updates: list[Any] = []
@@ -138,16 +134,27 @@ class SalesWorkflow(AgreementWorkflow):
         await self.decide("order", "system", result.outcome, order_id=order.order_id, reason=result.reason, invoice_number=result.invoice_number)
         return result
 
-    async def _mirror_order(self, child_id: str) -> None:
+    @workflow.signal
+    def order_progress(self, payload: Any) -> None:
+        """Sent by the child `OrderFulfillment` at every change: its stage, pending tasks and
+        invoice, mirrored here (facts and the invoice search attributes)."""
         try:
-            progress = await deals.read_order_progress(child_id)
-        except ActivityError:
-            return  # visibility only: the next poll tries again
-        self._facts["order"].update(stage=progress.stage, pending_tasks=progress.pending_tasks, invoice_number=progress.invoice_number)
-        if progress.invoice_stage and progress.invoice_stage != self._facts.get("invoice_stage"):
+            progress = OrderProgress.model_validate(payload)
+        except ValueError:
+            return
+        order = self._facts.get("order")
+        if order is None or progress.workflow_id != order.get("workflow_id") or progress.seq <= self._order_seq:
+            return
+        self._order_seq = progress.seq
+        order.update(stage=progress.stage, pending_tasks=progress.pending_tasks, invoice_number=progress.invoice_number)
+        if progress.invoice_stage:
             self._facts["invoice_stage"] = progress.invoice_stage
-            updates = [INVOICE_STAGE.value_set(progress.invoice_stage)]
+            updates: list[Any] = [INVOICE_STAGE.value_set(progress.invoice_stage)]
             if progress.invoice_number:
                 updates.append(INVOICE_NUMBER.value_set(progress.invoice_number))
+            if progress.amount_due_cents is not None:
+                updates.append(AMOUNT_DUE_CENTS.value_set(progress.amount_due_cents))
+            if progress.invoice_due_at is not None:
+                updates.append(INVOICE_DUE_AT.value_set(progress.invoice_due_at))
             workflow.upsert_search_attributes(updates)
         self._publish()

@@ -8,6 +8,7 @@ uncollectible. Embargo screening at intake and again before the license and the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         LicenseReview,
         OrderFulfillmentInput,
         OrderFulfillmentResult,
+        OrderProgress,
         OrderRecord,
         PaymentRecorded,
         ScreeningRequest,
@@ -109,6 +111,7 @@ class OrderFulfillment(ProcessWorkflow):
         self._invoice: InvoiceInfo | None = None
         self._commands: list[_InvoiceCommand] = []
         self._events_seen: set[str] = set()
+        self._progress_seq = 0
 
     # --- human handlers (signals; JSON input, as in the Temporal UI) -----------------------
 
@@ -435,6 +438,39 @@ class OrderFulfillment(ProcessWorkflow):
             )
         )
 
+    def _publish(self) -> None:
+        super()._publish()
+        self._notify_parent()
+
+    def _notify_parent(self) -> None:
+        # Only a child order has a parent: an order started on its own issues no extra
+        # commands, so its recorded histories replay unchanged.
+        parent = workflow.info().parent
+        if parent is not None and self._order is not None:
+            self._progress_seq += 1
+            asyncio.ensure_future(self._tell_parent(parent.workflow_id, self._progress()))
+
+    def _progress(self) -> OrderProgress:
+        invoice = self._invoice
+        return OrderProgress(
+            seq=self._progress_seq,
+            workflow_id=workflow.info().workflow_id,
+            stage=self._stage,
+            pending_tasks=list(self._tasks),
+            invoice_stage=self._facts.get("invoice_stage"),
+            invoice_number=invoice.number if invoice else None,
+            amount_due_cents=invoice.amount_due_cents if invoice else None,
+            invoice_due_at=invoice.due_at if invoice else None,
+        )
+
+    async def _tell_parent(self, parent_id: str, progress: OrderProgress) -> None:
+        """The deal or resale that started this order mirrors its progress (best effort:
+        a parent that has closed no longer needs it)."""
+        try:
+            await workflow.get_external_workflow_handle(parent_id).signal("order_progress", progress)
+        except Exception as exc:  # noqa: BLE001
+            workflow.logger.info("parent %s not told of order progress: %s", parent_id, exc)
+
     def _publish_invoice(self) -> None:
         invoice = self._require_invoice()
         stage = "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
@@ -448,6 +484,7 @@ class OrderFulfillment(ProcessWorkflow):
         if invoice.due_at:
             updates.append(INVOICE_DUE_AT.value_set(invoice.due_at))
         workflow.upsert_search_attributes(updates)
+        self._notify_parent()
 
     def _mail_context(self, **extra: Any) -> dict[str, Any]:
         order = self._require_order()

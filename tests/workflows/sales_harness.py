@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import session_scope
-from activities.deals import DealActivities, read_order_progress
+from activities.deals import DealActivities
 from models.deals import AuthorizedResaleInput, DealRegistrationInput
 from models.settings import Settings
 from models.tables import EmailRow
@@ -38,7 +38,7 @@ def all_activities(settings: Settings) -> list[Any]:
     found = activities_for(settings)
     names = {getattr(a, "__temporal_activity_definition").name for a in found}
     deals = DealActivities(settings)
-    extra = [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee, read_order_progress]
+    extra = [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee]
     return found + [a for a in extra if getattr(a, "__temporal_activity_definition").name not in names]
 
 
