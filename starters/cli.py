@@ -65,6 +65,7 @@ def start(
     form: str = typer.Argument(..., help="Form name, e.g. order"),
     file: Path | None = typer.Option(None, "--file", "-f", help="JSON submission"),
     example: bool = typer.Option(False, "--example", help="Use the form's example with fresh ids"),
+    overrides: list[str] = typer.Option([], "--set", help="Override a field: dotted.path=JSON or text, e.g. --set partner_id=acme-it"),
 ) -> None:
     """Start a process from a form submission, exactly as the webhook would."""
     from models.forms import FORMS
@@ -78,6 +79,11 @@ def start(
         payload = FORMS[form].fresh_example()
     else:
         payload = json.loads(file.read_text())  # type: ignore[union-attr]
+    for override in overrides:
+        try:
+            apply_override(payload, override)
+        except ValueError as exc:
+            _fail(str(exc))
 
     async def go() -> Any:
         settings = get_settings()
@@ -90,6 +96,25 @@ def start(
     workflow_id = result.body["workflow_id"]
     settings = get_settings()
     console.print(f"Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}")
+
+
+def apply_override(payload: dict[str, Any], override: str) -> None:
+    """Set `a.b.c=value` in a submission; the value is JSON when it parses, else text."""
+    path, sep, raw = override.partition("=")
+    if not sep or not path:
+        raise ValueError(f"--set wants path=value, got {override!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    *parents, last = path.split(".")
+    target: Any = payload
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target.setdefault(key, {})
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
 
 
 @app.command()
