@@ -128,6 +128,11 @@ class ProcessWorkflow:
                 input=_shorten(payload),
             )
             return None
+        return self.parse(spec.task, payload, model)
+
+    def parse(self, step: str, payload: Any, model: type[M]) -> M | None:
+        """Validate a signal's input against `model`; an invalid one is recorded as rejected
+        with each bad field named, and changes nothing else."""
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
@@ -135,7 +140,7 @@ class ProcessWorkflow:
                 {"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]}
                 for e in exc.errors()
             ]
-            self.note(spec.task, "system", "rejected", reason="invalid input", errors=errors)
+            self.note(step, "system", "rejected", reason="invalid input", errors=errors)
             return None
 
     # --- waiting with reminders, escalation and expiry -----------------------------------

@@ -175,10 +175,8 @@ class DealRegistration(SalesWorkflow):
     def withdraw(self, payload: Any) -> None:
         """The partner withdraws the registration (any stage before the purchase order):
         `{"withdrawn_by": "lena@nordlicht-it.example", "reason": "The customer postponed the project"}`"""
-        try:
-            withdrawal = Withdrawal.model_validate(payload)
-        except ValueError as exc:
-            self.note("withdraw", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+        withdrawal = self.parse("withdraw", payload, Withdrawal)
+        if withdrawal is None:
             return
         if self._po is not None or self._closed or self._interrupt is not None:
             self.note("withdraw", withdrawal.withdrawn_by, "rejected", reason=f"the registration can no longer be withdrawn (stage {self._stage})")
@@ -192,10 +190,8 @@ class DealRegistration(SalesWorkflow):
         """The registered customer bought online instead; on an approved, protected
         registration the partner is owed a referral fee (also the `deal-purchased-online` form):
         `{"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-2026-4411"}`"""
-        try:
-            report = PurchasedOnline.model_validate(payload)
-        except ValueError as exc:
-            self.note("customer_purchased_online", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+        report = self.parse("customer_purchased_online", payload, PurchasedOnline)
+        if report is None:
             return
         if not self._approved or self._po is not None or self._closed or self._interrupt is not None:
             self.note("customer_purchased_online", report.reported_by, "rejected", reason=f"a referral fee is owed only on an approved, protected registration without a purchase order (stage {self._stage})")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -101,12 +100,7 @@ class DirectoryListing(ProcessWorkflow):
         self.note(SUBMIT_LISTING.task, "partner", "submitted", name=submission.name, logo_id=submission.logo.logo_id, logo_width=submission.logo.width)
 
     def _validate_update(self, payload: Any) -> ListingSubmission | None:
-        try:
-            return ListingSubmission.model_validate(payload)
-        except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]} for e in exc.errors()]
-            self.note(SUBMIT_LISTING.task, "system", "rejected", reason="invalid input", errors=errors)
-            return None
+        return self.parse(SUBMIT_LISTING.task, payload, ListingSubmission)
 
     @workflow.signal
     def review_listing(self, payload: Any) -> None:
@@ -124,12 +118,8 @@ class DirectoryListing(ProcessWorkflow):
     def partner_left(self, payload: Any) -> None:
         """The partner left the program: the listing is removed from the directory.
         `{"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"}`"""
-        try:
-            left = PartnerLeft.model_validate(payload)
-        except ValueError as exc:
-            self.note("partner_left", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
-            return
-        if self._left is None:
+        left = self.parse("partner_left", payload, PartnerLeft)
+        if left is not None and self._left is None:
             self._left = left
 
     # --- the process --------------------------------------------------------------------------

@@ -90,12 +90,8 @@ class EvaluationLicense(ProcessWorkflow):
     def partner_left(self, payload: Any) -> None:
         """The partner left the program: no more licenses.
         `{"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"}`"""
-        try:
-            left = PartnerLeft.model_validate(payload)
-        except ValueError as exc:
-            self.note("partner_left", "system", "rejected", reason="invalid input", errors=str(exc)[:500])
-            return
-        if self._left is None:
+        left = self.parse("partner_left", payload, PartnerLeft)
+        if left is not None and self._left is None:
             self._left = left
 
     @workflow.run

@@ -169,10 +169,8 @@ class OrderFulfillment(ProcessWorkflow):
     def invoice_event(self, payload: Any) -> None:
         """A billing-provider event for this order's invoice (sent by the Stripe webhook):
         `{"event_id": "evt_1", "type": "invoice.paid", "invoice_id": "in_1", "status": "paid"}`"""
-        try:
-            event = InvoiceEvent.model_validate(payload)
-        except ValueError as exc:
-            self.note("invoice_event", "billing", "rejected", reason=str(exc)[:500])
+        event = self.parse("invoice_event", payload, InvoiceEvent)
+        if event is None:
             return
         if event.event_id in self._events_seen or self._invoice is None or event.invoice_id != self._invoice.id:
             return
@@ -184,10 +182,8 @@ class OrderFulfillment(ProcessWorkflow):
         if self._invoice is None or self._invoice.status in CLOSED:
             self.note(action, "system", "rejected", reason="there is no open invoice")
             return
-        try:
-            closure = InvoiceClosure.model_validate(payload)
-        except ValueError as exc:
-            self.note(action, "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+        closure = self.parse(action, payload, InvoiceClosure)
+        if closure is None:
             return
         self._commands.append(_InvoiceCommand(action, closure.decided_by, closure.model_dump()))
 

@@ -117,10 +117,8 @@ class RocketChatPartnership(ProcessWorkflow):
         "prospective_sales": 3, "hosting_revenue_cents": 0, "referred_projects": [{"name": "Clinic chat", "amount_cents": 800000}],
         "premium_offers": [{"product": "enterprise_license", "description": "Enterprise, 100 users", "quantity": 1, "list_price_cents": 400000}],
         "certified_staff": 2, "share_statistics": true}`"""
-        try:
-            report = SalesReport.model_validate(payload)
-        except ValueError as exc:
-            self.note(SALES_REPORT.task, "system", "rejected", reason="invalid input", errors=str(exc)[:500])
+        report = self.parse(SALES_REPORT.task, payload, SalesReport)
+        if report is None:
             return
         if report.month not in self._open_months() or any(m == report.month for m, _ in self._queued_reports()):
             self.note(SALES_REPORT.task, report.submitted_by, "rejected", reason=f"no report for {report.month} is expected (open: {', '.join(self._open_months()) or 'none'})")
@@ -162,20 +160,16 @@ class RocketChatPartnership(ProcessWorkflow):
     @workflow.signal
     def update_compliance(self, payload: Any) -> None:
         """Partner manager records a compliance fact: `{"updated_by": "partners@rocket.chat", "support_contract_active": false, "note": "..."}`"""
-        try:
-            update = ComplianceUpdate.model_validate(payload)
-        except ValueError as exc:
-            self.note("update_compliance", "system", "rejected", reason=str(exc)[:500])
+        update = self.parse("update_compliance", payload, ComplianceUpdate)
+        if update is None:
             return
         self._inbox.append(("compliance", update))
 
     @workflow.signal
     def request_review(self, payload: Any = None) -> None:
         """Start the quarterly review now (sent by the quarterly Schedule): `{"requested_by": "schedule"}`"""
-        try:
-            request = ReviewRequest.model_validate(payload or {})
-        except ValueError as exc:
-            self.note("request_review", "system", "rejected", reason=str(exc)[:500])
+        request = self.parse("request_review", payload or {}, ReviewRequest)
+        if request is None:
             return
         self._inbox.append(("request_review", request))
 

@@ -221,6 +221,13 @@ async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(har
 async def test_finance_voids_the_invoice(harness: Harness) -> None:
     handle = await harness.start()
     await drive_to_invoice(handle)
+    await handle.signal("void_invoice", {"decided_by": ""})  # invalid: named per field, no effect
+    for _ in range(100):
+        rejected = [h for h in (await handle.query("status"))["history"] if h["step"] == "void" and h["event"] == "rejected"]
+        if rejected:
+            break
+        await asyncio.sleep(0.05)
+    assert {e["field"] for e in rejected[0]["detail"]["errors"]} == {"decided_by", "reason"}
     await handle.signal("void_invoice", {"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"})
     result = await handle.result()
     assert result.outcome == "void"
