@@ -59,6 +59,24 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_WEBHOOK_SECRET")
     link_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_LINK_SECRET")
     webhook_tolerance_seconds: int = Field(default=300, alias="PARTNERFLOW_WEBHOOK_TOLERANCE")
+    # form webhooks accepted per source address per minute (0 = unlimited)
+    rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
+    # SendGrid event webhook: the ECDSA public key (base64) from SendGrid's settings page
+    sendgrid_webhook_public_key: str | None = Field(default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY")
+
+    # --- operators (login for internal pages and the codec server) ---------
+    # "password": operators from PARTNERFLOW_OPERATORS ("name:pbkdf2_sha256$...;name2:..."),
+    # "proxy-header": a trusted reverse proxy authenticates and sets PARTNERFLOW_AUTH_HEADER.
+    auth_mode: Literal["password", "proxy-header"] = Field(default="password", alias="PARTNERFLOW_AUTH_MODE")
+    operators: SecretStr | None = Field(default=None, alias="PARTNERFLOW_OPERATORS")
+    auth_header: str = Field(default="X-Forwarded-User", alias="PARTNERFLOW_AUTH_HEADER")
+    session_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_SESSION_SECRET")
+
+    # --- payload encryption ---------------------------------------------------
+    # base64 of 32 random bytes; set = personal data is AES-GCM encrypted in Temporal payloads
+    payload_key: SecretStr | None = Field(default=None, alias="PARTNERFLOW_PAYLOAD_KEY")
+    # the Temporal UI's origin, allowed (CORS) to call the codec server
+    codec_cors_origin: str = Field(default="http://127.0.0.1:8233", alias="PARTNERFLOW_CODEC_CORS_ORIGIN")
 
     # --- licenses ----------------------------------------------------------
     license_signing_key_path: Path | None = Field(default=None, alias="LICENSE_SIGNING_KEY_PATH")
@@ -92,7 +110,7 @@ class Settings(BaseSettings):
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
 
-    def secret(self, name: Literal["webhook_secret", "link_secret"]) -> str:
+    def secret(self, name: Literal["webhook_secret", "link_secret", "session_secret"]) -> str:
         """The secret's value: from the environment, else the dev value kept in `.data/`."""
         value: SecretStr | None = getattr(self, name)
         if value is not None:
