@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import re
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -25,6 +21,7 @@ from temporalio.worker import Worker
 from activities.database import session_scope
 from models.settings import Settings
 from models.tables import EmailRow
+from tests.workflows.recording import record_histories, recording
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 
 TIMEOUT = timedelta(days=5 * 366)
@@ -88,27 +85,13 @@ async def lifecycle(env: WorkflowEnvironment, settings: Settings) -> AsyncIterat
     async with Worker(env.client, task_queue=queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities_for(settings), activity_executor=ThreadPoolExecutor(8)):
         try:
             yield harness
-            if os.environ.get("PARTNERFLOW_RECORD_HISTORIES"):
-                await record_histories(harness)
+            if recording():
+                await record_histories(harness.client, harness.ids)
         finally:
             for workflow_id in dict.fromkeys(harness.ids):
                 with contextlib.suppress(Exception):
                     await env.client.get_workflow_handle(workflow_id).terminate("test over")
 
-
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-
-
-async def record_histories(harness: Lifecycle) -> None:
-    """Keep the completed histories for the replay test (tests/histories/)."""
-    test = os.environ.get("PYTEST_CURRENT_TEST", "run").split("::")[-1].split(" ")[0]
-    test = re.sub(r"[^A-Za-z0-9_]+", "_", test).strip("_")
-    for index, workflow_id in enumerate(dict.fromkeys(harness.ids)):
-        history = await harness.client.get_workflow_handle(workflow_id).fetch_history()
-        if history.events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            continue
-        kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
-        (HISTORIES / f"{kind}-{test}-{index}.json").write_text(history.to_json())
 
 
 def uid() -> str:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,6 +21,7 @@ from temporalio.worker import Worker
 from activities.database import session_scope
 from models.settings import Settings
 from models.tables import EmailRow
+from tests.workflows.recording import record_histories, recording
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 from workflows.rocketchat_partnership import RocketChatPartnership
@@ -98,8 +96,8 @@ async def harness(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
         async with Worker(env.client, task_queue=task_queue, workflows=workflows, workflow_runner=workflow_runner(), activities=all_activities(settings), activity_executor=ThreadPoolExecutor(8)):
             try:
                 yield h
-                if os.environ.get("PARTNERFLOW_RECORD_HISTORIES"):
-                    await record_histories(h)
+                if recording():
+                    await record_histories(h.client, h.started)
             finally:
                 # Let in-flight activities finish: an activity of a terminated workflow would
                 # lock time skipping for the next test until its timeout.
@@ -108,20 +106,6 @@ async def harness(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
                     with contextlib.suppress(Exception):
                         await env.client.get_workflow_handle(workflow_id).terminate("test finished")
 
-
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-
-
-async def record_histories(h: Harness) -> None:
-    """Keep the histories of completed runs for the replay test (tests/histories/)."""
-    test = os.environ.get("PYTEST_CURRENT_TEST", "run").split("::")[-1].split(" ")[0]
-    for index, workflow_id in enumerate(h.started):
-        with contextlib.suppress(Exception):
-            history = await h.client.get_workflow_handle(workflow_id).fetch_history()
-            if history.events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-                continue
-            kind = "RocketChatPartnership" if workflow_id.startswith("rc-partnership-") else "RocketChatOnboarding"
-            (HISTORIES / f"{kind}-{test}-{index}.json").write_text(history.to_json())
 
 
 async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:

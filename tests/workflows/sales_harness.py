@@ -27,6 +27,7 @@ from activities.deals import DealActivities
 from models.deals import AuthorizedResaleInput, DealRegistrationInput
 from models.settings import Settings
 from models.tables import EmailRow
+from tests.workflows.recording import record_histories, recording
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 from workflows.authorized_resale import AuthorizedResale
 from workflows.deal_registration import DealRegistration
@@ -127,6 +128,8 @@ async def harness_for(env: WorkflowEnvironment, settings: Settings) -> AsyncIter
     harness = Harness(env, env.client, settings, queue)
     async with Worker(env.client, task_queue=queue, workflows=all_workflows(), workflow_runner=workflow_runner(), activities=all_activities(settings), activity_executor=ThreadPoolExecutor(8)):
         yield harness
+        if recording():
+            await record_histories(env.client, [h.id for h in harness.started])
         for handle in harness.started:
             with contextlib.suppress(Exception):
                 await handle.terminate("test finished")

@@ -9,19 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
 from sqlmodel import select
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey
@@ -35,6 +32,7 @@ from models.contracts import EmailReceipt, EmailRequest, InvoiceInfo, InvoiceReq
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, InvoiceRow, LicenseRow
 from tests.factories import order_input
+from tests.workflows.recording import record_histories, recording
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 from workflows.order_fulfillment import OrderFulfillment
 from workflows.search_attributes import INVOICE_STAGE, STAGE
@@ -78,27 +76,14 @@ async def _harness(env: WorkflowEnvironment, settings: Settings, activities: lis
     harness = Harness(env, env.client, settings, task_queue)
     async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities, activity_executor=ThreadPoolExecutor(8)):
         yield harness
-        if os.environ.get("PARTNERFLOW_RECORD_HISTORIES"):
-            await record_histories(harness.started)
+        if recording():
+            await record_histories(env.client, [h.id for h in harness.started])
         # A workflow left running without its worker would hold back time skipping for
         # every later test on the shared server.
         for handle in harness.started:
             with contextlib.suppress(Exception):
                 await handle.terminate("test finished")
 
-
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-
-
-async def record_histories(handles: list[WorkflowHandle]) -> None:
-    """Keep the histories of completed runs for the replay test (tests/histories/)."""
-    test = os.environ.get("PYTEST_CURRENT_TEST", "run").split("::")[-1].split(" ")[0]
-    for index, handle in enumerate(handles):
-        history = await handle.fetch_history()
-        if history.events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            continue
-        name = f"OrderFulfillment-{test}-{index}.json"
-        (HISTORIES / name).write_text(history.to_json())
 
 
 @pytest_asyncio.fixture

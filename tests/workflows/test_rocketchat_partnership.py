@@ -171,7 +171,12 @@ async def test_compliance_update_and_scheduled_review_request(time_skipping_env:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
         await handle.signal("update_compliance", {"updated_by": "partners@rocket.chat", "support_contract_active": False, "note": "support contract lapsed"})
-        await handle.signal("request_review", {"requested_by": "schedule"})
+        # What the quarterly Schedule starts: a trigger that asks the partnership for a review.
+        trigger_id = f"rc-review-trigger-{handle.id}"
+        h.started.append(trigger_id)
+        partner_id = handle.id.removeprefix("rc-partnership-")
+        answer = await h.client.execute_workflow("RocketChatReviewTrigger", partner_id, id=trigger_id, task_queue=h.task_queue)
+        assert answer == f"review requested from {handle.id}"
         review = await pending(handle, "quarterly_review")
         assert review["example"]["outcome"] == "warning" and "support_contract_active" in review["description"]
         await handle.signal("request_review", {"requested_by": "schedule"})  # already pending: ignored
