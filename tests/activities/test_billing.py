@@ -41,6 +41,12 @@ LINES = [
 TOTAL = 50 * 10_000 + 250_000
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL, with the same results."""
+    return db_settings
+
+
 def invoice_request(name: str = "order-T1", **overrides: Any) -> InvoiceRequest:
     data: dict[str, Any] = {
         "idempotency_key": f"{name}:invoice",

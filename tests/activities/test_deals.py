@@ -16,6 +16,12 @@ from models.settings import Settings
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL, with the same results."""
+    return db_settings
+
+
 def test_same_submission_gets_the_same_number(settings: Settings) -> None:
     first = allocate_deal_number(settings, "sub-a", "p1", 2026)
     assert first == "DR-2026-000001"

@@ -25,6 +25,12 @@ from models.settings import Settings
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL, with the same results."""
+    return db_settings
+
+
 def listing(partner_id: str = "nordlicht", version: int = 1, **changes: object) -> PublishedListing:
     data = {"partner_id": partner_id, "workflow_id": f"directory-{partner_id}", "program": "mattermost", "partner_type": "value_added_reseller", "name": "Nordlicht", "description": "d", "city": "Berlin", "country": "DE", "website": "https://n.example.com/", "logo_id": EXAMPLE_LOGO_ID, "logo_content_type": "image/png", "territory": ["DE", "AT"], "version": version, "at": NOW + timedelta(minutes=version)}
     return PublishedListing.model_validate({**data, **changes})

@@ -31,6 +31,12 @@ END = datetime(2027, 11, 24, tzinfo=UTC)
 DURING = datetime(2027, 1, 15, 12, tzinfo=UTC)
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL, with the same results."""
+    return db_settings
+
+
 def request(key: str = "order-PO-1/issue-license", **changes: object) -> LicenseRequest:
     base = LicenseRequest(
         idempotency_key=key,

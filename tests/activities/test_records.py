@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.database import migrate
 from activities.records import RecordActivities, get_order, list_decisions
 from models.contracts import DecisionRecord, OrderRecord
 from models.settings import Settings
-from tests.models.test_migrations import postgres_schema
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Migrated settings on SQLite (the `settings` fixture) and on a fresh PostgreSQL
-    schema (skipped when PostgreSQL is not reachable)."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("settings")
-        return
-    with postgres_schema() as url:
-        migrate(url)
-        yield Settings(PARTNERFLOW_DATA_DIR=tmp_path / "data", DATABASE_URL=url, _env_file=None)
 
 
 def order(**changes: object) -> OrderRecord:

@@ -7,10 +7,7 @@ they are skipped, with the connection error, when the server is not reachable.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +16,6 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -27,34 +23,7 @@ from activities.database import alembic_config, get_engine, migrate
 from activities.records import RecordActivities, get_order, list_decisions
 from models.contracts import DecisionRecord, OrderRecord
 from models.settings import Settings
-
-PG_URL = os.environ.get(
-    "PARTNERFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL; yields a database URL whose search_path is
-    that schema (a distinct URL, so `get_engine` caches a distinct engine). Skips the
-    test when PostgreSQL is not reachable."""
-    name = f"pf_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}")
-    separator = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{separator}options=-csearch_path%3D{name}"
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-        admin.dispose()
+from tests.postgres import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
