@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         ScreeningRequest,
     )
+    from models.form_spec import money
 
 from workflows import _activities as act
 from workflows._agreements import AgreementWorkflow
@@ -118,6 +119,13 @@ class SalesWorkflow(AgreementWorkflow):
             result_type=OrderFulfillmentResult,
             search_attributes=TypedSearchAttributes(pairs),
             static_summary=f"Order {order.order_id} ({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): {order.reseller.company} → {order.end_customer.legal_name}",
+            static_details=(
+                f"**Order {order.order_id}** for {order.end_customer.legal_name}, "
+                f"{money(order.total_cents, order.currency)}\n\n"
+                f"- **Reseller:** {order.reseller.company} — {order.reseller.contact.name} <{order.reseller.contact.email}>\n"
+                f"- **End customer:** {order.end_customer.contact.name} <{order.end_customer.contact.email}>\n"
+                f"- **Started by:** `{workflow.info().workflow_id}`{' (deal ' + deal_number + ')' if deal_number else ''}"
+            ),
         )
         # The child reports every change (`order_progress`); the result closes the loop.
         result: OrderFulfillmentResult = await child

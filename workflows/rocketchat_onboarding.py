@@ -292,6 +292,14 @@ class RocketChatOnboarding(AgreementWorkflow):
             "RocketChatPartnership", state, id=partnership_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             search_attributes=TypedSearchAttributes([SearchAttributePair(PROGRAM, "rocketchat"), SearchAttributePair(PARTNER_ID, app.partner_id)]),
             static_summary=f"Rocket.Chat partnership: {app.company} ({PARTNER_TYPE_LABELS[app.partner_type]})",
+            static_details=(
+                f"**{app.company}**, Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]} ({app.country})\n\n"
+                f"- **Contact:** {app.contact.name} <{app.contact.email}>\n"
+                f"- **Term:** {terms.term_months} months from {signed_at.date().isoformat()}, "
+                f"yearly fee {money(fee.amount_cents)}\n"
+                f"- **Website:** {website or '—'} · **Workgroup:** {workgroup or '—'}\n"
+                f"- **Started by:** `{workflow.info().workflow_id}`"
+            ),
         )
         self._facts["partnership_workflow_id"] = partnership_id
         await self._upsert_partner("active")
