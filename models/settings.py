@@ -6,6 +6,7 @@ local default they are generated once into `.data/` (see `ensure_dev_secrets`).
 
 from __future__ import annotations
 
+import base64
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -116,6 +117,53 @@ class Settings(BaseSettings):
         if value is not None:
             return value.get_secret_value()
         return _dev_secret(self.data_dir, name)
+
+    # --- payload encryption (the one place the key is resolved) ----------------------------
+
+    @property
+    def dev_payload_key_path(self) -> Path:
+        return self.data_dir / "dev-payload-key"
+
+    def resolved_payload_keys(self) -> list[bytes]:
+        """Every payload key, the current one first: `PARTNERFLOW_PAYLOAD_KEY` (a
+        comma-separated list while rotating keys), else the dev key in `.data/` if
+        `partnerflow run` created one, else none (payloads stay plaintext)."""
+        raw = self.payload_key.get_secret_value().strip() if self.payload_key is not None else ""
+        if not raw and self.dev_payload_key_path.exists():
+            raw = self.dev_payload_key_path.read_text().strip()
+        return [decode_payload_key(part) for part in raw.split(",") if part.strip()]
+
+    def resolved_payload_key(self) -> bytes | None:
+        """The key new payloads are encrypted with, or None when encryption is off."""
+        keys = self.resolved_payload_keys()
+        return keys[0] if keys else None
+
+    def ensure_dev_payload_key(self) -> bool:
+        """Create the dev payload key in `.data/` unless a key is configured; True if created."""
+        if self.resolved_payload_key() is not None:
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.dev_payload_key_path
+        path.touch(mode=0o600)
+        path.write_text(new_payload_key())
+        return True
+
+
+def new_payload_key() -> str:
+    """A fresh payload key: base64 of 32 random bytes (AES-256)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def decode_payload_key(value: str) -> bytes:
+    """The 32 bytes of a base64 (standard or URL-safe) payload key; never echoes the value."""
+    value = value.strip()
+    try:
+        key = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        raise ValueError("PARTNERFLOW_PAYLOAD_KEY is not valid base64 (see `partnerflow codec keygen`)") from None
+    if len(key) != 32:
+        raise ValueError(f"PARTNERFLOW_PAYLOAD_KEY must be base64 of 32 bytes, not {len(key)}")
+    return key
 
 
 def _dev_secret(data_dir: Path, name: str) -> str:

@@ -1,12 +1,13 @@
-"""The Temporal client every process uses: pydantic data converter, TLS or API key."""
+"""The Temporal client every process uses: pydantic data converter (encrypted when a payload
+key is set, see `workers/codec.py`), TLS or API key."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from models.settings import Settings
+from workers.codec import data_converter
 
 
 async def connect(settings: Settings) -> Client:
@@ -21,7 +22,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         tls=tls or bool(api_key),
         api_key=api_key,
     )
