@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean-data
+.PHONY: run test fuzz lint clean-data bench chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,24 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
 
+# Longer fuzzing of the intake endpoints (schemathesis, from the app's own OpenAPI); `make test`
+# runs the same checks with a few examples per endpoint.
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest --timeout=0 tests/starters/test_fuzz_intake.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Benchmarks against a bare Temporal baseline (not part of `make test`): bench/README.md.
+# Options: make bench BENCH_ARGS='--n 20 --partners 2000'
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Fault injection at full size (kill -9 the worker, restart Temporal, flaky Stripe/SendGrid,
+# database outage): docs/chaos.md. `make test` runs the same tests reduced.
+chaos: $(STAMP)
+	CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos -p no:cacheprovider
 
 clean-data:
 	rm -rf .data

@@ -344,6 +344,30 @@ class InvoiceEvent(Contract):
     amount_paid_cents: int = 0
 
 
+# --- email delivery (SendGrid event webhook) ------------------------------------------------
+
+EmailDeliveryEvent = Literal["bounce", "blocked", "dropped"]
+
+
+class EmailEvent(Contract):
+    """`email_event`: a process email was not delivered (sent by the SendGrid webhook)."""
+
+    sg_event_id: str = Field(min_length=1, max_length=200, description="SendGrid's event id")
+    event: EmailDeliveryEvent = Field(description="bounce, blocked (a bounce of type blocked) or dropped")
+    email: str = Field(min_length=1, max_length=320, description="The recipient")
+    reason: str | None = Field(default=None, max_length=2000)
+    step: str = Field(min_length=1, max_length=200, description="The process step that sent it")
+    timestamp: int | None = Field(default=None, description="Unix time of the event at SendGrid")
+
+
+class EmailDeliveryFixed(Contract):
+    """`email_delivery_fixed`: operations dealt with the undelivered email(s)."""
+
+    decided_by: str = Field(min_length=1, max_length=200)
+    action: Literal["resent", "contact_updated", "ignored"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
 # --- partners and click-sign agreements (shared by the process workflows) -------------------
 
 PartnerStatus = Literal["applicant", "active", "suspended", "removed"]

@@ -45,7 +45,7 @@ def read_token(secret: str, token: str, purpose: str, now: datetime | None = Non
         payload_text, signature = token.rsplit(".", 1)
     except ValueError as exc:
         raise LinkError("malformed link") from exc
-    if not hmac.compare_digest(signature, _sign(secret, payload_text)):
+    if not hmac.compare_digest(signature.encode(), _sign(secret, payload_text).encode()):
         raise LinkError("this link is not valid")
     padded = payload_text + "=" * (-len(payload_text) % 4)
     try:

@@ -21,7 +21,7 @@ license_app = typer.Typer(no_args_is_help=True, help="Enterprise license files."
 app.add_typer(license_app, name="license")
 console = Console(soft_wrap=True)
 
-INVOICE_STAGES = ("draft", "open", "overdue", "paid", "void", "uncollectible")
+INVOICE_STAGES = ("draft", "open", "overdue", "paid", "void", "uncollectible")  # = starters.finance.INVOICE_STAGES
 
 
 @app.command()
@@ -218,35 +218,11 @@ def invoices(
 
 
 async def _list_invoices(stage: str | None) -> list[dict[str, Any]]:
-    from workflows.search_attributes import (
-        AMOUNT_DUE_CENTS,
-        INVOICE_DUE_AT,
-        INVOICE_NUMBER,
-        INVOICE_STAGE,
-    )
+    # A deal or resale mirrors its child order's invoice: starters.finance lists it once,
+    # under the workflow that owns it (the same list as the finance board).
+    from starters.finance import list_invoices
 
-    client = await _client()
-    stages = [stage] if stage else list(INVOICE_STAGES)
-    query = "InvoiceStage IN (" + ", ".join(f'"{s}"' for s in stages) + ")"
-    rows: dict[str, dict[str, Any]] = {}
-    async for execution in client.list_workflows(query):
-        attrs = execution.typed_search_attributes
-        number = attrs.get(INVOICE_NUMBER) or execution.id
-        # A deal or resale mirrors its child order's invoice: list the invoice once, under
-        # the workflow that owns it.
-        if number in rows and execution.workflow_type != "OrderFulfillment":
-            continue
-        rows[number] = (
-            {
-                "workflow_id": execution.id,
-                "workflow_type": execution.workflow_type,
-                "invoice_number": attrs.get(INVOICE_NUMBER),
-                "stage": attrs.get(INVOICE_STAGE),
-                "amount_due_cents": attrs.get(AMOUNT_DUE_CENTS) or 0,
-                "due_at": due.isoformat() if (due := attrs.get(INVOICE_DUE_AT)) else None,
-            }
-        )
-    return list(rows.values())
+    return [invoice.to_json() for invoice in await list_invoices(await _client(), stage)]
 
 
 @app.command()
@@ -331,3 +307,47 @@ def _short_time(value: Any) -> str:
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
+
+
+# --- payload encryption --------------------------------------------------------------------
+
+codec_app = typer.Typer(no_args_is_help=True, help="Payload encryption and the codec server.")
+app.add_typer(codec_app, name="codec")
+
+
+@codec_app.command("keygen")
+def codec_keygen() -> None:
+    """Print a fresh payload key for PARTNERFLOW_PAYLOAD_KEY (base64 of 32 random bytes)."""
+    from models.settings import new_payload_key
+
+    typer.echo(new_payload_key())
+
+
+@codec_app.command("token")
+def codec_token() -> None:
+    """Print the codec server's bearer token (secret), e.g. for
+    `temporal ... --codec-endpoint URL/codec --codec-auth "Bearer $(partnerflow codec token)"`."""
+    from starters.web.codec import codec_token as token_of
+
+    typer.echo(token_of(get_settings()))
+
+
+# --- operators (login of the internal pages) --------------------------------------------------
+operator_app = typer.Typer(no_args_is_help=True, help="Operators of the internal pages (task inbox, finance board).")
+app.add_typer(operator_app, name="operator")
+
+
+@operator_app.command("hash")
+def operator_hash(name: str | None = typer.Argument(None, help="Operator name, e.g. finance or anna.schmidt")) -> None:
+    """Ask for a password twice and print the `name:pbkdf2_sha256$...` entry for
+    PARTNERFLOW_OPERATORS (entries are separated by `;`)."""
+    from starters.web.auth import MIN_PASSWORD_LENGTH, NAME_PATTERN, hash_password
+
+    name = (name or typer.prompt("Operator name")).strip()
+    if not NAME_PATTERN.match(name):
+        _fail(f"{name!r} is not a valid operator name (letters, digits and . _ @ + -, at most 64)")
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        _fail(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    typer.echo(f"{name}:{hash_password(password)}")
+    typer.echo("Add it to PARTNERFLOW_OPERATORS (several entries: separated by ';').", err=True)

@@ -22,6 +22,8 @@ from rich.console import Console
 from activities.database import migrate
 from activities.licenses import load_or_create_signing_key
 from models.settings import Settings
+from starters.web.auth import ensure_dev_operator
+from starters.web.codec import codec_endpoint
 from workers.client import connect
 from workers.main import build_worker
 from workers.search_attributes import register_search_attributes
@@ -51,6 +53,8 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
     for key in ALL_KEYS:
         command += ["--search-attribute", f"{key.name}={_SA_TYPES[int(key.indexed_value_type)]}"]
+    if settings.resolved_payload_key() is not None:  # the UI decrypts through our codec server
+        command += ["--ui-codec-endpoint", codec_endpoint(settings)]
     return command
 
 
@@ -74,6 +78,17 @@ async def _wait_for_temporal(settings: Settings, server: subprocess.Popen[bytes]
     raise SystemExit("Temporal dev server did not become ready in 60 s")
 
 
+def _operator_login(settings: Settings) -> str:
+    """How to sign in to the operator pages, for the banner."""
+    if settings.auth_mode == "proxy-header":
+        return f"signed in by the proxy's {settings.auth_header} header"
+    dev = ensure_dev_operator(settings)
+    if dev is None:
+        return "operators from PARTNERFLOW_OPERATORS"
+    name, path, password = dev
+    return f"login {name} / {password}, kept in {path}"
+
+
 def _banner(settings: Settings) -> None:
     base = settings.public_base_url
     console.rule("[bold]Partnerflow is running")
@@ -81,6 +96,7 @@ def _banner(settings: Settings) -> None:
     console.print(f"Temporal gRPC       {settings.temporal_address}  (namespace {settings.temporal_namespace})")
     console.print(f"Web service         {base}   forms: {base}/webhooks/forms")
     console.print(f"Webhook secret      {settings.secret('webhook_secret')}")
+    console.print(f"Operator pages      {base}/tasks · {base}/finance   ({_operator_login(settings)})")
     console.print(f"Records             {settings.resolved_database_url}")
     console.print(f"Email outbox        {settings.outbox_dir}   (partnerflow outbox)")
     console.print("")
@@ -94,6 +110,8 @@ async def run_stack(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     load_or_create_signing_key(settings.resolved_license_key_path)
+    ensure_dev_operator(settings)  # local default: operator `ops` when none is configured
+    settings.ensure_dev_payload_key()  # no PARTNERFLOW_PAYLOAD_KEY: encrypt with a dev key
     if _port_open(settings.temporal_address):
         raise SystemExit(f"{settings.temporal_address} is already in use: is another stack running?")
     log = (settings.data_dir / "temporal-server.log").open("ab")

@@ -9,9 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ActivityOutboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agreements import AgreementActivities
@@ -97,6 +105,37 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+class HeartbeatWhileRunning(Interceptor):
+    """Every activity with a heartbeat timeout heartbeats while it runs, so a worker that
+    dies (kill -9, OOM, lost host) is noticed within the heartbeat timeout and its activities
+    are retried elsewhere, instead of after their whole start-to-close timeout."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _HeartbeatingActivity(next)
+
+
+class _HeartbeatingActivity(ActivityInboundInterceptor):
+    def init(self, outbound: ActivityOutboundInterceptor) -> None:
+        self._outbound = outbound
+        super().init(outbound)
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        timeout = activity.info().heartbeat_timeout
+        if not timeout:
+            return await super().execute_activity(input)
+
+        async def beat() -> None:  # the SDK throttles the calls to the server
+            while True:
+                await asyncio.sleep(min(timeout.total_seconds() / 4, 5.0))
+                self._outbound.heartbeat()
+
+        beating = asyncio.create_task(beat())
+        try:
+            return await super().execute_activity(input)
+        finally:
+            beating.cancel()
+
+
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     return Worker(
         client,
@@ -105,7 +144,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         workflow_runner=workflow_runner(),
         activities=activities_for(settings),
         activity_executor=ThreadPoolExecutor(max_workers=16),
-        max_cached_workflows=1000,
+        max_cached_workflows=settings.max_cached_workflows,
+        interceptors=[HeartbeatWhileRunning()],
     )
 
 

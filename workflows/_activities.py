@@ -39,6 +39,9 @@ EXTERNAL = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
 )
 LOCAL = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+# The worker heartbeats every running activity (workers/main.py, HeartbeatWhileRunning): an
+# attempt on a worker that died is retried after this, not after its start-to-close timeout.
+HEARTBEAT = timedelta(seconds=10)
 
 
 async def business_deadline(start: datetime, business_days: int, country: str) -> datetime:
@@ -70,6 +73,7 @@ async def send_email(request: EmailRequest) -> EmailReceipt:
         result_type=EmailReceipt,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"email {request.template} ({request.step})",
     )
 
@@ -81,6 +85,7 @@ async def create_invoice(request: InvoiceRequest) -> InvoiceInfo:
         result_type=InvoiceInfo,
         start_to_close_timeout=timedelta(seconds=120),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary="create, finalize and send the invoice",
     )
 
@@ -92,6 +97,7 @@ async def get_invoice(invoice_id: str) -> InvoiceInfo:
         result_type=InvoiceInfo,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"read invoice {invoice_id}",
     )
 
@@ -103,6 +109,7 @@ async def apply_invoice_action(action: InvoiceAction) -> InvoiceInfo:
         result_type=InvoiceInfo,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"invoice {action.action}",
     )
 
@@ -114,6 +121,7 @@ async def issue_license(request: LicenseRequest) -> IssuedLicense:
         result_type=IssuedLicense,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"issue license for {request.users} users",
     )
 
@@ -124,6 +132,7 @@ async def record_order(record: OrderRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"record order ({record.status})",
     )
 
@@ -134,6 +143,7 @@ async def record_decision(record: DecisionRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"audit: {record.step} {record.decision}",
     )
 
@@ -145,6 +155,7 @@ async def prepare_agreement(request: AgreementRequest) -> AgreementDraft:
         result_type=AgreementDraft,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"prepare {request.kind}",
     )
 
@@ -156,6 +167,7 @@ async def record_signature(signature: AgreementSignature) -> SignedAgreement:
         result_type=SignedAgreement,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"store signature of {signature.agreement_id}",
     )
 
@@ -166,6 +178,7 @@ async def upsert_partner(record: PartnerRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"partner {record.partner_id}: {record.status}",
     )
 
@@ -177,5 +190,6 @@ async def get_partner(partner_id: str) -> PartnerRecord | None:
         result_type=PartnerRecord | None,  # type: ignore[arg-type]
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"look up partner {partner_id}",
     )

@@ -9,7 +9,9 @@ description, JSON example, input model). `ProcessWorkflow` then gives it:
 - `accept()`: validation of a signal's JSON input; an invalid input or a task that is not
   pending is rejected, recorded in the history, and changes nothing else;
 - `wait_for()`: waiting on a task with reminders before its deadline, an escalation after
-  it, and an optional expiry.
+  it, and an optional expiry;
+- the `email_event` signal (SendGrid webhook): a bounced, blocked or dropped process email
+  becomes the operations task `fix_email_delivery`, completed by `email_delivery_fixed`.
 """
 
 from __future__ import annotations
@@ -22,16 +24,22 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.contracts import EmailRequest
+    from models.contracts import EmailDeliveryFixed, EmailEvent, EmailRequest
+    from models.failed_steps import FailedStepResolution
     from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 
 from workflows import _activities as act
 from workflows.search_attributes import ASSIGNEE, PENDING_TASK, STAGE, TASK_DUE_AT
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+# Marks histories in which a permanently failed step opened `resolve_failed_step` (before,
+# the error failed the workflow): replaying an older failed run keeps failing it.
+FAILED_STEP_TASK_PATCH = "failed-step-task"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,31 @@ class HumanTask:
     kind: Literal["signal", "update"] = "signal"
 
 
+FIX_EMAIL_DELIVERY = HumanTask(
+    task="fix_email_delivery",
+    handler="email_delivery_fixed",
+    assignee="operations",
+    description="A process email was not delivered: correct the contact or resend it, then confirm",
+    model=EmailDeliveryFixed,
+    example={
+        "decided_by": "partners@mattermost.com",
+        "action": "contact_updated",
+        "note": "Corrected the address with the partner and resent the email by hand",
+    },
+)
+
+
+RESOLVE_FAILED_STEP = HumanTask(
+    task="resolve_failed_step",
+    handler="resolve_failed_step",
+    assignee="operations",
+    description="A step failed for good (an outside system refused it): fix the cause, then "
+    "retry the step (or skip it where allowed)",
+    model=FailedStepResolution,
+    example={"decided_by": "operations@mattermost.com", "action": "retry", "reason": "fixed the customer's data"},
+)
+
+
 class ProcessWorkflow:
     """Base class of the process workflows: state that operators can see and act on."""
 
@@ -57,6 +90,10 @@ class ProcessWorkflow:
         self._facts: dict[str, Any] = {}
         self._history: list[HistoryEntry] = []
         self._tasks: dict[str, PendingTask] = {}
+        self._step_resolution: FailedStepResolution | None = None
+        self._failed_step_skippable = True
+        self._email_events_seen: set[str] = set()
+        self._undelivered: list[EmailEvent] = []
 
     # --- queries --------------------------------------------------------------------------
 
@@ -78,6 +115,105 @@ class ProcessWorkflow:
         """Human tasks open now: `{task, handler, kind, description, assignee, due_at, example}`.
         Send `example` (edited) to `handler` to complete a task."""
         return list(self._tasks.values())
+
+    # --- email delivery (every process) ----------------------------------------------------
+
+    @workflow.signal
+    def email_event(self, payload: Any) -> None:
+        """A process email of this workflow bounced, was blocked or was dropped (sent by the
+        SendGrid event webhook; operators do not send it). Opens the operations task
+        `fix_email_delivery`; the same `sg_event_id` twice changes nothing:
+        `{"sg_event_id": "sg_1", "event": "bounce", "email": "anna@example.com",
+        "reason": "550 5.1.1 mailbox unavailable", "step": "acceptance:request",
+        "timestamp": 1767225600}`"""
+        event = self.parse("email_event", payload, EmailEvent)
+        if event is None or event.sg_event_id in self._email_events_seen:
+            return
+        self._email_events_seen.add(event.sg_event_id)
+        self._undelivered.append(event)
+        self.note(
+            event.step,
+            "sendgrid",
+            f"email_{event.event}",
+            email=event.email,
+            reason=event.reason,
+            sg_event_id=event.sg_event_id,
+        )
+        lines = [
+            f"step {e.step} to {e.email} ({e.event}: {e.reason or 'no reason given'})"
+            for e in self._undelivered
+        ]
+        self.open_task(
+            FIX_EMAIL_DELIVERY,
+            None,
+            description=(
+                f"{'An email' if len(lines) == 1 else f'{len(lines)} emails'} of this process "
+                f"could not be delivered: {'; '.join(lines)}. Correct the contact or resend "
+                "it by hand, then send `email_delivery_fixed`"
+            ),
+            example={**FIX_EMAIL_DELIVERY.example, "decided_by": _operations_address()},
+        )
+
+    @workflow.signal
+    def email_delivery_fixed(self, payload: Any) -> None:
+        """Operations dealt with the undelivered email(s) of task `fix_email_delivery`
+        (action `resent`, `contact_updated` or `ignored`); closes the task, the process goes on
+        as before: `{"decided_by": "partners@mattermost.com", "action": "contact_updated",
+        "note": "Corrected the address with the partner and resent the email by hand"}`"""
+        fixed = self.accept(FIX_EMAIL_DELIVERY, payload, EmailDeliveryFixed)
+        if fixed is None:
+            return
+        steps = [e.step for e in self._undelivered]
+        self._undelivered = []
+        self.close_task(FIX_EMAIL_DELIVERY.task)
+        self.note(
+            FIX_EMAIL_DELIVERY.task, fixed.decided_by, fixed.action, note=fixed.note, steps=steps
+        )
+
+    # --- steps that failed for good (every process) -----------------------------------------
+
+    @workflow.signal
+    def resolve_failed_step(self, payload: Any) -> None:
+        """Operations decides on a step an outside system refused for good, after fixing the
+        cause: `{"decided_by": "operations@mattermost.com", "action": "retry"}` (or
+        `"action": "skip"` where the step allows it; `reason` optional)."""
+        resolution = self.accept(RESOLVE_FAILED_STEP, payload, FailedStepResolution)
+        if resolution is None or self._step_resolution is not None:
+            return
+        if resolution.action == "skip" and not self._failed_step_skippable:
+            self.note(RESOLVE_FAILED_STEP.task, resolution.decided_by, "rejected", reason="this step cannot be skipped: fix the cause and retry")
+            return
+        self._step_resolution = resolution
+
+    async def run_step(
+        self, step: str, call: Callable[[], Awaitable[T]], *, skippable: bool = True
+    ) -> T | None:
+        """Run an activity call; when it fails for good (a non-retryable error: retryable
+        ones are retried by the activity's policy), open `resolve_failed_step` and wait for
+        operations to retry it (as often as needed) or skip it (then returns None)."""
+        while True:
+            try:
+                return await call()
+            except ActivityError as exc:
+                if isinstance(exc.cause, CancelledError) or not workflow.patched(FAILED_STEP_TASK_PATCH):
+                    raise
+                reason = str(exc.cause or exc)
+            self.note(step, "system", "step_failed", reason=reason)
+            self._step_resolution, self._failed_step_skippable = None, skippable
+            actions = "retry or skip it" if skippable else "retry it"
+            self.open_task(
+                RESOLVE_FAILED_STEP,
+                None,
+                description=f"Step {step} failed for good: {reason}. Fix the cause, then {actions}.",
+                example={**RESOLVE_FAILED_STEP.example, "reason": f"fixed: {reason}"[:200]},
+            )
+            await workflow.wait_condition(lambda: self._step_resolution is not None)
+            self.close_task(RESOLVE_FAILED_STEP.task)
+            resolution = self._step_resolution
+            assert resolution is not None
+            self.note(step, resolution.decided_by, resolution.action, reason=resolution.reason)
+            if resolution.action == "skip":
+                return None
 
     # --- state changes --------------------------------------------------------------------
 
@@ -280,6 +416,12 @@ class ProcessWorkflow:
                 "```",
             ]
         return "\n".join(lines)
+
+
+def _operations_address() -> str:
+    """Who decides in the task's example: the vendor's partner team of this process."""
+    rocket = workflow.info().workflow_type.startswith("RocketChat")
+    return "partners@rocket.chat" if rocket else FIX_EMAIL_DELIVERY.example["decided_by"]
 
 
 def _shorten(payload: Any) -> Any:

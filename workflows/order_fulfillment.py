@@ -299,7 +299,11 @@ class OrderFulfillment(ProcessWorkflow):
             metadata={"order_id": order.order_id, "workflow_id": workflow_id, "end_customer": order.end_customer.legal_name, "deal_number": order.deal_number or ""},
             issued_at=workflow.now(),
         )
-        self._invoice = await act.create_invoice(request)
+        # A refusal (e.g. Stripe's 400) becomes the operations task `resolve_failed_step`;
+        # the invoice cannot be skipped: fix the cause and retry.
+        invoice = await self.run_step("invoice:create", lambda: act.create_invoice(request), skippable=False)
+        assert invoice is not None
+        self._invoice = invoice
         self._facts.update(invoice_id=self._invoice.id, invoice_number=self._invoice.number)
         self._publish_invoice()
         self.set_stage("invoiced")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -35,6 +36,8 @@ from starters.intake import (
     unavailable,
     verify_signature,
 )
+from starters.web.rate_limit import RateLimiter
+from starters.web.rate_limit import check as check_rate_limit
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ def create_app(
     app.state.temporal = client
     app.state.connect_lock = asyncio.Lock()
     app.state.execution_timeout = workflow_execution_timeout
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -131,14 +135,27 @@ def create_app(
                         "schema": {
                             "type": "object",
                             "description": "see schema_url of GET /webhooks/forms",
-                        }
+                        },
+                        "examples": {
+                            spec.name: {"summary": spec.title, "value": spec.examples()[0]}
+                            for spec in FORMS.values()
+                            if spec.examples()
+                        },
                     }
                 },
             },
         },
     )
-    async def post_form(form: str, request: Request) -> JSONResponse:
-        """A signed form submission: starts the form's workflow at most once."""
+    async def post_form(
+        request: Request,
+        form: str = PathParam(json_schema_extra={"enum": sorted(FORMS)}),
+    ) -> JSONResponse:
+        """A signed form submission: starts the form's workflow at most once.
+
+        At most `PARTNERFLOW_RATE_LIMIT_PER_MINUTE` requests per minute per source address
+        (429 with `Retry-After` beyond it), checked before the body is read."""
+        if (limited := check_rate_limit(app.state.rate_limiter, request)) is not None:
+            return limited
         if form not in FORMS:
             return _json(404, f"unknown form {form!r}", forms=sorted(FORMS))
         raw = await _read_body(request)
@@ -251,9 +268,22 @@ def create_app(
     from starters.web.billing_webhooks import register_billing_webhooks
 
     register_billing_webhooks(app, settings)
+    from starters.web.email_webhooks import register_email_webhooks
+
+    register_email_webhooks(app, settings)
     from starters.web.directory import register_directory_pages
 
     register_directory_pages(app, settings)
+    from starters.web.codec import register_codec_server
+
+    register_codec_server(app, settings)
+    from starters.web.auth import register_auth
+    from starters.web.finance import register_finance_pages
+    from starters.web.tasks import register_task_pages
+
+    register_auth(app, settings)
+    register_task_pages(app, settings)
+    register_finance_pages(app, settings)
     return app
 
 

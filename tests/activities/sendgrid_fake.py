@@ -1,8 +1,14 @@
 """A loopback stand-in for SendGrid's `POST /v3/mail/send`, for adapter tests.
 
-It records every request (path, headers, JSON body) and answers with the next status code
-from `statuses` (202 once the list is empty). 202 carries an `X-Message-Id` header; error
-answers carry a SendGrid-style `{"errors": [...]}` body.
+It records every request (path, headers, JSON body, the status answered) and answers with
+the next status code from `statuses` (202 once the list is empty). 202 carries an
+`X-Message-Id` header; error answers carry a SendGrid-style `{"errors": [...]}` body.
+
+Fault injection for the chaos tests: `fail_next(count, status, where=...)` for the next
+matching requests and `fail_for(seconds, statuses)` for a window of time (an outage); a
+status is an HTTP code or `"timeout"` (the request is held `timeout_seconds`, then the
+connection closes without an answer). Faulted requests are not delivered: only 202 answers
+count in `sends_by_key()`.
 """
 
 from __future__ import annotations
@@ -10,9 +16,40 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+TIMEOUT = "timeout"
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    statuses: tuple[int | str, ...]
+    where: Callable[[dict[str, Any]], bool] | None = None
+    until: float | None = None  # a window (monotonic deadline) instead of a count
+    served: int = 0
+
+    def take(self, body: dict[str, Any]) -> int | str | None:
+        if self.until is not None:
+            if time.monotonic() >= self.until:
+                return None
+        elif self.remaining <= 0:
+            return None
+        if self.where is not None and not self.where(body):
+            return None
+        self.remaining -= 1
+        self.served += 1
+        return self.statuses[(self.served - 1) % len(self.statuses)]
+
+
+def idempotency_key(body: dict[str, Any]) -> str:
+    """The Partnerflow idempotency key a mail-send body carries (custom_args)."""
+    personalizations = body.get("personalizations") or [{}]
+    return str((personalizations[0].get("custom_args") or {}).get("idempotency_key", ""))
 
 
 @dataclass
@@ -21,6 +58,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    status: int = 0  # what the fake answered (0: no answer, an injected timeout)
 
 
 @dataclass
@@ -29,13 +67,56 @@ class FakeSendGrid:
     requests: list[RecordedRequest] = field(default_factory=list)
     retry_after: str | None = None
     delay_seconds: float = 0.0  # answer this late (after recording the request)
+    timeout_seconds: float = 1.0  # how long an injected "timeout" holds the request
+    faults: list[_Fault] = field(default_factory=list)
+    faults_served: Counter[str] = field(default_factory=Counter)
     _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int | str = 500,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Answer the next `count` requests (whose JSON body satisfies `where`) with
+        `status`, an HTTP code or "timeout"."""
+        with self._lock:
+            self.faults.append(_Fault(count, (status,), where))
+
+    def fail_for(
+        self,
+        seconds: float,
+        statuses: tuple[int | str, ...] = (500, 429, TIMEOUT),
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """An outage: for `seconds` from now every request fails, with `statuses` in turn."""
+        with self._lock:
+            self.faults.append(_Fault(0, tuple(statuses), where, time.monotonic() + seconds))
+
+    def heal(self) -> None:
+        """Drop every pending fault."""
+        with self._lock:
+            self.faults.clear()
+
+    def sends_by_key(self) -> Counter[str]:
+        """Emails delivered (answered 202) per Partnerflow idempotency key."""
+        return Counter(idempotency_key(r.body) for r in list(self.requests) if r.status == 202)
+
+    def _injected(self, body: dict[str, Any]) -> int | str | None:
+        with self._lock:
+            for fault in self.faults:
+                status = fault.take(body)
+                if status is not None:
+                    self.faults_served[str(status)] += 1
+                    return status
+        return None
 
     def start(self) -> FakeSendGrid:
         fake = self
@@ -44,14 +125,22 @@ class FakeSendGrid:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append(
-                    RecordedRequest("POST", self.path, dict(self.headers.items()), body)
-                )
-                status = fake.statuses.pop(0) if fake.statuses else 202
+                recorded = RecordedRequest("POST", self.path, dict(self.headers.items()), body)
+                fake.requests.append(recorded)
+                injected = fake._injected(body)
+                if injected == TIMEOUT:  # hold the request, then hang up without an answer
+                    time.sleep(fake.timeout_seconds)
+                    self.close_connection = True
+                    return
+                if injected is not None:
+                    status = int(injected)
+                else:
+                    status = fake.statuses.pop(0) if fake.statuses else 202
                 if fake.delay_seconds:
                     time.sleep(fake.delay_seconds)
                 if self.path != "/v3/mail/send":
                     status = 404
+                recorded.status = status
                 if status == 202:
                     self.send_response(202)
                     self.send_header("X-Message-Id", f"fake-msg-{len(fake.requests)}")

@@ -15,7 +15,10 @@ Stripe's v1 API the billing adapter uses, with Stripe's semantics where they mat
   parameter-validation errors and injected faults that happen before execution are not
   stored (so a retry really runs);
 - errors in Stripe's JSON shape (`{"error": {"type", "code", "message", "param"}}`);
-- fault injection: `fail_next(count, status, path=..., after_effect=...)`.
+- fault injection: `fail_next(count, status, path=..., after_effect=..., where=...)` for
+  the next requests, `fail_for(seconds, statuses)` for a window of time (an outage), with
+  500 `api_error`, 429 rate limits, 4xx refusals (`invalid_request_error`) and "timeout"
+  (the request is held `timeout_seconds`, then the connection closes without an answer).
 
 Usage::
 
@@ -66,18 +69,37 @@ class StripeDoubleError(Exception):
         self.stored = stored
 
 
+TIMEOUT = "timeout"  # a fault status: no answer, the connection closes after `timeout_seconds`
+_DROP = 0  # the status `handle` returns for an answer that is never sent
+
+
 @dataclass
 class _Fault:
     remaining: int
-    status: int
+    status: int | str
     method: str | None
     path: str | None
     after_effect: bool
+    where: Callable[[dict[str, Any]], bool] | None = None
+    until: float | None = None  # a window (monotonic deadline) instead of a count
+    statuses: tuple[int | str, ...] = ()  # a window cycles through these
+    served: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path is None or re.fullmatch(self.path, path) is not None
+    def matches(self, method: str, path: str, params: dict[str, Any]) -> bool:
+        if self.until is not None and time.monotonic() >= self.until:
+            return False
+        return (
+            (self.method is None or self.method == method)
+            and (self.path is None or re.fullmatch(self.path, path) is not None)
+            and (self.where is None or bool(self.where(params)))
         )
+
+    def take(self) -> int | str:
+        self.served += 1
+        if self.until is not None:
+            return self.statuses[(self.served - 1) % len(self.statuses)]
+        self.remaining -= 1
+        return self.status
 
 
 @dataclass
@@ -116,6 +138,8 @@ class StripeDouble:
         self._days_until_due: dict[str, int] = {}
         self._idempotent: dict[str, _Stored] = {}
         self._faults: list[_Fault] = []
+        self.faults_served: Counter[str] = Counter()  # injected fault answers, by status
+        self.timeout_seconds = 1.0  # how long a "timeout" fault holds the request
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -155,19 +179,52 @@ class StripeDouble:
     def fail_next(
         self,
         count: int = 1,
-        status: int = 500,
+        status: int | str = 500,
         *,
         method: str | None = None,
         path: str | None = None,
         after_effect: bool = False,
+        where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        """Answer the next `count` matching requests with `status` (500 `api_error` or 429
-        rate limit). `path` is a regex matched against the whole path, `method` "GET" or
-        "POST". With `after_effect=True` the request is executed first (the object is
+        """Answer the next `count` matching requests with `status` (500 `api_error`, 429
+        rate limit, another 4xx `invalid_request_error`, or `"timeout"`: no answer, the
+        connection closes after `timeout_seconds`). `path` is a regex matched against the
+        whole path, `method` "GET" or "POST", `where` a predicate on the request's
+        parameters. With `after_effect=True` the request is executed first (the object is
         created or changed) and only the answer is lost: a crash after Stripe acted. Such a
         500 is stored for idempotent replay, as Stripe does."""
         with self._lock:
-            self._faults.append(_Fault(count, status, method, path, after_effect))
+            self._faults.append(_Fault(count, status, method, path, after_effect, where))
+
+    def fail_for(
+        self,
+        seconds: float,
+        statuses: tuple[int | str, ...] = (500, 429, TIMEOUT),
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        after_effect: bool = False,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """An outage: for `seconds` from now every matching request fails, with the
+        `statuses` in turn (see `fail_next`)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(0, statuses[0], method, path, after_effect, where,
+                       until=time.monotonic() + seconds, statuses=tuple(statuses))
+            )  # fmt: skip
+
+    def heal(self) -> None:
+        """Drop every pending fault: the double answers normally again."""
+        with self._lock:
+            self._faults.clear()
+
+    def invoices_by_key(self) -> Counter[str]:
+        """How many invoices exist per `metadata[idempotency_key]` (a duplicate shows as 2)."""
+        with self._lock:
+            return Counter(
+                (i.get("metadata") or {}).get("idempotency_key", "") for i in self.invoices.values()
+            )
 
     def forget_idempotency_keys(self) -> None:
         """Drop every stored idempotent answer, as Stripe does after 24 hours."""
@@ -209,14 +266,20 @@ class StripeDouble:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
             self._authenticate(headers)
-            fault = self._take_fault(method, path)
+            fault, fault_status = self._take_fault(method, path, params)
             if fault is not None and not fault.after_effect:
-                raise _fault_error(fault.status, stored=False)
+                if fault_status == TIMEOUT:
+                    return _DROP, {}, {}
+                raise _fault_error(fault_status, stored=False)  # type: ignore[arg-type]
             if key is not None and key in self._idempotent:
                 return self._replay(key, method, path, params)
             status, body = self._execute(method, path, params)
             if fault is not None:
-                error = _fault_error(fault.status, stored=fault.status >= 500)
+                if fault_status == TIMEOUT:  # Stripe acted; the answer never arrives
+                    if key is not None:
+                        self._store(key, method, path, params, status, body, request_id)
+                    return _DROP, {}, {}
+                error = _fault_error(fault_status, stored=int(fault_status) >= 500)
                 status, body = error.status, error.body
         except StripeDoubleError as error:
             if key is not None and error.stored:
@@ -234,12 +297,17 @@ class StripeDouble:
                 stored=False,
             )
 
-    def _take_fault(self, method: str, path: str) -> _Fault | None:
+    def _take_fault(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[_Fault | None, int | str]:
         for fault in self._faults:
-            if fault.remaining > 0 and fault.matches(method, path):
-                fault.remaining -= 1
-                return fault
-        return None
+            if (fault.remaining > 0 or fault.until is not None) and fault.matches(
+                method, path, params
+            ):
+                status = fault.take()
+                self.faults_served[str(status)] += 1
+                return fault, status
+        return None, 0
 
     def _replay(
         self, key: str, method: str, path: str, params: dict[str, Any]
@@ -581,6 +649,10 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             params = unflatten(parse_qsl(form, keep_blank_values=True))
             status, body, extra = double.handle(method, path, params, headers)
+            if status == _DROP:  # an injected timeout: hold the request, then hang up
+                time.sleep(double.timeout_seconds)
+                self.close_connection = True
+                return
             payload = json.dumps(body).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -720,6 +792,13 @@ def _fault_error(status: int, *, stored: bool) -> StripeDoubleError:
             "Request rate limit exceeded. Learn more about rate limits here "
             "https://stripe.com/docs/rate-limits.",
             code="rate_limit",
+            stored=False,
+        )
+    if 400 <= status < 500:  # a refusal before execution: not stored, a retry really runs
+        return StripeDoubleError(
+            status,
+            "Invalid request (injected by the Stripe test double).",
+            code="parameter_invalid",
             stored=False,
         )
     return StripeDoubleError(

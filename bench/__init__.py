@@ -1,0 +1,5 @@
+"""Benchmarks of Partnerflow (issue #7): `make bench` / `python -m bench --help`.
+
+Each benchmark compares the product with a bare Temporal baseline measured in the same run
+on the same dev server, and reports the ratio (see bench/README.md).
+"""

@@ -1,0 +1,225 @@
+"""The Temporal Web UI itself, driven in Chromium (issue 6): an operator starts an
+`OrderFulfillment` with *Start Workflow* (task queue `partnerflow`, the JSON of
+`docs/ui-inputs/OrderFulfillment.json`), finds it with a saved query
+(`PendingTask = "accept_terms"`), reads what it waits for in *Current Details*, and completes
+the step with *Send a Signal* (`accept_terms` with the example from `pending_tasks`).
+
+Runs its own dev server WITH the UI (the session fixture has none) and a real worker.
+Screenshots go to the test's tmp dir; with `PARTNERFLOW_UPDATE_SCREENSHOTS=1` they are also
+copied to `docs/screenshots/` (the ones `docs/temporal-ui.md` embeds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from models.settings import Settings
+from tests.conftest import _binary
+from workers.main import build_worker
+from workflows.search_attributes import ALL_KEYS
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
+async_playwright = playwright_api.async_playwright
+expect = playwright_api.expect
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+UI_INPUT = ROOT / "docs" / "ui-inputs" / "OrderFulfillment.json"
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1440, "height": 900}
+WAIT_MS = 15_000
+TASK_QUEUE = "partnerflow"  # what operators type into Start Workflow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing and running as root."""
+    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, check=False, capture_output=True, timeout=600).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, timeout=300)
+            subprocess.run(install, check=False, capture_output=True, timeout=600)
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("chromium is not installed and cannot be installed here (apt-get install chromium)")
+    return path
+
+
+@pytest_asyncio.fixture(scope="module")
+async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
+    """A dev server with the Web UI on a free port: (environment, UI base URL)."""
+    port = _free_port()
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=ALL_KEYS,
+        ui=True,
+        ui_port=port,
+    )
+    try:
+        yield env, f"http://127.0.0.1:{port}"
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def running(ui_env: tuple[WorkflowEnvironment, str], settings: Settings) -> AsyncIterator[Client]:
+    env, _ = ui_env
+    async with build_worker(env.client, settings, task_queue=TASK_QUEUE):
+        yield env.client
+
+
+async def _until(probe: Any, what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := await probe():
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def current_details(page: Any, stage: str) -> Any:
+    """The body of the *Current Details* markdown (the UI renders it in an iframe whose
+    address carries the markdown) for the given stage."""
+    frame = page.locator(f"iframe[src*='/render'][src*='{stage}'] >> visible=true").first
+    return frame.content_frame.locator("body")
+
+
+def visible(page: Any, css: str, text: str) -> Any:
+    """The first visible `css` element containing `text` (the UI keeps hidden copies)."""
+    return page.locator(f"{css} >> visible=true").filter(has_text=text).first
+
+
+async def _status(handle: WorkflowHandle) -> dict[str, Any]:
+    return await handle.query("status")
+
+
+@pytest.mark.timeout(900)  # the first run may install chromium; the test itself takes ~15 s
+async def test_start_and_signal_an_order_from_the_temporal_ui(
+    ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
+) -> None:
+    _, ui = ui_env
+    client = running
+    data = json.loads(UI_INPUT.read_text())
+    data["order_id"] = f"ORD-UI-{uuid.uuid4().hex[:8].upper()}"
+    workflow_id = f"order-{data['order_id']}"
+    shots: list[Path] = []
+
+    async def shot(page: Any, name: str) -> None:
+        path = tmp_path / name
+        await page.screenshot(path=str(path))
+        shots.append(path)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium)
+        try:
+            page = await browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(WAIT_MS)
+            expect.set_options(timeout=WAIT_MS)
+
+            # 1. Workflows → Start Workflow: id, task queue, type, the JSON input (json/plain).
+            await page.goto(f"{ui}/namespaces/default/workflows")
+            start = page.get_by_role("link", name="Start Workflow").or_(page.get_by_role("button", name="Start Workflow"))
+            await start.first.click()
+            await page.locator("#workflowId").fill(workflow_id)
+            await page.locator("#taskQueue").fill(TASK_QUEUE)
+            await page.locator("#workflowType").fill("OrderFulfillment")
+            editor = page.get_by_role("textbox", name="Data")
+            await editor.fill(json.dumps(data, indent=2, ensure_ascii=False))
+            await editor.blur()
+            await expect(page.locator("input[id='json/plain']")).to_be_checked()
+            await shot(page, "temporal-ui-start.png")
+            await page.get_by_test_id("start-workflow-button").click()
+            await expect(page.get_by_role("link", name="Workflow started successfully")).to_be_visible()
+
+            handle = client.get_workflow_handle(workflow_id)
+
+            async def accept_terms_pending() -> dict[str, Any] | None:
+                status = await _status(handle)
+                return next((t for t in status["pending_tasks"] if t["task"] == "accept_terms"), None)
+
+            task = await _until(accept_terms_pending, "accept_terms to be pending")
+            assert (await _status(handle))["stage"] == "awaiting_acceptance"
+
+            # 2. A saved query of the end-customer desk lists it.
+            query = 'PendingTask = "accept_terms"'
+            assert (await client.count_workflows(query)).count >= 1
+            await page.goto(f"{ui}/namespaces/default/workflows?query={quote(query)}")
+            await expect(page.get_by_role("link", name=workflow_id)).to_be_visible()
+            await shot(page, "temporal-ui-saved-query.png")
+
+            # 3. The workflow: Current Details say what it waits for and which signal to send.
+            await page.get_by_role("link", name=workflow_id).click()
+            await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible()
+            await page.get_by_test_id("user-metadata-tab").click()
+            current = current_details(page, "awaiting_acceptance")
+            await expect(current).to_contain_text("Stage: awaiting_acceptance")
+            await expect(current).to_contain_text("Send signal accept_terms with:")
+            await expect(current).to_contain_text('"agreed": true')
+            await shot(page, "temporal-ui-workflow.png")
+
+            # 4. More Actions → Send a Signal: accept_terms with the published example.
+            await page.locator("button:has-text('More Actions') >> visible=true").first.click()
+            await page.locator("[data-testid=signal-button] >> visible=true").click()
+            dialog = page.locator("dialog[open]")
+            await dialog.get_by_role("button", name="Select a signal").click()
+            await page.get_by_role("option", name="accept_terms", exact=True).click()
+            signal_data = dialog.get_by_role("textbox", name="Data")
+            await signal_data.fill(json.dumps(task["example"]))
+            await signal_data.blur()  # the UI re-formats the JSON on blur: settle before Submit
+            await expect(signal_data).to_contain_text('"agreed": true')
+            await shot(page, "temporal-ui-signal.png")
+            await dialog.get_by_test_id("confirm-modal-button").click()
+            await expect(page.locator("dialog[open]")).to_have_count(0)
+
+            # The stage changes: in the status query, and in the UI.
+            async def moved_on() -> str | None:
+                stage = (await _status(handle))["stage"]
+                return stage if stage != "awaiting_acceptance" else None
+
+            stage = await _until(moved_on, "the stage to change after accept_terms")
+            assert stage in ("license_review", "licensing", "invoiced"), stage
+            history = (await _status(handle))["history"]
+            assert any(h["step"] == "accept_terms" and h["event"] == "accepted" for h in history), history[-3:]
+            await page.reload()
+            await page.get_by_test_id("search-attributes-tab").click()
+            await expect(visible(page, "*", f'"Stage": "{stage}"')).to_be_visible()
+            await shot(page, "temporal-ui-after-signal.png")
+        except BaseException:
+            await page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp_path / 'failure.png'}")
+            raise
+        finally:
+            await browser.close()
+            with contextlib.suppress(Exception):  # not started, or already closed
+                await client.get_workflow_handle(workflow_id).terminate("test_temporal_ui: done")
+
+    if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path in shots:
+            shutil.copyfile(path, SCREENSHOTS / path.name)
