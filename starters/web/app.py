@@ -158,7 +158,7 @@ def create_app(
             return limited
         if form not in FORMS:
             return _json(404, f"unknown form {form!r}", forms=sorted(FORMS))
-        raw = await _read_body(request)
+        raw = await read_body(request)
         if raw is None:
             return _json(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         try:
@@ -364,15 +364,15 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The raw body, or None as soon as it exceeds MAX_BODY_BYTES (never read further)."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The raw body, or None as soon as it exceeds `limit` bytes (never read further)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from temporalio.api.common.v1 import Payload
 
 from models.settings import Settings
+from starters.web.app import read_body
 from starters.web.auth import current_operator
 from workers.codec import EncryptionCodec, UnknownKeyError
 
@@ -96,7 +97,7 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return error(415, "Content-Type must be application/json")
-    raw = await _read_body(request)
+    raw = await read_body(request, MAX_BODY_BYTES)
     if raw is None:
         return error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -128,19 +129,6 @@ def _cors_headers(settings: Settings, request: Request) -> dict[str, str]:
         "Access-Control-Allow-Credentials": "true",
         "Vary": "Origin",
     }
-
-
-async def _read_body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse(raw: bytes) -> list[Payload]:

@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.settings import Settings
 from starters.intake import RPC_TIMEOUT
+from starters.web.app import read_body
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +88,6 @@ class _Verifier:
             return bool(webhook.verify_signature(payload, signature, timestamp))
         except (InvalidSignature, ValueError, TypeError):
             return False
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json(status_code: int, detail: str, **extra: Any) -> JSONResponse:
@@ -171,7 +159,7 @@ def register_email_webhooks(app: FastAPI, settings: Settings) -> None:
         tolerance = settings.webhook_tolerance_seconds
         if abs(time.time() - int(timestamp)) > tolerance:
             return _json(401, f"stale timestamp: more than {tolerance} seconds from the server's clock")
-        raw = await _read_body(request, MAX_EVENT_BODY_BYTES)
+        raw = await read_body(request, MAX_EVENT_BODY_BYTES)
         if raw is None:
             return _json(413, f"request body larger than {MAX_EVENT_BODY_BYTES} bytes")
         try:
