@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,23 +133,18 @@ def tasks(
         flag = " [red]escalated[/red]" if row.get("escalated") else ""
         console.print(f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}")
         console.print(f"  {row['description']}", highlight=False)
-        command = f"partnerflow act {row['workflow_id']} {row['handler']} --input {shlex.quote(json.dumps(row['example']))}"
-        console.print(f"  {command}", style="cyan", highlight=False, markup=False)
+        if row["command"]:
+            console.print(f"  {row['command']}", style="cyan", highlight=False, markup=False)
+        else:
+            console.print("  (the workflow did not answer its pending_tasks query; listed from search attributes)")
 
 
 async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
-    client = await _client()
-    rows: list[dict[str, Any]] = []
-    async for execution in client.list_workflows('ExecutionStatus = "Running"'):
-        try:
-            pending = await client.get_workflow_handle(execution.id).query("pending_tasks")
-        except Exception:  # a workflow type without the protocol, or not yet started
-            continue
-        for task in pending:
-            if assignee and task.get("assignee") != assignee:
-                continue
-            rows.append({"workflow_id": execution.id, "workflow_type": execution.workflow_type, **task})
-    return sorted(rows, key=lambda r: (r.get("due_at") or "9999", r["workflow_id"]))
+    """The task inbox's rows (the same as `/tasks`), for one role or all."""
+    from starters.task_inbox import collect_tasks
+
+    inbox = await collect_tasks(await _client())
+    return [row.to_json() for row in inbox.rows if not assignee or row.assignee == assignee]
 
 
 @app.command()
