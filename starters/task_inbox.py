@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 NARROW_QUERY = 'ExecutionStatus = "Running" AND PendingTask IS NOT NULL'
 FALLBACK_QUERY = 'ExecutionStatus = "Running"'
-QUERY_TIMEOUT = timedelta(seconds=3)
-CONCURRENCY = 16
+# A workflow answers in milliseconds when a worker has it; one that does not answer in time
+# (no worker polling its queue, say) is still listed from its search attributes, so the
+# page is never held up by it for long.
+QUERY_TIMEOUT = timedelta(seconds=1.5)
+CONCURRENCY = 32
 MAX_WORKFLOWS = 2000
 
 

@@ -29,7 +29,7 @@ from tests.chaos.conftest import (
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(8, 50)
-KILLS = scale(3, 20)
+KILLS = scale(2, 20)
 # A kill lands this long after the restarted worker is ready: while it replays, runs
 # activities and answers the humans' signals.
 KILL_AFTER = scale((0.3, 1.2), (0.3, 2.0))

@@ -136,7 +136,7 @@ async def test_finance_board_shows_a_real_orders_open_invoice_with_totals_and_cs
     response = await web.get("/finance.csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    [row] = [r for r in rows if r["invoice_number"] == number]
+    [row] = [r for r in rows if r["invoice_number"] == number and r["workflow_id"] == workflow_id]
     assert (row["stage"], row["workflow_id"], row["currency"], row["amount_due_cents"]) == ("open", workflow_id, "USD", str(cents))
     assert row["amount_due"] == f"{cents // 100}.{cents % 100:02d}" and row["aging_bucket"] == "current" and row["due_at"]
 
