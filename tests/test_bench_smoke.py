@@ -16,7 +16,7 @@ async def test_every_benchmark_runs_at_a_tiny_size(local_env: WorkflowEnvironmen
     args = parser().parse_args([
         "--out", str(tmp_path), "--n", "1", "--no-warm-up", "--poll", "0.05",
         "--rates", "20", "--duration", "0.5", "--server", "thread",
-        "--partners", "20", "--worker", "inline", "--year-days", "40",
+        "--partners", "10", "--worker", "inline", "--year-days", "15",
     ])
     results = await run_benchmarks(args, env=local_env)
     assert [r["benchmark"] for r in results] == ["order_to_cash", "intake", "scale"]
@@ -27,4 +27,4 @@ async def test_every_benchmark_runs_at_a_tiny_size(local_env: WorkflowEnvironmen
     o2c, intake, scale = results
     assert o2c["per_deal_history"]["deal"]["activities"] > 0 and o2c["ratio"] is not None
     assert intake["levels"][0]["product"]["outcomes"].get("ok", 0) > 0
-    assert scale["product"]["workflows"] == 20 and scale["partner_year"]["events"] > 0
+    assert scale["product"]["workflows"] == 10 and scale["partner_year"]["events"] > 0

@@ -73,7 +73,7 @@ class FakeRocketChat(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     FakeRocketChat.rooms, FakeRocketChat.calls = {}, []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeRocketChat)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
 

@@ -29,9 +29,9 @@ from tests.chaos.conftest import (
 from tests.postgres import postgres_schema
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
-RUNS = scale(8, 30)
+RUNS = scale(6, 30)
 OUTAGES = scale(1, 2)
-DOWN_FOR = scale(2.0, 8.0)  # seconds without a database
+DOWN_FOR = scale(1.5, 8.0)  # seconds without a database
 
 
 async def test_records_database_outage(

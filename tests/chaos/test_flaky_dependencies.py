@@ -36,7 +36,7 @@ from tests.chaos.conftest import (
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(6, 30)
-OUTAGE = scale(2.0, 10.0)  # seconds of 500 / 429 / timeouts, then of lost answers
+OUTAGE = scale(1.5, 10.0)  # seconds of 500 / 429 / timeouts, then of lost answers
 HOLD = scale(0.5, 2.0)  # how long a "timeout" holds the request before hanging up
 
 

@@ -25,7 +25,7 @@ from tests.chaos.conftest import (
 )
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
-RUNS = scale(8, 30)
+RUNS = scale(6, 30)
 RESTARTS = scale(1, 3)
 DOWN_FOR = scale(1.0, 4.0)  # seconds the server stays down
 

@@ -186,8 +186,14 @@ async def serve(app: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def screenshots() -> Path:
-    path = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+def screenshots(tmp_path: Path) -> Path:
+    """Where the browser tests save screenshots: the test's tmp dir, or `docs/screenshots/`
+    (the ones the README shows) with `PARTNERFLOW_UPDATE_SCREENSHOTS=1`, so a test run does
+    not change tracked files."""
+    if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
+        path = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    else:
+        path = tmp_path / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,7 +1,8 @@
 """The pages in headless Chromium, served by uvicorn against the real dev server and worker:
 the end customer accepts the terms, a reseller signs the one-time agreement, an operator
 signs in, filters the task inbox and reads the finance board. Screenshots (1280 px wide,
-full page) go to docs/screenshots/."""
+full page) go to the test's tmp dir, or to docs/screenshots/ with
+`PARTNERFLOW_UPDATE_SCREENSHOTS=1`."""
 
 from __future__ import annotations
 

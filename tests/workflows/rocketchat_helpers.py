@@ -45,7 +45,7 @@ class PartnerSite(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def partner_site() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), PartnerSite)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
