@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/partnerflow run
 
-# Two pytest workers (pytest-xdist): the suite waits on Temporal servers as much as it computes.
+# Two pytest workers (pytest-xdist; worksteal evens out the few long tests): the suite waits
+# on Temporal servers as much as it computes.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 # Longer fuzzing of the intake endpoints (schemathesis, from the app's own OpenAPI); `make test`
 # runs the same checks with a few examples per endpoint.
