@@ -45,9 +45,14 @@ from workflows.search_attributes import (
     INVOICE_DUE_AT,
     INVOICE_NUMBER,
     INVOICE_STAGE,
+    PARTNER_ID,
+    PROGRAM,
 )
 
 CALENDAR = "US"  # Mattermost, Inc.'s business days
+# Orders started without Program/PartnerId (e.g. from the Temporal UI's Start Workflow) set
+# them themselves; histories from before this change have no such upsert.
+IDENTITY_PATCH = "order-identity-attributes"
 CLOSED = ("paid", "void", "uncollectible")
 DUE_REMINDER = timedelta(days=3)
 # Overdue notices, counted from the due date; the last one hands the invoice to finance.
@@ -189,10 +194,22 @@ class OrderFulfillment(ProcessWorkflow):
 
     # --- the process ---------------------------------------------------------------------------
 
+    def _identify(self, order: OrderFulfillmentInput) -> None:
+        """Program and PartnerId, when whoever started the order did not set them (the form
+        intake does; the Temporal UI's Start Workflow does not), so partner queries find it."""
+        present = workflow.info().typed_search_attributes
+        missing = [] if present.get(PROGRAM) else [PROGRAM.value_set("mattermost")]
+        if order.reseller.partner_id and not present.get(PARTNER_ID):
+            missing.append(PARTNER_ID.value_set(order.reseller.partner_id))
+        if missing:
+            workflow.upsert_search_attributes(missing)
+
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> OrderFulfillmentResult:
         self._order = order
         self._facts = order_facts(order)
+        if workflow.patched(IDENTITY_PATCH):
+            self._identify(order)
         self.set_stage("terms_review")
         if refusal := await self._screen("intake"):
             return await self._end("embargoed", refusal)

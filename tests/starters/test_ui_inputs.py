@@ -223,6 +223,11 @@ async def test_ui_input_starts_the_workflow(name: str, plain_client: Client, ui_
         assert description.status == WorkflowExecutionStatus.RUNNING, f"{name} ended {description.status}: {status}"
         assert await failures(handle) == []
         assert not [h for h in status["history"] if h["event"] == "refused"], status["history"]
+        if name == "OrderFulfillment":  # started without search attributes, it sets its own
+            from workflows.search_attributes import PARTNER_ID, PROGRAM
+
+            attributes = description.typed_search_attributes
+            assert (attributes.get(PROGRAM), attributes.get(PARTNER_ID)) == ("mattermost", data["reseller"]["partner_id"])
     finally:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("test_ui_inputs: done")
