@@ -156,7 +156,9 @@ def _payloads(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]
 
 
 def _bookkeeping(path: str) -> bool:
-    return ".searchAttributes.indexedFields." in path or ".markerRecordedEventAttributes.details.data." in path
+    """Search attributes and the SDK's markers (local-activity results' metadata, patch ids)."""
+    markers = (".markerRecordedEventAttributes.details.data.", ".markerRecordedEventAttributes.details.patch_data.")
+    return ".searchAttributes.indexedFields." in path or any(marker in path for marker in markers)
 
 
 async def _until_pending(handle: WorkflowHandle, task: str) -> None:
@@ -213,7 +215,7 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             )
             for value in personal:
                 assert value not in stored, f"{value} stored in plaintext"
-            # Plaintext only in search attributes and the SDK's local-activity bookkeeping.
+            # Plaintext only in search attributes and the SDK's markers (local activities, patches).
             sealed = [p for path, p in found if not _bookkeeping(path)]
             assert sealed and all(p["metadata"]["encoding"] == ENCRYPTED for p in sealed)
 
