@@ -157,7 +157,7 @@ def _payloads(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]
 
 def _bookkeeping(path: str) -> bool:
     """Search attributes and the SDK's markers (local-activity results' metadata, patch ids)."""
-    markers = (".markerRecordedEventAttributes.details.data.", ".markerRecordedEventAttributes.details.patch_data.")
+    markers = (".markerRecordedEventAttributes.details.data.", ".markerRecordedEventAttributes.details.patch-data.")
     return ".searchAttributes.indexedFields." in path or any(marker in path for marker in markers)
 
 
@@ -216,8 +216,9 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             for value in personal:
                 assert value not in stored, f"{value} stored in plaintext"
             # Plaintext only in search attributes and the SDK's markers (local activities, patches).
-            sealed = [p for path, p in found if not _bookkeeping(path)]
-            assert sealed and all(p["metadata"]["encoding"] == ENCRYPTED for p in sealed)
+            sealed = [(path, p) for path, p in found if not _bookkeeping(path)]
+            plain_paths = [path for path, p in sealed if p["metadata"]["encoding"] != ENCRYPTED]
+            assert sealed and plain_paths == [], "payloads stored unencrypted"
 
             decoded = await web.post(f"/codec/{token}/decode", json={"payloads": sealed}, headers=ui)
             assert decoded.status_code == 200, decoded.text
