@@ -220,7 +220,7 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             plain_paths = [path for path, p in sealed if p["metadata"]["encoding"] != ENCRYPTED]
             assert sealed and plain_paths == [], "payloads stored unencrypted"
 
-            decoded = await web.post(f"/codec/{token}/decode", json={"payloads": sealed}, headers=ui)
+            decoded = await web.post(f"/codec/{token}/decode", json={"payloads": [p for _, p in sealed]}, headers=ui)
             assert decoded.status_code == 200, decoded.text
             readable = "".join(base64.b64decode(p["data"]).decode() for p in decoded.json()["payloads"])
             for value in [*personal, f"CTO {marker}"]:
