@@ -26,10 +26,9 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +46,7 @@ from bench.common import (
     time_skipping_server,
 )
 from models.settings import Settings
+from tests.workflows.rocketchat_helpers import partner_site
 
 RSS_TARGET_MB = 300.0
 EVENTS_TARGET = 1000
@@ -240,29 +240,7 @@ async def one_population(env: WorkflowEnvironment, data: Path, kind: str, count:
 
 
 # --- a partner-year on the time-skipping server ----------------------------------------------
-
-
-class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = b"<html><body>We are an official <b>Rocket.Chat</b> Technology Provider.</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def partner_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+# The partner's website is the test suite's fake (it names Rocket.Chat, so the check passes).
 
 
 def report(month: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
 from temporalio.common import RetryPolicy
 
-from workflows._activities import EXTERNAL
+from workflows._activities import EXTERNAL, HEARTBEAT
 
 # Reading a child's progress only feeds what operators see: a few quick tries, then the
 # next poll.
@@ -31,6 +31,7 @@ async def record_deal(record: DealRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"record deal {record.deal_number} ({record.status})",
     )
 
@@ -42,6 +43,7 @@ async def find_deal_conflicts(query: DealConflictQuery) -> list[DealConflict]:
         result_type=list[DealConflict],
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"channel conflicts: {query.end_customer_name} / {query.sku}",
     )
 
@@ -53,6 +55,7 @@ async def claim_deal_approval(claim: ApprovalClaim) -> ClaimResult:
         result_type=ClaimResult,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"hold the opportunity for {claim.deal_number}",
     )
 
@@ -63,6 +66,7 @@ async def release_deal_claims(deal_number: str) -> None:
         deal_number,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"release the opportunity of {deal_number}",
     )
 
@@ -73,5 +77,6 @@ async def record_referral_fee(record: ReferralFeeRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"referral fee {record.deal_number}: {record.status}",
     )

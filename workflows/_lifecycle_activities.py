@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from models.directory import PublishedListing, UnpublishRequest
     from models.notices import KINDS, notice
 
-from workflows._activities import EXTERNAL, LOCAL
+from workflows._activities import EXTERNAL, HEARTBEAT, LOCAL
 
 
 async def prescreen_application(request: PrescreenRequest) -> PrescreenResult:
@@ -33,6 +33,7 @@ async def publish_listing(listing: PublishedListing) -> None:
         listing,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"publish directory listing {listing.partner_id} v{listing.version}",
     )
 
@@ -44,6 +45,7 @@ async def unpublish_listing(request: UnpublishRequest) -> bool:
         result_type=bool,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"remove directory listing {request.partner_id}",
     )
 

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
         WorkgroupRequest,
     )
 
-from workflows._activities import EXTERNAL
+from workflows._activities import EXTERNAL, HEARTBEAT
 
 
 async def check_partner_website(request: WebCheckRequest) -> WebCheckResult:
@@ -25,6 +25,7 @@ async def check_partner_website(request: WebCheckRequest) -> WebCheckResult:
         result_type=WebCheckResult,
         start_to_close_timeout=timedelta(seconds=120),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"check {request.url} mentions Rocket.Chat",
     )
 
@@ -36,6 +37,7 @@ async def create_workgroup(request: WorkgroupRequest) -> Workgroup:
         result_type=Workgroup,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"community workgroup for {request.company}",
     )
 
@@ -46,5 +48,6 @@ async def record_sales_report(record: SalesReportRecord) -> None:
         record,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=EXTERNAL,
+        heartbeat_timeout=HEARTBEAT,
         summary=f"record sales report {record.month}",
     )
