@@ -47,9 +47,13 @@ def render_agreement(template: str, context: dict) -> tuple[str, str]:
     try:
         text = _ENV.get_template(f"{template}.md").render(context).strip() + "\n"
     except TemplateNotFound:
-        raise ApplicationError(f"unknown agreement template {template!r}", type="AgreementInvalid", non_retryable=True) from None
+        raise ApplicationError(
+            f"unknown agreement template {template!r}", type="AgreementInvalid", non_retryable=True
+        ) from None
     except UndefinedError as exc:
-        raise ApplicationError(f"agreement {template!r}: {exc.message}", type="AgreementInvalid", non_retryable=True) from None
+        raise ApplicationError(
+            f"agreement {template!r}: {exc.message}", type="AgreementInvalid", non_retryable=True
+        ) from None
     title = text.splitlines()[0].lstrip("# ").strip()
     return title, text
 
@@ -66,7 +70,9 @@ class AgreementActivities:
     def prepare_agreement(self, request: AgreementRequest) -> AgreementDraft:
         """Render and store the agreement once per idempotency key (a retry returns it)."""
         with session_scope(self.url) as session:
-            existing = session.exec(select(AgreementRow).where(AgreementRow.idempotency_key == request.idempotency_key)).first()
+            existing = session.exec(
+                select(AgreementRow).where(AgreementRow.idempotency_key == request.idempotency_key)
+            ).first()
             if existing is not None:
                 return _draft(existing)
         title, text = render_agreement(request.template, request.context)
@@ -87,7 +93,11 @@ class AgreementActivities:
                 session.add(row)
         except IntegrityError:  # a concurrent attempt stored it first
             with session_scope(self.url) as session:
-                row = session.exec(select(AgreementRow).where(AgreementRow.idempotency_key == request.idempotency_key)).one()
+                row = session.exec(
+                    select(AgreementRow).where(
+                        AgreementRow.idempotency_key == request.idempotency_key
+                    )
+                ).one()
         return _draft(row)
 
     @activity.defn(name="record_signature")
@@ -97,9 +107,17 @@ class AgreementActivities:
         with session_scope(self.url) as session:
             row = session.get(AgreementRow, signature.agreement_id)
             if row is None:
-                raise ApplicationError(f"unknown agreement {signature.agreement_id}", type="AgreementInvalid", non_retryable=True)
+                raise ApplicationError(
+                    f"unknown agreement {signature.agreement_id}",
+                    type="AgreementInvalid",
+                    non_retryable=True,
+                )
             if row.sha256 != signature.sha256:
-                raise ApplicationError("the signed text differs from the agreement on record", type="AgreementInvalid", non_retryable=True)
+                raise ApplicationError(
+                    "the signed text differs from the agreement on record",
+                    type="AgreementInvalid",
+                    non_retryable=True,
+                )
             if row.status != "signed":
                 row.status = "signed"
                 row.signed_at = _aware(signature.signed_at or datetime.now(UTC))
@@ -127,4 +145,10 @@ def get_agreement(settings: Settings, agreement_id: str) -> AgreementRow | None:
 
 
 def _draft(row: AgreementRow) -> AgreementDraft:
-    return AgreementDraft(agreement_id=row.agreement_id, kind=row.kind, title=row.title, sha256=row.sha256, expires_at=_aware(row.expires_at))
+    return AgreementDraft(
+        agreement_id=row.agreement_id,
+        kind=row.kind,
+        title=row.title,
+        sha256=row.sha256,
+        expires_at=_aware(row.expires_at),
+    )

@@ -42,9 +42,23 @@ def room_name_for(partner_id: str) -> str:
 class RocketChatClient:
     """The few REST calls the program needs."""
 
-    def __init__(self, server_url: str, user_id: str, token: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        user_id: str,
+        token: str,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base = server_url.rstrip("/") + "/api/v1/"
-        self.http = httpx.Client(timeout=TIMEOUT, transport=transport, headers={"X-User-Id": user_id, "X-Auth-Token": token, "Content-Type": "application/json"})
+        self.http = httpx.Client(
+            timeout=TIMEOUT,
+            transport=transport,
+            headers={
+                "X-User-Id": user_id,
+                "X-Auth-Token": token,
+                "Content-Type": "application/json",
+            },
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -53,24 +67,40 @@ class RocketChatClient:
         try:
             response = self.http.request(method, self.base + endpoint, **kw)
         except httpx.HTTPError as exc:
-            raise ApplicationError(f"Rocket.Chat {endpoint}: {type(exc).__name__}: {exc}", type="RocketChatUnavailable") from None
+            raise ApplicationError(
+                f"Rocket.Chat {endpoint}: {type(exc).__name__}: {exc}", type="RocketChatUnavailable"
+            ) from None
         try:
             data = response.json()
         except ValueError:
             data = {}
         if response.status_code in (401, 403):
-            raise ApplicationError(f"Rocket.Chat {endpoint}: not authorized (check ROCKETCHAT_USER_ID / ROCKETCHAT_AUTH_TOKEN)", type="RocketChatUnauthorized", non_retryable=True)
+            raise ApplicationError(
+                f"Rocket.Chat {endpoint}: not authorized (check ROCKETCHAT_USER_ID / ROCKETCHAT_AUTH_TOKEN)",
+                type="RocketChatUnauthorized",
+                non_retryable=True,
+            )
         if response.status_code >= 500 or response.status_code == 429:
-            raise ApplicationError(f"Rocket.Chat {endpoint}: HTTP {response.status_code}", type="RocketChatUnavailable")
+            raise ApplicationError(
+                f"Rocket.Chat {endpoint}: HTTP {response.status_code}", type="RocketChatUnavailable"
+            )
         if response.status_code >= 400 or not data.get("success", False):
-            raise RocketChatError(endpoint, data.get("errorType") or data.get("error") or f"HTTP {response.status_code}", data)
+            raise RocketChatError(
+                endpoint,
+                data.get("errorType") or data.get("error") or f"HTTP {response.status_code}",
+                data,
+            )
         return data
 
-    def create_room(self, name: str, members: list[str], private: bool, topic: str | None = None) -> dict[str, Any]:
+    def create_room(
+        self, name: str, members: list[str], private: bool, topic: str | None = None
+    ) -> dict[str, Any]:
         kind = "groups" if private else "channels"
         key = "group" if private else "channel"
         try:
-            room = self._call("POST", f"{kind}.create", json={"name": name, "members": members, "readOnly": False})[key]
+            room = self._call(
+                "POST", f"{kind}.create", json={"name": name, "members": members, "readOnly": False}
+            )[key]
         except RocketChatError as exc:
             if exc.error_type != "error-duplicate-channel-name":
                 raise
@@ -82,7 +112,12 @@ class RocketChatClient:
 
 class RocketChatError(ApplicationError):
     def __init__(self, endpoint: str, error_type: str, data: dict[str, Any]) -> None:
-        super().__init__(f"Rocket.Chat {endpoint} refused: {error_type}", data, type="RocketChatRefused", non_retryable=True)
+        super().__init__(
+            f"Rocket.Chat {endpoint} refused: {error_type}",
+            data,
+            type="RocketChatRefused",
+            non_retryable=True,
+        )
         self.error_type = error_type
 
 
@@ -96,7 +131,11 @@ class CommunityActivities:
         """Create (once) the partner's workgroup and record it."""
         url = self.settings.resolved_database_url
         with session_scope(url) as session:
-            existing = session.exec(select(RocketChatWorkgroupRow).where(RocketChatWorkgroupRow.idempotency_key == request.idempotency_key)).first()
+            existing = session.exec(
+                select(RocketChatWorkgroupRow).where(
+                    RocketChatWorkgroupRow.idempotency_key == request.idempotency_key
+                )
+            ).first()
             if existing is not None:
                 return _workgroup(existing)
         name = room_name_for(request.partner_id)
@@ -105,15 +144,24 @@ class CommunityActivities:
         if self.settings.rocketchat_backend == "rest":
             token = self.settings.rocketchat_auth_token
             if not self.settings.rocketchat_user_id or token is None:
-                raise ApplicationError("ROCKETCHAT_BACKEND=rest needs ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN", type="RocketChatUnauthorized", non_retryable=True)
-            client = RocketChatClient(server, self.settings.rocketchat_user_id, token.get_secret_value(), self.transport)
+                raise ApplicationError(
+                    "ROCKETCHAT_BACKEND=rest needs ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN",
+                    type="RocketChatUnauthorized",
+                    non_retryable=True,
+                )
+            client = RocketChatClient(
+                server, self.settings.rocketchat_user_id, token.get_secret_value(), self.transport
+            )
             try:
                 room = client.create_room(name, request.members, private, request.topic)
             finally:
                 client.close()
             room_id, backend = room["_id"], "rest"
         else:
-            room_id, backend = "local-" + uuid.uuid5(uuid.NAMESPACE_URL, request.idempotency_key).hex[:17], "local"
+            room_id, backend = (
+                "local-" + uuid.uuid5(uuid.NAMESPACE_URL, request.idempotency_key).hex[:17],
+                "local",
+            )
         row = RocketChatWorkgroupRow(
             room_name=name,
             idempotency_key=request.idempotency_key,
@@ -142,7 +190,13 @@ class CommunityActivities:
 
 def _workgroup(row: RocketChatWorkgroupRow) -> Workgroup:
     path = "group" if row.room_type == "private" else "channel"
-    return Workgroup(room_id=row.room_id, room_name=row.room_name, room_type=row.room_type, backend=row.backend, url=f"{row.server_url}/{path}/{row.room_name}")
+    return Workgroup(
+        room_id=row.room_id,
+        room_name=row.room_name,
+        room_type=row.room_type,
+        backend=row.backend,
+        url=f"{row.server_url}/{path}/{row.room_name}",
+    )
 
 
 def list_workgroups(settings: Settings, partner_id: str | None = None) -> list[Workgroup]:

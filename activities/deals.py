@@ -37,25 +37,41 @@ from models.tables import DealClaimRow, DealNumberRow, DealRegistrationRow, Refe
 ALLOCATION_ATTEMPTS = 100
 
 
-def allocate_deal_number(settings: Settings, submission_key: str, partner_id: str, year: int | None = None) -> str:
+def allocate_deal_number(
+    settings: Settings, submission_key: str, partner_id: str, year: int | None = None
+) -> str:
     """The deal number of this submission: the one it already has, else the next of the year."""
     year = year or datetime.now(UTC).year
     url = settings.resolved_database_url
     for _ in range(ALLOCATION_ATTEMPTS):
         with session_scope(url) as session:
-            existing = session.exec(select(DealNumberRow).where(DealNumberRow.submission_key == submission_key)).first()
+            existing = session.exec(
+                select(DealNumberRow).where(DealNumberRow.submission_key == submission_key)
+            ).first()
             if existing is not None:
                 return existing.deal_number
-            last = session.exec(select(func.max(DealNumberRow.sequence)).where(DealNumberRow.year == year)).one()
+            last = session.exec(
+                select(func.max(DealNumberRow.sequence)).where(DealNumberRow.year == year)
+            ).one()
         sequence = (last or 0) + 1
         number = format_deal_number(year, sequence)
         try:
             with session_scope(url) as session:
-                session.add(DealNumberRow(deal_number=number, submission_key=submission_key, year=year, sequence=sequence, partner_id=partner_id))
+                session.add(
+                    DealNumberRow(
+                        deal_number=number,
+                        submission_key=submission_key,
+                        year=year,
+                        sequence=sequence,
+                        partner_id=partner_id,
+                    )
+                )
         except IntegrityError:
             continue  # another submission took this sequence, or this one was allocated meanwhile
         return number
-    raise RuntimeError(f"could not allocate a deal number for {submission_key} after {ALLOCATION_ATTEMPTS} attempts")
+    raise RuntimeError(
+        f"could not allocate a deal number for {submission_key} after {ALLOCATION_ATTEMPTS} attempts"
+    )
 
 
 def get_registration(settings: Settings, deal_number: str) -> DealRegistrationRow | None:
@@ -93,7 +109,9 @@ class DealActivities:
         stmt = upsert_statement(engine, table).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.deal_number],
-            set_={name: stmt.excluded[name] for name in ("status", "protected_until", "updated_at")},
+            set_={
+                name: stmt.excluded[name] for name in ("status", "protected_until", "updated_at")
+            },
             where=table.c.updated_at <= stmt.excluded.updated_at,
         )
         _execute(engine, stmt)
@@ -122,7 +140,15 @@ class DealActivities:
             if row.sku.strip().upper() != sku:
                 continue
             matched = "customer name" if row.customer_key == key else f"email domain {domain}"
-            conflicts.append(DealConflict(deal_number=row.deal_number, partner_id=row.partner_id, partner_company=row.partner_company, status=row.status, matched_on=matched))
+            conflicts.append(
+                DealConflict(
+                    deal_number=row.deal_number,
+                    partner_id=row.partner_id,
+                    partner_company=row.partner_company,
+                    status=row.status,
+                    matched_on=matched,
+                )
+            )
         return sorted(conflicts, key=lambda c: c.deal_number)
 
     @activity.defn(name="claim_deal_approval")
@@ -135,7 +161,9 @@ class DealActivities:
                 for key in keys:
                     held = session.get(DealClaimRow, key)
                     if held is None:
-                        session.add(DealClaimRow(opportunity_key=key, deal_number=claim.deal_number))
+                        session.add(
+                            DealClaimRow(opportunity_key=key, deal_number=claim.deal_number)
+                        )
                         session.flush()
                     elif held.deal_number != claim.deal_number:
                         raise _Held(held.deal_number, key)
@@ -162,9 +190,15 @@ class DealActivities:
             if row is None:
                 session.add(
                     ReferralFeeRow(
-                        deal_number=record.deal_number, workflow_id=record.workflow_id, partner_id=record.partner_id,
-                        amount_cents=record.amount_cents, currency=record.currency, note=record.note,
-                        status=record.status, reference=record.reference, created_at=at,
+                        deal_number=record.deal_number,
+                        workflow_id=record.workflow_id,
+                        partner_id=record.partner_id,
+                        amount_cents=record.amount_cents,
+                        currency=record.currency,
+                        note=record.note,
+                        status=record.status,
+                        reference=record.reference,
+                        created_at=at,
                         paid_at=at if record.status == "paid" else None,
                     )
                 )

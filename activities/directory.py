@@ -25,7 +25,9 @@ from models.screening import screen
 from models.settings import Settings
 from models.tables import DirectoryListingRow, DirectoryLogoRow
 
-LANGUAGE_SOURCE = "Unicode CLDR territory languages (official and de-facto official), babel {version}"
+LANGUAGE_SOURCE = (
+    "Unicode CLDR territory languages (official and de-facto official), babel {version}"
+)
 
 
 def official_languages(country: str) -> tuple[str, ...]:
@@ -66,7 +68,11 @@ class DirectoryActivities:
         """Remove the partner's entry from the public directory (idempotent)."""
         engine = get_engine(self.url)
         with engine.begin() as conn:
-            result = conn.execute(delete(DirectoryListingRow.__table__).where(DirectoryListingRow.__table__.c.partner_id == request.partner_id))  # type: ignore[attr-defined]
+            result = conn.execute(
+                delete(DirectoryListingRow.__table__).where(
+                    DirectoryListingRow.__table__.c.partner_id == request.partner_id
+                )
+            )  # type: ignore[attr-defined]
         return bool(result.rowcount)
 
     @activity.defn(name="prescreen_application")
@@ -78,10 +84,16 @@ class DirectoryActivities:
         try:
             screening = screen(application.country, application.subdivision, request.review_date)
         except ValueError as exc:
-            raise ApplicationError(str(exc), type="InvalidScreeningInput", non_retryable=True) from exc
+            raise ApplicationError(
+                str(exc), type="InvalidScreeningInput", non_retryable=True
+            ) from exc
         languages = official_languages(application.country)
         criteria = prescreen(application, request.review_date, languages, screening)
-        return PrescreenResult(criteria=criteria, official_languages=list(languages), data_source=LANGUAGE_SOURCE.format(version=babel.__version__))
+        return PrescreenResult(
+            criteria=criteria,
+            official_languages=list(languages),
+            data_source=LANGUAGE_SOURCE.format(version=babel.__version__),
+        )
 
 
 # --- used by the web pages -----------------------------------------------------------------------
@@ -91,7 +103,14 @@ def store_logo(settings: Settings, data: bytes) -> LogoRef:
     """Check the upload with Pillow and keep it; `LogoError` says what is wrong."""
     content_type, width, height = check_logo(data)
     logo_id = hashlib.sha256(data).hexdigest()[:32]
-    row = DirectoryLogoRow(logo_id=logo_id, content_type=content_type, width=width, height=height, size_bytes=len(data), content=data)
+    row = DirectoryLogoRow(
+        logo_id=logo_id,
+        content_type=content_type,
+        width=width,
+        height=height,
+        size_bytes=len(data),
+        content=data,
+    )
     try:
         with session_scope(settings.resolved_database_url) as session:
             if session.get(DirectoryLogoRow, logo_id) is None:
@@ -106,7 +125,9 @@ def get_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | None:
         return session.get(DirectoryLogoRow, logo_id)
 
 
-def list_listings(settings: Settings, country: str | None = None, partner_type: str | None = None) -> list[PublishedListing]:
+def list_listings(
+    settings: Settings, country: str | None = None, partner_type: str | None = None
+) -> list[PublishedListing]:
     """The public directory, by name; filtered by country and program (partner type)."""
     with session_scope(settings.resolved_database_url) as session:
         query = select(DirectoryListingRow)
@@ -124,9 +145,24 @@ def get_listing(settings: Settings, partner_id: str) -> PublishedListing | None:
 
 
 def _listing(row: DirectoryListingRow) -> PublishedListing:
-    data = row.model_dump(exclude={"territory_json", "industries_json", "published_at", "updated_at"})
+    data = row.model_dump(
+        exclude={"territory_json", "industries_json", "published_at", "updated_at"}
+    )
     at = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-    return PublishedListing(**data, territory=json.loads(row.territory_json), industries=json.loads(row.industries_json), at=at)
+    return PublishedListing(
+        **data,
+        territory=json.loads(row.territory_json),
+        industries=json.loads(row.industries_json),
+        at=at,
+    )
 
 
-__all__ = ["DirectoryActivities", "LogoError", "get_listing", "get_logo", "list_listings", "official_languages", "store_logo"]
+__all__ = [
+    "DirectoryActivities",
+    "LogoError",
+    "get_listing",
+    "get_logo",
+    "list_listings",
+    "official_languages",
+    "store_logo",
+]

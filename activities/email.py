@@ -45,7 +45,14 @@ from models.tables import EmailRow, utcnow
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates" / "email"
-OPERATIONS_ROLES = ("operations", "license_desk", "partner_manager", "sales_manager", "account_manager", "reviewer")
+OPERATIONS_ROLES = (
+    "operations",
+    "license_desk",
+    "partner_manager",
+    "sales_manager",
+    "account_manager",
+    "reviewer",
+)
 SENDGRID_TIMEOUT_SECONDS = 30.0
 
 
@@ -375,7 +382,9 @@ class SendGridMailer:
             ) from None
         except TimeoutError as exc:
             # The request may have reached SendGrid: sending again could send it twice.
-            log.warning("email %s: SendGrid timed out (%s); outcome unknown, not resending", key, exc)
+            log.warning(
+                "email %s: SendGrid timed out (%s); outcome unknown, not resending", key, exc
+            )
             return self._mark_unconfirmed(key)
         except (OSError, http.client.HTTPException) as exc:
             self._release(key)

@@ -72,4 +72,6 @@ def list_partners(
 
 def _record(row: PartnerRow) -> PartnerRecord:
     data = row.model_dump(exclude={"attributes_json", "created_at", "updated_at"})
-    return PartnerRecord(**data, attributes=json.loads(row.attributes_json or "{}"), at=row.updated_at)
+    return PartnerRecord(
+        **data, attributes=json.loads(row.attributes_json or "{}"), at=row.updated_at
+    )

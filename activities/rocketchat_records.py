@@ -29,10 +29,17 @@ class RocketChatRecordActivities:
             "share_json": json.dumps(record.share, sort_keys=True, default=str),
             "submitted_at": _aware(record.submitted_at, "SalesReportRecord.submitted_at"),
         }
-        _execute(engine, upsert_statement(engine, table).values(**values).on_conflict_do_nothing(index_elements=[table.c.idempotency_key]))
+        _execute(
+            engine,
+            upsert_statement(engine, table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[table.c.idempotency_key]),
+        )
 
 
 def list_sales_reports(settings: Settings, partner_id: str) -> list[RocketChatSalesReportRow]:
     with session_scope(settings.resolved_database_url) as session:
-        query = select(RocketChatSalesReportRow).where(RocketChatSalesReportRow.partner_id == partner_id)
+        query = select(RocketChatSalesReportRow).where(
+            RocketChatSalesReportRow.partner_id == partner_id
+        )
         return list(session.exec(query.order_by(RocketChatSalesReportRow.month)))

@@ -33,18 +33,27 @@ def _text(body: bytes, encoding: str | None) -> str:
     return html.unescape(text)
 
 
-def check_website(settings: Settings, request: WebCheckRequest, transport: httpx.BaseTransport | None = None) -> WebCheckResult:
+def check_website(
+    settings: Settings, request: WebCheckRequest, transport: httpx.BaseTransport | None = None
+) -> WebCheckResult:
     """Fetch `request.url` within the limits and look for the terms (text and attributes,
     e.g. a logo's alt text or a link to rocket.chat count)."""
     now = datetime.now(UTC)
     url = request.url
     start = urlsplit(url)
     if start.scheme not in ("http", "https") or not start.hostname:
-        return WebCheckResult(url=request.url, ok=False, reason="only http(s) URLs can be checked", checked_at=now)
+        return WebCheckResult(
+            url=request.url, ok=False, reason="only http(s) URLs can be checked", checked_at=now
+        )
     site = _site(start.hostname)
     timeout = httpx.Timeout(settings.web_check_timeout_seconds)
     redirects = 0
-    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"}) as client:
+    with httpx.Client(
+        timeout=timeout,
+        follow_redirects=False,
+        transport=transport,
+        headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"},
+    ) as client:
         while True:
             try:
                 with client.stream("GET", url) as response:
@@ -52,10 +61,26 @@ def check_website(settings: Settings, request: WebCheckRequest, transport: httpx
                         target = urljoin(url, response.headers.get("location", ""))
                         parts = urlsplit(target)
                         if parts.scheme not in ("http", "https") or _site(parts.hostname) != site:
-                            return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=response.status_code, redirects=redirects, reason=f"redirects off the site to {target}", checked_at=now)
+                            return WebCheckResult(
+                                url=request.url,
+                                final_url=url,
+                                ok=False,
+                                status_code=response.status_code,
+                                redirects=redirects,
+                                reason=f"redirects off the site to {target}",
+                                checked_at=now,
+                            )
                         redirects += 1
                         if redirects > settings.web_check_max_redirects:
-                            return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=response.status_code, redirects=redirects - 1, reason=f"more than {settings.web_check_max_redirects} redirects", checked_at=now)
+                            return WebCheckResult(
+                                url=request.url,
+                                final_url=url,
+                                ok=False,
+                                status_code=response.status_code,
+                                redirects=redirects - 1,
+                                reason=f"more than {settings.web_check_max_redirects} redirects",
+                                checked_at=now,
+                            )
                         url = target
                         continue
                     body = bytearray()
@@ -69,12 +94,35 @@ def check_website(settings: Settings, request: WebCheckRequest, transport: httpx
                     status = response.status_code
                     encoding = response.encoding
             except httpx.TimeoutException:
-                return WebCheckResult(url=request.url, final_url=url, ok=False, redirects=redirects, reason=f"timed out after {settings.web_check_timeout_seconds:g} s", checked_at=now)
+                return WebCheckResult(
+                    url=request.url,
+                    final_url=url,
+                    ok=False,
+                    redirects=redirects,
+                    reason=f"timed out after {settings.web_check_timeout_seconds:g} s",
+                    checked_at=now,
+                )
             except httpx.HTTPError as exc:
-                return WebCheckResult(url=request.url, final_url=url, ok=False, redirects=redirects, reason=f"could not fetch: {type(exc).__name__}: {exc}"[:500], checked_at=now)
+                return WebCheckResult(
+                    url=request.url,
+                    final_url=url,
+                    ok=False,
+                    redirects=redirects,
+                    reason=f"could not fetch: {type(exc).__name__}: {exc}"[:500],
+                    checked_at=now,
+                )
             break
     if status >= 400:
-        return WebCheckResult(url=request.url, final_url=url, ok=False, status_code=status, redirects=redirects, bytes_read=len(body), reason=f"HTTP {status}", checked_at=now)
+        return WebCheckResult(
+            url=request.url,
+            final_url=url,
+            ok=False,
+            status_code=status,
+            redirects=redirects,
+            bytes_read=len(body),
+            reason=f"HTTP {status}",
+            checked_at=now,
+        )
     text = _text(bytes(body), encoding).lower()
     mentions = any(term.lower() in text for term in request.terms)
     return WebCheckResult(
@@ -86,7 +134,10 @@ def check_website(settings: Settings, request: WebCheckRequest, transport: httpx
         redirects=redirects,
         bytes_read=len(body),
         truncated=truncated,
-        reason=None if mentions else f"the page does not mention {' or '.join(request.terms)}" + (" (in the first bytes read)" if truncated else ""),
+        reason=None
+        if mentions
+        else f"the page does not mention {' or '.join(request.terms)}"
+        + (" (in the first bytes read)" if truncated else ""),
         checked_at=now,
     )
 

@@ -24,26 +24,82 @@ MAKE_TEST_TARGET_SECONDS = 120.0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench", description="Partnerflow benchmarks against a bare Temporal baseline, measured in the same run.")
-    p.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {','.join(BENCHMARKS)} (default: all)")
-    p.add_argument("--out", type=Path, default=RESULTS, help="directory of the result files (default: bench/results)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Partnerflow benchmarks against a bare Temporal baseline, measured in the same run.",
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help=f"comma-separated subset of {','.join(BENCHMARKS)} (default: all)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="directory of the result files (default: bench/results)",
+    )
     a = p.add_argument_group("order_to_cash")
-    a.add_argument("--n", type=int, default=50, help="deal registrations driven to a paid invoice (default 50)")
-    a.add_argument("--concurrency", type=int, default=None, help="deals in flight at once (default: all N)")
-    a.add_argument("--poll", type=float, default=0.1, help="seconds between pending_tasks queries of a waiting driver (default 0.1)")
-    a.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed first deal of each phase")
+    a.add_argument(
+        "--n", type=int, default=50, help="deal registrations driven to a paid invoice (default 50)"
+    )
+    a.add_argument(
+        "--concurrency", type=int, default=None, help="deals in flight at once (default: all N)"
+    )
+    a.add_argument(
+        "--poll",
+        type=float,
+        default=0.1,
+        help="seconds between pending_tasks queries of a waiting driver (default 0.1)",
+    )
+    a.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="skip the untimed first deal of each phase",
+    )
     b = p.add_argument_group("intake")
-    b.add_argument("--rates", default="50,100,200", help="offered rates, requests per second (default 50,100,200)")
+    b.add_argument(
+        "--rates",
+        default="50,100,200",
+        help="offered rates, requests per second (default 50,100,200)",
+    )
     b.add_argument("--duration", type=float, default=5.0, help="seconds at each rate (default 5)")
-    b.add_argument("--server", choices=["process", "thread"], default="process", help="web service in a subprocess (default) or a thread of the bench")
+    b.add_argument(
+        "--server",
+        choices=["process", "thread"],
+        default="process",
+        help="web service in a subprocess (default) or a thread of the bench",
+    )
     c = p.add_argument_group("scale")
-    c.add_argument("--partners", type=int, default=10_000, help="open partnerships started (default 10000)")
-    c.add_argument("--in-flight", type=int, default=100, help="concurrent start requests (default 100)")
-    c.add_argument("--worker", choices=["process", "inline"], default="process", help="worker in a subprocess (default; RSS is the worker's alone) or in the bench")
-    c.add_argument("--max-cached", type=int, default=None, help="the workers' max_cached_workflows (default: build_worker's, PARTNERFLOW_MAX_CACHED_WORKFLOWS's default)")
-    c.add_argument("--year-days", type=int, default=365, help="simulated days of the partner-year run (default 365)")
+    c.add_argument(
+        "--partners", type=int, default=10_000, help="open partnerships started (default 10000)"
+    )
+    c.add_argument(
+        "--in-flight", type=int, default=100, help="concurrent start requests (default 100)"
+    )
+    c.add_argument(
+        "--worker",
+        choices=["process", "inline"],
+        default="process",
+        help="worker in a subprocess (default; RSS is the worker's alone) or in the bench",
+    )
+    c.add_argument(
+        "--max-cached",
+        type=int,
+        default=None,
+        help="the workers' max_cached_workflows (default: build_worker's, PARTNERFLOW_MAX_CACHED_WORKFLOWS's default)",
+    )
+    c.add_argument(
+        "--year-days",
+        type=int,
+        default=365,
+        help="simulated days of the partner-year run (default 365)",
+    )
     d = p.add_argument_group("make test")
-    d.add_argument("--make-test", action="store_true", help="also time `make test` (slow; off by default)")
+    d.add_argument(
+        "--make-test", action="store_true", help="also time `make test` (slow; off by default)"
+    )
     return p
 
 
@@ -57,20 +113,39 @@ async def server(shared: WorkflowEnvironment | None) -> AsyncIterator[WorkflowEn
         yield env
 
 
-async def run_one(name: str, args: argparse.Namespace, env: WorkflowEnvironment, workdir: Path) -> dict[str, Any]:
+async def run_one(
+    name: str, args: argparse.Namespace, env: WorkflowEnvironment, workdir: Path
+) -> dict[str, Any]:
     if name == "order_to_cash":
         from bench import order_to_cash
 
-        return await order_to_cash.run(env, workdir, n=args.n, concurrency=args.concurrency, poll=args.poll, warm_up=args.warm_up)
+        return await order_to_cash.run(
+            env,
+            workdir,
+            n=args.n,
+            concurrency=args.concurrency,
+            poll=args.poll,
+            warm_up=args.warm_up,
+        )
     if name == "intake":
         from bench import intake
 
         rates = [float(r) for r in str(args.rates).split(",") if r.strip()]
-        return await intake.run(env, workdir, rates=rates, duration=args.duration, server=args.server)
+        return await intake.run(
+            env, workdir, rates=rates, duration=args.duration, server=args.server
+        )
     if name == "scale":
         from bench import scale
 
-        return await scale.run(env, workdir, partners=args.partners, in_flight=args.in_flight, worker=args.worker, year_days=args.year_days, max_cached=args.max_cached if args.max_cached is not None else scale.PRODUCT_CACHE)
+        return await scale.run(
+            env,
+            workdir,
+            partners=args.partners,
+            in_flight=args.in_flight,
+            worker=args.worker,
+            year_days=args.year_days,
+            max_cached=args.max_cached if args.max_cached is not None else scale.PRODUCT_CACHE,
+        )
     raise ValueError(f"unknown benchmark {name!r}: choose from {', '.join(BENCHMARKS)}")
 
 
@@ -81,16 +156,31 @@ def make_test() -> dict[str, Any]:
     tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
     ok = done.returncode == 0 and seconds < MAKE_TEST_TARGET_SECONDS
     return {
-        "seconds": seconds, "returncode": done.returncode, "summary": tail,
-        "rows": [{"benchmark": "make_test", "metric": "wall seconds" + ("" if done.returncode == 0 else f" (exit {done.returncode})"), "product": seconds, "target": f"< {MAKE_TEST_TARGET_SECONDS:g} s", "ok": ok}],
+        "seconds": seconds,
+        "returncode": done.returncode,
+        "summary": tail,
+        "rows": [
+            {
+                "benchmark": "make_test",
+                "metric": "wall seconds"
+                + ("" if done.returncode == 0 else f" (exit {done.returncode})"),
+                "product": seconds,
+                "target": f"< {MAKE_TEST_TARGET_SECONDS:g} s",
+                "ok": ok,
+            }
+        ],
     }
 
 
-async def run_benchmarks(args: argparse.Namespace, env: WorkflowEnvironment | None = None) -> list[dict[str, Any]]:
+async def run_benchmarks(
+    args: argparse.Namespace, env: WorkflowEnvironment | None = None
+) -> list[dict[str, Any]]:
     names = [n.strip() for n in str(args.only).split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
+        raise SystemExit(
+            f"unknown benchmark(s) {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}"
+        )
     machine = machine_info()
     rows: list[dict[str, Any]] = []
     results = []
@@ -113,7 +203,9 @@ async def run_benchmarks(args: argparse.Namespace, env: WorkflowEnvironment | No
         rows += result["rows"]
         results.append(result)
     print(table(rows))
-    print(f"\n{machine['cpu_count']} CPUs, Python {machine['python']}, temporalio {machine['temporalio']}, load {machine['load_average_at_start']}, commit {machine['git_commit']}")
+    print(
+        f"\n{machine['cpu_count']} CPUs, Python {machine['python']}, temporalio {machine['temporalio']}, load {machine['load_average_at_start']}, commit {machine['git_commit']}"
+    )
     return results
 
 

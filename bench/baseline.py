@@ -64,7 +64,9 @@ class BareProcess:
     def pending_tasks(self) -> list[dict[str, Any]]:
         if not self._waiting:
             return []
-        return [{"task": f"step-{self._step}", "handler": "bench_act", "example": {"step": self._step}}]
+        return [
+            {"task": f"step-{self._step}", "handler": "bench_act", "example": {"step": self._step}}
+        ]
 
     @workflow.run
     async def run(self, spec: BareSpec) -> dict[str, Any]:
@@ -75,16 +77,27 @@ class BareProcess:
         told: list[asyncio.Future[None]] = []
         for i, count in enumerate(segments):
             for _ in range(count):
-                await workflow.execute_activity(noop, spec.payload, start_to_close_timeout=timedelta(seconds=30))
+                await workflow.execute_activity(
+                    noop, spec.payload, start_to_close_timeout=timedelta(seconds=30)
+                )
             if parent is not None:  # fire and forget, like OrderFulfillment's progress
-                told += [asyncio.ensure_future(workflow.get_external_workflow_handle(parent.workflow_id).signal("bench_progress", spec.payload)) for _ in range(notices[i])]
+                told += [
+                    asyncio.ensure_future(
+                        workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                            "bench_progress", spec.payload
+                        )
+                    )
+                    for _ in range(notices[i])
+                ]
             if i < own:
                 self._step, self._waiting = i + 1, True
                 await workflow.wait_condition(lambda: not self._waiting)
         if told:
             await asyncio.gather(*told)
         if spec.child is not None:
-            await workflow.execute_child_workflow(BareProcess.run, spec.child, id=f"{workflow.info().workflow_id}-child")
+            await workflow.execute_child_workflow(
+                BareProcess.run, spec.child, id=f"{workflow.info().workflow_id}-child"
+            )
         return {"outcome": "done", "signals": self._received}
 
 

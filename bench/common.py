@@ -141,8 +141,22 @@ def machine_info() -> dict[str, Any]:
 
     commit = None
     try:  # read-only
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
         if dirty:
             commit += " (with uncommitted changes)"
     except (OSError, subprocess.SubprocessError):
@@ -204,10 +218,25 @@ def fmt(value: Any) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """Rows of {benchmark, metric, product, baseline, ratio, target, ok} as a text table."""
     columns = ["benchmark", "metric", "product", "baseline", "ratio", "target", "ok"]
-    cells = [[fmt(row.get(c)) if c != "ok" else ("" if row.get("ok") is None else ("yes" if row["ok"] else "NO")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    cells = [
+        [
+            fmt(row.get(c))
+            if c != "ok"
+            else ("" if row.get("ok") is None else ("yes" if row["ok"] else "NO"))
+            for c in columns
+        ]
+        for row in rows
+    ]
+    widths = [
+        max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)
+    ]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for r in cells:
-        lines.append("  ".join(v.rjust(w) if i in (2, 3, 4) else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                v.rjust(w) if i in (2, 3, 4) else v.ljust(w)
+                for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
     return "\n".join(lines)

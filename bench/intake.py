@@ -58,7 +58,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def web_server(data: Path, address: str, task_queue: str, mode: str = "process") -> Iterator[tuple[str, int | None]]:
+def web_server(
+    data: Path, address: str, task_queue: str, mode: str = "process"
+) -> Iterator[tuple[str, int | None]]:
     """The web service on loopback: (base URL, server pid or None when in a thread)."""
     port = free_port()
     if mode == "thread":
@@ -66,7 +68,20 @@ def web_server(data: Path, address: str, task_queue: str, mode: str = "process")
             yield f"http://127.0.0.1:{port}", None
         return
     env = {**os.environ, **settings_env(data, address, task_queue), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "starters.web.app:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "starters.web.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         _wait_healthy(port, process)
@@ -87,7 +102,11 @@ def _thread_server(data: Path, address: str, task_queue: str, port: int) -> Iter
     from starters.web.app import create_app
 
     settings = Settings(**settings_env(data, address, task_queue), _env_file=None)  # type: ignore[arg-type]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+    )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -99,19 +118,26 @@ def _thread_server(data: Path, address: str, task_queue: str, port: int) -> Iter
         thread.join(timeout=10)
 
 
-def _wait_healthy(port: int, process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+def _wait_healthy(
+    port: int, process: subprocess.Popen[bytes] | None, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the web service exited with {process.returncode}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json().get("temporal") == "connected":
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json().get("temporal")
+                == "connected"
+            ):
                 return
         time.sleep(0.1)
     raise RuntimeError("the web service did not become healthy")
 
 
-async def open_loop(rate: float, duration: float, send: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
+async def open_loop(
+    rate: float, duration: float, send: Callable[[int], Awaitable[bool]]
+) -> dict[str, Any]:
     """Send `rate × duration` requests at their scheduled times; count, rate and latency."""
     total = max(1, round(rate * duration))
     latencies: list[float] = []
@@ -198,31 +224,49 @@ async def measure_product(base_url: str, rate: float, duration: float) -> dict[s
 
         async def send(i: int) -> bool:
             body, signature = bodies[i]
-            response = await web.post("/webhooks/forms/order", content=body, headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature})
+            response = await web.post(
+                "/webhooks/forms/order",
+                content=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+            )
             return response.status_code == 202
 
         return await open_loop(rate, duration, send)
 
 
-async def measure_baseline(client: Client, task_queue: str, rate: float, duration: float) -> dict[str, Any]:
+async def measure_baseline(
+    client: Client, task_queue: str, rate: float, duration: float
+) -> dict[str, Any]:
     starts = direct_starts(max(1, round(rate * duration)))
 
     async def send(i: int) -> bool:
         arg, workflow_id = starts[i]
-        await client.start_workflow("OrderFulfillment", arg, id=f"bare-{workflow_id}", task_queue=task_queue)
+        await client.start_workflow(
+            "OrderFulfillment", arg, id=f"bare-{workflow_id}", task_queue=task_queue
+        )
         return True
 
     return await open_loop(rate, duration, send)
 
 
-async def run(env: WorkflowEnvironment, workdir: Path, *, rates: list[float] | None = None, duration: float = 5.0, server: str = "process") -> dict[str, Any]:
+async def run(
+    env: WorkflowEnvironment,
+    workdir: Path,
+    *,
+    rates: list[float] | None = None,
+    duration: float = 5.0,
+    server: str = "process",
+) -> dict[str, Any]:
     rates = rates or [50, 100, 200]
     queue = f"bench-intake-{uuid.uuid4().hex[:8]}"  # no worker: intake only
     data = workdir / "intake"
     bench_settings(data, address_of(env), queue)
     levels = []
     with web_server(data, address_of(env), queue, server) as (base_url, _pid):
-        warm, pause = min(1.0, duration / 2), min(0.5, duration / 5)  # let the server drain between phases
+        warm, pause = (
+            min(1.0, duration / 2),
+            min(0.5, duration / 5),
+        )  # let the server drain between phases
         await measure_product(base_url, min(rates), warm)  # warm-up, not reported
         await measure_baseline(env.client, queue, min(rates), warm)
         for rate in rates:
@@ -230,13 +274,57 @@ async def run(env: WorkflowEnvironment, workdir: Path, *, rates: list[float] | N
             await asyncio.sleep(pause)
             baseline = await measure_baseline(env.client, queue, rate, duration)
             await asyncio.sleep(pause)
-            levels.append({"rate": rate, "product": product, "baseline": baseline, "ratio": ratio(product["achieved_rate"], baseline["achieved_rate"])})
+            levels.append(
+                {
+                    "rate": rate,
+                    "product": product,
+                    "baseline": baseline,
+                    "ratio": ratio(product["achieved_rate"], baseline["achieved_rate"]),
+                }
+            )
     rows = []
     for level in levels:
         p, b, r = level["product"], level["baseline"], level["ratio"]
-        rows.append({"benchmark": "intake", "metric": f"req/s @ {level['rate']:g}/s offered", "product": p["achieved_rate"], "baseline": b["achieved_rate"], "ratio": r, "target": f">= {RATE_TARGET}", "ok": r is not None and r >= RATE_TARGET})
+        rows.append(
+            {
+                "benchmark": "intake",
+                "metric": f"req/s @ {level['rate']:g}/s offered",
+                "product": p["achieved_rate"],
+                "baseline": b["achieved_rate"],
+                "ratio": r,
+                "target": f">= {RATE_TARGET}",
+                "ok": r is not None and r >= RATE_TARGET,
+            }
+        )
         p99_target = f"< {P99_TARGET_MS:g} ms" if level["rate"] == P99_TARGET_RATE else None
         p99_ok = (p["p99_ms"] is not None and p["p99_ms"] < P99_TARGET_MS) if p99_target else None
-        rows.append({"benchmark": "intake", "metric": f"p50 ms @ {level['rate']:g}/s", "product": p["p50_ms"], "baseline": b["p50_ms"], "ratio": ratio(p["p50_ms"], b["p50_ms"])})
-        rows.append({"benchmark": "intake", "metric": f"p99 ms @ {level['rate']:g}/s", "product": p["p99_ms"], "baseline": b["p99_ms"], "ratio": ratio(p["p99_ms"], b["p99_ms"]), "target": p99_target, "ok": p99_ok})
-    return {"parameters": {"rates": rates, "duration_seconds": duration, "server": server, "form": "order"}, "levels": levels, "rows": rows}
+        rows.append(
+            {
+                "benchmark": "intake",
+                "metric": f"p50 ms @ {level['rate']:g}/s",
+                "product": p["p50_ms"],
+                "baseline": b["p50_ms"],
+                "ratio": ratio(p["p50_ms"], b["p50_ms"]),
+            }
+        )
+        rows.append(
+            {
+                "benchmark": "intake",
+                "metric": f"p99 ms @ {level['rate']:g}/s",
+                "product": p["p99_ms"],
+                "baseline": b["p99_ms"],
+                "ratio": ratio(p["p99_ms"], b["p99_ms"]),
+                "target": p99_target,
+                "ok": p99_ok,
+            }
+        )
+    return {
+        "parameters": {
+            "rates": rates,
+            "duration_seconds": duration,
+            "server": server,
+            "form": "order",
+        },
+        "levels": levels,
+        "rows": rows,
+    }

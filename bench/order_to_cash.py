@@ -47,14 +47,24 @@ COUNTED = {
     "workflow_tasks": EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     "children": EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
 }
-HUMAN = {"review_deal", "submit_quotation", "sign_agreement", "submit_purchase_order", "accept_terms", "review_license", "record_payment"}
+HUMAN = {
+    "review_deal",
+    "submit_quotation",
+    "sign_agreement",
+    "submit_purchase_order",
+    "accept_terms",
+    "review_license",
+    "record_payment",
+}
 TARGET = 0.9
 
 
 # --- driving ---------------------------------------------------------------------------------
 
 
-async def wait_pending(handle: WorkflowHandle, task: str, poll: float, timeout: float = 120.0) -> dict[str, Any]:
+async def wait_pending(
+    handle: WorkflowHandle, task: str, poll: float, timeout: float = 120.0
+) -> dict[str, Any]:
     """Poll `pending_tasks` until `task` is pending (the workflow may not exist yet)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,9 +89,16 @@ def seed_partner(settings: Settings, partner_id: str) -> None:
     from models.contracts import PartnerRecord
 
     record = PartnerRecord(
-        partner_id=partner_id, program="mattermost", partner_type="value_added_reseller", company="Nordlicht IT-Systemhaus GmbH",
-        country="DE", contact_name="Lena Hoffmann", contact_email="lena.hoffmann@nordlicht-it.example", status="active",
-        attributes={"tier": "gold"}, at=datetime.now(UTC),
+        partner_id=partner_id,
+        program="mattermost",
+        partner_type="value_added_reseller",
+        company="Nordlicht IT-Systemhaus GmbH",
+        country="DE",
+        contact_name="Lena Hoffmann",
+        contact_email="lena.hoffmann@nordlicht-it.example",
+        status="active",
+        attributes={"tier": "gold"},
+        at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
 
@@ -102,17 +119,24 @@ async def post_form(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) 
     from starters.intake import SIGNATURE_HEADER, sign
 
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, int(time.time()))}
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, int(time.time())),
+    }
     return await web.post(f"/webhooks/forms/{form}", content=body, headers=headers)
 
 
 async def one_deal(client: Client, web: httpx.AsyncClient, partner_id: str, poll: float) -> str:
     response = await post_form(web, "deal-registration", deal_form(partner_id))
     if response.status_code != 202:
-        raise RuntimeError(f"deal-registration form answered {response.status_code}: {response.text[:500]}")
+        raise RuntimeError(
+            f"deal-registration form answered {response.status_code}: {response.text[:500]}"
+        )
     workflow_id = response.json()["workflow_id"]
     order_id = "order-" + workflow_id.removeprefix("deal-")
-    await play(client, [(workflow_id, t) for t in DEAL_STEPS] + [(order_id, t) for t in ORDER_STEPS], poll)
+    await play(
+        client, [(workflow_id, t) for t in DEAL_STEPS] + [(order_id, t) for t in ORDER_STEPS], poll
+    )
     result = await client.get_workflow_handle(workflow_id).result()
     if result.get("outcome") != "paid":
         raise RuntimeError(f"{workflow_id} ended {result.get('outcome')!r}, not paid")
@@ -141,7 +165,11 @@ async def counts(client: Client, workflow_id: str, human: set[str]) -> dict[str,
             if event.event_type == event_type:
                 found[name] += 1
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            kind = "human_signals" if event.workflow_execution_signaled_event_attributes.signal_name in human else "internal_signals"
+            kind = (
+                "human_signals"
+                if event.workflow_execution_signaled_event_attributes.signal_name in human
+                else "internal_signals"
+            )
             found[kind] += 1
     return {k: found[k] for k in ["events", *COUNTED, "human_signals", "internal_signals"]}
 
@@ -176,7 +204,15 @@ def _sizes(parent: dict[str, int], child: dict[str, int]) -> str:
 # --- the benchmark ---------------------------------------------------------------------------
 
 
-async def run(env: WorkflowEnvironment, workdir: Path, *, n: int = 50, concurrency: int | None = None, poll: float = 0.1, warm_up: bool = True) -> dict[str, Any]:
+async def run(
+    env: WorkflowEnvironment,
+    workdir: Path,
+    *,
+    n: int = 50,
+    concurrency: int | None = None,
+    poll: float = 0.1,
+    warm_up: bool = True,
+) -> dict[str, Any]:
     from starters.web.app import create_app
     from workers.main import build_worker, workflow_runner
 
@@ -189,9 +225,16 @@ async def run(env: WorkflowEnvironment, workdir: Path, *, n: int = 50, concurren
     app = create_app(settings, client)
 
     transport = httpx.ASGITransport(app=app)
-    async with build_worker(client, settings), httpx.AsyncClient(transport=transport, base_url="http://bench") as web:
-        warm = await one_deal(client, web, partner_id, poll) if warm_up else None  # imports, sandbox, SQLite: not timed
-        product_seconds, product_each, product_ids = await timed(lambda: one_deal(client, web, partner_id, poll), n, concurrency)
+    async with (
+        build_worker(client, settings),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as web,
+    ):
+        warm = (
+            await one_deal(client, web, partner_id, poll) if warm_up else None
+        )  # imports, sandbox, SQLite: not timed
+        product_seconds, product_each, product_ids = await timed(
+            lambda: one_deal(client, web, partner_id, poll), n, concurrency
+        )
     warm = warm or product_ids[0]
 
     # What one deal is, from its history (the warm-up deal and a few timed ones).
@@ -200,18 +243,32 @@ async def run(env: WorkflowEnvironment, workdir: Path, *, n: int = 50, concurren
     deal, order = _median_counts(per_deal), _median_counts(per_order)
     payload = {"deal_number": "DR-2026-000001", "note": "x" * 200}
     spec = BareSpec(
-        activities=deal["activities"], signals=deal["human_signals"], payload=payload,
-        child=BareSpec(activities=order["activities"], signals=order["human_signals"], notify_parent=deal["internal_signals"], payload=payload),
+        activities=deal["activities"],
+        signals=deal["human_signals"],
+        payload=payload,
+        child=BareSpec(
+            activities=order["activities"],
+            signals=order["human_signals"],
+            notify_parent=deal["internal_signals"],
+            payload=payload,
+        ),
     )
 
     bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     bare_worker = Worker(
-        client, task_queue=bare_queue, workflows=[BareProcess], activities=[noop], workflow_runner=workflow_runner(),
-        activity_executor=ThreadPoolExecutor(max_workers=16), max_cached_workflows=1000,
+        client,
+        task_queue=bare_queue,
+        workflows=[BareProcess],
+        activities=[noop],
+        workflow_runner=workflow_runner(),
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_cached_workflows=1000,
     )
     async with bare_worker:
         bare_warm = await one_bare(client, spec, bare_queue, poll) if warm_up else None
-        bare_seconds, bare_each, bare_ids = await timed(lambda: one_bare(client, spec, bare_queue, poll), n, concurrency)
+        bare_seconds, bare_each, bare_ids = await timed(
+            lambda: one_bare(client, spec, bare_queue, poll), n, concurrency
+        )
     bare_warm = bare_warm or bare_ids[0]
     bare_counts = await counts(client, bare_warm, {"bench_act"})
     bare_child_counts = await counts(client, f"{bare_warm}-child", {"bench_act"})
@@ -219,18 +276,55 @@ async def run(env: WorkflowEnvironment, workdir: Path, *, n: int = 50, concurren
     product_rate, bare_rate = n / product_seconds, n / bare_seconds
     r = ratio(product_rate, bare_rate)
     return {
-        "parameters": {"n": n, "concurrency": concurrency, "poll_seconds": poll, "warm_up": int(warm_up)},
+        "parameters": {
+            "n": n,
+            "concurrency": concurrency,
+            "poll_seconds": poll,
+            "warm_up": int(warm_up),
+        },
         "per_deal_history": {"deal": deal, "order": order},
         "baseline_history": {"parent": bare_counts, "child": bare_child_counts},
-        "product": {"seconds": round(product_seconds, 3), "deals_per_second": round(product_rate, 3), "median_deal_seconds": round(statistics.median(product_each), 3)},
-        "baseline": {"seconds": round(bare_seconds, 3), "deals_per_second": round(bare_rate, 3), "median_deal_seconds": round(statistics.median(bare_each), 3)},
+        "product": {
+            "seconds": round(product_seconds, 3),
+            "deals_per_second": round(product_rate, 3),
+            "median_deal_seconds": round(statistics.median(product_each), 3),
+        },
+        "baseline": {
+            "seconds": round(bare_seconds, 3),
+            "deals_per_second": round(bare_rate, 3),
+            "median_deal_seconds": round(statistics.median(bare_each), 3),
+        },
         "ratio": r,
         "target": f">= {TARGET}",
         "ok": r is not None and r >= TARGET,
         "rows": [
-            {"benchmark": "order_to_cash", "metric": "deals/s", "product": round(product_rate, 3), "baseline": round(bare_rate, 3), "ratio": r, "target": f">= {TARGET}", "ok": r is not None and r >= TARGET},
-            {"benchmark": "order_to_cash", "metric": "median s/deal", "product": round(statistics.median(product_each), 3), "baseline": round(statistics.median(bare_each), 3), "ratio": ratio(statistics.median(product_each), statistics.median(bare_each))},
-            {"benchmark": "order_to_cash", "metric": "activities+human+internal signals/deal", "product": _sizes(deal, order), "baseline": _sizes(bare_counts, bare_child_counts)},
-            {"benchmark": "order_to_cash", "metric": "history events/deal", "product": deal["events"] + order["events"], "baseline": bare_counts["events"] + bare_child_counts["events"]},
+            {
+                "benchmark": "order_to_cash",
+                "metric": "deals/s",
+                "product": round(product_rate, 3),
+                "baseline": round(bare_rate, 3),
+                "ratio": r,
+                "target": f">= {TARGET}",
+                "ok": r is not None and r >= TARGET,
+            },
+            {
+                "benchmark": "order_to_cash",
+                "metric": "median s/deal",
+                "product": round(statistics.median(product_each), 3),
+                "baseline": round(statistics.median(bare_each), 3),
+                "ratio": ratio(statistics.median(product_each), statistics.median(bare_each)),
+            },
+            {
+                "benchmark": "order_to_cash",
+                "metric": "activities+human+internal signals/deal",
+                "product": _sizes(deal, order),
+                "baseline": _sizes(bare_counts, bare_child_counts),
+            },
+            {
+                "benchmark": "order_to_cash",
+                "metric": "history events/deal",
+                "product": deal["events"] + order["events"],
+                "baseline": bare_counts["events"] + bare_child_counts["events"],
+            },
         ],
     }

@@ -52,13 +52,20 @@ RSS_TARGET_MB = 300.0
 EVENTS_TARGET = 1000
 START_RATIO_TARGET = None  # reported, no target in the issue
 BARE_TIMER_DAYS = 30
-PRODUCT_CACHE: int = Settings.model_fields["max_cached_workflows"].default  # build_worker's bound (PARTNERFLOW_MAX_CACHED_WORKFLOWS)
+PRODUCT_CACHE: int = Settings.model_fields[
+    "max_cached_workflows"
+].default  # build_worker's bound (PARTNERFLOW_MAX_CACHED_WORKFLOWS)
 
 
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def partnership_input(partner_id: str, signed_at: datetime, site: str = "https://partner.example", term_months: int = 36) -> Any:
+def partnership_input(
+    partner_id: str,
+    signed_at: datetime,
+    site: str = "https://partner.example",
+    term_months: int = 36,
+) -> Any:
     from models.rocketchat import (
         YEARLY_PROGRAM_FEE_CENTS,
         FeeInvoice,
@@ -69,14 +76,27 @@ def partnership_input(partner_id: str, signed_at: datetime, site: str = "https:/
     )
 
     app = RocketChatApplication(
-        partner_id=partner_id, company="Porto Chat Lda", country="PT", website=site + "/",  # type: ignore[arg-type]
+        partner_id=partner_id,
+        company="Porto Chat Lda",
+        country="PT",
+        website=site + "/",  # type: ignore[arg-type]
         contact={"name": "Ana Costa", "email": "ana.costa@portochat.example"},  # type: ignore[arg-type]
-        partner_type="technology_provider", services=["installation"],
+        partner_type="technology_provider",
+        services=["installation"],
     )
     return RocketChatPartnershipInput(
-        application=app, goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)], signed_at=signed_at,
-        term_months=term_months, support_contract_reference="SUP-1", term_end=add_months(signed_at, term_months),
-        website_url=site + "/partners", fee_invoices=[FeeInvoice(year=1, invoice_id="in_bench", amount_cents=YEARLY_PROGRAM_FEE_CENTS, paid=True)],
+        application=app,
+        goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)],
+        signed_at=signed_at,
+        term_months=term_months,
+        support_contract_reference="SUP-1",
+        term_end=add_months(signed_at, term_months),
+        website_url=site + "/partners",
+        fee_invoices=[
+            FeeInvoice(
+                year=1, invoice_id="in_bench", amount_cents=YEARLY_PROGRAM_FEE_CENTS, paid=True
+            )
+        ],
     )
 
 
@@ -92,7 +112,9 @@ async def _serve(kind: str, settings_args: dict[str, str], max_cached: int) -> N
     worker = build(kind, client, settings, max_cached)
     async with worker:
         print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the bench closes stdin
+        await asyncio.get_running_loop().run_in_executor(
+            None, sys.stdin.read
+        )  # until the bench closes stdin
 
 
 def build(kind: str, client: Client, settings: Any, max_cached: int = PRODUCT_CACHE) -> Any:
@@ -104,10 +126,17 @@ def build(kind: str, client: Client, settings: Any, max_cached: int = PRODUCT_CA
     from workers.main import build_worker, workflow_runner
 
     if kind == "product":
-        return build_worker(client, settings.model_copy(update={"max_cached_workflows": max_cached}))
+        return build_worker(
+            client, settings.model_copy(update={"max_cached_workflows": max_cached})
+        )
     return Worker(
-        client, task_queue=settings.temporal_task_queue, workflows=[BareTimer], activities=[noop], workflow_runner=workflow_runner(),
-        activity_executor=ThreadPoolExecutor(max_workers=16), max_cached_workflows=max_cached,
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[BareTimer],
+        activities=[noop],
+        workflow_runner=workflow_runner(),
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_cached_workflows=max_cached,
     )
 
 
@@ -129,21 +158,44 @@ def _drain(stream: IO[bytes], kind: str, counts: dict[str, int]) -> None:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_LOG_MARKERS = {"slow_workflow_tasks": "TMPRL1104", "workflow_tasks_not_found": "Task not found when completing"}
+_LOG_MARKERS = {
+    "slow_workflow_tasks": "TMPRL1104",
+    "workflow_tasks_not_found": "Task not found when completing",
+}
 
 
 @contextlib.asynccontextmanager
-async def worker_process(kind: str, data: Path, address: str, task_queue: str, max_cached: int, log: dict[str, int] | None = None) -> AsyncIterator[int]:
+async def worker_process(
+    kind: str,
+    data: Path,
+    address: str,
+    task_queue: str,
+    max_cached: int,
+    log: dict[str, int] | None = None,
+) -> AsyncIterator[int]:
     """A worker in its own process (its RSS is the worker's alone); yields its pid. Its
     stdout is read to the end (counts of its log lines in `log`)."""
-    env = {**os.environ, **settings_env(data, address, task_queue), "PYTHONPATH": str(ROOT), "BENCH_MAX_CACHED": str(max_cached)}
-    process = subprocess.Popen([sys.executable, "-m", "bench.scale", "--worker", kind], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    env = {
+        **os.environ,
+        **settings_env(data, address, task_queue),
+        "PYTHONPATH": str(ROOT),
+        "BENCH_MAX_CACHED": str(max_cached),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.scale", "--worker", kind],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout=60)
         if line.strip() != b"ready":
             raise RuntimeError(f"the {kind} worker did not start ({line!r})")
-        threading.Thread(target=_drain, args=(process.stdout, kind, log if log is not None else {}), daemon=True).start()
+        threading.Thread(
+            target=_drain, args=(process.stdout, kind, log if log is not None else {}), daemon=True
+        ).start()
         yield process.pid
     finally:
         with contextlib.suppress(OSError):
@@ -157,7 +209,9 @@ async def worker_process(kind: str, data: Path, address: str, task_queue: str, m
 
 
 @contextlib.asynccontextmanager
-async def worker_inline(kind: str, data: Path, address: str, task_queue: str, max_cached: int, client: Client) -> AsyncIterator[int]:
+async def worker_inline(
+    kind: str, data: Path, address: str, task_queue: str, max_cached: int, client: Client
+) -> AsyncIterator[int]:
     """The worker in this process (smoke test): RSS then includes the bench itself."""
     from models.settings import Settings
 
@@ -181,7 +235,9 @@ async def start_all(client: Client, count: int, in_flight: int, start_one: Any) 
     return watch.elapsed
 
 
-async def wait_all_waiting(client: Client, query: str, count: int, timeout: float) -> tuple[float | None, int]:
+async def wait_all_waiting(
+    client: Client, query: str, count: int, timeout: float
+) -> tuple[float | None, int]:
     """(seconds, count) once visibility shows `count` workflows matching `query` (their first
     tasks run); (None, how many did) if they did not within `timeout` seconds, or if none
     progressed for a minute (a stalled worker is reported, not waited on)."""
@@ -199,7 +255,15 @@ async def wait_all_waiting(client: Client, query: str, count: int, timeout: floa
     return None, (await client.count_workflows(query)).count
 
 
-async def one_population(env: WorkflowEnvironment, data: Path, kind: str, count: int, in_flight: int, worker: str, max_cached: int) -> dict[str, Any]:
+async def one_population(
+    env: WorkflowEnvironment,
+    data: Path,
+    kind: str,
+    count: int,
+    in_flight: int,
+    worker: str,
+    max_cached: int,
+) -> dict[str, Any]:
     from bench.baseline import BareTimer
     from workflows.rocketchat_partnership import RocketChatPartnership
 
@@ -211,9 +275,16 @@ async def one_population(env: WorkflowEnvironment, data: Path, kind: str, count:
     async def start_one(i: int) -> None:
         if kind == "product":
             partner_id = f"bench-{run_tag}-{i}"
-            await client.start_workflow(RocketChatPartnership.run, partnership_input(partner_id, signed_at), id=f"rc-partnership-{partner_id}", task_queue=queue)
+            await client.start_workflow(
+                RocketChatPartnership.run,
+                partnership_input(partner_id, signed_at),
+                id=f"rc-partnership-{partner_id}",
+                task_queue=queue,
+            )
         else:
-            await client.start_workflow(BareTimer.run, BARE_TIMER_DAYS, id=f"bench-timer-{run_tag}-{i}", task_queue=queue)
+            await client.start_workflow(
+                BareTimer.run, BARE_TIMER_DAYS, id=f"bench-timer-{run_tag}-{i}", task_queue=queue
+            )
 
     stage = "quarter_1" if kind == "product" else "waiting"
     query = f'TaskQueue = "{queue}" AND Stage = "{stage}" AND ExecutionStatus = "Running"'
@@ -225,17 +296,27 @@ async def one_population(env: WorkflowEnvironment, data: Path, kind: str, count:
     async with context as pid:
         idle = rss_mb(pid)
         seconds = await start_all(client, count, in_flight, start_one)
-        settled, waiting = await wait_all_waiting(client, query, count, timeout=max(120.0, count / 5))
+        settled, waiting = await wait_all_waiting(
+            client, query, count, timeout=max(120.0, count / 5)
+        )
         pause = 0.2 if count >= 1000 else 0.02  # RSS: the largest of 5 samples after they all wait
         samples = []
         for _ in range(5):
             await asyncio.sleep(pause)
             samples.append(rss_mb(pid))
     return {
-        "workflows": count, "start_seconds": round(seconds, 3), "starts_per_second": round(count / seconds, 1),
-        "seconds_until_all_waiting": None if settled is None else round(seconds + settled, 3), "waiting": waiting,
-        "stalled": settled is None, "worker_rss_idle_mb": idle, "worker_rss_mb": max(samples),
-        "worker": worker, "max_cached_workflows": max_cached, "task_queue": queue, "worker_log": log,
+        "workflows": count,
+        "start_seconds": round(seconds, 3),
+        "starts_per_second": round(count / seconds, 1),
+        "seconds_until_all_waiting": None if settled is None else round(seconds + settled, 3),
+        "waiting": waiting,
+        "stalled": settled is None,
+        "worker_rss_idle_mb": idle,
+        "worker_rss_mb": max(samples),
+        "worker": worker,
+        "max_cached_workflows": max_cached,
+        "task_queue": queue,
+        "worker_log": log,
     }
 
 
@@ -245,10 +326,23 @@ async def one_population(env: WorkflowEnvironment, data: Path, kind: str, count:
 
 def report(month: str) -> dict[str, Any]:
     return {
-        "month": month, "submitted_by": "ana.costa@portochat.example", "deals_closed": 1, "sales_closed_cents": 500_000, "prospective_sales": 2,
-        "hosting_revenue_cents": 0, "referred_projects": [{"name": "Clinic chat", "amount_cents": 1_000_001}],
-        "premium_offers": [{"product": "support_plan", "description": "Pro support", "quantity": 3, "list_price_cents": 33_333}],
-        "certified_staff": 1, "share_statistics": True,
+        "month": month,
+        "submitted_by": "ana.costa@portochat.example",
+        "deals_closed": 1,
+        "sales_closed_cents": 500_000,
+        "prospective_sales": 2,
+        "hosting_revenue_cents": 0,
+        "referred_projects": [{"name": "Clinic chat", "amount_cents": 1_000_001}],
+        "premium_offers": [
+            {
+                "product": "support_plan",
+                "description": "Pro support",
+                "quantity": 3,
+                "list_price_cents": 33_333,
+            }
+        ],
+        "certified_staff": 1,
+        "share_statistics": True,
     }
 
 
@@ -277,12 +371,24 @@ async def partner_year(workdir: Path, days: int = 365, step_days: int = 4) -> di
         queue = f"bench-year-{uuid.uuid4().hex[:8]}"
         settings = bench_settings(workdir / "partner_year", address_of(env), queue)
         with partner_site() as site:
-            async with Worker(client, task_queue=queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities_for(settings), activity_executor=ThreadPoolExecutor(8)):
+            async with Worker(
+                client,
+                task_queue=queue,
+                workflows=WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=activities_for(settings),
+                activity_executor=ThreadPoolExecutor(8),
+            ):
                 signed_at = await env.get_current_time()
                 partner_id = f"bench-{uuid.uuid4().hex[:8]}"
                 state = partnership_input(partner_id, signed_at, site)
                 state.fee_invoices = []  # the yearly fee is part of the year: invoiced on the signature
-                handle = await client.start_workflow(RocketChatPartnership.run, state, id=f"rc-partnership-{partner_id}", task_queue=queue)
+                handle = await client.start_workflow(
+                    RocketChatPartnership.run,
+                    state,
+                    id=f"rc-partnership-{partner_id}",
+                    task_queue=queue,
+                )
                 first_run = handle.first_execution_run_id or handle.result_run_id
                 submitted: set[str] = set()
                 end = signed_at + timedelta(days=days)
@@ -299,7 +405,11 @@ async def partner_year(workdir: Path, days: int = 365, step_days: int = 4) -> di
                             submitted.add(month)
                             await handle.signal("submit_sales_report", report(month))
                             acted = True
-                    for task, handler in (("record_fee_payment", "record_fee_payment"), ("quarterly_review", "decide_review"), ("decide_renewal", "decide_renewal")):
+                    for task, handler in (
+                        ("record_fee_payment", "record_fee_payment"),
+                        ("quarterly_review", "decide_review"),
+                        ("decide_renewal", "decide_renewal"),
+                    ):
                         if t := tasks.get(task):
                             await handle.signal(handler, t["example"])
                             acted = True
@@ -311,7 +421,9 @@ async def partner_year(workdir: Path, days: int = 365, step_days: int = 4) -> di
                 runs, events, per_run = 0, 0, []
                 run_id: str | None = first_run
                 while run_id:
-                    history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+                    history = await client.get_workflow_handle(
+                        handle.id, run_id=run_id
+                    ).fetch_history()
                     runs += 1
                     per_run.append(len(history.events))
                     events += len(history.events)
@@ -324,15 +436,29 @@ async def partner_year(workdir: Path, days: int = 365, step_days: int = 4) -> di
                 await asyncio.sleep(0.3)  # let in-flight activities finish
     per_year = round(events * 365 / simulated) if simulated else None
     return {
-        "simulated_days": round(simulated, 1), "runs": runs, "events": events, "events_per_run": per_run,
-        "events_per_partner_year": per_year, "reports_submitted": len(submitted), "wall_seconds": round(watch.elapsed, 1),
+        "simulated_days": round(simulated, 1),
+        "runs": runs,
+        "events": events,
+        "events_per_run": per_run,
+        "events_per_partner_year": per_year,
+        "reports_submitted": len(submitted),
+        "wall_seconds": round(watch.elapsed, 1),
     }
 
 
 # --- the benchmark ---------------------------------------------------------------------------
 
 
-async def run(env: WorkflowEnvironment, workdir: Path, *, partners: int = 10_000, in_flight: int = 100, worker: str = "process", year_days: int = 365, max_cached: int = PRODUCT_CACHE) -> dict[str, Any]:
+async def run(
+    env: WorkflowEnvironment,
+    workdir: Path,
+    *,
+    partners: int = 10_000,
+    in_flight: int = 100,
+    worker: str = "process",
+    year_days: int = 365,
+    max_cached: int = PRODUCT_CACHE,
+) -> dict[str, Any]:
     data = workdir / "scale"
     bench_settings(data, address_of(env), "unused")
     product = await one_population(env, data, "product", partners, in_flight, worker, max_cached)
@@ -342,14 +468,57 @@ async def run(env: WorkflowEnvironment, workdir: Path, *, partners: int = 10_000
     rss_ok = product["worker_rss_mb"] < RSS_TARGET_MB and not product["stalled"]
     per_year = year["events_per_partner_year"]
     return {
-        "parameters": {"partners": partners, "in_flight": in_flight, "worker": worker, "max_cached_workflows": max_cached, "year_days": year_days},
-        "product": product, "baseline": baseline, "partner_year": year,
+        "parameters": {
+            "partners": partners,
+            "in_flight": in_flight,
+            "worker": worker,
+            "max_cached_workflows": max_cached,
+            "year_days": year_days,
+        },
+        "product": product,
+        "baseline": baseline,
+        "partner_year": year,
         "rows": [
-            {"benchmark": "scale", "metric": f"starts/s ({partners:,} open)", "product": product["starts_per_second"], "baseline": baseline["starts_per_second"], "ratio": start_ratio},
-            {"benchmark": "scale", "metric": "workflows at their first timer", "product": product["waiting"], "baseline": baseline["waiting"], "target": f"= {partners:,}", "ok": not product["stalled"] and not baseline["stalled"]},
-            {"benchmark": "scale", "metric": "s until all waiting", "product": product["seconds_until_all_waiting"], "baseline": baseline["seconds_until_all_waiting"], "ratio": ratio(product["seconds_until_all_waiting"], baseline["seconds_until_all_waiting"])},
-            {"benchmark": "scale", "metric": f"worker RSS MB (cache {max_cached})", "product": product["worker_rss_mb"], "baseline": baseline["worker_rss_mb"], "ratio": ratio(product["worker_rss_mb"], baseline["worker_rss_mb"]), "target": f"< {RSS_TARGET_MB:g}", "ok": rss_ok},
-            {"benchmark": "scale", "metric": "history events/partner-year", "product": per_year, "target": f"< {EVENTS_TARGET}", "ok": per_year is not None and per_year < EVENTS_TARGET},
+            {
+                "benchmark": "scale",
+                "metric": f"starts/s ({partners:,} open)",
+                "product": product["starts_per_second"],
+                "baseline": baseline["starts_per_second"],
+                "ratio": start_ratio,
+            },
+            {
+                "benchmark": "scale",
+                "metric": "workflows at their first timer",
+                "product": product["waiting"],
+                "baseline": baseline["waiting"],
+                "target": f"= {partners:,}",
+                "ok": not product["stalled"] and not baseline["stalled"],
+            },
+            {
+                "benchmark": "scale",
+                "metric": "s until all waiting",
+                "product": product["seconds_until_all_waiting"],
+                "baseline": baseline["seconds_until_all_waiting"],
+                "ratio": ratio(
+                    product["seconds_until_all_waiting"], baseline["seconds_until_all_waiting"]
+                ),
+            },
+            {
+                "benchmark": "scale",
+                "metric": f"worker RSS MB (cache {max_cached})",
+                "product": product["worker_rss_mb"],
+                "baseline": baseline["worker_rss_mb"],
+                "ratio": ratio(product["worker_rss_mb"], baseline["worker_rss_mb"]),
+                "target": f"< {RSS_TARGET_MB:g}",
+                "ok": rss_ok,
+            },
+            {
+                "benchmark": "scale",
+                "metric": "history events/partner-year",
+                "product": per_year,
+                "target": f"< {EVENTS_TARGET}",
+                "ok": per_year is not None and per_year < EVENTS_TARGET,
+            },
         ],
     }
 
@@ -362,7 +531,13 @@ def main() -> None:
     from bench.common import settings_env as _env_keys
 
     keys = _env_keys(Path("."), "", "")
-    asyncio.run(_serve(args.worker, {k: os.environ[k] for k in keys}, int(os.environ.get("BENCH_MAX_CACHED", PRODUCT_CACHE))))
+    asyncio.run(
+        _serve(
+            args.worker,
+            {k: os.environ[k] for k in keys},
+            int(os.environ.get("BENCH_MAX_CACHED", PRODUCT_CACHE)),
+        )
+    )
 
 
 if __name__ == "__main__":

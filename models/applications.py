@@ -89,18 +89,37 @@ VAR_APPLICATION_EXAMPLE: dict[str, Any] = {
 class VarApplicationForm(Contract):
     """The Value-Added Reseller contact form: who applies, for which territory and industries."""
 
-    model_config = ConfigDict(title="VarApplicationForm", json_schema_extra={"examples": [VAR_APPLICATION_EXAMPLE]})
+    model_config = ConfigDict(
+        title="VarApplicationForm", json_schema_extra={"examples": [VAR_APPLICATION_EXAMPLE]}
+    )
 
-    application_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Business key: the workflow id is `var-application-{application_id}`")
+    application_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Business key: the workflow id is `var-application-{application_id}`",
+    )
     company: str = Field(min_length=1, max_length=200, description="Legal name")
-    partner_id: str | None = Field(default=None, pattern=PARTNER_ID_PATTERN, description="Partner id once approved; defaults to the company name as a slug")
-    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country of the company's seat")
-    subdivision: str | None = Field(default=None, max_length=6, description="ISO 3166-2 subdivision, when known")
+    partner_id: str | None = Field(
+        default=None,
+        pattern=PARTNER_ID_PATTERN,
+        description="Partner id once approved; defaults to the company name as a slug",
+    )
+    country: str = Field(
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country of the company's seat"
+    )
+    subdivision: str | None = Field(
+        default=None, max_length=6, description="ISO 3166-2 subdivision, when known"
+    )
     city: str = Field(min_length=1, max_length=100)
     founded_on: date = Field(description="Date the company started operating")
     website: HttpUrl
     contact: Contact
-    existing_customer: str | None = Field(default=None, max_length=200, description="The existing customer who asked to buy Mattermost Enterprise through resale")
+    existing_customer: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The existing customer who asked to buy Mattermost Enterprise through resale",
+    )
     first_tier_support_languages: list[str] = Field(min_length=1, description="ISO 639 codes")
     second_tier_support_languages: list[str] = Field(min_length=1, description="ISO 639 codes")
     territory: list[str] = Field(min_length=1, description="ISO 3166-1 alpha-2 countries sought")
@@ -108,7 +127,9 @@ class VarApplicationForm(Contract):
 
     _country = field_validator("country")(lambda v: _countries([v])[0])
     _territory = field_validator("territory")(_countries)
-    _langs = field_validator("first_tier_support_languages", "second_tier_support_languages")(_languages)
+    _langs = field_validator("first_tier_support_languages", "second_tier_support_languages")(
+        _languages
+    )
 
     @property
     def resolved_partner_id(self) -> str:
@@ -134,8 +155,14 @@ def years_between(start: date, end: date) -> int:
 def check_existing_customer(application: VarApplicationForm) -> Criterion:
     name = (application.existing_customer or "").strip()
     if name:
-        return Criterion(name="existing_customer", passed=True, evidence=f"existing customer named: {name}")
-    return Criterion(name="existing_customer", passed=False, evidence="no existing customer who asked to buy Mattermost Enterprise through resale is named")
+        return Criterion(
+            name="existing_customer", passed=True, evidence=f"existing customer named: {name}"
+        )
+    return Criterion(
+        name="existing_customer",
+        passed=False,
+        evidence="no existing customer who asked to buy Mattermost Enterprise through resale is named",
+    )
 
 
 def check_operating_history(application: VarApplicationForm, review_date: date) -> Criterion:
@@ -145,32 +172,66 @@ def check_operating_history(application: VarApplicationForm, review_date: date) 
     return Criterion(name="operating_history", passed=ok, evidence=evidence)
 
 
-def check_local_language(application: VarApplicationForm, official_languages: tuple[str, ...]) -> Criterion:
+def check_local_language(
+    application: VarApplicationForm, official_languages: tuple[str, ...]
+) -> Criterion:
     """English-speaking country (English official or de-facto official, CLDR): no
     requirement. Otherwise both support tiers must offer one of the country's languages."""
     country = application.country
     if "en" in official_languages:
-        return Criterion(name="local_language_support", passed=True, evidence=f"{country} is English-speaking (CLDR official languages: {', '.join(official_languages)}): no local-language requirement")
+        return Criterion(
+            name="local_language_support",
+            passed=True,
+            evidence=f"{country} is English-speaking (CLDR official languages: {', '.join(official_languages)}): no local-language requirement",
+        )
     if not official_languages:
-        return Criterion(name="local_language_support", passed=False, evidence=f"no official language is known for {country} (CLDR): a reviewer must check local-language support")
+        return Criterion(
+            name="local_language_support",
+            passed=False,
+            evidence=f"no official language is known for {country} (CLDR): a reviewer must check local-language support",
+        )
     missing = [
         tier
-        for tier, offered in (("first-tier", application.first_tier_support_languages), ("second-tier", application.second_tier_support_languages))
+        for tier, offered in (
+            ("first-tier", application.first_tier_support_languages),
+            ("second-tier", application.second_tier_support_languages),
+        )
         if not set(offered) & set(official_languages)
     ]
     local = ", ".join(official_languages)
     if missing:
-        return Criterion(name="local_language_support", passed=False, evidence=f"{country} is not English-speaking (CLDR official languages: {local}); {' and '.join(missing)} support is not offered in a local language")
-    return Criterion(name="local_language_support", passed=True, evidence=f"{country} is not English-speaking (CLDR official languages: {local}); first- and second-tier support offered in a local language")
+        return Criterion(
+            name="local_language_support",
+            passed=False,
+            evidence=f"{country} is not English-speaking (CLDR official languages: {local}); {' and '.join(missing)} support is not offered in a local language",
+        )
+    return Criterion(
+        name="local_language_support",
+        passed=True,
+        evidence=f"{country} is not English-speaking (CLDR official languages: {local}); first- and second-tier support offered in a local language",
+    )
 
 
 def check_embargo(screening: ScreeningResult, country: str) -> Criterion:
     if screening.allowed:
-        return Criterion(name="embargo", passed=True, evidence=f"{country} is not under US embargo (data {screening.data_version})")
-    return Criterion(name="embargo", passed=False, evidence=f"{screening.reason or 'embargoed'} (data {screening.data_version})")
+        return Criterion(
+            name="embargo",
+            passed=True,
+            evidence=f"{country} is not under US embargo (data {screening.data_version})",
+        )
+    return Criterion(
+        name="embargo",
+        passed=False,
+        evidence=f"{screening.reason or 'embargoed'} (data {screening.data_version})",
+    )
 
 
-def prescreen(application: VarApplicationForm, review_date: date, official_languages: tuple[str, ...], screening: ScreeningResult) -> list[Criterion]:
+def prescreen(
+    application: VarApplicationForm,
+    review_date: date,
+    official_languages: tuple[str, ...],
+    screening: ScreeningResult,
+) -> list[Criterion]:
     """All criteria, in the seed's order, each with its evidence."""
     return [
         check_existing_customer(application),
@@ -208,10 +269,18 @@ class ApplicationReview(Contract):
     reviewer: str = Field(min_length=1, max_length=200)
     decision: Literal["approve", "reject", "request_information"]
     reason: str | None = Field(default=None, max_length=2000, description="Required to reject")
-    questions: str | None = Field(default=None, max_length=4000, description="Required to request information")
+    questions: str | None = Field(
+        default=None, max_length=4000, description="Required to request information"
+    )
     notes: str | None = Field(default=None, max_length=2000)
-    territory: list[str] | None = Field(default=None, description="On approval: the approved territory (ISO countries), when it differs from the one sought")
-    industries: list[str] | None = Field(default=None, description="On approval: the approved industries, when they differ from the ones sought")
+    territory: list[str] | None = Field(
+        default=None,
+        description="On approval: the approved territory (ISO countries), when it differs from the one sought",
+    )
+    industries: list[str] | None = Field(
+        default=None,
+        description="On approval: the approved industries, when they differ from the ones sought",
+    )
 
     @field_validator("territory")
     @classmethod
@@ -287,28 +356,54 @@ SI_APPLICATION_EXAMPLE: dict[str, Any] = {
 
 BENEFITS: dict[str, tuple[str, str]] = {
     # benefit: (owner role, what the owner does)
-    "directory_inclusion": ("partner_manager", "Include the partner in the Mattermost partner directory (the partner submits its listing)"),
-    "guest_blog_post": ("partner_manager", "Publish the partner's guest post on the Mattermost blog"),
+    "directory_inclusion": (
+        "partner_manager",
+        "Include the partner in the Mattermost partner directory (the partner submits its listing)",
+    ),
+    "guest_blog_post": (
+        "partner_manager",
+        "Publish the partner's guest post on the Mattermost blog",
+    ),
     "co_hosted_webinar": ("partner_manager", "Hold a webinar co-hosted with the partner"),
     "social_promotion": ("partner_manager", "Promote the partner on Mattermost's social media"),
-    "evaluation_license": ("license_desk", "Deliver the partner's Evaluation License for Mattermost Enterprise"),
+    "evaluation_license": (
+        "license_desk",
+        "Deliver the partner's Evaluation License for Mattermost Enterprise",
+    ),
 }
-BenefitName = Literal["directory_inclusion", "guest_blog_post", "co_hosted_webinar", "social_promotion", "evaluation_license"]
+BenefitName = Literal[
+    "directory_inclusion",
+    "guest_blog_post",
+    "co_hosted_webinar",
+    "social_promotion",
+    "evaluation_license",
+]
 
 
 class SiApplicationForm(Contract):
     """The System Integrators Partner Program contact form."""
 
-    model_config = ConfigDict(title="SiApplicationForm", json_schema_extra={"examples": [SI_APPLICATION_EXAMPLE]})
+    model_config = ConfigDict(
+        title="SiApplicationForm", json_schema_extra={"examples": [SI_APPLICATION_EXAMPLE]}
+    )
 
-    application_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Business key: the workflow id is `si-application-{application_id}`")
+    application_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Business key: the workflow id is `si-application-{application_id}`",
+    )
     company: str = Field(min_length=1, max_length=200)
     partner_id: str | None = Field(default=None, pattern=PARTNER_ID_PATTERN)
     country: str = Field(min_length=2, max_length=2)
     city: str = Field(min_length=1, max_length=100)
     website: HttpUrl
     contact: Contact
-    expertise: str = Field(min_length=10, max_length=4000, description="How the company deploys, manages, extends, customizes and integrates Mattermost")
+    expertise: str = Field(
+        min_length=10,
+        max_length=4000,
+        description="How the company deploys, manages, extends, customizes and integrates Mattermost",
+    )
     organization_type: Literal["commercial", "open_source"] = "commercial"
 
     _country = field_validator("country")(lambda v: _countries([v])[0])
@@ -345,7 +440,9 @@ class BenefitDone(Contract):
 
     benefit: BenefitName
     done_by: str = Field(min_length=1, max_length=200)
-    reference: str | None = Field(default=None, max_length=500, description="e.g. the blog post or webinar URL")
+    reference: str | None = Field(
+        default=None, max_length=500, description="e.g. the blog post or webinar URL"
+    )
 
 
 class SiApplicationResult(Contract):
@@ -390,11 +487,21 @@ class EvaluationLicenseForm(Contract):
     """The trial form of a partner's Evaluation License: `[RESELLER]` after the organisation
     name and "Other" as "Where are you with Mattermost"; only active VAR and SI partners."""
 
-    model_config = ConfigDict(title="EvaluationLicenseForm", json_schema_extra={"examples": [EVALUATION_EXAMPLE]})
+    model_config = ConfigDict(
+        title="EvaluationLicenseForm", json_schema_extra={"examples": [EVALUATION_EXAMPLE]}
+    )
 
-    partner_id: str = Field(min_length=1, max_length=64, description="Business key: the workflow id is `eval-license-{partner_id}`")
-    organization_name: str = Field(min_length=1, max_length=220, description="Must end with [RESELLER]")
-    where_are_you_with_mattermost: str = Field(min_length=1, max_length=100, description="Must be `Other`")
+    partner_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Business key: the workflow id is `eval-license-{partner_id}`",
+    )
+    organization_name: str = Field(
+        min_length=1, max_length=220, description="Must end with [RESELLER]"
+    )
+    where_are_you_with_mattermost: str = Field(
+        min_length=1, max_length=100, description="Must be `Other`"
+    )
     contact: Contact
     country: str = Field(min_length=2, max_length=2)
 
@@ -403,15 +510,22 @@ class EvaluationLicenseForm(Contract):
     @field_validator("organization_name")
     @classmethod
     def _reseller_suffix(cls, value: str) -> str:
-        if not value.rstrip().endswith(RESELLER_SUFFIX) or not value.rstrip().removesuffix(RESELLER_SUFFIX).strip():
-            raise ValueError(f"add {RESELLER_SUFFIX} after your organization name, e.g. 'Example GmbH {RESELLER_SUFFIX}'")
+        if (
+            not value.rstrip().endswith(RESELLER_SUFFIX)
+            or not value.rstrip().removesuffix(RESELLER_SUFFIX).strip()
+        ):
+            raise ValueError(
+                f"add {RESELLER_SUFFIX} after your organization name, e.g. 'Example GmbH {RESELLER_SUFFIX}'"
+            )
         return value
 
     @field_validator("where_are_you_with_mattermost")
     @classmethod
     def _other(cls, value: str) -> str:
         if value != "Other":
-            raise ValueError("select 'Other' in 'Where are you with Mattermost' for a partner evaluation license")
+            raise ValueError(
+                "select 'Other' in 'Where are you with Mattermost' for a partner evaluation license"
+            )
         return value
 
     @property
@@ -424,7 +538,10 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
     Value-Added Resellers and System Integrators, by the partner records."""
     if partner is None:
         return f"{partner_id} is not in the certified-reseller records"
-    if partner.program != "mattermost" or partner.partner_type not in ("value_added_reseller", "system_integrator"):
+    if partner.program != "mattermost" or partner.partner_type not in (
+        "value_added_reseller",
+        "system_integrator",
+    ):
         return f"{partner_id} is a {partner.program} {partner.partner_type.replace('_', ' ')}, not a Mattermost Value-Added Reseller or System Integrator"
     if partner.status != "active":
         return f"{partner_id} is not an active partner (status {partner.status})"
@@ -436,9 +553,16 @@ class EvaluationLicenseInput(Contract):
 
     form: EvaluationLicenseForm
     license_year: int = Field(default=1, ge=1)
-    renewed_by: str | None = Field(default=None, description="Set on renewal runs: who approved the renewal")
-    starts_at: datetime | None = Field(default=None, description="Renewal runs: the new license starts when the previous one expires")
-    licenses: list[str] = Field(default_factory=list, description="Ids of the licenses issued so far")
+    renewed_by: str | None = Field(
+        default=None, description="Set on renewal runs: who approved the renewal"
+    )
+    starts_at: datetime | None = Field(
+        default=None,
+        description="Renewal runs: the new license starts when the previous one expires",
+    )
+    licenses: list[str] = Field(
+        default_factory=list, description="Ids of the licenses issued so far"
+    )
     review_business_days: int = Field(default=3, gt=0)
     review_reminder_business_days: int = Field(default=2, gt=0)
     expiry_reminder_days: int = Field(default=30, gt=0)

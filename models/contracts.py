@@ -353,7 +353,9 @@ class EmailEvent(Contract):
     """`email_event`: a process email was not delivered (sent by the SendGrid webhook)."""
 
     sg_event_id: str = Field(min_length=1, max_length=200, description="SendGrid's event id")
-    event: EmailDeliveryEvent = Field(description="bounce, blocked (a bounce of type blocked) or dropped")
+    event: EmailDeliveryEvent = Field(
+        description="bounce, blocked (a bounce of type blocked) or dropped"
+    )
     email: str = Field(min_length=1, max_length=320, description="The recipient")
     reason: str | None = Field(default=None, max_length=2000)
     step: str = Field(min_length=1, max_length=200, description="The process step that sent it")

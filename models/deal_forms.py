@@ -27,7 +27,9 @@ from models.pricing import quote, reseller_discount_percent
 
 
 def _submission_key(form: DealRegistrationForm) -> str:
-    canonical = json.dumps(form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -39,17 +41,40 @@ def prepare_deal_registration(form: DealRegistrationForm, settings: Any) -> Deal
 
     partner = get_partner(settings, form.partner_id)
     if partner is None:
-        raise FormRejected([{"field": "partner_id", "message": f"{form.partner_id!r} is not in the partner records: deal registration is for active Mattermost Value-Added Resellers"}])
+        raise FormRejected(
+            [
+                {
+                    "field": "partner_id",
+                    "message": f"{form.partner_id!r} is not in the partner records: deal registration is for active Mattermost Value-Added Resellers",
+                }
+            ]
+        )
     if partner.program != "mattermost" or partner.partner_type != VAR_TYPE:
         kind = partner.partner_type.replace("_", " ")
-        raise FormRejected([{"field": "partner_id", "message": f"{partner.company} is a {partner.program} {kind}, not a Mattermost Value-Added Reseller: deal registration is for Value-Added Resellers"}])
+        raise FormRejected(
+            [
+                {
+                    "field": "partner_id",
+                    "message": f"{partner.company} is a {partner.program} {kind}, not a Mattermost Value-Added Reseller: deal registration is for Value-Added Resellers",
+                }
+            ]
+        )
     if partner.status != "active":
-        raise FormRejected([{"field": "partner_id", "message": f"{partner.company} is {partner.status}, not active: only active Value-Added Resellers register deals"}])
+        raise FormRejected(
+            [
+                {
+                    "field": "partner_id",
+                    "message": f"{partner.company} is {partner.status}, not active: only active Value-Added Resellers register deals",
+                }
+            ]
+        )
     number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
     tier = partner.attributes.get("tier")
     return DealRegistrationInput(
         deal_number=number,
-        partner=Reseller(company=partner.company, partner_id=partner.partner_id, contact=form.registered_by),
+        partner=Reseller(
+            company=partner.company, partner_id=partner.partner_id, contact=form.registered_by
+        ),
         partner_tier=tier,
         end_customer=form.end_customer,
         sku=form.sku,
@@ -64,7 +89,11 @@ def prepare_deal_registration(form: DealRegistrationForm, settings: Any) -> Deal
 
 
 def _deal_attributes(deal: DealRegistrationInput) -> dict[str, str]:
-    return {"Program": "mattermost", "PartnerId": deal.partner.partner_id or "", "DealNumber": deal.deal_number}
+    return {
+        "Program": "mattermost",
+        "PartnerId": deal.partner.partner_id or "",
+        "DealNumber": deal.deal_number,
+    }
 
 
 def _deal_summary(deal: DealRegistrationInput) -> str:
@@ -144,7 +173,9 @@ DEAL_PURCHASED_ONLINE_FORM = FormSpec(
     build_input=lambda form: PurchasedOnline.model_validate(form.model_dump()),
     build_search_attributes=lambda form: {"Program": "mattermost", "DealNumber": form.deal_number},
     build_summary=lambda form: f"Deal {form.deal_number}: customer purchased online",
-    build_details=lambda form: f"Online order {form.online_order_reference}, reported by {form.reported_by}",
+    build_details=lambda form: (
+        f"Online order {form.online_order_reference}, reported by {form.reported_by}"
+    ),
     refresh_example=lambda example: example,
     signal="customer_purchased_online",
 )
@@ -175,7 +206,9 @@ AUTHORIZED_RESALE_FORM = FormSpec(
     build_workflow_id=lambda form: f"resale-{form.request_id}",
     build_input=lambda form: AuthorizedResaleInput.model_validate(form.model_dump()),
     build_search_attributes=_resale_attributes,
-    build_summary=lambda form: f"Resale {form.request_id}: {form.reseller.company} → {form.end_customer_name} ({form.end_customer_country})",
+    build_summary=lambda form: (
+        f"Resale {form.request_id}: {form.reseller.company} → {form.end_customer_name} ({form.end_customer_country})"
+    ),
     build_details=lambda form: (
         f"**One-time authorized resale {form.request_id}**\n\n"
         f"- **Reseller:** {form.reseller.company} — {form.reseller.contact.name} <{form.reseller.contact.email}>\n"
@@ -185,4 +218,9 @@ AUTHORIZED_RESALE_FORM = FormSpec(
     refresh_example=_fresh_resale,
 )
 
-SALES_FORMS = [DEAL_REGISTRATION_FORM, DEAL_INFORMATION_FORM, DEAL_PURCHASED_ONLINE_FORM, AUTHORIZED_RESALE_FORM]
+SALES_FORMS = [
+    DEAL_REGISTRATION_FORM,
+    DEAL_INFORMATION_FORM,
+    DEAL_PURCHASED_ONLINE_FORM,
+    AUTHORIZED_RESALE_FORM,
+]

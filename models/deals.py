@@ -35,17 +35,63 @@ OPEN_STATUSES = ("in_review", "information_requested", "approved", "quoted", "or
 # Free-mail domains say nothing about which company a contact works for.
 FREE_MAIL_DOMAINS = frozenset(
     {
-        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
-        "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me",
-        "protonmail.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "t-online.de",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "t-online.de",
     }
 )
 # Legal-form words dropped when comparing company names ("Hanse Logistik AG" = "hanse logistik").
 LEGAL_FORMS = frozenset(
     {
-        "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company",
-        "gmbh", "ag", "kg", "ug", "se", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "plc",
-        "oy", "ab", "as", "aps", "pty", "pte", "kk", "the", "und", "and", "mbh",
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "gmbh",
+        "ag",
+        "kg",
+        "ug",
+        "se",
+        "sa",
+        "sas",
+        "sarl",
+        "srl",
+        "spa",
+        "bv",
+        "nv",
+        "plc",
+        "oy",
+        "ab",
+        "as",
+        "aps",
+        "pty",
+        "pte",
+        "kk",
+        "the",
+        "und",
+        "and",
+        "mbh",
     }
 )
 
@@ -105,7 +151,12 @@ DEAL_FORM_EXAMPLE = {
     "registered_by": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
     "end_customer": {
         "legal_name": "Hanse Logistik AG",
-        "address": {"line1": "Am Sandtorkai 50", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
+        "address": {
+            "line1": "Am Sandtorkai 50",
+            "city": "Hamburg",
+            "postal_code": "20457",
+            "country": "DE",
+        },
         "contact": {"name": "Jonas Weber", "email": "jonas.weber@hanse-logistik.example"},
     },
     "sku": "MM-ENT-1Y",
@@ -120,9 +171,14 @@ class DealRegistrationForm(Contract):
     """A Value-Added Reseller registers a customer opportunity to qualify for the reseller
     discount. The deal number (DR-YYYY-NNNNNN) is assigned at intake."""
 
-    model_config = {"title": "DealRegistrationForm", "json_schema_extra": {"examples": [DEAL_FORM_EXAMPLE]}}
+    model_config = {
+        "title": "DealRegistrationForm",
+        "json_schema_extra": {"examples": [DEAL_FORM_EXAMPLE]},
+    }
 
-    partner_id: str = Field(min_length=1, max_length=64, description="The registering VAR's partner id")
+    partner_id: str = Field(
+        min_length=1, max_length=64, description="The registering VAR's partner id"
+    )
     registered_by: Contact = Field(description="The partner's person registering the deal")
     end_customer: EndCustomer = Field(description="Always named: legal name, address, contact")
     sku: str = Field(default="MM-ENT-1Y", min_length=1, max_length=64)
@@ -187,7 +243,11 @@ class DealInformation(Contract):
         "title": "DealInformationForm",
         "json_schema_extra": {
             "examples": [
-                {"deal_number": "DR-2026-000123", "answered_by": "lena.hoffmann@nordlicht-it.example", "answer": "The customer runs a 250-seat pilot; budget approved for Q1."}
+                {
+                    "deal_number": "DR-2026-000123",
+                    "answered_by": "lena.hoffmann@nordlicht-it.example",
+                    "answer": "The customer runs a 250-seat pilot; budget approved for Q1.",
+                }
             ]
         },
     }
@@ -207,7 +267,9 @@ class Quotation(Contract):
     list_unit_price_cents: int = Field(gt=0)
     discount_percent: int = Field(ge=0, le=100)
     net_price_cents: int = Field(gt=0, description="Total net price of the quote, in cents")
-    license_contact_email: EmailStr = Field(description="The customer's contact for the license key")
+    license_contact_email: EmailStr = Field(
+        description="The customer's contact for the license key"
+    )
 
 
 class DealPurchaseOrder(Contract):
@@ -216,7 +278,9 @@ class DealPurchaseOrder(Contract):
     number: str = Field(min_length=1, max_length=64)
     submitted_by: str = Field(min_length=1, max_length=320)
     amount_cents: int = Field(gt=0)
-    bill_to: str = Field(min_length=1, max_length=200, description="The reseller, never the end customer")
+    bill_to: str = Field(
+        min_length=1, max_length=200, description="The reseller, never the end customer"
+    )
     issued_by: Literal["reseller", "end_customer"] = "reseller"
     custom_terms: str | None = None
     end_customer: EndCustomer
@@ -228,7 +292,13 @@ class PurchasedOnline(Contract):
     model_config = {
         "title": "CustomerPurchasedOnlineForm",
         "json_schema_extra": {
-            "examples": [{"deal_number": "DR-2026-000123", "reported_by": "sales@mattermost.com", "online_order_reference": "WEB-2026-4411"}]
+            "examples": [
+                {
+                    "deal_number": "DR-2026-000123",
+                    "reported_by": "sales@mattermost.com",
+                    "online_order_reference": "WEB-2026-4411",
+                }
+            ]
         },
     }
 
@@ -316,7 +386,12 @@ RESALE_FORM_EXAMPLE = {
     "reseller": {
         "company": "Baltic Procurement Services OÜ",
         "contact": {"name": "Mari Tamm", "email": "mari.tamm@baltic-procurement.example"},
-        "address": {"line1": "Narva mnt 5", "city": "Tallinn", "postal_code": "10117", "country": "EE"},
+        "address": {
+            "line1": "Narva mnt 5",
+            "city": "Tallinn",
+            "postal_code": "10117",
+            "country": "EE",
+        },
     },
     "end_customer_name": "Tallinna Sadam AS",
     "end_customer_country": "EE",
@@ -327,12 +402,24 @@ RESALE_FORM_EXAMPLE = {
 class AuthorizedResaleForm(Contract):
     """A company asks to resell Mattermost Enterprise once, to one named end customer."""
 
-    model_config = {"title": "AuthorizedResaleForm", "json_schema_extra": {"examples": [RESALE_FORM_EXAMPLE]}}
+    model_config = {
+        "title": "AuthorizedResaleForm",
+        "json_schema_extra": {"examples": [RESALE_FORM_EXAMPLE]},
+    }
 
-    request_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Business key: the workflow id is `resale-{request_id}`")
+    request_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Business key: the workflow id is `resale-{request_id}`",
+    )
     reseller: Reseller
-    end_customer_name: str = Field(min_length=1, max_length=200, description="Required: the end customer is always named")
-    end_customer_country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2; screened for embargoes first")
+    end_customer_name: str = Field(
+        min_length=1, max_length=200, description="Required: the end customer is always named"
+    )
+    end_customer_country: str = Field(
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2; screened for embargoes first"
+    )
     message: str | None = Field(default=None, max_length=2000)
 
 
@@ -389,12 +476,12 @@ class SalesOutcome(Contract):
     """The result of DealRegistration and AuthorizedResale."""
 
     workflow_id: str
-    outcome: str = Field(description="e.g. paid, rejected, withdrawn, lapsed, referral_fee_paid, embargoed")
+    outcome: str = Field(
+        description="e.g. paid, rejected, withdrawn, lapsed, referral_fee_paid, embargoed"
+    )
     reason: str | None = None
     deal_number: str | None = None
     order_id: str | None = None
     order_outcome: str | None = None
     invoice_number: str | None = None
     referral_fee_cents: int | None = None
-
-

@@ -34,7 +34,9 @@ def count_words(text: str) -> int:
 def _description(value: str) -> str:
     words = count_words(value)
     if words < MIN_WORDS or words > MAX_WORDS:
-        raise ValueError(f"the description has {words} words; it must have {MIN_WORDS} to {MAX_WORDS} words")
+        raise ValueError(
+            f"the description has {words} words; it must have {MIN_WORDS} to {MAX_WORDS} words"
+        )
     return value
 
 
@@ -65,7 +67,9 @@ def check_logo(data: bytes) -> tuple[str, int, int]:
     if not data:
         raise LogoError("the logo file is empty")
     if len(data) > MAX_LOGO_BYTES:
-        raise LogoError(f"the logo file is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,} bytes")
+        raise LogoError(
+            f"the logo file is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,} bytes"
+        )
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
@@ -74,17 +78,27 @@ def check_logo(data: bytes) -> tuple[str, int, int]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise LogoError("the logo is not an image we can read (PNG, JPEG, GIF or WebP)") from exc
     if fmt not in LOGO_FORMATS:
-        raise LogoError(f"the logo is a {fmt or 'unknown'} image; please upload PNG, JPEG, GIF or WebP")
+        raise LogoError(
+            f"the logo is a {fmt or 'unknown'} image; please upload PNG, JPEG, GIF or WebP"
+        )
     if width < MIN_LOGO_WIDTH:
-        raise LogoError(f"the logo is {width} px wide; it must be at least {MIN_LOGO_WIDTH} px wide")
+        raise LogoError(
+            f"the logo is {width} px wide; it must be at least {MIN_LOGO_WIDTH} px wide"
+        )
     return LOGO_FORMATS[fmt], width, height
 
 
 class ListingFields(Contract):
     """What the partner writes for the directory."""
 
-    name: str = Field(min_length=1, max_length=120, description="Partner name; the legal name may be abbreviated")
-    description: str = Field(min_length=1, max_length=2000, description=f"{MIN_WORDS}–{MAX_WORDS} words about the business")
+    name: str = Field(
+        min_length=1, max_length=120, description="Partner name; the legal name may be abbreviated"
+    )
+    description: str = Field(
+        min_length=1,
+        max_length=2000,
+        description=f"{MIN_WORDS}–{MAX_WORDS} words about the business",
+    )
     city: str = Field(min_length=1, max_length=100)
     state: str | None = Field(default=None, max_length=100, description="State or province")
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
@@ -110,9 +124,7 @@ LISTING_DESCRIPTION = (
 )
 
 # A 240 x 80 white PNG (base64), so the published example passes the logo check.
-EXAMPLE_LOGO_BASE64 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAPAAAABQCAIAAACoK28rAAAArUlEQVR42u3SAQ0AAAjDMMC/5+PjaSUs2yQDLU4CDA2GBkODoTE0GBoMDYYGQ2NoMDQYGgwNhsbQYGgwNBgaDI2hwdBgaDA0GBpDg6HB0GBoMDSGBkODocHQYGgMDYYGQ4OhMTQYGgwNhgZDY2gwNBgaDA2GxtBgaDA0GBoMjaHB0GBoMDQYGkODocHQYGgwNIYGQ4OhwdBgaAwNhgZDg6HB0BgaDA2GBkNjaOjwu/4Dndp7VhYAAAAASUVORK5CYII="
-)
+EXAMPLE_LOGO_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAPAAAABQCAIAAACoK28rAAAArUlEQVR42u3SAQ0AAAjDMMC/5+PjaSUs2yQDLU4CDA2GBkODoTE0GBoMDYYGQ2NoMDQYGgwNhsbQYGgwNBgaDI2hwdBgaDA0GBpDg6HB0GBoMDSGBkODocHQYGgMDYYGQ4OhMTQYGgwNhgZDY2gwNBgaDA2GxtBgaDA0GBoMjaHB0GBoMDQYGkODocHQYGgwNIYGQ4OhwdBgaAwNhgZDg6HB0BgaDA2GBkNjaOjwu/4Dndp7VhYAAAAASUVORK5CYII="
 
 EXAMPLE_LOGO_BYTES = base64.b64decode(EXAMPLE_LOGO_BASE64)
 EXAMPLE_LOGO_ID = hashlib.sha256(EXAMPLE_LOGO_BYTES).hexdigest()[:32]
@@ -134,11 +146,21 @@ LISTING_EXAMPLE: dict[str, Any] = {
 class ListingForm(ListingFields):
     """The `directory-listing` webhook form: the listing with the logo file in base64."""
 
-    model_config = ConfigDict(title="ListingForm", json_schema_extra={"examples": [LISTING_EXAMPLE]})
+    model_config = ConfigDict(
+        title="ListingForm", json_schema_extra={"examples": [LISTING_EXAMPLE]}
+    )
 
-    partner_id: str = Field(min_length=1, max_length=64, description="The partner: the listing process is `directory-{partner_id}`")
+    partner_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The partner: the listing process is `directory-{partner_id}`",
+    )
     logo_filename: str | None = Field(default=None, max_length=200)
-    logo_base64: str = Field(min_length=1, max_length=3 * 1024 * 1024, description=f"The logo file (PNG, JPEG, GIF or WebP, at least {MIN_LOGO_WIDTH} px wide), base64")
+    logo_base64: str = Field(
+        min_length=1,
+        max_length=3 * 1024 * 1024,
+        description=f"The logo file (PNG, JPEG, GIF or WebP, at least {MIN_LOGO_WIDTH} px wide), base64",
+    )
 
 
 class ListingReview(Contract):
@@ -146,7 +168,9 @@ class ListingReview(Contract):
 
     reviewer: str = Field(min_length=1, max_length=200)
     decision: Literal["approve", "request_changes"]
-    comments: str | None = Field(default=None, max_length=4000, description="Required when asking for changes")
+    comments: str | None = Field(
+        default=None, max_length=4000, description="Required when asking for changes"
+    )
 
 
 class DirectoryListingInput(Contract):
@@ -158,7 +182,9 @@ class DirectoryListingInput(Contract):
     partner_type: Literal["value_added_reseller", "system_integrator", "authorized_reseller"]
     company: str
     contact: Contact
-    territory: list[str] = Field(default_factory=list, description="VAR territory (ISO countries), shown in the listing")
+    territory: list[str] = Field(
+        default_factory=list, description="VAR territory (ISO countries), shown in the listing"
+    )
     industries: list[str] = Field(default_factory=list)
     city: str | None = None
     country: str | None = None
@@ -166,7 +192,11 @@ class DirectoryListingInput(Contract):
     # Carried over by continue-as-new: the listing as published, and its version.
     published: ListingSubmission | None = None
     published_version: int = 0
-    max_reviews_per_run: int = Field(default=25, gt=0, description="Continue as new (carrying the published listing) after this many reviews, so the history stays bounded")
+    max_reviews_per_run: int = Field(
+        default=25,
+        gt=0,
+        description="Continue as new (carrying the published listing) after this many reviews, so the history stays bounded",
+    )
 
 
 class DirectoryListingResult(Contract):

@@ -37,14 +37,23 @@ def _var_details(form: VarApplicationForm) -> str:
     )
 
 
-def prepare_application(form: VarApplicationForm | SiApplicationForm, settings: Any) -> VarApplicationForm | SiApplicationForm:
+def prepare_application(
+    form: VarApplicationForm | SiApplicationForm, settings: Any
+) -> VarApplicationForm | SiApplicationForm:
     """The partner id (given, or the company name as a slug) must not belong to another
     company in the partner records: 422 naming `partner_id` otherwise."""
     from activities.partners import get_partner
 
     existing = get_partner(settings, form.resolved_partner_id)
     if existing is not None and existing.company.casefold() != form.company.casefold():
-        raise FormRejected([{"field": "partner_id", "message": f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; choose another partner_id"}])
+        raise FormRejected(
+            [
+                {
+                    "field": "partner_id",
+                    "message": f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; choose another partner_id",
+                }
+            ]
+        )
     return form
 
 
@@ -57,7 +66,9 @@ VAR_APPLICATION_FORM = FormSpec(
     build_workflow_id=lambda form: f"var-application-{form.application_id}",
     build_input=lambda form: form,
     build_search_attributes=_application_attributes,
-    build_summary=lambda form: f"VAR application {form.application_id}: {form.company} ({form.country}), territory {', '.join(form.territory)}",
+    build_summary=lambda form: (
+        f"VAR application {form.application_id}: {form.company} ({form.country}), territory {', '.join(form.territory)}"
+    ),
     build_details=_var_details,
     refresh_example=fresh_application,
     prepare=prepare_application,
@@ -72,8 +83,12 @@ SI_APPLICATION_FORM = FormSpec(
     build_workflow_id=lambda form: f"si-application-{form.application_id}",
     build_input=lambda form: form,
     build_search_attributes=_application_attributes,
-    build_summary=lambda form: f"SI application {form.application_id}: {form.company} ({form.country})",
-    build_details=lambda form: f"**System Integrator application {form.application_id}**\n\n- **Company:** {form.company} ({form.city}, {form.country}), {form.website}, {form.organization_type.replace('_', ' ')}\n- **Contact:** {form.contact.name} <{form.contact.email}>\n- **Expertise:** {form.expertise}",
+    build_summary=lambda form: (
+        f"SI application {form.application_id}: {form.company} ({form.country})"
+    ),
+    build_details=lambda form: (
+        f"**System Integrator application {form.application_id}**\n\n- **Company:** {form.company} ({form.city}, {form.country}), {form.website}, {form.organization_type.replace('_', ' ')}\n- **Contact:** {form.contact.name} <{form.contact.email}>\n- **Expertise:** {form.expertise}"
+    ),
     refresh_example=fresh_application,
     prepare=prepare_application,
 )
@@ -90,7 +105,9 @@ def prepare_listing(form: ListingForm, settings: Any) -> ListingSubmission:
     try:
         data = base64.b64decode(form.logo_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise FormRejected([{"field": "logo_base64", "message": "the logo is not valid base64"}]) from exc
+        raise FormRejected(
+            [{"field": "logo_base64", "message": "the logo is not valid base64"}]
+        ) from exc
     try:
         logo = store_logo(settings, data)
     except LogoError as exc:
@@ -109,7 +126,9 @@ DIRECTORY_LISTING_FORM = FormSpec(
     build_input=lambda form: form,
     build_search_attributes=lambda form: {"Program": "mattermost", "PartnerId": form.partner_id},
     build_summary=lambda form: f"Directory listing of {form.name} ({form.partner_id})",
-    build_details=lambda form: f"**Directory listing** of {form.name} ({form.city}, {form.country}), {form.website}",
+    build_details=lambda form: (
+        f"**Directory listing** of {form.name} ({form.city}, {form.country}), {form.website}"
+    ),
     refresh_example=fresh_listing,
     signal="submit_listing",
     prepare=prepare_listing,
@@ -144,10 +163,19 @@ EVALUATION_LICENSE_FORM = FormSpec(
     build_workflow_id=lambda form: f"eval-license-{form.partner_id}",
     build_input=lambda form: EvaluationLicenseInput(form=form),
     build_search_attributes=lambda form: {"Program": "mattermost", "PartnerId": form.partner_id},
-    build_summary=lambda form: f"Evaluation license for {form.company} ({form.partner_id}), 50 users",
-    build_details=lambda form: f"**Partner Evaluation License** for {form.organization_name} ({form.partner_id})\n\n- **Contact:** {form.contact.name} <{form.contact.email}>\n- Mattermost Enterprise, 50 users, one year, renewable",
+    build_summary=lambda form: (
+        f"Evaluation license for {form.company} ({form.partner_id}), 50 users"
+    ),
+    build_details=lambda form: (
+        f"**Partner Evaluation License** for {form.organization_name} ({form.partner_id})\n\n- **Contact:** {form.contact.name} <{form.contact.email}>\n- Mattermost Enterprise, 50 users, one year, renewable"
+    ),
     refresh_example=_fresh_evaluation,
     prepare=prepare_evaluation,
 )
 
-LIFECYCLE_FORMS = [VAR_APPLICATION_FORM, SI_APPLICATION_FORM, DIRECTORY_LISTING_FORM, EVALUATION_LICENSE_FORM]
+LIFECYCLE_FORMS = [
+    VAR_APPLICATION_FORM,
+    SI_APPLICATION_FORM,
+    DIRECTORY_LISTING_FORM,
+    EVALUATION_LICENSE_FORM,
+]

@@ -15,7 +15,11 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 # purpose -> path of the page that serves it
-PURPOSE_PATHS: dict[str, str] = {"accept_terms": "/accept", "sign_agreement": "/sign", "directory_listing": "/listing"}
+PURPOSE_PATHS: dict[str, str] = {
+    "accept_terms": "/accept",
+    "sign_agreement": "/sign",
+    "directory_listing": "/listing",
+}
 
 
 class LinkError(ValueError):

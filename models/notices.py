@@ -42,12 +42,20 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
                 str(context["questions"]),
                 f"Please reply by {_date(context.get('expires_at'))}; the review goes on as soon as we have your answers.",
             ],
-            "facts": [["Application", context["application_id"]], ["Answer by", _date(context.get("expires_at"))]],
+            "facts": [
+                ["Application", context["application_id"]],
+                ["Answer by", _date(context.get("expires_at"))],
+            ],
         }
     if kind == "partner_welcome":
         facts = [["Partner type", context["partner_type"]]]
         if context.get("discount_percent"):
-            facts.append(["Reseller discount", f"{context['discount_percent']}% off list prices (approved deal registrations)"])
+            facts.append(
+                [
+                    "Reseller discount",
+                    f"{context['discount_percent']}% off list prices (approved deal registrations)",
+                ]
+            )
         if context.get("sales_manager"):
             manager = context["sales_manager"]
             facts.append(["Your Sales Manager", f"{manager['name']} <{manager['email']}>"])
@@ -74,7 +82,10 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     if kind == "listing_changes_requested":
         return base | {
             "headline": "Changes needed to your directory listing",
-            "paragraphs": ["Thank you for your directory listing. Before we publish it, please make these changes and submit it again:", str(context.get("comments") or "")],
+            "paragraphs": [
+                "Thank you for your directory listing. Before we publish it, please make these changes and submit it again:",
+                str(context.get("comments") or ""),
+            ],
             "facts": [["Partner", context["partner_id"]]],
             "action_label": "Update your listing",
         }
@@ -82,7 +93,9 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         verb = "updated" if context.get("updated") else "published"
         return base | {
             "headline": f"Your directory listing is {verb}",
-            "paragraphs": [f"The listing of {context.get('name', company)} is {verb} in the Mattermost partner directory (https://mattermost.com/partners/). To change it, submit an update with the link below; a reviewer checks it before it replaces the published listing."],
+            "paragraphs": [
+                f"The listing of {context.get('name', company)} is {verb} in the Mattermost partner directory (https://mattermost.com/partners/). To change it, submit an update with the link below; a reviewer checks it before it replaces the published listing."
+            ],
             "facts": [["Partner", context["partner_id"]]],
             "action_label": "Update your listing",
         }
@@ -103,13 +116,24 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
                 "Your one-year Mattermost Enterprise evaluation license is attached. To activate it, sign in to Mattermost as a system admin, open System Console > About > Edition and License, and upload the file.",
                 "We will remind you 30 days before it expires; the license is renewable.",
             ],
-            "facts": [["License ID", context["license_id"]], ["Users", str(context["users"])], ["Valid from", _date(context["starts_at"])], ["Valid until", _date(context["expires_at"])], ["License year", str(context.get("license_year", 1))]],
+            "facts": [
+                ["License ID", context["license_id"]],
+                ["Users", str(context["users"])],
+                ["Valid from", _date(context["starts_at"])],
+                ["Valid until", _date(context["expires_at"])],
+                ["License year", str(context.get("license_year", 1))],
+            ],
         }
     if kind == "evaluation_license_expiring":
         return base | {
             "headline": f"Your Partner Evaluation License expires in {context['days']} days",
-            "paragraphs": ["Your Mattermost Enterprise evaluation license expires soon. Our license desk reviews its renewal now; you will receive the new license by email."],
-            "facts": [["License ID", context["license_id"]], ["Valid until", _date(context["expires_at"])]],
+            "paragraphs": [
+                "Your Mattermost Enterprise evaluation license expires soon. Our license desk reviews its renewal now; you will receive the new license by email."
+            ],
+            "facts": [
+                ["License ID", context["license_id"]],
+                ["Valid until", _date(context["expires_at"])],
+            ],
         }
     raise KeyError(f"unknown notice {kind!r}")
 

@@ -42,9 +42,7 @@ def order_facts(order: OrderFulfillmentInput) -> dict[str, Any]:
         "end_customer_name": order.end_customer.legal_name,
         "end_customer_country": order.end_customer.address.country,
         "end_customer_contact": order.end_customer.contact.model_dump(),
-        "lines": [
-            {**line.model_dump(), "amount_cents": line.amount_cents} for line in order.lines
-        ],
+        "lines": [{**line.model_dump(), "amount_cents": line.amount_cents} for line in order.lines],
         "seats": order.seats,
         "total_cents": order.total_cents,
         "currency": order.currency,

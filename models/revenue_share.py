@@ -64,16 +64,44 @@ def revenue_share(partner_type: str, report: SalesReport) -> RevenueShare:
     if partner_type == "hosting" and report.hosting_revenue_cents:
         gross = report.hosting_revenue_cents
         owed = percent_of(gross, HOSTING_SHARE_PERCENT)
-        lines.append(ShareLine(kind="hosting_revenue", description=f"30% of hosting revenue, {report.month}", gross_cents=gross, rocketchat_cents=owed, partner_cents=gross - owed))
+        lines.append(
+            ShareLine(
+                kind="hosting_revenue",
+                description=f"30% of hosting revenue, {report.month}",
+                gross_cents=gross,
+                rocketchat_cents=owed,
+                partner_cents=gross - owed,
+            )
+        )
     if partner_type == "technology_provider":
         for project in report.referred_projects:
             owed = percent_of(project.amount_cents, REFERRAL_ROCKETCHAT_PERCENT)
-            lines.append(ShareLine(kind="referred_project", description=f"30% of referred project {project.name}", gross_cents=project.amount_cents, rocketchat_cents=owed, partner_cents=project.amount_cents - owed))
+            lines.append(
+                ShareLine(
+                    kind="referred_project",
+                    description=f"30% of referred project {project.name}",
+                    gross_cents=project.amount_cents,
+                    rocketchat_cents=owed,
+                    partner_cents=project.amount_cents - owed,
+                )
+            )
     for offer in report.premium_offers:
         gross = offer.list_price_cents * offer.quantity
-        discount = percent_of(gross, PREMIUM_DISCOUNT_PERCENT) if partner_type in DISCOUNTED_TYPES else 0
+        discount = (
+            percent_of(gross, PREMIUM_DISCOUNT_PERCENT) if partner_type in DISCOUNTED_TYPES else 0
+        )
         label = "support plan" if offer.product == "support_plan" else "Enterprise License"
-        lines.append(ShareLine(kind="premium_offer", description=f"{offer.quantity} × {offer.description} ({label})" + (" less 20%" if discount else ""), gross_cents=gross, discount_cents=discount, rocketchat_cents=gross - discount, partner_cents=discount))
+        lines.append(
+            ShareLine(
+                kind="premium_offer",
+                description=f"{offer.quantity} × {offer.description} ({label})"
+                + (" less 20%" if discount else ""),
+                gross_cents=gross,
+                discount_cents=discount,
+                rocketchat_cents=gross - discount,
+                partner_cents=discount,
+            )
+        )
     return RevenueShare(partner_type=partner_type, month=report.month, lines=lines)
 
 

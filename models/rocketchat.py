@@ -66,14 +66,21 @@ class RocketChatApplication(Contract):
     """Step 1, the pre-requirements form (`rocketchat-partner`): who the partner is, its type
     and the services it will provide."""
 
-    partner_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", description="Business key: `rc-onboarding-{partner_id}`")
+    partner_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Business key: `rc-onboarding-{partner_id}`",
+    )
     company: str = Field(min_length=1, max_length=200)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
     subdivision: str | None = Field(default=None, max_length=6)
     website: HttpUrl
     contact: Contact
     partner_type: PartnerType
-    services: list[str] = Field(min_length=1, description="Service slugs of the partner type (see the schema description)")
+    services: list[str] = Field(
+        min_length=1, description="Service slugs of the partner type (see the schema description)"
+    )
     business_location: str | None = Field(default=None, max_length=300)
 
     @field_validator("country")
@@ -91,7 +98,9 @@ class RocketChatApplication(Contract):
         allowed = SERVICES[self.partner_type]
         unknown = [s for s in self.services if s not in allowed]
         if unknown:
-            raise ValueError(f"services {unknown} are not services of a {PARTNER_TYPE_LABELS[self.partner_type]}; choose from {sorted(allowed)}")
+            raise ValueError(
+                f"services {unknown} are not services of a {PARTNER_TYPE_LABELS[self.partner_type]}; choose from {sorted(allowed)}"
+            )
         if len(set(self.services)) != len(self.services):
             raise ValueError("services are listed twice")
         return self
@@ -116,7 +125,9 @@ class MeetingScheduled(Contract):
 
     account_manager: str = Field(min_length=1, max_length=200)
     scheduled_at: datetime
-    location: str = Field(min_length=1, max_length=300, description="Call link or business location")
+    location: str = Field(
+        min_length=1, max_length=300, description="Call link or business location"
+    )
 
 
 class MeetingHeld(Contract):
@@ -160,7 +171,9 @@ class ContractTerms(Contract):
 
     prepared_by: str = Field(min_length=1, max_length=200)
     term_months: int = Field(description="Term of the agreement; at least 12 months")
-    support_contract_reference: str = Field(min_length=1, max_length=100, description="The partner's support contract with Rocket.Chat")
+    support_contract_reference: str = Field(
+        min_length=1, max_length=100, description="The partner's support contract with Rocket.Chat"
+    )
 
     @field_validator("term_months")
     @classmethod
@@ -237,7 +250,9 @@ class SalesReport(Contract):
     prospective_sales: int = Field(ge=0, description="Number of prospective future sales")
     prospective_sales_cents: int = Field(default=0, ge=0)
     hosting_revenue_cents: int = Field(default=0, ge=0)
-    referred_projects: list[ReferredProject] = Field(default_factory=list, description="Projects Rocket.Chat referred")
+    referred_projects: list[ReferredProject] = Field(
+        default_factory=list, description="Projects Rocket.Chat referred"
+    )
     premium_offers: list[PremiumOffer] = Field(default_factory=list)
     certified_staff: int = Field(default=0, ge=0)
     share_statistics: bool = Field(description="'Share the statistics' is ON in all projects")
@@ -347,17 +362,23 @@ class RocketChatPartnershipInput(Contract):
     support_contract_reference: str
     support_contract_active: bool = True
     term_end: datetime
-    quarter: int = Field(default=1, ge=1, description="The quarter this run covers (1 = the first three months)")
+    quarter: int = Field(
+        default=1, ge=1, description="The quarter this run covers (1 = the first three months)"
+    )
     reports: dict[str, ReportSummary] = Field(default_factory=dict, description="By month YYYY-MM")
     missed_months: list[str] = Field(default_factory=list)
-    reviews: list[QuarterReview] = Field(default_factory=list, description="Decided reviews, newest last")
+    reviews: list[QuarterReview] = Field(
+        default_factory=list, description="Decided reviews, newest last"
+    )
     pending_review: QuarterReview | None = None
     fee_invoices: list[FeeInvoice] = Field(default_factory=list)
     website_url: str | None = None
     workgroup: str | None = None
     certifications: dict[str, str] = Field(default_factory=dict)
     renewal_opened: bool = False
-    history_carried: list[dict[str, Any]] = Field(default_factory=list, description="Last decisions, for operators")
+    history_carried: list[dict[str, Any]] = Field(
+        default_factory=list, description="Last decisions, for operators"
+    )
 
 
 class RocketChatPartnershipResult(Contract):
@@ -405,7 +426,9 @@ def report_months(signed_at: datetime, term_end: datetime) -> list[str]:
     return months
 
 
-def months_due_in(signed_at: datetime, term_end: datetime, start: datetime, end: datetime) -> list[str]:
+def months_due_in(
+    signed_at: datetime, term_end: datetime, start: datetime, end: datetime
+) -> list[str]:
     """Report months whose due date falls in [start, end)."""
     return [m for m in report_months(signed_at, term_end) if start <= report_due_at(m) < end]
 
@@ -413,7 +436,11 @@ def months_due_in(signed_at: datetime, term_end: datetime, start: datetime, end:
 def training_schedule(signed_at: datetime) -> tuple[list[datetime], datetime, datetime]:
     """(reminders at 30/45/55 days, the 60-day deadline, the escalation on day 61)."""
     reminders = [signed_at + timedelta(days=d) for d in TRAINING_REMINDER_DAYS]
-    return reminders, signed_at + timedelta(days=TRAINING_DAYS), signed_at + timedelta(days=TRAINING_ESCALATION_DAY)
+    return (
+        reminders,
+        signed_at + timedelta(days=TRAINING_DAYS),
+        signed_at + timedelta(days=TRAINING_ESCALATION_DAY),
+    )
 
 
 def goal_attainment(goals: list[Goal], reports: list[ReportSummary]) -> dict[str, dict[str, int]]:
@@ -451,7 +478,10 @@ def propose_outcome(failures: list[str], previous: list[QuarterReview]) -> Revie
 
 class WebCheckRequest(Contract):
     url: str
-    terms: list[str] = Field(default_factory=lambda: ["rocket.chat", "rocketchat"], description="Any of these, case-insensitive")
+    terms: list[str] = Field(
+        default_factory=lambda: ["rocket.chat", "rocketchat"],
+        description="Any of these, case-insensitive",
+    )
 
 
 class WebCheckResult(Contract):

@@ -27,7 +27,13 @@ _SERVICE_DOC = "; ".join(f"{t}: {', '.join(s)}" for t, s in SERVICES.items())
 class RocketChatPartnerForm(RocketChatApplication):
     """Rocket.Chat partner pre-requirements (https://rocket.chat/become-partner)."""
 
-    model_config = ConfigDict(title="RocketChatPartnerForm", json_schema_extra={"examples": [PARTNER_EXAMPLE], "description": f"Services per partner type — {_SERVICE_DOC}"})
+    model_config = ConfigDict(
+        title="RocketChatPartnerForm",
+        json_schema_extra={
+            "examples": [PARTNER_EXAMPLE],
+            "description": f"Services per partner type — {_SERVICE_DOC}",
+        },
+    )
 
 
 def _partner_details(form: RocketChatPartnerForm) -> str:
@@ -54,7 +60,9 @@ ROCKETCHAT_PARTNER_FORM = FormSpec(
     build_workflow_id=lambda form: f"rc-onboarding-{form.partner_id}",
     build_input=lambda form: RocketChatApplication.model_validate(form.model_dump()),
     build_search_attributes=lambda form: {"Program": "rocketchat", "PartnerId": form.partner_id},
-    build_summary=lambda form: f"Rocket.Chat onboarding: {form.company} ({PARTNER_TYPE_LABELS[form.partner_type]})",
+    build_summary=lambda form: (
+        f"Rocket.Chat onboarding: {form.company} ({PARTNER_TYPE_LABELS[form.partner_type]})"
+    ),
     build_details=_partner_details,
     refresh_example=_fresh_partner,
 )
@@ -69,7 +77,14 @@ REPORT_EXAMPLE: dict[str, Any] = {
     "prospective_sales_cents": 2_400_000,
     "hosting_revenue_cents": 0,
     "referred_projects": [{"name": "Clinic chat", "amount_cents": 800_000}],
-    "premium_offers": [{"product": "enterprise_license", "description": "Enterprise, 100 users", "quantity": 1, "list_price_cents": 400_000}],
+    "premium_offers": [
+        {
+            "product": "enterprise_license",
+            "description": "Enterprise, 100 users",
+            "quantity": 1,
+            "list_price_cents": 400_000,
+        }
+    ],
     "certified_staff": 2,
     "share_statistics": True,
 }
@@ -78,7 +93,9 @@ REPORT_EXAMPLE: dict[str, Any] = {
 class MonthlySalesReportForm(SalesReport):
     """A Rocket.Chat partner's monthly sales report (advances `rc-partnership-{partner_id}`)."""
 
-    model_config = ConfigDict(title="MonthlySalesReportForm", json_schema_extra={"examples": [REPORT_EXAMPLE]})
+    model_config = ConfigDict(
+        title="MonthlySalesReportForm", json_schema_extra={"examples": [REPORT_EXAMPLE]}
+    )
 
     partner_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
 

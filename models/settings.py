@@ -66,12 +66,16 @@ class Settings(BaseSettings):
     # form webhooks accepted per source address per minute (0 = unlimited)
     rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
     # SendGrid event webhook: the ECDSA public key (base64) from SendGrid's settings page
-    sendgrid_webhook_public_key: str | None = Field(default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY")
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
+    )
 
     # --- operators (login for internal pages and the codec server) ---------
     # "password": operators from PARTNERFLOW_OPERATORS ("name:pbkdf2_sha256$...;name2:..."),
     # "proxy-header": a trusted reverse proxy authenticates and sets PARTNERFLOW_AUTH_HEADER.
-    auth_mode: Literal["password", "proxy-header"] = Field(default="password", alias="PARTNERFLOW_AUTH_MODE")
+    auth_mode: Literal["password", "proxy-header"] = Field(
+        default="password", alias="PARTNERFLOW_AUTH_MODE"
+    )
     operators: SecretStr | None = Field(default=None, alias="PARTNERFLOW_OPERATORS")
     auth_header: str = Field(default="X-Forwarded-User", alias="PARTNERFLOW_AUTH_HEADER")
     session_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_SESSION_SECRET")
@@ -80,7 +84,9 @@ class Settings(BaseSettings):
     # base64 of 32 random bytes; set = personal data is AES-GCM encrypted in Temporal payloads
     payload_key: SecretStr | None = Field(default=None, alias="PARTNERFLOW_PAYLOAD_KEY")
     # the Temporal UI's origin, allowed (CORS) to call the codec server
-    codec_cors_origin: str = Field(default="http://127.0.0.1:8233", alias="PARTNERFLOW_CODEC_CORS_ORIGIN")
+    codec_cors_origin: str = Field(
+        default="http://127.0.0.1:8233", alias="PARTNERFLOW_CODEC_CORS_ORIGIN"
+    )
 
     # --- licenses ----------------------------------------------------------
     license_signing_key_path: Path | None = Field(default=None, alias="LICENSE_SIGNING_KEY_PATH")
@@ -89,8 +95,12 @@ class Settings(BaseSettings):
     calendar_country: str = Field(default="US", alias="PARTNERFLOW_CALENDAR_COUNTRY")
 
     # --- Rocket.Chat: community server and partner website checks ------------
-    rocketchat_backend: Literal["local", "rest"] = Field(default="local", alias="ROCKETCHAT_BACKEND")
-    rocketchat_server_url: str = Field(default="https://open.rocket.chat", alias="ROCKETCHAT_SERVER_URL")
+    rocketchat_backend: Literal["local", "rest"] = Field(
+        default="local", alias="ROCKETCHAT_BACKEND"
+    )
+    rocketchat_server_url: str = Field(
+        default="https://open.rocket.chat", alias="ROCKETCHAT_SERVER_URL"
+    )
     rocketchat_user_id: str | None = Field(default=None, alias="ROCKETCHAT_USER_ID")
     rocketchat_auth_token: SecretStr | None = Field(default=None, alias="ROCKETCHAT_AUTH_TOKEN")
     rocketchat_workgroup_private: bool = Field(default=True, alias="ROCKETCHAT_WORKGROUP_PRIVATE")
@@ -163,7 +173,9 @@ def decode_payload_key(value: str) -> bytes:
     try:
         key = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
     except ValueError:
-        raise ValueError("PARTNERFLOW_PAYLOAD_KEY is not valid base64 (see `partnerflow codec keygen`)") from None
+        raise ValueError(
+            "PARTNERFLOW_PAYLOAD_KEY is not valid base64 (see `partnerflow codec keygen`)"
+        ) from None
     if len(key) != 32:
         raise ValueError(f"PARTNERFLOW_PAYLOAD_KEY must be base64 of 32 bytes, not {len(key)}")
     return key

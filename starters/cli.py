@@ -20,7 +20,14 @@ license_app = typer.Typer(no_args_is_help=True, help="Enterprise license files."
 app.add_typer(license_app, name="license")
 console = Console(soft_wrap=True)
 
-INVOICE_STAGES = ("draft", "open", "overdue", "paid", "void", "uncollectible")  # = starters.finance.INVOICE_STAGES
+INVOICE_STAGES = (
+    "draft",
+    "open",
+    "overdue",
+    "paid",
+    "void",
+    "uncollectible",
+)  # = starters.finance.INVOICE_STAGES
 
 
 @app.command()
@@ -64,7 +71,11 @@ def start(
     form: str = typer.Argument(..., help="Form name, e.g. order"),
     file: Path | None = typer.Option(None, "--file", "-f", help="JSON submission"),
     example: bool = typer.Option(False, "--example", help="Use the form's example with fresh ids"),
-    overrides: list[str] = typer.Option([], "--set", help="Override a field: dotted.path=JSON or text, e.g. --set partner_id=acme-it"),
+    overrides: list[str] = typer.Option(
+        [],
+        "--set",
+        help="Override a field: dotted.path=JSON or text, e.g. --set partner_id=acme-it",
+    ),
 ) -> None:
     """Start a process from a form submission, exactly as the webhook would."""
     from models.forms import FORMS
@@ -94,7 +105,9 @@ def start(
         raise typer.Exit(1)
     workflow_id = result.body["workflow_id"]
     settings = get_settings()
-    console.print(f"Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}")
+    console.print(
+        f"Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    )
 
 
 def apply_override(payload: dict[str, Any], override: str) -> None:
@@ -131,12 +144,16 @@ def tasks(
     for row in rows:
         due = f", due {_short_time(row['due_at'])} UTC" if row["due_at"] else ""
         flag = " [red]escalated[/red]" if row.get("escalated") else ""
-        console.print(f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}")
+        console.print(
+            f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}"
+        )
         console.print(f"  {row['description']}", highlight=False)
         if row["command"]:
             console.print(f"  {row['command']}", style="cyan", highlight=False, markup=False)
         else:
-            console.print("  (the workflow did not answer its pending_tasks query; listed from search attributes)")
+            console.print(
+                "  (the workflow did not answer its pending_tasks query; listed from search attributes)"
+            )
 
 
 async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
@@ -178,13 +195,17 @@ async def _act(workflow_id: str, handler: str, payload: Any) -> tuple[bool, str]
     for _ in range(20):  # the signal is handled in the next workflow task
         await asyncio.sleep(0.25)
         after = await handle.query("status")
-        new = [h for h in after["history"][seen:] if h["step"] in (handler, _task_of(before, handler))]
+        new = [
+            h for h in after["history"][seen:] if h["step"] in (handler, _task_of(before, handler))
+        ]
         if new:
             last = new[-1]
             if last["event"] == "rejected":
                 return False, f"rejected: {json.dumps(last['detail'])}"
             return True, f"{handler}: {last['event']} (stage {after['stage']})"
-        if after["stage"] != before["stage"] or len(after["pending_tasks"]) != len(before["pending_tasks"]):
+        if after["stage"] != before["stage"] or len(after["pending_tasks"]) != len(
+            before["pending_tasks"]
+        ):
             return True, f"{handler} accepted (stage {after['stage']})"
     return True, f"{handler} sent (stage {after['stage']})"
 
@@ -207,7 +228,13 @@ def invoices(
         return
     table = Table("workflow", "invoice", "stage", "amount due", "due")
     for row in rows:
-        table.add_row(row["workflow_id"], row["invoice_number"] or "", row["stage"], f"{row['amount_due_cents'] / 100:,.2f}", _short_time(row["due_at"]))
+        table.add_row(
+            row["workflow_id"],
+            row["invoice_number"] or "",
+            row["stage"],
+            f"{row['amount_due_cents'] / 100:,.2f}",
+            _short_time(row["due_at"]),
+        )
     console.print(table if rows else "No invoices.")
 
 
@@ -233,12 +260,16 @@ def outbox(
     migrate(settings.resolved_database_url)
     rows = list_outbox(settings, limit=limit, workflow_id=workflow_id)
     if as_json:
-        typer.echo(json.dumps([r.model_dump(exclude={"html_body"}) for r in rows], indent=2, default=str))
+        typer.echo(
+            json.dumps([r.model_dump(exclude={"html_body"}) for r in rows], indent=2, default=str)
+        )
         return
     if not rows:
         console.print("The outbox is empty.")
     for r in rows:
-        console.print(f"{_short_time(r.sent_at or r.created_at)}  [bold]{r.workflow_id}[/bold]  {r.step}  [{r.status}]")
+        console.print(
+            f"{_short_time(r.sent_at or r.created_at)}  [bold]{r.workflow_id}[/bold]  {r.step}  [{r.status}]"
+        )
         console.print(f"  to {r.to_addrs}: {r.subject}", highlight=False, markup=False)
         if r.eml_path:
             console.print(f"  {r.eml_path}", style="dim", highlight=False)
@@ -247,7 +278,9 @@ def outbox(
 @license_app.command("verify")
 def license_verify(
     file: Path = typer.Argument(..., exists=True, readable=True),
-    public_key: Path | None = typer.Option(None, "--public-key", help="PEM; default: the dev key in .data/"),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="PEM; default: the dev key in .data/"
+    ),
 ) -> None:
     """Check a license file's Ed25519 signature and its dates, offline."""
     from activities.licenses import load_public_key, verify_license
@@ -276,7 +309,14 @@ def schedules(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table("schedule", "partner", "action", "months", "day", "note")
     for r in results:
-        table.add_row(r.schedule_id, r.partner_id, r.action, ",".join(map(str, r.months)), str(r.day_of_month or ""), r.note or "")
+        table.add_row(
+            r.schedule_id,
+            r.partner_id,
+            r.action,
+            ",".join(map(str, r.months)),
+            str(r.day_of_month or ""),
+            r.note or "",
+        )
     console.print(table if results else "No Rocket.Chat partners.")
 
 
@@ -287,7 +327,9 @@ async def _client():  # type: ignore[no-untyped-def]
     try:
         return await connect(settings)
     except Exception as exc:
-        _fail(f"cannot reach Temporal at {settings.temporal_address}: {exc} (is `make run` running?)")
+        _fail(
+            f"cannot reach Temporal at {settings.temporal_address}: {exc} (is `make run` running?)"
+        )
 
 
 def _short_time(value: Any) -> str:
@@ -327,12 +369,16 @@ def codec_token() -> None:
 
 
 # --- operators (login of the internal pages) --------------------------------------------------
-operator_app = typer.Typer(no_args_is_help=True, help="Operators of the internal pages (task inbox, finance board).")
+operator_app = typer.Typer(
+    no_args_is_help=True, help="Operators of the internal pages (task inbox, finance board)."
+)
 app.add_typer(operator_app, name="operator")
 
 
 @operator_app.command("hash")
-def operator_hash(name: str | None = typer.Argument(None, help="Operator name, e.g. finance or anna.schmidt")) -> None:
+def operator_hash(
+    name: str | None = typer.Argument(None, help="Operator name, e.g. finance or anna.schmidt"),
+) -> None:
     """Ask for a password twice and print the `name:pbkdf2_sha256$...` entry for
     PARTNERFLOW_OPERATORS (entries are separated by `;`)."""
     from starters.web.auth import MIN_PASSWORD_LENGTH, NAME_PATTERN, hash_password

@@ -93,16 +93,22 @@ def _banner(settings: Settings) -> None:
     base = settings.public_base_url
     console.rule("[bold]Partnerflow is running")
     console.print(f"Temporal Web UI     {settings.temporal_ui_url}")
-    console.print(f"Temporal gRPC       {settings.temporal_address}  (namespace {settings.temporal_namespace})")
+    console.print(
+        f"Temporal gRPC       {settings.temporal_address}  (namespace {settings.temporal_namespace})"
+    )
     console.print(f"Web service         {base}   forms: {base}/webhooks/forms")
     console.print(f"Webhook secret      {settings.secret('webhook_secret')}")
-    console.print(f"Operator pages      {base}/tasks · {base}/finance   ({_operator_login(settings)})")
+    console.print(
+        f"Operator pages      {base}/tasks · {base}/finance   ({_operator_login(settings)})"
+    )
     console.print(f"Records             {settings.resolved_database_url}")
     console.print(f"Email outbox        {settings.outbox_dir}   (partnerflow outbox)")
     console.print("")
     console.print("Start an example order, in another terminal:")
     console.print("  [bold].venv/bin/partnerflow start order --example[/bold]")
-    console.print("Then: .venv/bin/partnerflow tasks   ·   .venv/bin/partnerflow act WORKFLOW_ID HANDLER --input '{...}'")
+    console.print(
+        "Then: .venv/bin/partnerflow tasks   ·   .venv/bin/partnerflow act WORKFLOW_ID HANDLER --input '{...}'"
+    )
     console.rule()
 
 
@@ -113,9 +119,13 @@ async def run_stack(settings: Settings) -> None:
     ensure_dev_operator(settings)  # local default: operator `ops` when none is configured
     settings.ensure_dev_payload_key()  # no PARTNERFLOW_PAYLOAD_KEY: encrypt with a dev key
     if _port_open(settings.temporal_address):
-        raise SystemExit(f"{settings.temporal_address} is already in use: is another stack running?")
+        raise SystemExit(
+            f"{settings.temporal_address} is already in use: is another stack running?"
+        )
     log = (settings.data_dir / "temporal-server.log").open("ab")
-    server = subprocess.Popen(dev_server_command(settings), stdout=log, stderr=log, start_new_session=True)
+    server = subprocess.Popen(
+        dev_server_command(settings), stdout=log, stderr=log, start_new_session=True
+    )
     try:
         await _wait_for_temporal(settings, server)
         client = await connect(settings)
@@ -123,7 +133,12 @@ async def run_stack(settings: Settings) -> None:
         from starters.web.app import create_app
 
         web = uvicorn.Server(
-            uvicorn.Config(create_app(settings, client), host=settings.web_host, port=settings.web_port, log_level="warning")
+            uvicorn.Config(
+                create_app(settings, client),
+                host=settings.web_host,
+                port=settings.web_port,
+                log_level="warning",
+            )
         )
         web.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         worker = build_worker(client, settings)

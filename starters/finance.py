@@ -161,7 +161,9 @@ def stage_totals(invoices: Iterable[Invoice]) -> dict[str, dict[str, Total]]:
     """stage → currency → (count, cents), every stage present."""
     totals: dict[str, dict[str, Total]] = {stage: {} for stage in INVOICE_STAGES}
     for invoice in invoices:
-        totals.setdefault(invoice.stage, {}).setdefault(invoice.currency, Total()).add(invoice.amount_due_cents)
+        totals.setdefault(invoice.stage, {}).setdefault(invoice.currency, Total()).add(
+            invoice.amount_due_cents
+        )
     return totals
 
 
@@ -170,7 +172,9 @@ def aging(invoices: Iterable[Invoice], now: datetime) -> dict[str, dict[str, Tot
     buckets: dict[str, dict[str, Total]] = {key: {} for key, _ in AGING_BUCKETS}
     for invoice in invoices:
         if invoice.stage in UNPAID_STAGES:
-            buckets[aging_bucket(invoice.due_at, now)].setdefault(invoice.currency, Total()).add(invoice.amount_due_cents)
+            buckets[aging_bucket(invoice.due_at, now)].setdefault(invoice.currency, Total()).add(
+                invoice.amount_due_cents
+            )
     return buckets
 
 
@@ -240,11 +244,18 @@ def invoice_from_execution(execution: Any) -> Invoice:
     )
 
 
-async def list_invoices(client: Client, stage: str | None = None, *, limit: int | None = None) -> list[Invoice]:
+async def list_invoices(
+    client: Client, stage: str | None = None, *, limit: int | None = None
+) -> list[Invoice]:
     """Invoices by `InvoiceStage` from visibility, one entry per invoice."""
     if stage is not None and stage not in INVOICE_STAGES:
         raise ValueError(f"unknown stage {stage!r}; one of {', '.join(INVOICE_STAGES)}")
-    return dedupe_invoices([invoice_from_execution(e) async for e in client.list_workflows(stage_query(stage), limit=limit)])
+    return dedupe_invoices(
+        [
+            invoice_from_execution(e)
+            async for e in client.list_workflows(stage_query(stage), limit=limit)
+        ]
+    )
 
 
 def with_records(settings: Settings, invoices: list[Invoice]) -> list[Invoice]:
@@ -261,7 +272,12 @@ def with_records(settings: Settings, invoices: list[Invoice]) -> list[Invoice]:
             chunk = numbers[start : start + 500]
             for row in session.exec(select(InvoiceRow).where(col(InvoiceRow.number).in_(chunk))):
                 known[row.number or ""] = (row.currency.upper(), row.customer_name)
-    return [replace(i, currency=known[i.invoice_number][0], customer=known[i.invoice_number][1]) if i.invoice_number in known else i for i in invoices]
+    return [
+        replace(i, currency=known[i.invoice_number][0], customer=known[i.invoice_number][1])
+        if i.invoice_number in known
+        else i
+        for i in invoices
+    ]
 
 
 # --- referral fees and Rocket.Chat revenue share ----------------------------------------------
@@ -296,12 +312,16 @@ class RevenueShareReport:
     lines: tuple[str, ...] = ()
 
 
-def totals_by(items: Iterable[Any], status_attr: str, amount_attr: str) -> dict[str, dict[str, Total]]:
+def totals_by(
+    items: Iterable[Any], status_attr: str, amount_attr: str
+) -> dict[str, dict[str, Total]]:
     """status → currency → (count, cents)."""
     totals: dict[str, dict[str, Total]] = {}
     for item in items:
         status = getattr(item, status_attr) or "not invoiced"
-        totals.setdefault(status, {}).setdefault(item.currency, Total()).add(getattr(item, amount_attr))
+        totals.setdefault(status, {}).setdefault(item.currency, Total()).add(
+            getattr(item, amount_attr)
+        )
     return totals
 
 
@@ -318,11 +338,21 @@ def list_referral_fees(settings: Settings) -> list[ReferralFee]:
     from models.tables import ReferralFeeRow
 
     with session_scope(settings.resolved_database_url) as session:
-        rows = list(session.exec(select(ReferralFeeRow).order_by(col(ReferralFeeRow.created_at).desc())))
+        rows = list(
+            session.exec(select(ReferralFeeRow).order_by(col(ReferralFeeRow.created_at).desc()))
+        )
     fees = [
         ReferralFee(
-            deal_number=r.deal_number, workflow_id=r.workflow_id, partner_id=r.partner_id, amount_cents=r.amount_cents,
-            currency=r.currency.upper(), note=r.note, status=r.status, reference=r.reference, created_at=r.created_at, paid_at=r.paid_at,
+            deal_number=r.deal_number,
+            workflow_id=r.workflow_id,
+            partner_id=r.partner_id,
+            amount_cents=r.amount_cents,
+            currency=r.currency.upper(),
+            note=r.note,
+            status=r.status,
+            reference=r.reference,
+            created_at=r.created_at,
+            paid_at=r.paid_at,
         )  # fmt: skip
         for r in rows
     ]
@@ -336,22 +366,45 @@ def list_revenue_share(settings: Settings, limit: int = 500) -> list[RevenueShar
     from models.tables import InvoiceRow, RocketChatSalesReportRow
 
     with session_scope(settings.resolved_database_url) as session:
-        rows = list(session.exec(select(RocketChatSalesReportRow).order_by(col(RocketChatSalesReportRow.month).desc(), col(RocketChatSalesReportRow.partner_id)).limit(limit)))
+        rows = list(
+            session.exec(
+                select(RocketChatSalesReportRow)
+                .order_by(
+                    col(RocketChatSalesReportRow.month).desc(),
+                    col(RocketChatSalesReportRow.partner_id),
+                )
+                .limit(limit)
+            )
+        )
         ids = [r.invoice_id for r in rows if r.invoice_id]
-        invoices = {i.id: i for i in session.exec(select(InvoiceRow).where(col(InvoiceRow.id).in_(ids)))} if ids else {}
+        invoices = (
+            {i.id: i for i in session.exec(select(InvoiceRow).where(col(InvoiceRow.id).in_(ids)))}
+            if ids
+            else {}
+        )
     reports = []
     for r in rows:
         invoice = invoices.get(r.invoice_id or "")
         try:
-            lines = tuple(str(line.get("description", "")) for line in json.loads(r.share_json).get("lines", []))
+            lines = tuple(
+                str(line.get("description", ""))
+                for line in json.loads(r.share_json).get("lines", [])
+            )
         except (ValueError, AttributeError):
             lines = ()
         reports.append(
             RevenueShareReport(
-                partner_id=r.partner_id, workflow_id=r.workflow_id, month=r.month, partner_type=r.partner_type,
-                owed_to_rocketchat_cents=r.owed_to_rocketchat_cents, invoice_id=r.invoice_id,
-                invoice_number=invoice.number if invoice else None, invoice_status=invoice.status if invoice else None,
-                submitted_at=r.submitted_at, currency=invoice.currency.upper() if invoice else DEFAULT_CURRENCY, lines=lines,
+                partner_id=r.partner_id,
+                workflow_id=r.workflow_id,
+                month=r.month,
+                partner_type=r.partner_type,
+                owed_to_rocketchat_cents=r.owed_to_rocketchat_cents,
+                invoice_id=r.invoice_id,
+                invoice_number=invoice.number if invoice else None,
+                invoice_status=invoice.status if invoice else None,
+                submitted_at=r.submitted_at,
+                currency=invoice.currency.upper() if invoice else DEFAULT_CURRENCY,
+                lines=lines,
             )  # fmt: skip
         )
     return reports

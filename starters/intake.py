@@ -159,7 +159,9 @@ async def submit_form(
             form = await asyncio.to_thread(spec.prepare, form, settings)
         except FormRejected as exc:
             fields = ", ".join(error["field"] for error in exc.errors)
-            return IntakeResult(422, {"detail": f"{form_name} form refused: {fields}", "errors": exc.errors})
+            return IntakeResult(
+                422, {"detail": f"{form_name} form refused: {fields}", "errors": exc.errors}
+            )
     workflow_id = spec.workflow_id(form)
     if spec.signal is not None:
         return await _signal(client, spec, form, workflow_id)
@@ -191,23 +193,39 @@ async def submit_form(
     return IntakeResult(202, {"workflow_id": workflow_id, "run_id": handle.result_run_id})
 
 
-async def _signal(client: Client, spec: FormSpec, form: BaseModel, workflow_id: str) -> IntakeResult:
+async def _signal(
+    client: Client, spec: FormSpec, form: BaseModel, workflow_id: str
+) -> IntakeResult:
     """Deliver a form to the running process it belongs to (the workflow validates it and
     records a rejection in its history if it does not fit its current step)."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         if description.status != WorkflowExecutionStatus.RUNNING:
-            return IntakeResult(409, {"detail": f"process {workflow_id} is closed: the {spec.name} form can no longer be taken", "workflow_id": workflow_id})
+            return IntakeResult(
+                409,
+                {
+                    "detail": f"process {workflow_id} is closed: the {spec.name} form can no longer be taken",
+                    "workflow_id": workflow_id,
+                },
+            )
         assert spec.signal is not None
-        await handle.signal(spec.signal, spec.to_workflow_input(form).model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT)
+        await handle.signal(
+            spec.signal,
+            spec.to_workflow_input(form).model_dump(mode="json"),
+            rpc_timeout=RPC_TIMEOUT,
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return IntakeResult(404, {"detail": f"no process {workflow_id} for this {spec.name} form"})
+            return IntakeResult(
+                404, {"detail": f"no process {workflow_id} for this {spec.name} form"}
+            )
         if exc.status in _UNAVAILABLE:
             return unavailable(exc)
         raise
-    return IntakeResult(202, {"workflow_id": workflow_id, "run_id": description.run_id, "signal": spec.signal})
+    return IntakeResult(
+        202, {"workflow_id": workflow_id, "run_id": description.run_id, "signal": spec.signal}
+    )
 
 
 async def _existing(client: Client, spec: FormSpec, workflow_id: str, digest: str) -> IntakeResult:

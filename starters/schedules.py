@@ -70,18 +70,27 @@ def review_schedule(partner: PartnerRecord, signed_at: datetime, task_queue: str
         partner.partner_id,
         id=f"rc-review-{partner.partner_id}",
         task_queue=task_queue,
-        typed_search_attributes=TypedSearchAttributes([SearchAttributePair(PROGRAM, "rocketchat"), SearchAttributePair(PARTNER_ID, partner.partner_id)]),
+        typed_search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROGRAM, "rocketchat"),
+                SearchAttributePair(PARTNER_ID, partner.partner_id),
+            ]
+        ),
         static_summary=f"Quarterly review request: {partner.company}",
     )
     return Schedule(
         action=action,
         spec=ScheduleSpec(calendars=[calendar], time_zone_name="UTC"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        state=ScheduleState(note=f"Rocket.Chat quarterly review of {partner.company} ({partner.partner_type}); managed by `partnerflow schedules`"),
+        state=ScheduleState(
+            note=f"Rocket.Chat quarterly review of {partner.company} ({partner.partner_type}); managed by `partnerflow schedules`"
+        ),
     )
 
 
-async def sync_review_schedules(client: Client, settings: Settings, partners: list[PartnerRecord]) -> list[ScheduleResult]:
+async def sync_review_schedules(
+    client: Client, settings: Settings, partners: list[PartnerRecord]
+) -> list[ScheduleResult]:
     """Create or update the schedule of each active Rocket.Chat partner; delete the others'."""
     results = []
     for partner in partners:
@@ -92,11 +101,27 @@ async def sync_review_schedules(client: Client, settings: Settings, partners: li
         if partner.status != "active" or not signed:
             try:
                 await client.get_schedule_handle(schedule_id).delete()
-                results.append(ScheduleResult(schedule_id, partner.partner_id, "deleted", [], note=f"partner {partner.status}"))
+                results.append(
+                    ScheduleResult(
+                        schedule_id,
+                        partner.partner_id,
+                        "deleted",
+                        [],
+                        note=f"partner {partner.status}",
+                    )
+                )
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
-                results.append(ScheduleResult(schedule_id, partner.partner_id, "skipped", [], note="not active or not signed yet"))
+                results.append(
+                    ScheduleResult(
+                        schedule_id,
+                        partner.partner_id,
+                        "skipped",
+                        [],
+                        note="not active or not signed yet",
+                    )
+                )
             continue
         signed_at = datetime.fromisoformat(signed)
         schedule = review_schedule(partner, signed_at, settings.temporal_task_queue)
@@ -110,11 +135,21 @@ async def sync_review_schedules(client: Client, settings: Settings, partners: li
 
             await client.get_schedule_handle(schedule_id).update(replace)
             action = "updated"
-        results.append(ScheduleResult(schedule_id, partner.partner_id, action, quarter_months(signed_at), min(signed_at.day, 28)))
+        results.append(
+            ScheduleResult(
+                schedule_id,
+                partner.partner_id,
+                action,
+                quarter_months(signed_at),
+                min(signed_at.day, 28),
+            )
+        )
     return results
 
 
 async def sync_from_records(client: Client, settings: Settings) -> list[ScheduleResult]:
     from activities.partners import list_partners
 
-    return await sync_review_schedules(client, settings, list_partners(settings, program="rocketchat"))
+    return await sync_review_schedules(
+        client, settings, list_partners(settings, program="rocketchat")
+    )

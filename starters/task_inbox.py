@@ -129,7 +129,16 @@ def filter_tasks(rows: list[TaskRow], filters: TaskFilters, now: datetime) -> li
         if filters.overdue and not row.overdue(now):
             continue
         if needle:
-            haystack = " ".join((row.workflow_id, row.workflow_type, row.task, row.handler, row.description, row.assignee)).casefold()
+            haystack = " ".join(
+                (
+                    row.workflow_id,
+                    row.workflow_type,
+                    row.task,
+                    row.handler,
+                    row.description,
+                    row.assignee,
+                )
+            ).casefold()
             if needle not in haystack:
                 continue
         result.append(row)
@@ -181,16 +190,28 @@ def _rows_from_attributes(execution: Any) -> list[TaskRow]:
     due = _aware(attrs.get(TASK_DUE_AT))
     return [
         TaskRow(
-            workflow_id=execution.id, workflow_type=execution.workflow_type, task=task, handler=task,
-            assignee=assignees[i] if i < len(assignees) else (assignees[0] if assignees else "unknown"),
+            workflow_id=execution.id,
+            workflow_type=execution.workflow_type,
+            task=task,
+            handler=task,
+            assignee=assignees[i]
+            if i < len(assignees)
+            else (assignees[0] if assignees else "unknown"),
             description="The workflow did not answer its pending_tasks query; see it in the Temporal UI.",
-            due_at=due, answered=False,
+            due_at=due,
+            answered=False,
         )  # fmt: skip
         for i, task in enumerate(tasks)
     ]
 
 
-async def collect_tasks(client: Client, *, concurrency: int = CONCURRENCY, timeout: timedelta = QUERY_TIMEOUT, limit: int = MAX_WORKFLOWS) -> Inbox:
+async def collect_tasks(
+    client: Client,
+    *,
+    concurrency: int = CONCURRENCY,
+    timeout: timedelta = QUERY_TIMEOUT,
+    limit: int = MAX_WORKFLOWS,
+) -> Inbox:
     """Every pending task of every running workflow (see the module docstring)."""
     executions, query = await _list_running(client, limit)
     gate = asyncio.Semaphore(concurrency)
@@ -198,14 +219,20 @@ async def collect_tasks(client: Client, *, concurrency: int = CONCURRENCY, timeo
     async def ask(execution: Any) -> tuple[Any, list[TaskRow] | None]:
         async with gate:
             try:
-                raw = await client.get_workflow_handle(execution.id, run_id=execution.run_id).query("pending_tasks", rpc_timeout=timeout)
+                raw = await client.get_workflow_handle(execution.id, run_id=execution.run_id).query(
+                    "pending_tasks", rpc_timeout=timeout
+                )
             except Exception as exc:  # no worker, an unknown query, closed meanwhile
                 log.info("pending_tasks of %s: %s", execution.id, exc)
                 return execution, None
         rows = []
         for item in raw or []:
             try:
-                rows.append(TaskRow.from_pending(execution.id, execution.workflow_type, PendingTask.model_validate(item)))
+                rows.append(
+                    TaskRow.from_pending(
+                        execution.id, execution.workflow_type, PendingTask.model_validate(item)
+                    )
+                )
             except ValidationError as exc:
                 log.warning("%s published a malformed pending task: %s", execution.id, exc)
         return execution, rows

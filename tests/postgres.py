@@ -48,8 +48,6 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
-
-
 def empty_tables(url: str) -> None:
     """Delete every row (but the migration version) so the next test starts empty."""
     from sqlmodel import SQLModel

@@ -12,12 +12,32 @@ from temporalio.testing import WorkflowEnvironment
 from bench.__main__ import parser, run_benchmarks
 
 
-async def test_every_benchmark_runs_at_a_tiny_size(local_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    args = parser().parse_args([
-        "--out", str(tmp_path), "--n", "1", "--no-warm-up", "--poll", "0.05",
-        "--rates", "20", "--duration", "0.5", "--server", "thread",
-        "--partners", "10", "--worker", "inline", "--year-days", "15",
-    ])
+async def test_every_benchmark_runs_at_a_tiny_size(
+    local_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    args = parser().parse_args(
+        [
+            "--out",
+            str(tmp_path),
+            "--n",
+            "1",
+            "--no-warm-up",
+            "--poll",
+            "0.05",
+            "--rates",
+            "20",
+            "--duration",
+            "0.5",
+            "--server",
+            "thread",
+            "--partners",
+            "10",
+            "--worker",
+            "inline",
+            "--year-days",
+            "15",
+        ]
+    )
     results = await run_benchmarks(args, env=local_env)
     assert [r["benchmark"] for r in results] == ["order_to_cash", "intake", "scale"]
     for result in results:

@@ -25,7 +25,9 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 APP_SERVICES = [name for name, svc in SERVICES.items() if "build" in svc]
 ALIASES = {field.alias: field for field in Settings.model_fields.values() if field.alias}
 SECRET_SETTINGS = {
-    alias for alias, field in ALIASES.items() if SecretStr in getattr(field.annotation, "__args__", ())
+    alias
+    for alias, field in ALIASES.items()
+    if SecretStr in getattr(field.annotation, "__args__", ())
 }
 REFERENCE = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}(?P<rest>.*)$")
 
@@ -48,7 +50,9 @@ def published(service: str) -> dict[int, int]:
     """container port -> host port."""
     ports = {}
     for entry in SERVICES[service].get("ports", []):
-        host, container = str(entry).rsplit(":", 1)[-2:] if str(entry).count(":") else (entry, entry)
+        host, container = (
+            str(entry).rsplit(":", 1)[-2:] if str(entry).count(":") else (entry, entry)
+        )
         ports[int(container)] = int(host)
     return ports
 
@@ -74,7 +78,9 @@ def test_secrets_come_from_the_environment_never_from_the_file(service: str) -> 
             f"{name} must be ${{{name}:?...}} or ${{{name}:-}}: no value in the file"
         )
     assert "PARTNERFLOW_WEBHOOK_SECRET" in variables and "PARTNERFLOW_LINK_SECRET" in variables
-    assert "PARTNERFLOW_SESSION_SECRET" in variables, "without it each replica signs its own sessions"
+    assert "PARTNERFLOW_SESSION_SECRET" in variables, (
+        "without it each replica signs its own sessions"
+    )
     assert variables["LICENSE_SIGNING_KEY_PATH"].startswith("/run/secrets/")
     assert "license_signing_key" in SERVICES[service]["secrets"]
 
@@ -90,11 +96,17 @@ def test_temporal_address_reaches_the_temporal_service() -> None:
     for service in [*APP_SERVICES, "temporal-ui"]:
         host, port = env(service)["TEMPORAL_ADDRESS"].rsplit(":", 1)
         assert host == "temporal" and int(port) in published("temporal"), service
-    assert all(service in SERVICES[app]["depends_on"] for app in APP_SERVICES for service in ("temporal", "postgres"))
+    assert all(
+        service in SERVICES[app]["depends_on"]
+        for app in APP_SERVICES
+        for service in ("temporal", "postgres")
+    )
 
 
 def test_records_database_is_the_postgres_service() -> None:
-    url = urlparse(env("worker")["DATABASE_URL"].replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw"))
+    url = urlparse(
+        env("worker")["DATABASE_URL"].replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw")
+    )
     postgres = env("postgres")
     assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432)
     assert url.username == postgres["POSTGRES_USER"] and url.path == f"/{postgres['POSTGRES_DB']}"
@@ -110,7 +122,9 @@ def test_web_port_and_public_urls() -> None:
     assert ui_port in published("temporal-ui").values()
     assert default_of(web["PARTNERFLOW_CODEC_CORS_ORIGIN"]) == default_of(web["TEMPORAL_UI_URL"])
     codec = env("temporal-ui")["TEMPORAL_CODEC_ENDPOINT"]
-    assert codec.endswith("/codec") and default_of(codec).startswith(default_of(web["PUBLIC_BASE_URL"]))
+    assert codec.endswith("/codec") and default_of(codec).startswith(
+        default_of(web["PUBLIC_BASE_URL"])
+    )
 
 
 def test_images_are_pinned() -> None:
@@ -123,6 +137,8 @@ def test_images_are_pinned() -> None:
 def test_dockerfile_ships_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    packages = [
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, f"the image lacks {package}/"

@@ -46,7 +46,18 @@ from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatRe
 from workflows.system_integrator_application import SystemIntegratorApplication
 from workflows.var_application import VarApplication
 
-WORKFLOWS = [OrderFulfillment, VarApplication, SystemIntegratorApplication, DirectoryListing, EvaluationLicense, DealRegistration, AuthorizedResale, RocketChatOnboarding, RocketChatPartnership, RocketChatReviewTrigger]
+WORKFLOWS = [
+    OrderFulfillment,
+    VarApplication,
+    SystemIntegratorApplication,
+    DirectoryListing,
+    EvaluationLicense,
+    DealRegistration,
+    AuthorizedResale,
+    RocketChatOnboarding,
+    RocketChatPartnership,
+    RocketChatReviewTrigger,
+]
 
 
 def activities_for(settings: Settings) -> list:
@@ -82,12 +93,22 @@ def _rocketchat_activities(settings: Settings) -> list:
     from activities.rocketchat_records import RocketChatRecordActivities
     from activities.web_checks import WebCheckActivities
 
-    return [WebCheckActivities(settings).check_partner_website, CommunityActivities(settings).create_workgroup, RocketChatRecordActivities(settings).record_sales_report]
+    return [
+        WebCheckActivities(settings).check_partner_website,
+        CommunityActivities(settings).create_workgroup,
+        RocketChatRecordActivities(settings).record_sales_report,
+    ]
 
 
 def _sales_activities(settings: Settings) -> list:
     deals = DealActivities(settings)
-    return [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee]
+    return [
+        deals.record_deal,
+        deals.find_deal_conflicts,
+        deals.claim_deal_approval,
+        deals.release_deal_claims,
+        deals.record_referral_fee,
+    ]
 
 
 def _lifecycle_activities(settings: Settings) -> list:
@@ -159,14 +180,18 @@ async def run_worker(settings: Settings | None = None) -> None:
         if added:
             log.info("registered search attributes %s", ", ".join(added))
     except Exception as exc:  # e.g. Temporal Cloud: attributes are managed in its console
-        log.warning("could not register search attributes (%s); register them on the namespace", exc)
+        log.warning(
+            "could not register search attributes (%s); register them on the namespace", exc
+        )
     worker = build_worker(client, settings)
     log.info("worker listening on task queue %s", settings.temporal_task_queue)
     await worker.run()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(run_worker())
 
 

@@ -33,7 +33,14 @@ def sign_task(task: str, assignee: str, description: str) -> HumanTask:
         assignee=assignee,
         description=description,
         model=AgreementSignature,
-        example={"agreement_id": "agr_…", "sha256": "…", "name": "Jane Doe", "title": "CEO", "email": "jane@example.com", "agreed": True},
+        example={
+            "agreement_id": "agr_…",
+            "sha256": "…",
+            "name": "Jane Doe",
+            "title": "CEO",
+            "email": "jane@example.com",
+            "agreed": True,
+        },
     )
 
 
@@ -52,18 +59,44 @@ class AgreementWorkflow(ProcessWorkflow):
         `{"agreement_id": "agr_…", "sha256": "…", "name": "Jane Doe", "title": "CEO",
         "email": "jane@example.com", "agreed": true}`"""
         agreement_id = payload.get("agreement_id") if isinstance(payload, dict) else None
-        task = next((t for t in self._tasks.values() if t.handler == "sign_agreement" and t.example.get("agreement_id") == agreement_id), None)
+        task = next(
+            (
+                t
+                for t in self._tasks.values()
+                if t.handler == "sign_agreement" and t.example.get("agreement_id") == agreement_id
+            ),
+            None,
+        )
         if task is None:
-            self.note("sign_agreement", "system", "rejected", reason=f"no agreement {agreement_id!r} is waiting for a signature")
+            self.note(
+                "sign_agreement",
+                "system",
+                "rejected",
+                reason=f"no agreement {agreement_id!r} is waiting for a signature",
+            )
             return
-        spec = HumanTask(task.task, task.handler, task.assignee, task.description, AgreementSignature, task.example)
+        spec = HumanTask(
+            task.task,
+            task.handler,
+            task.assignee,
+            task.description,
+            AgreementSignature,
+            task.example,
+        )
         signature = self.accept(spec, payload, AgreementSignature)
         if signature is None or signature.agreement_id in self._signatures:
             return
         if signature.sha256 != self._drafts[signature.agreement_id].sha256:
-            self.note(task.task, signature.email, "rejected", reason="the signed text is not the current version of the agreement")
+            self.note(
+                task.task,
+                signature.email,
+                "rejected",
+                reason="the signed text is not the current version of the agreement",
+            )
             return
-        self._signatures[signature.agreement_id] = signature.model_copy(update={"signed_at": signature.signed_at or workflow.now()})
+        self._signatures[signature.agreement_id] = signature.model_copy(
+            update={"signed_at": signature.signed_at or workflow.now()}
+        )
 
     async def collect_signature(
         self,
@@ -84,27 +117,81 @@ class AgreementWorkflow(ProcessWorkflow):
         workflow_id = workflow.info().workflow_id
         now = workflow.now()
         expires_at = await act.business_deadline(now, valid_business_days, calendar)
-        reminders = [await act.business_deadline(now, days, calendar) for days in reminder_business_days]
+        reminders = [
+            await act.business_deadline(now, days, calendar) for days in reminder_business_days
+        ]
         draft = await act.prepare_agreement(
-            AgreementRequest(idempotency_key=f"{workflow_id}:{task.task}", workflow_id=workflow_id, kind=kind, template=template, context=context, signer_email=signer_email, expires_at=expires_at)
+            AgreementRequest(
+                idempotency_key=f"{workflow_id}:{task.task}",
+                workflow_id=workflow_id,
+                kind=kind,
+                template=template,
+                context=context,
+                signer_email=signer_email,
+                expires_at=expires_at,
+            )
         )
         self._drafts[draft.agreement_id] = draft
-        self._facts[f"{task.task}_agreement"] = {"agreement_id": draft.agreement_id, "title": draft.title, "sha256": draft.sha256, "expires_at": expires_at.isoformat()}
-        example = {"agreement_id": draft.agreement_id, "sha256": draft.sha256, "name": signer_name, "title": "Managing Director", "email": signer_email, "agreed": True}
+        self._facts[f"{task.task}_agreement"] = {
+            "agreement_id": draft.agreement_id,
+            "title": draft.title,
+            "sha256": draft.sha256,
+            "expires_at": expires_at.isoformat(),
+        }
+        example = {
+            "agreement_id": draft.agreement_id,
+            "sha256": draft.sha256,
+            "name": signer_name,
+            "title": "Managing Director",
+            "email": signer_email,
+            "agreed": True,
+        }
         self.open_task(task, expires_at, example=example)
-        links = {"sign_url": LinkSpec(purpose="sign_agreement", expires_at=expires_at, subject=draft.agreement_id)}
-        mail = {"agreement_title": draft.title, "signer_name": signer_name, "company": company, "vendor": vendor, "expires_at": expires_at.isoformat()}
-        await self.email(f"{task.task}:request", [signer_email], "agreement_signature_request", mail, links=links)
+        links = {
+            "sign_url": LinkSpec(
+                purpose="sign_agreement", expires_at=expires_at, subject=draft.agreement_id
+            )
+        }
+        mail = {
+            "agreement_title": draft.title,
+            "signer_name": signer_name,
+            "company": company,
+            "vendor": vendor,
+            "expires_at": expires_at.isoformat(),
+        }
+        await self.email(
+            f"{task.task}:request", [signer_email], "agreement_signature_request", mail, links=links
+        )
 
         async def remind(number: int) -> None:
-            await self.email(f"{task.task}:reminder:{number}", [signer_email], "agreement_signature_reminder", {**mail, "reminder_number": number}, links=links)
+            await self.email(
+                f"{task.task}:reminder:{number}",
+                [signer_email],
+                "agreement_signature_reminder",
+                {**mail, "reminder_number": number},
+                links=links,
+            )
 
-        signed = await self.wait_for(task, lambda: draft.agreement_id in self._signatures, reminders=reminders, expires_at=expires_at, remind=remind)
+        signed = await self.wait_for(
+            task,
+            lambda: draft.agreement_id in self._signatures,
+            reminders=reminders,
+            expires_at=expires_at,
+            remind=remind,
+        )
         self.close_task(task.task)
         if not signed:
             self.note(task.task, "system", "expired", agreement_id=draft.agreement_id)
             return None
         result = await act.record_signature(self._signatures[draft.agreement_id])
-        self.note(task.task, result.signer_email, "signed", agreement_id=result.agreement_id, name=result.signer_name, title=result.signer_title, sha256=result.sha256)
+        self.note(
+            task.task,
+            result.signer_email,
+            "signed",
+            agreement_id=result.agreement_id,
+            name=result.signer_name,
+            title=result.signer_title,
+            sha256=result.sha256,
+        )
         self._facts[f"{task.task}_agreement"]["signed_at"] = result.signed_at.isoformat()
         return result

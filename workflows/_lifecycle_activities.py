@@ -50,7 +50,9 @@ async def unpublish_listing(request: UnpublishRequest) -> bool:
     )
 
 
-async def notify(process: Any, step: str, to: list[str], kind: str, context: dict[str, Any], **extra: Any) -> None:
+async def notify(
+    process: Any, step: str, to: list[str], kind: str, context: dict[str, Any], **extra: Any
+) -> None:
     """Send a partner-lifecycle email: a `models.notices` kind is rendered by the
     `partner_notice` template; any other name is an email template of its own."""
     if kind in KINDS:

@@ -23,9 +23,31 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
         """Note a decision in the history and keep it in the audit records (once)."""
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
-    async def save_partner(self, *, partner_id: str, partner_type: str, company: str, country: str, website: str, contact: Contact, status: str, discount_percent: int = 0, attributes: dict[str, Any]) -> None:
+    async def save_partner(
+        self,
+        *,
+        partner_id: str,
+        partner_type: str,
+        company: str,
+        country: str,
+        website: str,
+        contact: Contact,
+        status: str,
+        discount_percent: int = 0,
+        attributes: dict[str, Any],
+    ) -> None:
         await act.upsert_partner(
             PartnerRecord(
                 partner_id=partner_id,

@@ -60,7 +60,15 @@ class SalesWorkflow(AgreementWorkflow):
         escalate: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         if not self._interruptible:
-            return await super().wait_for(spec, done, reminders=reminders, due_at=due_at, expires_at=expires_at, remind=remind, escalate=escalate)
+            return await super().wait_for(
+                spec,
+                done,
+                reminders=reminders,
+                due_at=due_at,
+                expires_at=expires_at,
+                remind=remind,
+                escalate=escalate,
+            )
         now = workflow.now()
         finished = await super().wait_for(
             spec,
@@ -83,30 +91,60 @@ class SalesWorkflow(AgreementWorkflow):
     async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
-    async def screen(self, step: str, party: str, country: str, subdivision: str | None = None) -> str | None:
+    async def screen(
+        self, step: str, party: str, country: str, subdivision: str | None = None
+    ) -> str | None:
         """None when allowed, else the refusal reason (recorded)."""
-        result = await act.screen_party(ScreeningRequest(country=country, subdivision=subdivision, party=party, on=workflow.now()))
-        self._facts[f"screening_{step}"] = {"allowed": result.allowed, "data_version": result.data_version}
+        result = await act.screen_party(
+            ScreeningRequest(
+                country=country, subdivision=subdivision, party=party, on=workflow.now()
+            )
+        )
+        self._facts[f"screening_{step}"] = {
+            "allowed": result.allowed,
+            "data_version": result.data_version,
+        }
         if result.allowed:
             return None
         reason = result.reason or f"{party} is in a country or region under U.S. embargo"
-        await self.decide(f"screening:{step}", "system", "refused", reason=reason, program=result.program)
+        await self.decide(
+            f"screening:{step}", "system", "refused", reason=reason, program=result.program
+        )
         return reason
 
     def close_all_tasks(self) -> None:
         for task in list(self._tasks):
             self.close_task(task)
 
-    async def run_order(self, order: OrderFulfillmentInput, *, partner_id: str | None, deal_number: str | None) -> OrderFulfillmentResult:
+    async def run_order(
+        self, order: OrderFulfillmentInput, *, partner_id: str | None, deal_number: str | None
+    ) -> OrderFulfillmentResult:
         """Hand the order to `OrderFulfillment` (child `order-{order_id}`) and follow it to
         its end; the child's outcome and invoice land in this workflow's facts and
         search attributes."""
         child_id = f"order-{order.order_id}"
         self._interruptible = False
-        self._facts["order"] = {"workflow_id": child_id, "order_id": order.order_id, "total_cents": order.total_cents}
-        pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(PROGRAM, "mattermost"), SearchAttributePair(STAGE, "received")]
+        self._facts["order"] = {
+            "workflow_id": child_id,
+            "order_id": order.order_id,
+            "total_cents": order.total_cents,
+        }
+        pairs: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(PROGRAM, "mattermost"),
+            SearchAttributePair(STAGE, "received"),
+        ]
         if partner_id:
             pairs.append(SearchAttributePair(PARTNER_ID, partner_id))
         if deal_number:
@@ -129,7 +167,12 @@ class SalesWorkflow(AgreementWorkflow):
         )
         # The child reports every change (`order_progress`); the result closes the loop.
         result: OrderFulfillmentResult = await child
-        self._facts["order"].update(outcome=result.outcome, reason=result.reason, invoice_number=result.invoice_number, license_id=result.license_id)
+        self._facts["order"].update(
+            outcome=result.outcome,
+            reason=result.reason,
+            invoice_number=result.invoice_number,
+            license_id=result.license_id,
+        )
         updates: list[Any] = []
         if result.outcome in INVOICE_OUTCOMES:
             self._facts["invoice_stage"] = result.outcome
@@ -139,7 +182,14 @@ class SalesWorkflow(AgreementWorkflow):
         if updates:
             workflow.upsert_search_attributes(updates)
         self._facts["order"]["stage"] = result.outcome
-        await self.decide("order", "system", result.outcome, order_id=order.order_id, reason=result.reason, invoice_number=result.invoice_number)
+        await self.decide(
+            "order",
+            "system",
+            result.outcome,
+            order_id=order.order_id,
+            reason=result.reason,
+            invoice_number=result.invoice_number,
+        )
         return result
 
     @workflow.signal
@@ -151,10 +201,18 @@ class SalesWorkflow(AgreementWorkflow):
         except ValueError:
             return
         order = self._facts.get("order")
-        if order is None or progress.workflow_id != order.get("workflow_id") or progress.seq <= self._order_seq:
+        if (
+            order is None
+            or progress.workflow_id != order.get("workflow_id")
+            or progress.seq <= self._order_seq
+        ):
             return
         self._order_seq = progress.seq
-        order.update(stage=progress.stage, pending_tasks=progress.pending_tasks, invoice_number=progress.invoice_number)
+        order.update(
+            stage=progress.stage,
+            pending_tasks=progress.pending_tasks,
+            invoice_number=progress.invoice_number,
+        )
         if progress.invoice_stage:
             self._facts["invoice_stage"] = progress.invoice_stage
             updates: list[Any] = [INVOICE_STAGE.value_set(progress.invoice_stage)]

@@ -76,7 +76,11 @@ RESOLVE_FAILED_STEP = HumanTask(
     description="A step failed for good (an outside system refused it): fix the cause, then "
     "retry the step (or skip it where allowed)",
     model=FailedStepResolution,
-    example={"decided_by": "operations@mattermost.com", "action": "retry", "reason": "fixed the customer's data"},
+    example={
+        "decided_by": "operations@mattermost.com",
+        "action": "retry",
+        "reason": "fixed the customer's data",
+    },
 )
 
 
@@ -181,7 +185,12 @@ class ProcessWorkflow:
         if resolution is None or self._step_resolution is not None:
             return
         if resolution.action == "skip" and not self._failed_step_skippable:
-            self.note(RESOLVE_FAILED_STEP.task, resolution.decided_by, "rejected", reason="this step cannot be skipped: fix the cause and retry")
+            self.note(
+                RESOLVE_FAILED_STEP.task,
+                resolution.decided_by,
+                "rejected",
+                reason="this step cannot be skipped: fix the cause and retry",
+            )
             return
         self._step_resolution = resolution
 
@@ -195,7 +204,9 @@ class ProcessWorkflow:
             try:
                 return await call()
             except ActivityError as exc:
-                if isinstance(exc.cause, CancelledError) or not workflow.patched(FAILED_STEP_TASK_PATCH):
+                if isinstance(exc.cause, CancelledError) or not workflow.patched(
+                    FAILED_STEP_TASK_PATCH
+                ):
                     raise
                 reason = str(exc.cause or exc)
             self.note(step, "system", "step_failed", reason=reason)
@@ -294,7 +305,9 @@ class ProcessWorkflow:
     ) -> bool:
         """Wait until `done()`; remind at each reminder time, escalate at `due_at`.
         Returns False if `expires_at` passes first."""
-        events: list[tuple[datetime, str, int]] = [(t, "remind", i + 1) for i, t in enumerate(reminders)]
+        events: list[tuple[datetime, str, int]] = [
+            (t, "remind", i + 1) for i, t in enumerate(reminders)
+        ]
         if due_at is not None:
             events.append((due_at, "escalate", 0))
         if expires_at is not None:
@@ -334,7 +347,12 @@ class ProcessWorkflow:
 
     def _default_reminder(self, spec: HumanTask) -> Callable[[int], Awaitable[None]]:
         async def remind(number: int) -> None:
-            await self.email(f"{spec.task}:reminder:{number}", [f"role:{spec.assignee}"], "task_reminder", self._task_context(spec))
+            await self.email(
+                f"{spec.task}:reminder:{number}",
+                [f"role:{spec.assignee}"],
+                "task_reminder",
+                self._task_context(spec),
+            )
 
         return remind
 
@@ -394,8 +412,12 @@ class ProcessWorkflow:
         workflow.upsert_search_attributes(
             [
                 STAGE.value_set(f"{self._stage}:escalated" if escalated else self._stage),
-                PENDING_TASK.value_set([t.task for t in tasks]) if tasks else PENDING_TASK.value_unset(),
-                ASSIGNEE.value_set(sorted({t.assignee for t in tasks})) if tasks else ASSIGNEE.value_unset(),
+                PENDING_TASK.value_set([t.task for t in tasks])
+                if tasks
+                else PENDING_TASK.value_unset(),
+                ASSIGNEE.value_set(sorted({t.assignee for t in tasks}))
+                if tasks
+                else ASSIGNEE.value_unset(),
                 TASK_DUE_AT.value_set(min(due)) if due else TASK_DUE_AT.value_unset(),
             ]
         )

@@ -38,7 +38,10 @@ REACH_OUT = HumanTask(
     assignee="partner_manager",
     description="Reach out to the reseller about the one-time resale (within two business days)",
     model=ReachOut,
-    example={"contacted_by": "partner-manager@mattermost.com", "notes": "Call held; the customer must buy through the reseller"},
+    example={
+        "contacted_by": "partner-manager@mattermost.com",
+        "notes": "Call held; the customer must buy through the reseller",
+    },
 )
 DECIDE = HumanTask(
     task="approve_resale",
@@ -49,10 +52,21 @@ DECIDE = HumanTask(
     example={
         "approver": "sales-manager@mattermost.com",
         "decision": "approve",
-        "lines": [{"sku": "MM-ENT-1Y", "description": "Mattermost Enterprise, 1 year", "seats": 100, "unit_price_cents": 12000}],
+        "lines": [
+            {
+                "sku": "MM-ENT-1Y",
+                "description": "Mattermost Enterprise, 1 year",
+                "seats": 100,
+                "unit_price_cents": 12000,
+            }
+        ],
     },
 )
-SIGN = sign_task("sign_reseller_agreement", "partner", "The reseller signs the one-time authorized reseller agreement (signed link emailed to the reseller's contact)")
+SIGN = sign_task(
+    "sign_reseller_agreement",
+    "partner",
+    "The reseller signs the one-time authorized reseller agreement (signed link emailed to the reseller's contact)",
+)
 PURCHASE_ORDER = HumanTask(
     task="submit_purchase_order",
     handler="submit_purchase_order",
@@ -103,8 +117,12 @@ class AuthorizedResale(SalesWorkflow):
             return
         request = self._require()
         problems = []
-        if normalize_company(po.end_customer.legal_name) != normalize_company(request.end_customer_name):
-            problems.append(f"the end customer {po.end_customer.legal_name} is not the customer of this resale ({request.end_customer_name})")
+        if normalize_company(po.end_customer.legal_name) != normalize_company(
+            request.end_customer_name
+        ):
+            problems.append(
+                f"the end customer {po.end_customer.legal_name} is not the customer of this resale ({request.end_customer_name})"
+            )
         problems += review_order_terms(self._order_for(po))
         if problems:
             self.note(PURCHASE_ORDER.task, po.submitted_by, "rejected", reason="; ".join(problems))
@@ -125,7 +143,9 @@ class AuthorizedResale(SalesWorkflow):
         }
         workflow.upsert_search_attributes([PROGRAM.value_set("mattermost")])
         self.set_stage("screening")
-        if refusal := await self.screen("intake", request.end_customer_name, request.end_customer_country):
+        if refusal := await self.screen(
+            "intake", request.end_customer_name, request.end_customer_country
+        ):
             await self._tell("refused", "refused", reason=refusal)
             return self._end("embargoed", refusal)
         await self._tell("received", "request received")
@@ -133,19 +153,37 @@ class AuthorizedResale(SalesWorkflow):
         due = await act.business_deadline(workflow.now(), request.outreach_business_days, CALENDAR)
         self.open_task(REACH_OUT, due)
         self.set_stage("outreach")
-        await self.wait_for(REACH_OUT, lambda: self._outreach is not None, reminders=[await act.business_deadline(workflow.now(), 1, CALENDAR)], due_at=due)
+        await self.wait_for(
+            REACH_OUT,
+            lambda: self._outreach is not None,
+            reminders=[await act.business_deadline(workflow.now(), 1, CALENDAR)],
+            due_at=due,
+        )
         self.close_task(REACH_OUT.task)
         assert self._outreach is not None
-        await self.decide(REACH_OUT.task, self._outreach.contacted_by, "reached_out", notes=self._outreach.notes)
+        await self.decide(
+            REACH_OUT.task, self._outreach.contacted_by, "reached_out", notes=self._outreach.notes
+        )
 
         due = await act.business_deadline(workflow.now(), request.approval_business_days, CALENDAR)
         self.open_task(DECIDE, due)
         self.set_stage("approval")
-        await self.wait_for(DECIDE, lambda: self._decision is not None, reminders=[due - timedelta(hours=4)], due_at=due)
+        await self.wait_for(
+            DECIDE,
+            lambda: self._decision is not None,
+            reminders=[due - timedelta(hours=4)],
+            due_at=due,
+        )
         self.close_task(DECIDE.task)
         decision = self._decision
         assert decision is not None
-        await self.decide(DECIDE.task, decision.approver, decision.decision, reason=decision.reason, lines=[line.model_dump() for line in decision.lines])
+        await self.decide(
+            DECIDE.task,
+            decision.approver,
+            decision.decision,
+            reason=decision.reason,
+            lines=[line.model_dump() for line in decision.lines],
+        )
         if decision.decision == "reject":
             await self._tell("rejected", "not approved", reason=decision.reason)
             return self._end("rejected", decision.reason)
@@ -155,20 +193,51 @@ class AuthorizedResale(SalesWorkflow):
         context = {
             "agreement_number": f"AR-{request.request_id}",
             "reseller": request.reseller.model_dump(mode="json"),
-            "end_customer": {"legal_name": request.end_customer_name, "country": request.end_customer_country, "address": None, "contact": None},
+            "end_customer": {
+                "legal_name": request.end_customer_name,
+                "country": request.end_customer_country,
+                "address": None,
+                "contact": None,
+            },
             "lines": [line.model_dump() for line in decision.lines],
         }
         contact = request.reseller.contact
-        signed = await self.collect_signature(SIGN, kind="authorized_reseller_agreement", template="authorized_reseller_agreement", context=context, signer_name=contact.name, signer_email=str(contact.email), company=request.reseller.company)
+        signed = await self.collect_signature(
+            SIGN,
+            kind="authorized_reseller_agreement",
+            template="authorized_reseller_agreement",
+            context=context,
+            signer_name=contact.name,
+            signer_email=str(contact.email),
+            company=request.reseller.company,
+        )
         if signed is None:
             reason = "the authorized reseller agreement was not signed before the link expired"
-            await self._tell("agreement_expired", "agreement expired", reason=reason, description="The signature link of the authorized reseller agreement expired.")
+            await self._tell(
+                "agreement_expired",
+                "agreement expired",
+                reason=reason,
+                description="The signature link of the authorized reseller agreement expired.",
+            )
             return self._end("agreement_expired", reason)
-        self._facts["agreement"] = {"agreement_id": signed.agreement_id, "signed_by": signed.signer_name, "title": signed.signer_title, "signed_at": signed.signed_at.isoformat()}
-        await self.decide(SIGN.task, signed.signer_email, "signed", agreement_id=signed.agreement_id, sha256=signed.sha256)
+        self._facts["agreement"] = {
+            "agreement_id": signed.agreement_id,
+            "signed_by": signed.signer_name,
+            "title": signed.signer_title,
+            "signed_at": signed.signed_at.isoformat(),
+        }
+        await self.decide(
+            SIGN.task,
+            signed.signer_email,
+            "signed",
+            agreement_id=signed.agreement_id,
+            sha256=signed.sha256,
+        )
         await self._tell("agreement_signed", "agreement signed")
 
-        due = await act.business_deadline(workflow.now(), request.purchase_order_business_days, CALENDAR)
+        due = await act.business_deadline(
+            workflow.now(), request.purchase_order_business_days, CALENDAR
+        )
         example = {
             "number": f"PO-{request.request_id}",
             "submitted_by": str(contact.email),
@@ -181,14 +250,29 @@ class AuthorizedResale(SalesWorkflow):
         }
         self.open_task(PURCHASE_ORDER, due, example=example)
         self.set_stage("awaiting_purchase_order")
-        await self.wait_for(PURCHASE_ORDER, lambda: self._po is not None, reminders=[due - timedelta(days=2)], due_at=due, remind=self._reseller_reminder, escalate=self._reseller_escalation)
+        await self.wait_for(
+            PURCHASE_ORDER,
+            lambda: self._po is not None,
+            reminders=[due - timedelta(days=2)],
+            due_at=due,
+            remind=self._reseller_reminder,
+            escalate=self._reseller_escalation,
+        )
         self.close_task(PURCHASE_ORDER.task)
         po = self._po
         assert po is not None
         await self.decide(PURCHASE_ORDER.task, po.submitted_by, "accepted", number=po.number)
         await self._tell("ordered", "purchase order received", purchase_order=po.number)
-        result = await self.run_order(self._order_for(po), partner_id=request.reseller.partner_id, deal_number=None)
-        return self._end(result.outcome, result.reason, order_id=f"RS-{request.request_id}", order_outcome=result.outcome, invoice_number=result.invoice_number)
+        result = await self.run_order(
+            self._order_for(po), partner_id=request.reseller.partner_id, deal_number=None
+        )
+        return self._end(
+            result.outcome,
+            result.reason,
+            order_id=f"RS-{request.request_id}",
+            order_outcome=result.outcome,
+            invoice_number=result.invoice_number,
+        )
 
     def _order_for(self, po: ResalePurchaseOrder) -> OrderFulfillmentInput:
         request = self._require()
@@ -199,19 +283,42 @@ class AuthorizedResale(SalesWorkflow):
             channel="authorized_reseller",
             reseller=request.reseller,
             end_customer=po.end_customer,
-            purchase_order=PurchaseOrder(number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms),
-            lines=[OrderLine(sku=line.sku, description=line.description, seats=line.seats, unit_price_cents=line.unit_price_cents) for line in lines],
+            purchase_order=PurchaseOrder(
+                number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms
+            ),
+            lines=[
+                OrderLine(
+                    sku=line.sku,
+                    description=line.description,
+                    seats=line.seats,
+                    unit_price_cents=line.unit_price_cents,
+                )
+                for line in lines
+            ],
         )
 
     async def _reseller_reminder(self, number: int) -> None:
         task = self._tasks.get(PURCHASE_ORDER.task)
-        await self._tell(f"purchase_order:reminder:{number}", "reminder", description=f"Reminder: {PURCHASE_ORDER.description}", due_at=task.due_at.isoformat() if task and task.due_at else None)
+        await self._tell(
+            f"purchase_order:reminder:{number}",
+            "reminder",
+            description=f"Reminder: {PURCHASE_ORDER.description}",
+            due_at=task.due_at.isoformat() if task and task.due_at else None,
+        )
 
     async def _reseller_escalation(self) -> None:
         task = self._tasks.get(PURCHASE_ORDER.task)
-        await self._tell("purchase_order:escalation", "overdue", cc=["role:partner_manager"], description=f"Overdue: {PURCHASE_ORDER.description}", due_at=task.due_at.isoformat() if task and task.due_at else None)
+        await self._tell(
+            "purchase_order:escalation",
+            "overdue",
+            cc=["role:partner_manager"],
+            description=f"Overdue: {PURCHASE_ORDER.description}",
+            due_at=task.due_at.isoformat() if task and task.due_at else None,
+        )
 
-    async def _tell(self, step: str, headline: str, *, cc: list[str] | None = None, **extra: Any) -> None:
+    async def _tell(
+        self, step: str, headline: str, *, cc: list[str] | None = None, **extra: Any
+    ) -> None:
         request = self._require()
         context = {
             "request_id": request.request_id,
@@ -226,13 +333,21 @@ class AuthorizedResale(SalesWorkflow):
             "purchase_order": "",
             **extra,
         }
-        await self.email(f"resale:{step}", [str(request.reseller.contact.email)], "resale_update", context, cc=cc or [])
+        await self.email(
+            f"resale:{step}",
+            [str(request.reseller.contact.email)],
+            "resale_update",
+            context,
+            cc=cc or [],
+        )
 
     def _end(self, outcome: str, reason: str | None, **extra: Any) -> SalesOutcome:
         self.close_all_tasks()
         self._facts.update(outcome=outcome, reason=reason)
         self.set_stage(outcome)
-        return SalesOutcome(workflow_id=workflow.info().workflow_id, outcome=outcome, reason=reason, **extra)
+        return SalesOutcome(
+            workflow_id=workflow.info().workflow_id, outcome=outcome, reason=reason, **extra
+        )
 
     def _require(self) -> AuthorizedResaleInput:
         assert self._request is not None

@@ -71,7 +71,11 @@ QUOTE = HumanTask(
     model=Quotation,
     example={},
 )
-SIGN_QUOTE = sign_task("sign_quotation", "end_customer", "The end customer signs the quotation (signed link emailed to the customer's contact)")
+SIGN_QUOTE = sign_task(
+    "sign_quotation",
+    "end_customer",
+    "The end customer signs the quotation (signed link emailed to the customer's contact)",
+)
 PURCHASE_ORDER = HumanTask(
     task="submit_purchase_order",
     handler="submit_purchase_order",
@@ -132,7 +136,12 @@ class DealRegistration(SalesWorkflow):
         if answer is None or self._answer is not None:
             return
         if answer.deal_number and answer.deal_number != self._require().deal_number:
-            self.note(ANSWER.task, answer.answered_by, "rejected", reason=f"the answer is for deal {answer.deal_number}, not {self._require().deal_number}")
+            self.note(
+                ANSWER.task,
+                answer.answered_by,
+                "rejected",
+                reason=f"the answer is for deal {answer.deal_number}, not {self._require().deal_number}",
+            )
             return
         self._answer = answer
 
@@ -147,11 +156,21 @@ class DealRegistration(SalesWorkflow):
             return
         deal = self._require()
         if quotation.discount_percent != deal.discount_percent:
-            self.note(QUOTE.task, quotation.prepared_by, "rejected", reason=f"the approved registration's reseller discount is {deal.discount_percent}%, not {quotation.discount_percent}%")
+            self.note(
+                QUOTE.task,
+                quotation.prepared_by,
+                "rejected",
+                reason=f"the approved registration's reseller discount is {deal.discount_percent}%, not {quotation.discount_percent}%",
+            )
             return
         expected = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
         if quotation.net_price_cents != expected.net_cents:
-            self.note(QUOTE.task, quotation.prepared_by, "rejected", reason=f"net price {quotation.net_price_cents} cents does not follow from the list price and discount: expected {expected.net_cents} cents")
+            self.note(
+                QUOTE.task,
+                quotation.prepared_by,
+                "rejected",
+                reason=f"net price {quotation.net_price_cents} cents does not follow from the list price and discount: expected {expected.net_cents} cents",
+            )
             return
         self._quote = quotation
 
@@ -161,7 +180,12 @@ class DealRegistration(SalesWorkflow):
         `{"number": "PO-4711", "submitted_by": "lena@nordlicht-it.example", "amount_cents": 2400000,
         "bill_to": "Nordlicht IT-Systemhaus GmbH", "issued_by": "reseller", "end_customer": {...}}`"""
         if not self._quote_signed and self._po is None and not self._closed:
-            self.note(PURCHASE_ORDER.task, "system", "rejected", reason="the customer has not signed the quotation yet: a purchase order is accepted only after the customer's signature on the quotation")
+            self.note(
+                PURCHASE_ORDER.task,
+                "system",
+                "rejected",
+                reason="the customer has not signed the quotation yet: a purchase order is accepted only after the customer's signature on the quotation",
+            )
             return
         po = self.accept(PURCHASE_ORDER, payload, DealPurchaseOrder)
         if po is None or self._po is not None:
@@ -179,7 +203,12 @@ class DealRegistration(SalesWorkflow):
         if withdrawal is None:
             return
         if self._po is not None or self._closed or self._interrupt is not None:
-            self.note("withdraw", withdrawal.withdrawn_by, "rejected", reason=f"the registration can no longer be withdrawn (stage {self._stage})")
+            self.note(
+                "withdraw",
+                withdrawal.withdrawn_by,
+                "rejected",
+                reason=f"the registration can no longer be withdrawn (stage {self._stage})",
+            )
             return
         self._withdrawal = withdrawal
         self._interrupt = "withdrawn"
@@ -193,12 +222,27 @@ class DealRegistration(SalesWorkflow):
         report = self.parse("customer_purchased_online", payload, PurchasedOnline)
         if report is None:
             return
-        if not self._approved or self._po is not None or self._closed or self._interrupt is not None:
-            self.note("customer_purchased_online", report.reported_by, "rejected", reason=f"a referral fee is owed only on an approved, protected registration without a purchase order (stage {self._stage})")
+        if (
+            not self._approved
+            or self._po is not None
+            or self._closed
+            or self._interrupt is not None
+        ):
+            self.note(
+                "customer_purchased_online",
+                report.reported_by,
+                "rejected",
+                reason=f"a referral fee is owed only on an approved, protected registration without a purchase order (stage {self._stage})",
+            )
             return
         self._online = report
         self._interrupt = "purchased_online"
-        self.note("customer_purchased_online", report.reported_by, "accepted", online_order_reference=report.online_order_reference)
+        self.note(
+            "customer_purchased_online",
+            report.reported_by,
+            "accepted",
+            online_order_reference=report.online_order_reference,
+        )
 
     @workflow.signal
     def record_referral_fee_paid(self, payload: Any) -> None:
@@ -208,7 +252,12 @@ class DealRegistration(SalesWorkflow):
         if paid is None or self._fee_paid is not None:
             return
         if paid.amount_cents != self._fee_cents:
-            self.note(REFERRAL_FEE.task, paid.recorded_by, "rejected", reason=f"amount {paid.amount_cents} differs from the referral fee {self._fee_cents}")
+            self.note(
+                REFERRAL_FEE.task,
+                paid.recorded_by,
+                "rejected",
+                reason=f"amount {paid.amount_cents} differs from the referral fee {self._fee_cents}",
+            )
             return
         self._fee_paid = paid
 
@@ -218,11 +267,23 @@ class DealRegistration(SalesWorkflow):
     async def run(self, deal: DealRegistrationInput) -> SalesOutcome:
         self._deal = deal
         self._facts = self._deal_facts()
-        workflow.upsert_search_attributes([DEAL_NUMBER.value_set(deal.deal_number), PROGRAM.value_set("mattermost"), *([PARTNER_ID.value_set(deal.partner.partner_id)] if deal.partner.partner_id else [])])
+        workflow.upsert_search_attributes(
+            [
+                DEAL_NUMBER.value_set(deal.deal_number),
+                PROGRAM.value_set("mattermost"),
+                *(
+                    [PARTNER_ID.value_set(deal.partner.partner_id)]
+                    if deal.partner.partner_id
+                    else []
+                ),
+            ]
+        )
         self.set_stage("screening")
         await self._record("screening")
         address = deal.end_customer.address
-        if refusal := await self.screen("intake", deal.end_customer.legal_name, address.country, address.subdivision):
+        if refusal := await self.screen(
+            "intake", deal.end_customer.legal_name, address.country, address.subdivision
+        ):
             await self._tell("refused", "refused", reason=refusal)
             return await self._end("embargoed", refusal)
         await self._check_conflicts()
@@ -264,17 +325,31 @@ class DealRegistration(SalesWorkflow):
     async def _check_conflicts(self) -> None:
         deal = self._require()
         conflicts = await deals.find_deal_conflicts(
-            DealConflictQuery(deal_number=deal.deal_number, partner_id=deal.partner.partner_id or "", end_customer_name=deal.end_customer.legal_name, contact_email=deal.end_customer.contact.email, sku=deal.sku)
+            DealConflictQuery(
+                deal_number=deal.deal_number,
+                partner_id=deal.partner.partner_id or "",
+                end_customer_name=deal.end_customer.legal_name,
+                contact_email=deal.end_customer.contact.email,
+                sku=deal.sku,
+            )
         )
         self._facts["channel_conflicts"] = [c.model_dump() for c in conflicts]
         if conflicts:
-            await self.decide("screening:channel_conflict", "system", "flagged", conflicts=[c.model_dump() for c in conflicts])
+            await self.decide(
+                "screening:channel_conflict",
+                "system",
+                "flagged",
+                conflicts=[c.model_dump() for c in conflicts],
+            )
 
     def _review_description(self) -> str:
         conflicts = self._facts.get("channel_conflicts") or []
         if not conflicts:
             return REVIEW.description
-        listed = "; ".join(f"{c['deal_number']} by {c['partner_company']} ({c['status']}, same {c['matched_on']})" for c in conflicts)
+        listed = "; ".join(
+            f"{c['deal_number']} by {c['partner_company']} ({c['status']}, same {c['matched_on']})"
+            for c in conflicts
+        )
         return f"CHANNEL CONFLICT: {listed}. {REVIEW.description}"
 
     async def _review_rounds(self) -> DealReview | None:
@@ -289,7 +364,12 @@ class DealRegistration(SalesWorkflow):
             self.open_task(REVIEW, due, description=self._review_description())
             self.set_stage("in_review")
             while True:
-                await self.wait_for(REVIEW, lambda: self._review is not None, reminders=[due - REVIEW_REMINDER], due_at=due)
+                await self.wait_for(
+                    REVIEW,
+                    lambda: self._review is not None,
+                    reminders=[due - REVIEW_REMINDER],
+                    due_at=due,
+                )
                 if self._interrupt:
                     self.close_task(REVIEW.task)
                     return None
@@ -299,7 +379,14 @@ class DealRegistration(SalesWorkflow):
                     break
                 self._review = None
             self.close_task(REVIEW.task)
-            await self.decide(f"review_deal:{round_number}", review.reviewer, review.decision, round=round_number, reason=review.reason, question=review.question)
+            await self.decide(
+                f"review_deal:{round_number}",
+                review.reviewer,
+                review.decision,
+                round=round_number,
+                reason=review.reason,
+                question=review.question,
+            )
             if review.decision != "request_information":
                 return review
             if not await self._ask_partner(review, round_number):
@@ -307,10 +394,22 @@ class DealRegistration(SalesWorkflow):
 
     async def _claim(self, review: DealReview) -> bool:
         deal = self._require()
-        claim = await deals.claim_deal_approval(ApprovalClaim(deal_number=deal.deal_number, end_customer_name=deal.end_customer.legal_name, contact_email=deal.end_customer.contact.email, sku=deal.sku))
+        claim = await deals.claim_deal_approval(
+            ApprovalClaim(
+                deal_number=deal.deal_number,
+                end_customer_name=deal.end_customer.legal_name,
+                contact_email=deal.end_customer.contact.email,
+                sku=deal.sku,
+            )
+        )
         if claim.granted:
             return True
-        self.note(REVIEW.task, review.reviewer, "rejected", reason=f"deal {claim.held_by} is already approved for this opportunity ({claim.matched_on}): two approved registrations of the same opportunity are impossible")
+        self.note(
+            REVIEW.task,
+            review.reviewer,
+            "rejected",
+            reason=f"deal {claim.held_by} is already approved for this opportunity ({claim.matched_on}): two approved registrations of the same opportunity are impossible",
+        )
         return False
 
     async def _ask_partner(self, review: DealReview, round_number: int) -> bool:
@@ -318,16 +417,39 @@ class DealRegistration(SalesWorkflow):
         due = await act.business_deadline(workflow.now(), deal.answer_business_days, CALENDAR)
         self._answer = None
         example = {"answered_by": deal.partner.contact.email, "answer": "…"}
-        self.open_task(ANSWER, due, description=f"Answer the reviewer's question: {review.question}", example=example)
+        self.open_task(
+            ANSWER,
+            due,
+            description=f"Answer the reviewer's question: {review.question}",
+            example=example,
+        )
         self.set_stage("information_requested")
         await self._record("information_requested")
-        await self._tell(f"information_requested:{round_number}", "more information needed", question=review.question, due_at=due.isoformat())
-        answered = await self.wait_for(ANSWER, lambda: self._answer is not None, reminders=[due - timedelta(days=1)], due_at=due, remind=self._partner_reminder(ANSWER, round_number), escalate=self._partner_escalation(ANSWER, round_number))
+        await self._tell(
+            f"information_requested:{round_number}",
+            "more information needed",
+            question=review.question,
+            due_at=due.isoformat(),
+        )
+        answered = await self.wait_for(
+            ANSWER,
+            lambda: self._answer is not None,
+            reminders=[due - timedelta(days=1)],
+            due_at=due,
+            remind=self._partner_reminder(ANSWER, round_number),
+            escalate=self._partner_escalation(ANSWER, round_number),
+        )
         self.close_task(ANSWER.task)
         if not answered:
             return False
         assert self._answer is not None
-        await self.decide(f"provide_deal_information:{round_number}", self._answer.answered_by, "answered", round=round_number, answer=self._answer.answer)
+        await self.decide(
+            f"provide_deal_information:{round_number}",
+            self._answer.answered_by,
+            "answered",
+            round=round_number,
+            answer=self._answer.answer,
+        )
         await self._record("in_review")
         return True
 
@@ -337,7 +459,12 @@ class DealRegistration(SalesWorkflow):
         protected_until = workflow.now() + timedelta(days=deal.protection_days)
         self._protected_until = protected_until
         priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
-        self._facts.update(approved=True, protected_until=protected_until.isoformat(), discount_percent=deal.discount_percent, quote_preview=priced.model_dump())
+        self._facts.update(
+            approved=True,
+            protected_until=protected_until.isoformat(),
+            discount_percent=deal.discount_percent,
+            quote_preview=priced.model_dump(),
+        )
         await self._record("approved")
         await self._tell("approved", "approved", protected_until=protected_until.isoformat())
         example = {
@@ -354,13 +481,26 @@ class DealRegistration(SalesWorkflow):
         reminder = protected_until - timedelta(days=deal.protection_reminder_days)
 
         async def remind(number: int) -> None:
-            await self._tell("protection_reminder", "protection ends soon", cc=["role:sales_manager"], protected_until=protected_until.isoformat())
+            await self._tell(
+                "protection_reminder",
+                "protection ends soon",
+                cc=["role:sales_manager"],
+                protected_until=protected_until.isoformat(),
+            )
 
-        quoted = await self.wait_for(QUOTE, lambda: self._quote is not None, reminders=[reminder], expires_at=protected_until, remind=remind)
+        quoted = await self.wait_for(
+            QUOTE,
+            lambda: self._quote is not None,
+            reminders=[reminder],
+            expires_at=protected_until,
+            remind=remind,
+        )
         self.close_task(QUOTE.task)
         if quoted:
             assert self._quote is not None
-            await self.decide(QUOTE.task, self._quote.prepared_by, "quoted", **self._quote.model_dump(mode="json"))
+            await self.decide(
+                QUOTE.task, self._quote.prepared_by, "quoted", **self._quote.model_dump(mode="json")
+            )
         return quoted
 
     async def _collect_quote_signature(self) -> bool:
@@ -368,7 +508,11 @@ class DealRegistration(SalesWorkflow):
         quotation = self._quote
         assert quotation is not None
         priced = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
-        self._facts["quotation"] = {**quotation.model_dump(mode="json"), "list_cents": priced.list_cents, "discount_cents": priced.discount_cents}
+        self._facts["quotation"] = {
+            **quotation.model_dump(mode="json"),
+            "list_cents": priced.list_cents,
+            "discount_cents": priced.discount_cents,
+        }
         await self._record("quoted")
         self.set_stage("awaiting_quotation_signature")
         context = {
@@ -387,30 +531,64 @@ class DealRegistration(SalesWorkflow):
             "license_contact_email": str(quotation.license_contact_email),
         }
         contact = deal.end_customer.contact
-        signed = await self.collect_signature(SIGN_QUOTE, kind="quotation", template="quotation", context=context, signer_name=contact.name, signer_email=str(contact.email), company=deal.end_customer.legal_name)
+        signed = await self.collect_signature(
+            SIGN_QUOTE,
+            kind="quotation",
+            template="quotation",
+            context=context,
+            signer_name=contact.name,
+            signer_email=str(contact.email),
+            company=deal.end_customer.legal_name,
+        )
         if signed is None:
             return False
         self._quote_signed = True
-        await self.decide("sign_quotation", signed.signer_email, "signed", agreement_id=signed.agreement_id, sha256=signed.sha256)
-        await self._tell("quotation_signed", "quotation signed", quote_number=quotation.quote_number, net_cents=priced.net_cents)
+        await self.decide(
+            "sign_quotation",
+            signed.signer_email,
+            "signed",
+            agreement_id=signed.agreement_id,
+            sha256=signed.sha256,
+        )
+        await self._tell(
+            "quotation_signed",
+            "quotation signed",
+            quote_number=quotation.quote_number,
+            net_cents=priced.net_cents,
+        )
         return True
 
     async def _wait_for_purchase_order(self) -> bool:
         deal = self._require()
         quotation = self._quote
         assert quotation is not None
-        due = await act.business_deadline(workflow.now(), deal.purchase_order_business_days, CALENDAR)
+        due = await act.business_deadline(
+            workflow.now(), deal.purchase_order_business_days, CALENDAR
+        )
         example = {
             "number": f"PO-{deal.deal_number.removeprefix('DR-')}",
             "submitted_by": deal.partner.contact.email,
             "amount_cents": quotation.net_price_cents,
             "bill_to": deal.partner.company,
             "issued_by": "reseller",
-            "end_customer": {**deal.end_customer.model_dump(mode="json", exclude_none=True), "contact": {"name": deal.end_customer.contact.name, "email": str(quotation.license_contact_email)}},
+            "end_customer": {
+                **deal.end_customer.model_dump(mode="json", exclude_none=True),
+                "contact": {
+                    "name": deal.end_customer.contact.name,
+                    "email": str(quotation.license_contact_email),
+                },
+            },
         }
         self.open_task(PURCHASE_ORDER, due, example=example)
         self.set_stage("awaiting_purchase_order")
-        got = await self.wait_for(PURCHASE_ORDER, lambda: self._po is not None, reminders=[due - timedelta(days=2)], due_at=due, remind=self._partner_reminder(PURCHASE_ORDER, 0), escalate=self._partner_escalation(PURCHASE_ORDER, 0))
+        got = await self.wait_for(
+            PURCHASE_ORDER,
+            lambda: self._po is not None,
+            reminders=[due - timedelta(days=2)],
+            due_at=due,
+            remind=self._partner_reminder(PURCHASE_ORDER, 0),
+            escalate=self._partner_escalation(PURCHASE_ORDER, 0),
+        )
         self.close_task(PURCHASE_ORDER.task)
         return got
 
@@ -419,7 +597,13 @@ class DealRegistration(SalesWorkflow):
         po, quotation = self._po, self._quote
         assert po is not None and quotation is not None
         priced = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
-        await self.decide(PURCHASE_ORDER.task, po.submitted_by, "accepted", number=po.number, amount_cents=po.amount_cents)
+        await self.decide(
+            PURCHASE_ORDER.task,
+            po.submitted_by,
+            "accepted",
+            number=po.number,
+            amount_cents=po.amount_cents,
+        )
         await self._record("ordered")
         await self._tell("ordered", "purchase order received", purchase_order=po.number)
         order = OrderFulfillmentInput(
@@ -428,12 +612,29 @@ class DealRegistration(SalesWorkflow):
             deal_number=deal.deal_number,
             reseller=deal.partner,
             end_customer=po.end_customer,
-            purchase_order=PurchaseOrder(number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms),
-            lines=[OrderLine(sku=deal.sku, description=deal.product, seats=quotation.seats, unit_price_cents=priced.net_unit_cents)],
+            purchase_order=PurchaseOrder(
+                number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms
+            ),
+            lines=[
+                OrderLine(
+                    sku=deal.sku,
+                    description=deal.product,
+                    seats=quotation.seats,
+                    unit_price_cents=priced.net_unit_cents,
+                )
+            ],
         )
-        result = await self.run_order(order, partner_id=deal.partner.partner_id, deal_number=deal.deal_number)
+        result = await self.run_order(
+            order, partner_id=deal.partner.partner_id, deal_number=deal.deal_number
+        )
         await self._record("closed_won" if result.outcome == "paid" else f"order_{result.outcome}")
-        return await self._end(result.outcome, result.reason, order_id=order.order_id, order_outcome=result.outcome, invoice_number=result.invoice_number)
+        return await self._end(
+            result.outcome,
+            result.reason,
+            order_id=order.order_id,
+            order_outcome=result.outcome,
+            invoice_number=result.invoice_number,
+        )
 
     async def _interrupted(self) -> SalesOutcome:
         self._interruptible = False
@@ -444,7 +645,9 @@ class DealRegistration(SalesWorkflow):
             assert withdrawal is not None
             if self._approved:
                 await deals.release_deal_claims(deal.deal_number)
-            await self.decide("withdraw", withdrawal.withdrawn_by, "withdrawn", reason=withdrawal.reason)
+            await self.decide(
+                "withdraw", withdrawal.withdrawn_by, "withdrawn", reason=withdrawal.reason
+            )
             await self._tell("withdrawn", "withdrawn", reason=withdrawal.reason)
             return await self._end("withdrawn", withdrawal.reason)
         return await self._referral_fee()
@@ -457,9 +660,30 @@ class DealRegistration(SalesWorkflow):
         priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
         self._fee_cents = priced.discount_cents
         note = referral_fee_note(deal.deal_number)
-        self._facts["referral_fee"] = {"amount_cents": self._fee_cents, "note": note, "invoice_to": PAYMENTS_EMAIL, "status": "payable", "online_order_reference": report.online_order_reference}
-        await self.decide("customer_purchased_online", report.reported_by, "referral_fee_payable", amount_cents=self._fee_cents, note=note, online_order_reference=report.online_order_reference)
-        fee = ReferralFeeRecord(deal_number=deal.deal_number, workflow_id=workflow_id, partner_id=deal.partner.partner_id or "", amount_cents=self._fee_cents, note=note, status="payable", at=workflow.now())
+        self._facts["referral_fee"] = {
+            "amount_cents": self._fee_cents,
+            "note": note,
+            "invoice_to": PAYMENTS_EMAIL,
+            "status": "payable",
+            "online_order_reference": report.online_order_reference,
+        }
+        await self.decide(
+            "customer_purchased_online",
+            report.reported_by,
+            "referral_fee_payable",
+            amount_cents=self._fee_cents,
+            note=note,
+            online_order_reference=report.online_order_reference,
+        )
+        fee = ReferralFeeRecord(
+            deal_number=deal.deal_number,
+            workflow_id=workflow_id,
+            partner_id=deal.partner.partner_id or "",
+            amount_cents=self._fee_cents,
+            note=note,
+            status="payable",
+            at=workflow.now(),
+        )
         await deals.record_referral_fee(fee)
         await self._record("purchased_online")
         self.set_stage("referral_fee_payable")
@@ -467,19 +691,52 @@ class DealRegistration(SalesWorkflow):
             "referral_fee:instructions",
             [str(deal.partner.contact.email)],
             "referral_fee_instructions",
-            self._mail(fee_cents=self._fee_cents, note=note, payments_email=PAYMENTS_EMAIL, list_cents=priced.list_cents),
+            self._mail(
+                fee_cents=self._fee_cents,
+                note=note,
+                payments_email=PAYMENTS_EMAIL,
+                list_cents=priced.list_cents,
+            ),
             cc=["role:finance"],
         )
         due = workflow.now() + timedelta(days=deal.referral_fee_payment_days)
-        self.open_task(REFERRAL_FEE, due, example={"recorded_by": "finance@mattermost.com", "amount_cents": self._fee_cents, "reference": f"PAY-{deal.deal_number}"})
-        await self.wait_for(REFERRAL_FEE, lambda: self._fee_paid is not None, reminders=[due - timedelta(days=3)], due_at=due)
+        self.open_task(
+            REFERRAL_FEE,
+            due,
+            example={
+                "recorded_by": "finance@mattermost.com",
+                "amount_cents": self._fee_cents,
+                "reference": f"PAY-{deal.deal_number}",
+            },
+        )
+        await self.wait_for(
+            REFERRAL_FEE,
+            lambda: self._fee_paid is not None,
+            reminders=[due - timedelta(days=3)],
+            due_at=due,
+        )
         self.close_task(REFERRAL_FEE.task)
         paid = self._fee_paid
         assert paid is not None
-        await deals.record_referral_fee(fee.model_copy(update={"status": "paid", "reference": paid.reference, "at": workflow.now()}))
-        await self.decide(REFERRAL_FEE.task, paid.recorded_by, "paid", amount_cents=paid.amount_cents, reference=paid.reference)
+        await deals.record_referral_fee(
+            fee.model_copy(
+                update={"status": "paid", "reference": paid.reference, "at": workflow.now()}
+            )
+        )
+        await self.decide(
+            REFERRAL_FEE.task,
+            paid.recorded_by,
+            "paid",
+            amount_cents=paid.amount_cents,
+            reference=paid.reference,
+        )
         self._facts["referral_fee"]["status"] = "paid"
-        await self._tell("referral_fee_paid", "referral fee paid", fee_cents=self._fee_cents, reference=paid.reference)
+        await self._tell(
+            "referral_fee_paid",
+            "referral fee paid",
+            fee_cents=self._fee_cents,
+            reference=paid.reference,
+        )
         return await self._end("referral_fee_paid", None, referral_fee_cents=self._fee_cents)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -490,17 +747,34 @@ class DealRegistration(SalesWorkflow):
         assert quotation is not None
         problems = []
         if po.amount_cents != quotation.net_price_cents:
-            problems.append(f"the amount {po.amount_cents} cents does not match quotation {quotation.quote_number} ({quotation.net_price_cents} cents)")
+            problems.append(
+                f"the amount {po.amount_cents} cents does not match quotation {quotation.quote_number} ({quotation.net_price_cents} cents)"
+            )
         if normalize_company(po.bill_to) != normalize_company(deal.partner.company):
-            problems.append(f"the purchase order must be billed to the reseller {deal.partner.company}, not {po.bill_to}")
-        if normalize_company(po.end_customer.legal_name) != normalize_company(deal.end_customer.legal_name):
-            problems.append(f"the end customer {po.end_customer.legal_name} is not the registered customer {deal.end_customer.legal_name}")
+            problems.append(
+                f"the purchase order must be billed to the reseller {deal.partner.company}, not {po.bill_to}"
+            )
+        if normalize_company(po.end_customer.legal_name) != normalize_company(
+            deal.end_customer.legal_name
+        ):
+            problems.append(
+                f"the end customer {po.end_customer.legal_name} is not the registered customer {deal.end_customer.legal_name}"
+            )
         draft = OrderFulfillmentInput(
             order_id=deal.deal_number,
             reseller=deal.partner,
             end_customer=po.end_customer,
-            purchase_order=PurchaseOrder(number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms),
-            lines=[OrderLine(sku=deal.sku, description=deal.product, seats=quotation.seats, unit_price_cents=1)],
+            purchase_order=PurchaseOrder(
+                number=po.number, issued_by=po.issued_by, custom_terms=po.custom_terms
+            ),
+            lines=[
+                OrderLine(
+                    sku=deal.sku,
+                    description=deal.product,
+                    seats=quotation.seats,
+                    unit_price_cents=1,
+                )
+            ],
         )
         return problems + review_order_terms(draft)
 
@@ -522,7 +796,10 @@ class DealRegistration(SalesWorkflow):
             "discount_percent": deal.discount_percent,
             "expected_close_date": deal.expected_close_date.isoformat(),
             "approved": False,
-            "signals": {"withdraw": "partner, any stage before the purchase order", "customer_purchased_online": "approved, protected registration"},
+            "signals": {
+                "withdraw": "partner, any stage before the purchase order",
+                "customer_purchased_online": "approved, protected registration",
+            },
         }
 
     async def _record(self, status: str) -> None:
@@ -560,24 +837,47 @@ class DealRegistration(SalesWorkflow):
             **extra,
         }
 
-    async def _tell(self, step: str, headline: str, *, cc: list[str] | None = None, **extra: Any) -> None:
+    async def _tell(
+        self, step: str, headline: str, *, cc: list[str] | None = None, **extra: Any
+    ) -> None:
         """Email the registering partner about this deal."""
         event = step.split(":", 1)[0]
-        context = self._mail(event=event, headline=headline, **{"reason": "", "question": "", "due_at": None, "description": "", **extra})
-        await self.email(f"deal:{step}", [str(self._require().partner.contact.email)], "deal_registration_update", context, cc=cc or [])
+        context = self._mail(
+            event=event,
+            headline=headline,
+            **{"reason": "", "question": "", "due_at": None, "description": "", **extra},
+        )
+        await self.email(
+            f"deal:{step}",
+            [str(self._require().partner.contact.email)],
+            "deal_registration_update",
+            context,
+            cc=cc or [],
+        )
 
     def _partner_reminder(self, spec: HumanTask, round_number: int) -> Any:
         async def remind(number: int) -> None:
             task = self._tasks.get(spec.task)
             due = task.due_at.isoformat() if task and task.due_at else None
-            await self._tell(f"{spec.task}:{round_number}:reminder:{number}", "reminder", description=f"Reminder: {task.description if task else spec.description}", due_at=due)
+            await self._tell(
+                f"{spec.task}:{round_number}:reminder:{number}",
+                "reminder",
+                description=f"Reminder: {task.description if task else spec.description}",
+                due_at=due,
+            )
 
         return remind
 
     def _partner_escalation(self, spec: HumanTask, round_number: int) -> Any:
         async def escalate() -> None:
             task = self._tasks.get(spec.task)
-            await self._tell(f"{spec.task}:{round_number}:escalation", "overdue", cc=["role:partner_manager"], description=f"Overdue: {task.description if task else spec.description}", due_at=task.due_at.isoformat() if task and task.due_at else None)
+            await self._tell(
+                f"{spec.task}:{round_number}:escalation",
+                "overdue",
+                cc=["role:partner_manager"],
+                description=f"Overdue: {task.description if task else spec.description}",
+                due_at=task.due_at.isoformat() if task and task.due_at else None,
+            )
 
         return escalate
 
@@ -589,7 +889,13 @@ class DealRegistration(SalesWorkflow):
         if outcome in ("embargoed", "rejected", "lapsed", "withdrawn", "quotation_expired"):
             await self._record(outcome)
         self.set_stage(outcome)
-        return SalesOutcome(workflow_id=workflow.info().workflow_id, outcome=outcome, reason=reason, deal_number=self._require().deal_number, **extra)
+        return SalesOutcome(
+            workflow_id=workflow.info().workflow_id,
+            outcome=outcome,
+            reason=reason,
+            deal_number=self._require().deal_number,
+            **extra,
+        )
 
     def _require(self) -> DealRegistrationInput:
         assert self._deal is not None

@@ -86,7 +86,11 @@ class DirectoryListing(ProcessWorkflow):
         `{"partner_id": "nordlicht-it", "name": "Nordlicht IT", "description": "<30–100 words>",
         "city": "Berlin", "state": "Berlin", "country": "DE", "website": "https://…",
         "logo": {"logo_id": "<32 hex>", "content_type": "image/png", "width": 240, "height": 80}}`"""
-        if self._published is not None and not self.is_pending(REVIEW_LISTING.task) and self._submission is None:
+        if (
+            self._published is not None
+            and not self.is_pending(REVIEW_LISTING.task)
+            and self._submission is None
+        ):
             submission = self._validate_update(payload)  # an update of the published listing
         else:
             submission = self.accept(SUBMIT_LISTING, payload, ListingSubmission)
@@ -94,10 +98,22 @@ class DirectoryListing(ProcessWorkflow):
             return
         partner_id = self._require_input().partner_id
         if submission.partner_id != partner_id:
-            self.note(SUBMIT_LISTING.task, "system", "rejected", reason=f"the listing is for {submission.partner_id}, not {partner_id}")
+            self.note(
+                SUBMIT_LISTING.task,
+                "system",
+                "rejected",
+                reason=f"the listing is for {submission.partner_id}, not {partner_id}",
+            )
             return
         self._submission = submission
-        self.note(SUBMIT_LISTING.task, "partner", "submitted", name=submission.name, logo_id=submission.logo.logo_id, logo_width=submission.logo.width)
+        self.note(
+            SUBMIT_LISTING.task,
+            "partner",
+            "submitted",
+            name=submission.name,
+            logo_id=submission.logo.logo_id,
+            logo_width=submission.logo.width,
+        )
 
     def _validate_update(self, payload: Any) -> ListingSubmission | None:
         return self.parse(SUBMIT_LISTING.task, payload, ListingSubmission)
@@ -110,7 +126,12 @@ class DirectoryListing(ProcessWorkflow):
         if review is None or self._review is not None:
             return
         if review.decision == "request_changes" and not review.comments:
-            self.note(REVIEW_LISTING.task, review.reviewer, "rejected", reason="asking for changes needs comments")
+            self.note(
+                REVIEW_LISTING.task,
+                review.reviewer,
+                "rejected",
+                reason="asking for changes needs comments",
+            )
             return
         self._review = review
 
@@ -128,19 +149,42 @@ class DirectoryListing(ProcessWorkflow):
     async def run(self, data: DirectoryListingInput) -> DirectoryListingResult:
         self._input = data
         self._published, self._version = data.published, data.published_version
-        workflow.upsert_search_attributes([PROGRAM.value_set(data.program), PARTNER_ID.value_set(data.partner_id)])
-        self._facts.update(partner_id=data.partner_id, company=data.company, partner_type=data.partner_type, territory=data.territory, contact=data.contact.model_dump())
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set(data.program), PARTNER_ID.value_set(data.partner_id)]
+        )
+        self._facts.update(
+            partner_id=data.partner_id,
+            company=data.company,
+            partner_type=data.partner_type,
+            territory=data.territory,
+            contact=data.contact.model_dump(),
+        )
         if self._published is not None:
-            self._facts.update(published_version=self._version, listing=self._published.model_dump(mode="json"))
+            self._facts.update(
+                published_version=self._version, listing=self._published.model_dump(mode="json")
+            )
         round_number = 0
         while self._left is None:
             if self._published is not None and self._submission is None:
                 self.set_stage("published")
                 if round_number < data.max_reviews_per_run:
-                    await workflow.wait_condition(lambda: self._left is not None or self._submission is not None or workflow.info().is_continue_as_new_suggested())
+                    await workflow.wait_condition(
+                        lambda: (
+                            self._left is not None
+                            or self._submission is not None
+                            or workflow.info().is_continue_as_new_suggested()
+                        )
+                    )
                 if self._left is None and self._submission is None:
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(data.model_copy(update={"published": self._published, "published_version": self._version}))
+                    workflow.continue_as_new(
+                        data.model_copy(
+                            update={
+                                "published": self._published,
+                                "published_version": self._version,
+                            }
+                        )
+                    )
                 continue
             round_number += 1
             if self._submission is None and not await self._collect(round_number):
@@ -166,13 +210,34 @@ class DirectoryListing(ProcessWorkflow):
         self.set_stage("awaiting_listing")
         links = {"action_url": LinkSpec(purpose="directory_listing", expires_at=now + LINK_VALID)}
         if round_number == 1:
-            await life.notify(self, "listing:request", [data.contact.email], "listing_request", self._mail(), links=links)
-        reminders = [await act.business_deadline(now, d, CALENDAR) for d in SUBMIT_REMINDER_BUSINESS_DAYS]
+            await life.notify(
+                self,
+                "listing:request",
+                [data.contact.email],
+                "listing_request",
+                self._mail(),
+                links=links,
+            )
+        reminders = [
+            await act.business_deadline(now, d, CALENDAR) for d in SUBMIT_REMINDER_BUSINESS_DAYS
+        ]
 
         async def remind(number: int) -> None:
-            await life.notify(self, f"listing:{round_number}:reminder:{number}", [data.contact.email], "listing_request", self._mail(reminder_number=number), links=links)
+            await life.notify(
+                self,
+                f"listing:{round_number}:reminder:{number}",
+                [data.contact.email],
+                "listing_request",
+                self._mail(reminder_number=number),
+                links=links,
+            )
 
-        await self.wait_for(SUBMIT_LISTING, lambda: self._submission is not None or self._left is not None, reminders=reminders, remind=remind)
+        await self.wait_for(
+            SUBMIT_LISTING,
+            lambda: self._submission is not None or self._left is not None,
+            reminders=reminders,
+            remind=remind,
+        )
         self.close_task(SUBMIT_LISTING.task)
         return self._left is None
 
@@ -186,18 +251,43 @@ class DirectoryListing(ProcessWorkflow):
         reminder = await act.business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
         self._review = None
         self._facts["submitted_listing"] = submission.model_dump(mode="json")
-        self.open_task(REVIEW_LISTING, due_at, description=f"Review the directory listing of {data.company} (submission {round_number}): approve it, or ask for changes")
+        self.open_task(
+            REVIEW_LISTING,
+            due_at,
+            description=f"Review the directory listing of {data.company} (submission {round_number}): approve it, or ask for changes",
+        )
         self.set_stage("listing_review")
-        await self.wait_for(REVIEW_LISTING, lambda: self._review is not None or self._left is not None, reminders=[reminder], due_at=due_at)
+        await self.wait_for(
+            REVIEW_LISTING,
+            lambda: self._review is not None or self._left is not None,
+            reminders=[reminder],
+            due_at=due_at,
+        )
         self.close_task(REVIEW_LISTING.task)
         self._submission = None
         review = self._review
         if review is None:  # the partner left during the review
             return False
-        await self._decide(f"review_listing:{round_number}", review.reviewer, review.decision, comments=review.comments)
+        await self._decide(
+            f"review_listing:{round_number}",
+            review.reviewer,
+            review.decision,
+            comments=review.comments,
+        )
         if review.decision == "request_changes":
-            links = {"action_url": LinkSpec(purpose="directory_listing", expires_at=workflow.now() + LINK_VALID)}
-            await life.notify(self, f"listing:{round_number}:changes", [data.contact.email], "listing_changes_requested", self._mail(comments=review.comments), links=links)
+            links = {
+                "action_url": LinkSpec(
+                    purpose="directory_listing", expires_at=workflow.now() + LINK_VALID
+                )
+            }
+            await life.notify(
+                self,
+                f"listing:{round_number}:changes",
+                [data.contact.email],
+                "listing_changes_requested",
+                self._mail(comments=review.comments),
+                links=links,
+            )
             return False
         self._version += 1
         await life.publish_listing(
@@ -221,11 +311,24 @@ class DirectoryListing(ProcessWorkflow):
             )
         )
         self._published = submission
-        self._facts.update(published_version=self._version, listing=submission.model_dump(mode="json"))
+        self._facts.update(
+            published_version=self._version, listing=submission.model_dump(mode="json")
+        )
         self._facts.pop("submitted_listing", None)
         first = self._version == 1
-        links = {"action_url": LinkSpec(purpose="directory_listing", expires_at=workflow.now() + LINK_VALID)}
-        await life.notify(self, f"listing:published:{self._version}", [data.contact.email], "listing_published", self._mail(name=submission.name, updated=not first), links=links)
+        links = {
+            "action_url": LinkSpec(
+                purpose="directory_listing", expires_at=workflow.now() + LINK_VALID
+            )
+        }
+        await life.notify(
+            self,
+            f"listing:published:{self._version}",
+            [data.contact.email],
+            "listing_published",
+            self._mail(name=submission.name, updated=not first),
+            links=links,
+        )
         return True
 
     async def _remove(self) -> DirectoryListingResult:
@@ -234,20 +337,49 @@ class DirectoryListing(ProcessWorkflow):
         assert left is not None
         for task in list(self._tasks):
             self.close_task(task)
-        removed = await life.unpublish_listing(UnpublishRequest(partner_id=data.partner_id, workflow_id=workflow.info().workflow_id, reason=left.reason, at=workflow.now()))
-        await self._decide("partner_left", left.decided_by, "removed", reason=left.reason, was_published=removed)
+        removed = await life.unpublish_listing(
+            UnpublishRequest(
+                partner_id=data.partner_id,
+                workflow_id=workflow.info().workflow_id,
+                reason=left.reason,
+                at=workflow.now(),
+            )
+        )
+        await self._decide(
+            "partner_left", left.decided_by, "removed", reason=left.reason, was_published=removed
+        )
         self._facts.update(removed_reason=left.reason)
         self.set_stage("removed")
-        return DirectoryListingResult(partner_id=data.partner_id, outcome="removed", reason=left.reason, versions_published=self._version)
+        return DirectoryListingResult(
+            partner_id=data.partner_id,
+            outcome="removed",
+            reason=left.reason,
+            versions_published=self._version,
+        )
 
     async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         data = self._require_input()
-        return {"company": data.company, "contact_name": data.contact.name, "partner_id": data.partner_id, **extra}
+        return {
+            "company": data.company,
+            "contact_name": data.contact.name,
+            "partner_id": data.partner_id,
+            **extra,
+        }
 
     def _require_input(self) -> DirectoryListingInput:
         assert self._input is not None

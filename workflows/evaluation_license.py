@@ -98,14 +98,31 @@ class EvaluationLicense(ProcessWorkflow):
     async def run(self, data: EvaluationLicenseInput) -> EvaluationLicenseResult:
         self._input = data
         form = data.form
-        workflow.upsert_search_attributes([PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(form.partner_id)])
-        self._facts.update(partner_id=form.partner_id, organization=form.company, contact=form.contact.model_dump(), license_year=data.license_year, licenses=list(data.licenses), users=EVALUATION_USERS)
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(form.partner_id)]
+        )
+        self._facts.update(
+            partner_id=form.partner_id,
+            organization=form.company,
+            contact=form.contact.model_dump(),
+            license_year=data.license_year,
+            licenses=list(data.licenses),
+            users=EVALUATION_USERS,
+        )
         self.set_stage("checking_partner")
         partner = await act.get_partner(form.partner_id)
         if refusal := evaluation_refusal(partner, form.partner_id):
-            await self._decide(f"partner_check:{data.license_year}", "system", "refused", reason=refusal)
+            await self._decide(
+                f"partner_check:{data.license_year}", "system", "refused", reason=refusal
+            )
             if data.license_year == 1:
-                await life.notify(self, "request:refused", [form.contact.email], "evaluation_license_refused", self._mail(reason=refusal))
+                await life.notify(
+                    self,
+                    "request:refused",
+                    [form.contact.email],
+                    "evaluation_license_refused",
+                    self._mail(reason=refusal),
+                )
                 return self._end("refused", refusal)
             return self._end("stopped", refusal)
         self._facts["partner_type"] = partner.partner_type if partner else None
@@ -114,7 +131,13 @@ class EvaluationLicense(ProcessWorkflow):
             if self._left is not None:
                 return await self._partner_left()
             assert self._review is not None
-            await life.notify(self, "request:rejected", [form.contact.email], "evaluation_license_refused", self._mail(reason=self._review.reason))
+            await life.notify(
+                self,
+                "request:rejected",
+                [form.contact.email],
+                "evaluation_license_refused",
+                self._mail(reason=self._review.reason),
+            )
             return self._end("rejected", self._review.reason)
 
         license_id, expires_at = await self._issue()
@@ -124,13 +147,33 @@ class EvaluationLicense(ProcessWorkflow):
         # Reminder 30 days before expiry, with the renewal task.
         self.set_stage("licensed")
         remind_at = expires_at - timedelta(days=data.expiry_reminder_days)
-        await self._wait_until(lambda: self._left is not None, remind_at, "evaluation license: expiry reminder")
+        await self._wait_until(
+            lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
+        )
         if self._left is not None:
             return await self._partner_left(licenses)
-        await life.notify(self, f"license:{data.license_year}:expiring", [form.contact.email], "evaluation_license_expiring", self._mail(license_id=license_id, expires_at=expires_at.isoformat(), days=data.expiry_reminder_days))
-        self.open_task(RENEW_LICENSE, expires_at, description=f"The Evaluation License {license_id} of {form.company} expires on {expires_at:%Y-%m-%d}: renew it for another year, or let it expire")
+        await life.notify(
+            self,
+            f"license:{data.license_year}:expiring",
+            [form.contact.email],
+            "evaluation_license_expiring",
+            self._mail(
+                license_id=license_id,
+                expires_at=expires_at.isoformat(),
+                days=data.expiry_reminder_days,
+            ),
+        )
+        self.open_task(
+            RENEW_LICENSE,
+            expires_at,
+            description=f"The Evaluation License {license_id} of {form.company} expires on {expires_at:%Y-%m-%d}: renew it for another year, or let it expire",
+        )
         self.set_stage("renewal")
-        decided = await self.wait_for(RENEW_LICENSE, lambda: self._renewal is not None or self._left is not None, expires_at=expires_at)
+        decided = await self.wait_for(
+            RENEW_LICENSE,
+            lambda: self._renewal is not None or self._left is not None,
+            expires_at=expires_at,
+        )
         self.close_task(RENEW_LICENSE.task)
         if self._left is not None:
             return await self._partner_left(licenses)
@@ -138,22 +181,48 @@ class EvaluationLicense(ProcessWorkflow):
             await self._decide(f"renewal:{data.license_year}", "system", "expired")
             return self._end("expired", "no renewal before the license expired", licenses)
         renewal = self._renewal
-        await self._decide(f"renewal:{data.license_year}", renewal.decided_by, renewal.decision, reason=renewal.reason)
+        await self._decide(
+            f"renewal:{data.license_year}",
+            renewal.decided_by,
+            renewal.decision,
+            reason=renewal.reason,
+        )
         if renewal.decision == "stop":
             return self._end("stopped", renewal.reason or "renewal declined", licenses)
-        workflow.continue_as_new(data.model_copy(update={"license_year": data.license_year + 1, "renewed_by": renewal.decided_by, "licenses": licenses, "starts_at": expires_at}))
+        workflow.continue_as_new(
+            data.model_copy(
+                update={
+                    "license_year": data.license_year + 1,
+                    "renewed_by": renewal.decided_by,
+                    "licenses": licenses,
+                    "starts_at": expires_at,
+                }
+            )
+        )
 
     async def _review_request(self) -> bool:
         now = workflow.now()
-        reminder = await act.business_deadline(now, self._require().review_reminder_business_days, CALENDAR)
+        reminder = await act.business_deadline(
+            now, self._require().review_reminder_business_days, CALENDAR
+        )
         due_at = await act.business_deadline(now, self._require().review_business_days, CALENDAR)
         self.open_task(REVIEW_REQUEST, due_at)
         self.set_stage("review")
-        await self.wait_for(REVIEW_REQUEST, lambda: self._review is not None or self._left is not None, reminders=[reminder], due_at=due_at)
+        await self.wait_for(
+            REVIEW_REQUEST,
+            lambda: self._review is not None or self._left is not None,
+            reminders=[reminder],
+            due_at=due_at,
+        )
         self.close_task(REVIEW_REQUEST.task)
         if self._review is None:
             return False
-        await self._decide("review_evaluation_license", self._review.reviewer, self._review.decision, reason=self._review.reason)
+        await self._decide(
+            "review_evaluation_license",
+            self._review.reviewer,
+            self._review.decision,
+            reason=self._review.reason,
+        )
         return self._review.decision == "approve"
 
     async def _issue(self) -> tuple[str, Any]:
@@ -175,14 +244,33 @@ class EvaluationLicense(ProcessWorkflow):
                 expires_at=starts_at + timedelta(days=EVALUATION_TERM_DAYS),
             )
         )
-        self._facts.update(license_id=issued.license_id, license_starts_at=issued.starts_at.isoformat(), license_expires_at=issued.expires_at.isoformat())
-        await self._decide(f"license:{data.license_year}", "system", "issued", license_id=issued.license_id, expires_at=issued.expires_at.isoformat())
-        await life.notify(self, 
+        self._facts.update(
+            license_id=issued.license_id,
+            license_starts_at=issued.starts_at.isoformat(),
+            license_expires_at=issued.expires_at.isoformat(),
+        )
+        await self._decide(
+            f"license:{data.license_year}",
+            "system",
+            "issued",
+            license_id=issued.license_id,
+            expires_at=issued.expires_at.isoformat(),
+        )
+        await life.notify(
+            self,
             f"license:{data.license_year}:issued",
             [form.contact.email],
             "evaluation_license_issued",
-            self._mail(license_id=issued.license_id, users=issued.users, starts_at=issued.starts_at.isoformat(), expires_at=issued.expires_at.isoformat(), license_year=data.license_year),
-            attachments=[{"filename": issued.filename, "content": issued.content, "mime_type": "text/plain"}],
+            self._mail(
+                license_id=issued.license_id,
+                users=issued.users,
+                starts_at=issued.starts_at.isoformat(),
+                expires_at=issued.expires_at.isoformat(),
+                license_year=data.license_year,
+            ),
+            attachments=[
+                {"filename": issued.filename, "content": issued.content, "mime_type": "text/plain"}
+            ],
         )
         return issued.license_id, issued.expires_at
 
@@ -192,23 +280,46 @@ class EvaluationLicense(ProcessWorkflow):
         await self._decide("partner_left", left.decided_by, "stopped", reason=left.reason)
         return self._end("partner_left", left.reason, licenses)
 
-    def _end(self, outcome: str, reason: str | None, licenses: list[str] | None = None) -> EvaluationLicenseResult:
+    def _end(
+        self, outcome: str, reason: str | None, licenses: list[str] | None = None
+    ) -> EvaluationLicenseResult:
         data = self._require()
         for task in list(self._tasks):
             self.close_task(task)
         issued = licenses if licenses is not None else list(data.licenses)
         self._facts.update(outcome=outcome, reason=reason)
         self.set_stage(outcome)
-        return EvaluationLicenseResult(partner_id=data.form.partner_id, outcome=outcome, reason=reason, licenses=issued, license_years=len(issued))  # type: ignore[arg-type]
+        return EvaluationLicenseResult(
+            partner_id=data.form.partner_id,
+            outcome=outcome,
+            reason=reason,
+            licenses=issued,
+            license_years=len(issued),
+        )  # type: ignore[arg-type]
 
     async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         form = self._require().form
-        return {"company": form.company, "contact_name": form.contact.name, "partner_id": form.partner_id, **extra}
+        return {
+            "company": form.company,
+            "contact_name": form.contact.name,
+            "partner_id": form.partner_id,
+            **extra,
+        }
 
     def _require(self) -> EvaluationLicenseInput:
         assert self._input is not None

@@ -65,7 +65,12 @@ ACCEPT_TERMS = HumanTask(
     description="The end customer agrees to the Enterprise Subscription Terms for Purchase by "
     "Resale (link emailed to the customer's contact)",
     model=TermsAcceptance,
-    example={"name": "Anna Schmidt", "title": "Head of IT", "email": "anna@example.com", "agreed": True},
+    example={
+        "name": "Anna Schmidt",
+        "title": "Head of IT",
+        "email": "anna@example.com",
+        "agreed": True,
+    },
 )
 REVIEW_LICENSE = HumanTask(
     task="review_license",
@@ -91,7 +96,10 @@ RESOLVE_OVERDUE = HumanTask(
     description="The invoice is 30 days overdue: record the payment, void it, or mark it "
     "uncollectible",
     model=InvoiceClosure,
-    example={"decided_by": "finance@mattermost.com", "reason": "No payment 30 days after the due date"},
+    example={
+        "decided_by": "finance@mattermost.com",
+        "reason": "No payment 30 days after the due date",
+    },
 )
 
 
@@ -131,7 +139,15 @@ class OrderFulfillment(ProcessWorkflow):
         if acceptance is None or self._acceptance is not None:
             return
         self._acceptance = acceptance
-        self.note("accept_terms", acceptance.email, "accepted", name=acceptance.name, title=acceptance.title, via=acceptance.via, ip=acceptance.ip)
+        self.note(
+            "accept_terms",
+            acceptance.email,
+            "accepted",
+            name=acceptance.name,
+            title=acceptance.title,
+            via=acceptance.via,
+            ip=acceptance.ip,
+        )
 
     @workflow.signal
     def review_license(self, payload: Any) -> None:
@@ -141,10 +157,18 @@ class OrderFulfillment(ProcessWorkflow):
         if review is None or self._review is not None:
             return
         if review.decision == "reject" and not review.reason:
-            self.note("review_license", review.reviewer, "rejected", reason="a rejection needs a reason")
+            self.note(
+                "review_license", review.reviewer, "rejected", reason="a rejection needs a reason"
+            )
             return
         self._review = review
-        self.note("review_license", review.reviewer, review.decision, reason=review.reason, notes=review.notes)
+        self.note(
+            "review_license",
+            review.reviewer,
+            review.decision,
+            reason=review.reason,
+            notes=review.notes,
+        )
 
     @workflow.signal
     def record_payment(self, payload: Any) -> None:
@@ -154,7 +178,12 @@ class OrderFulfillment(ProcessWorkflow):
         if payment is None or self._invoice is None:
             return
         if payment.amount_cents != self._invoice.amount_due_cents:
-            self.note("record_payment", payment.recorded_by, "rejected", reason=f"amount {payment.amount_cents} differs from the amount due {self._invoice.amount_due_cents}")
+            self.note(
+                "record_payment",
+                payment.recorded_by,
+                "rejected",
+                reason=f"amount {payment.amount_cents} differs from the amount due {self._invoice.amount_due_cents}",
+            )
             return
         self._commands.append(_InvoiceCommand("pay", payment.recorded_by, payment.model_dump()))
 
@@ -177,10 +206,16 @@ class OrderFulfillment(ProcessWorkflow):
         event = self.parse("invoice_event", payload, InvoiceEvent)
         if event is None:
             return
-        if event.event_id in self._events_seen or self._invoice is None or event.invoice_id != self._invoice.id:
+        if (
+            event.event_id in self._events_seen
+            or self._invoice is None
+            or event.invoice_id != self._invoice.id
+        ):
             return
         self._events_seen.add(event.event_id)
-        self._invoice = self._invoice.model_copy(update={"status": event.status, "amount_paid_cents": event.amount_paid_cents})
+        self._invoice = self._invoice.model_copy(
+            update={"status": event.status, "amount_paid_cents": event.amount_paid_cents}
+        )
         self.note("invoice", "billing", event.type, event_id=event.event_id)
 
     def _close_command(self, action: str, payload: Any) -> None:
@@ -219,7 +254,12 @@ class OrderFulfillment(ProcessWorkflow):
         await self._record_order("awaiting_acceptance")
 
         if not await self._collect_acceptance():
-            await self.email("acceptance:expired", [order.reseller.contact.email, order.end_customer.contact.email], "terms_acceptance_expired", self._mail_context())
+            await self.email(
+                "acceptance:expired",
+                [order.reseller.contact.email, order.end_customer.contact.email],
+                "terms_acceptance_expired",
+                self._mail_context(),
+            )
             return await self._end("expired", "the end customer did not accept the terms in time")
 
         if not await self._review_license():
@@ -237,35 +277,75 @@ class OrderFulfillment(ProcessWorkflow):
     async def _collect_acceptance(self) -> bool:
         order = self._require_order()
         now = workflow.now()
-        reminders = [await act.business_deadline(now, d, CALENDAR) for d in order.acceptance_reminder_business_days]
-        expires_at = await act.business_deadline(now, order.acceptance_expiry_business_days, CALENDAR)
+        reminders = [
+            await act.business_deadline(now, d, CALENDAR)
+            for d in order.acceptance_reminder_business_days
+        ]
+        expires_at = await act.business_deadline(
+            now, order.acceptance_expiry_business_days, CALENDAR
+        )
         self._facts["acceptance_expires_at"] = expires_at.isoformat()
         contact = order.end_customer.contact
         example = {**ACCEPT_TERMS.example, "name": contact.name, "email": contact.email}
         self.open_task(ACCEPT_TERMS, expires_at, example=example)
         self.set_stage("awaiting_acceptance")
         links = {"accept_url": LinkSpec(purpose="accept_terms", expires_at=expires_at)}
-        await self.email("acceptance:request", [contact.email], "terms_acceptance_request", self._mail_context(expires_at=expires_at.isoformat()), links=links)
+        await self.email(
+            "acceptance:request",
+            [contact.email],
+            "terms_acceptance_request",
+            self._mail_context(expires_at=expires_at.isoformat()),
+            links=links,
+        )
 
         async def remind(number: int) -> None:
-            await self.email(f"acceptance:reminder:{number}", [contact.email], "terms_acceptance_reminder", self._mail_context(expires_at=expires_at.isoformat(), reminder_number=number), links=links)
+            await self.email(
+                f"acceptance:reminder:{number}",
+                [contact.email],
+                "terms_acceptance_reminder",
+                self._mail_context(expires_at=expires_at.isoformat(), reminder_number=number),
+                links=links,
+            )
 
-        accepted = await self.wait_for(ACCEPT_TERMS, lambda: self._acceptance is not None, reminders=reminders, expires_at=expires_at, remind=remind)
+        accepted = await self.wait_for(
+            ACCEPT_TERMS,
+            lambda: self._acceptance is not None,
+            reminders=reminders,
+            expires_at=expires_at,
+            remind=remind,
+        )
         self.close_task(ACCEPT_TERMS.task)
         if accepted:
             assert self._acceptance is not None
-            await self._decide("accept_terms", self._acceptance.email, "accepted", **self._acceptance.model_dump(mode="json"))
+            await self._decide(
+                "accept_terms",
+                self._acceptance.email,
+                "accepted",
+                **self._acceptance.model_dump(mode="json"),
+            )
         return accepted
 
     async def _review_license(self) -> bool:
         order = self._require_order()
-        due_at = await act.business_deadline(workflow.now(), order.license_review_business_days, CALENDAR)
+        due_at = await act.business_deadline(
+            workflow.now(), order.license_review_business_days, CALENDAR
+        )
         self.open_task(REVIEW_LICENSE, due_at)
         self.set_stage("license_review")
-        await self.wait_for(REVIEW_LICENSE, lambda: self._review is not None, reminders=[due_at - timedelta(hours=4)], due_at=due_at)
+        await self.wait_for(
+            REVIEW_LICENSE,
+            lambda: self._review is not None,
+            reminders=[due_at - timedelta(hours=4)],
+            due_at=due_at,
+        )
         self.close_task(REVIEW_LICENSE.task)
         assert self._review is not None
-        await self._decide("review_license", self._review.reviewer, self._review.decision, reason=self._review.reason)
+        await self._decide(
+            "review_license",
+            self._review.reviewer,
+            self._review.decision,
+            reason=self._review.reason,
+        )
         return self._review.decision == "approve"
 
     async def _issue_license(self) -> str:
@@ -285,15 +365,25 @@ class OrderFulfillment(ProcessWorkflow):
                 expires_at=starts_at + timedelta(days=order.license_term_days),
             )
         )
-        self._facts.update(license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat())
+        self._facts.update(
+            license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat()
+        )
         self.set_stage("licensed")
         await self.email(
             "license:issued",
             [order.end_customer.contact.email],
             "license_issued",
-            self._mail_context(license_id=issued.license_id, users=issued.users, sku=issued.sku, starts_at=issued.starts_at.isoformat(), expires_at=issued.expires_at.isoformat()),
+            self._mail_context(
+                license_id=issued.license_id,
+                users=issued.users,
+                sku=issued.sku,
+                starts_at=issued.starts_at.isoformat(),
+                expires_at=issued.expires_at.isoformat(),
+            ),
             cc=[order.reseller.contact.email],
-            attachments=[{"filename": issued.filename, "content": issued.content, "mime_type": "text/plain"}],
+            attachments=[
+                {"filename": issued.filename, "content": issued.content, "mime_type": "text/plain"}
+            ],
         )
         return issued.license_id
 
@@ -307,34 +397,62 @@ class OrderFulfillment(ProcessWorkflow):
             customer_email=order.reseller.contact.email,
             customer_country=order.reseller.address.country if order.reseller.address else None,
             lines=[
-                InvoiceLine(description=f"{line.description} ({line.sku}) for {order.end_customer.legal_name}", quantity=line.seats, unit_amount_cents=line.unit_price_cents)
+                InvoiceLine(
+                    description=f"{line.description} ({line.sku}) for {order.end_customer.legal_name}",
+                    quantity=line.seats,
+                    unit_amount_cents=line.unit_price_cents,
+                )
                 for line in order.lines
             ],
             currency=order.currency,
             days_until_due=order.invoice_days_until_due,
             description=f"Order {order.order_id}, purchase order {order.purchase_order.number}, end customer {order.end_customer.legal_name}",
-            metadata={"order_id": order.order_id, "workflow_id": workflow_id, "end_customer": order.end_customer.legal_name, "deal_number": order.deal_number or ""},
+            metadata={
+                "order_id": order.order_id,
+                "workflow_id": workflow_id,
+                "end_customer": order.end_customer.legal_name,
+                "deal_number": order.deal_number or "",
+            },
             issued_at=workflow.now(),
         )
         # A refusal (e.g. Stripe's 400) becomes the operations task `resolve_failed_step`;
         # the invoice cannot be skipped: fix the cause and retry.
-        invoice = await self.run_step("invoice:create", lambda: act.create_invoice(request), skippable=False)
+        invoice = await self.run_step(
+            "invoice:create", lambda: act.create_invoice(request), skippable=False
+        )
         assert invoice is not None
         self._invoice = invoice
         self._facts.update(invoice_id=self._invoice.id, invoice_number=self._invoice.number)
         self._publish_invoice()
         self.set_stage("invoiced")
-        await self.email("invoice:issued", [order.reseller.contact.email], "invoice_issued", self._invoice_context())
+        await self.email(
+            "invoice:issued",
+            [order.reseller.contact.email],
+            "invoice_issued",
+            self._invoice_context(),
+        )
 
     async def _follow_invoice(self) -> str:
         """Wait for payment (Stripe event or finance task); remind before the due date,
         send overdue notices after it, hand the invoice to finance at 30 days overdue."""
         invoice = self._require_invoice()
-        due_at = invoice.due_at or workflow.now() + timedelta(days=self._require_order().invoice_days_until_due)
-        payment_example = {**RECORD_PAYMENT.example, "amount_cents": invoice.amount_due_cents, "reference": f"WIRE-{invoice.number}"}
+        due_at = invoice.due_at or workflow.now() + timedelta(
+            days=self._require_order().invoice_days_until_due
+        )
+        payment_example = {
+            **RECORD_PAYMENT.example,
+            "amount_cents": invoice.amount_due_cents,
+            "reference": f"WIRE-{invoice.number}",
+        }
         self.open_task(RECORD_PAYMENT, due_at, example=payment_example)
-        schedule: list[tuple[datetime, str, int]] = [(due_at - DUE_REMINDER, "due_reminder", 0), (due_at, "overdue", 0)]
-        schedule += [(due_at + delta, "overdue_notice", n) for n, delta in enumerate(OVERDUE_NOTICES, start=1)]
+        schedule: list[tuple[datetime, str, int]] = [
+            (due_at - DUE_REMINDER, "due_reminder", 0),
+            (due_at, "overdue", 0),
+        ]
+        schedule += [
+            (due_at + delta, "overdue_notice", n)
+            for n, delta in enumerate(OVERDUE_NOTICES, start=1)
+        ]
         while self._require_invoice().status not in CLOSED:
             next_at = schedule[0][0] if schedule else None
             woke = await self._wait_for_command(next_at)
@@ -348,9 +466,23 @@ class OrderFulfillment(ProcessWorkflow):
         self._publish_invoice()
         self.set_stage(status)
         if status == "paid":
-            await self.email("invoice:paid", [self._require_order().reseller.contact.email], "invoice_paid", self._invoice_context())
+            await self.email(
+                "invoice:paid",
+                [self._require_order().reseller.contact.email],
+                "invoice_paid",
+                self._invoice_context(),
+            )
         else:
-            await self.email(f"invoice:{status}", ["role:finance"], "invoice_closed", self._invoice_context(status=status, reason=self._facts.get("invoice_closed_reason") or "closed in the billing system"))
+            await self.email(
+                f"invoice:{status}",
+                ["role:finance"],
+                "invoice_closed",
+                self._invoice_context(
+                    status=status,
+                    reason=self._facts.get("invoice_closed_reason")
+                    or "closed in the billing system",
+                ),
+            )
         return status
 
     async def _wait_for_command(self, until: datetime | None) -> bool:
@@ -367,31 +499,51 @@ class OrderFulfillment(ProcessWorkflow):
         if invoice.status in CLOSED:
             return
         workflow_id = workflow.info().workflow_id
-        action = InvoiceAction(invoice_id=invoice.id, idempotency_key=f"{workflow_id}:invoice:{command.action}", action=command.action, reason=command.detail.get("reason"))  # type: ignore[arg-type]
+        action = InvoiceAction(
+            invoice_id=invoice.id,
+            idempotency_key=f"{workflow_id}:invoice:{command.action}",
+            action=command.action,
+            reason=command.detail.get("reason"),
+        )  # type: ignore[arg-type]
         try:
             self._invoice = await act.apply_invoice_action(action)
         except ActivityError as exc:
             # The billing system refused (e.g. the invoice changed there): record why and
             # take the billing system's current view of the invoice.
-            self.note(f"invoice:{command.action}", command.actor, "rejected", reason=str(exc.cause or exc))
+            self.note(
+                f"invoice:{command.action}", command.actor, "rejected", reason=str(exc.cause or exc)
+            )
             self._invoice = await act.get_invoice(invoice.id)
             self._publish_invoice()
             return
         if command.action != "pay":
             self._facts["invoice_closed_reason"] = command.detail.get("reason")
-        await self._decide(f"invoice:{command.action}", command.actor, command.action, **command.detail)
+        await self._decide(
+            f"invoice:{command.action}", command.actor, command.action, **command.detail
+        )
 
     async def _on_invoice_timer(self, kind: str, number: int, *, due_at: datetime) -> None:
         order = self._require_order()
         if kind == "due_reminder":
-            await self.email("invoice:due_reminder", [order.reseller.contact.email], "invoice_due_reminder", self._invoice_context(days_until_due=DUE_REMINDER.days))
+            await self.email(
+                "invoice:due_reminder",
+                [order.reseller.contact.email],
+                "invoice_due_reminder",
+                self._invoice_context(days_until_due=DUE_REMINDER.days),
+            )
         elif kind == "overdue":
             self._facts["overdue"] = True
             self._publish_invoice()
             self.set_stage("overdue")
         else:
             days = (workflow.now() - due_at).days
-            await self.email(f"invoice:overdue:{number}", [order.reseller.contact.email], "invoice_overdue_notice", self._invoice_context(days_overdue=days, notice_number=number), cc=["role:finance"])
+            await self.email(
+                f"invoice:overdue:{number}",
+                [order.reseller.contact.email],
+                "invoice_overdue_notice",
+                self._invoice_context(days_overdue=days, notice_number=number),
+                cc=["role:finance"],
+            )
             self.note("invoice", "system", "overdue_notice", number=number, days_overdue=days)
             if number == len(OVERDUE_NOTICES):
                 self.open_task(RESOLVE_OVERDUE, None)
@@ -401,20 +553,39 @@ class OrderFulfillment(ProcessWorkflow):
     async def _screen(self, step: str) -> str | None:
         order = self._require_order()
         address = order.end_customer.address
-        result = await act.screen_party(ScreeningRequest(country=address.country, subdivision=address.subdivision, party=order.end_customer.legal_name, on=workflow.now()))
-        self._facts[f"screening_{step}"] = {"allowed": result.allowed, "data_version": result.data_version}
+        result = await act.screen_party(
+            ScreeningRequest(
+                country=address.country,
+                subdivision=address.subdivision,
+                party=order.end_customer.legal_name,
+                on=workflow.now(),
+            )
+        )
+        self._facts[f"screening_{step}"] = {
+            "allowed": result.allowed,
+            "data_version": result.data_version,
+        }
         if result.allowed:
             return None
-        await self._decide(f"screening:{step}", "system", "refused", reason=result.reason, program=result.program)
+        await self._decide(
+            f"screening:{step}", "system", "refused", reason=result.reason, program=result.program
+        )
         return result.reason or "embargoed"
 
     async def _refuse(self, reason: str) -> OrderFulfillmentResult:
         order = self._require_order()
         await self._decide("terms_review", "system", "refused", reason=reason)
-        await self.email("order:refused", [order.reseller.contact.email], "order_refused", self._mail_context(reason=reason))
+        await self.email(
+            "order:refused",
+            [order.reseller.contact.email],
+            "order_refused",
+            self._mail_context(reason=reason),
+        )
         return await self._end("refused", reason)
 
-    async def _end(self, outcome: str, reason: str | None, *, license_id: str | None = None) -> OrderFulfillmentResult:
+    async def _end(
+        self, outcome: str, reason: str | None, *, license_id: str | None = None
+    ) -> OrderFulfillmentResult:
         order = self._require_order()
         for task in list(self._tasks):
             self.close_task(task)
@@ -435,7 +606,17 @@ class OrderFulfillment(ProcessWorkflow):
     async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
     async def _record_order(self, status: str) -> None:
         order = self._require_order()
@@ -484,13 +665,17 @@ class OrderFulfillment(ProcessWorkflow):
         """The deal or resale that started this order mirrors its progress (best effort:
         a parent that has closed no longer needs it)."""
         try:
-            await workflow.get_external_workflow_handle(parent_id).signal("order_progress", progress)
+            await workflow.get_external_workflow_handle(parent_id).signal(
+                "order_progress", progress
+            )
         except Exception as exc:  # noqa: BLE001
             workflow.logger.info("parent %s not told of order progress: %s", parent_id, exc)
 
     def _publish_invoice(self) -> None:
         invoice = self._require_invoice()
-        stage = "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
+        stage = (
+            "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
+        )
         self._facts["invoice_stage"] = stage
         updates = [
             INVOICE_STAGE.value_set(stage),
@@ -510,7 +695,10 @@ class OrderFulfillment(ProcessWorkflow):
             "reseller_company": order.reseller.company,
             "end_customer_name": order.end_customer.legal_name,
             "contact_name": order.end_customer.contact.name,
-            "lines": [{"sku": line.sku, "description": line.description, "seats": line.seats} for line in order.lines],
+            "lines": [
+                {"sku": line.sku, "description": line.description, "seats": line.seats}
+                for line in order.lines
+            ],
             "terms_title": self._facts["terms_title"],
             "terms_url": self._facts["terms_url"],
             **extra,

@@ -70,50 +70,103 @@ BADGE_SVG = (
 )
 
 REVIEW_PREREQUISITES = HumanTask(
-    "review_prerequisites", "review_prerequisites", "partner_manager",
+    "review_prerequisites",
+    "review_prerequisites",
+    "partner_manager",
     "Review the partner's pre-requirements (company, type, services, website) and approve or decline",
-    PrerequisitesReview, {"reviewer": "partners@rocket.chat", "decision": "approve"},
+    PrerequisitesReview,
+    {"reviewer": "partners@rocket.chat", "decision": "approve"},
 )
 SCHEDULE_MEETING = HumanTask(
-    "schedule_meeting", "schedule_meeting", "account_manager",
+    "schedule_meeting",
+    "schedule_meeting",
+    "account_manager",
     "Schedule the partnership meeting with the partner (details of the partnership, business location)",
-    MeetingScheduled, {"account_manager": "sales@rocket.chat", "scheduled_at": "2026-12-01T15:00:00Z", "location": "https://open.rocket.chat/video/partner-call"},
+    MeetingScheduled,
+    {
+        "account_manager": "sales@rocket.chat",
+        "scheduled_at": "2026-12-01T15:00:00Z",
+        "location": "https://open.rocket.chat/video/partner-call",
+    },
 )
 RECORD_MEETING = HumanTask(
-    "record_meeting", "record_meeting", "account_manager",
+    "record_meeting",
+    "record_meeting",
+    "account_manager",
     "Record that the partnership meeting was held, with notes",
-    MeetingHeld, {"account_manager": "sales@rocket.chat", "notes": "Discussed target markets, pricing and support levels.", "business_location_visited": False},
+    MeetingHeld,
+    {
+        "account_manager": "sales@rocket.chat",
+        "notes": "Discussed target markets, pricing and support levels.",
+        "business_location_visited": False,
+    },
 )
 SET_GOALS = HumanTask(
-    "set_goals", "set_goals", "account_manager",
+    "set_goals",
+    "set_goals",
+    "account_manager",
     "Agree measurable goals for the next three months and the year (the baseline of the quarterly reviews)",
-    GoalsSet, {"agreed_by": "sales@rocket.chat", "goals": [{"metric": "deals_closed", "quarter_target": 2, "year_target": 10}, {"metric": "revenue_cents", "quarter_target": 1_000_000, "year_target": 5_000_000}, {"metric": "certified_staff", "quarter_target": 1, "year_target": 2}]},
+    GoalsSet,
+    {
+        "agreed_by": "sales@rocket.chat",
+        "goals": [
+            {"metric": "deals_closed", "quarter_target": 2, "year_target": 10},
+            {"metric": "revenue_cents", "quarter_target": 1_000_000, "year_target": 5_000_000},
+            {"metric": "certified_staff", "quarter_target": 1, "year_target": 2},
+        ],
+    },
 )
 SET_CONTRACT_TERMS = HumanTask(
-    "set_contract_terms", "set_contract_terms", "account_manager",
+    "set_contract_terms",
+    "set_contract_terms",
+    "account_manager",
     "Set the contract terms: term of at least 12 months and the partner's support contract",
-    ContractTerms, {"prepared_by": "sales@rocket.chat", "term_months": 12, "support_contract_reference": "SUP-2026-0001"},
+    ContractTerms,
+    {
+        "prepared_by": "sales@rocket.chat",
+        "term_months": 12,
+        "support_contract_reference": "SUP-2026-0001",
+    },
 )
-SIGN_CONTRACT = sign_task("sign_partner_agreement", "partner", "The partner click-signs the Rocket.Chat Partner Agreement (link emailed to the partner's contact)")
+SIGN_CONTRACT = sign_task(
+    "sign_partner_agreement",
+    "partner",
+    "The partner click-signs the Rocket.Chat Partner Agreement (link emailed to the partner's contact)",
+)
 WEBSITE_PUBLISHED = HumanTask(
-    "publish_website", "website_published", "partner",
+    "publish_website",
+    "website_published",
+    "partner",
     "The partner adds the Rocket.Chat logo, partnership description and services to its website and names the page",
-    WebsitePublished, {"url": "https://partner.example/partners/rocket-chat", "confirmed_by": "contact@partner.example"},
+    WebsitePublished,
+    {
+        "url": "https://partner.example/partners/rocket-chat",
+        "confirmed_by": "contact@partner.example",
+    },
 )
 WEBSITE_FOLLOW_UP = HumanTask(
-    "website_follow_up", "website_follow_up", "account_manager",
+    "website_follow_up",
+    "website_follow_up",
+    "account_manager",
     "The partner's website does not name Rocket.Chat yet: follow up with the partner, then check again or confirm by hand",
-    WebsiteFollowUp, {"decided_by": "sales@rocket.chat", "outcome": "recheck"},
+    WebsiteFollowUp,
+    {"decided_by": "sales@rocket.chat", "outcome": "recheck"},
 )
 WORKGROUP_MANUAL = HumanTask(
-    "create_workgroup", "workgroup_created", "partner_manager",
+    "create_workgroup",
+    "workgroup_created",
+    "partner_manager",
     "The community server refused to create the workgroup: create it on open.rocket.chat by hand and record its name",
-    WorkgroupCreatedManually, {"created_by": "partners@rocket.chat", "room_name": "partner-example"},
+    WorkgroupCreatedManually,
+    {"created_by": "partners@rocket.chat", "room_name": "partner-example"},
 )
 BASIC_TRAINING = HumanTask(
-    "basic_training", "record_certification", "partner",
+    "basic_training",
+    "record_certification",
+    "partner",
     "The partner completes basic training for each service type it provides within 60 days of signature; the trainer records each certification",
-    Certification, {"service": "consulting", "certified_by": "training@rocket.chat", "trainee": "Jane Doe"},
+    Certification,
+    {"service": "consulting", "certified_by": "training@rocket.chat", "trainee": "Jane Doe"},
 )
 
 
@@ -142,13 +195,17 @@ class RocketChatOnboarding(AgreementWorkflow):
     def review_prerequisites(self, payload: Any) -> None:
         """Partner manager: `{"reviewer": "partners@rocket.chat", "decision": "approve"}` or
         `{"reviewer": "...", "decision": "decline", "reason": "..."}`."""
-        if (review := self.accept(REVIEW_PREREQUISITES, payload, PrerequisitesReview)) and self._review is None:
+        if (
+            review := self.accept(REVIEW_PREREQUISITES, payload, PrerequisitesReview)
+        ) and self._review is None:
             self._review = review
 
     @workflow.signal
     def schedule_meeting(self, payload: Any) -> None:
         """Account manager: `{"account_manager": "sales@rocket.chat", "scheduled_at": "2026-12-01T15:00:00Z", "location": "https://open.rocket.chat/video/partner-call"}`"""
-        if (meeting := self.accept(SCHEDULE_MEETING, payload, MeetingScheduled)) and self._meeting is None:
+        if (
+            meeting := self.accept(SCHEDULE_MEETING, payload, MeetingScheduled)
+        ) and self._meeting is None:
             self._meeting = meeting
 
     @workflow.signal
@@ -168,7 +225,9 @@ class RocketChatOnboarding(AgreementWorkflow):
     def set_contract_terms(self, payload: Any) -> None:
         """Account manager: `{"prepared_by": "sales@rocket.chat", "term_months": 12, "support_contract_reference": "SUP-2026-0001"}`
         (a term shorter than 12 months is refused)."""
-        if (terms := self.accept(SET_CONTRACT_TERMS, payload, ContractTerms)) and self._terms is None:
+        if (
+            terms := self.accept(SET_CONTRACT_TERMS, payload, ContractTerms)
+        ) and self._terms is None:
             self._terms = terms
 
     @workflow.signal
@@ -198,15 +257,31 @@ class RocketChatOnboarding(AgreementWorkflow):
             return
         services = self._require_app().services
         if cert.service not in services or cert.service in self._certifications:
-            self.note(BASIC_TRAINING.task, cert.certified_by, "rejected", reason=f"{cert.service!r} is not an uncertified service of this partner ({', '.join(services)})")
+            self.note(
+                BASIC_TRAINING.task,
+                cert.certified_by,
+                "rejected",
+                reason=f"{cert.service!r} is not an uncertified service of this partner ({', '.join(services)})",
+            )
             return
         self._certifications[cert.service] = cert
-        self.note(BASIC_TRAINING.task, cert.certified_by, "certified", service=cert.service, trainee=cert.trainee)
+        self.note(
+            BASIC_TRAINING.task,
+            cert.certified_by,
+            "certified",
+            service=cert.service,
+            trainee=cert.trainee,
+        )
         self._facts["certifications"] = sorted(self._certifications)
         remaining = [s for s in services if s not in self._certifications]
         task = self._tasks.get(BASIC_TRAINING.task)
         if remaining and task is not None:
-            self._tasks[BASIC_TRAINING.task] = task.model_copy(update={"example": {**task.example, "service": remaining[0]}, "description": self._training_description(remaining)})
+            self._tasks[BASIC_TRAINING.task] = task.model_copy(
+                update={
+                    "example": {**task.example, "service": remaining[0]},
+                    "description": self._training_description(remaining),
+                }
+            )
             self._publish()
 
     # --- the process ------------------------------------------------------------------------
@@ -214,33 +289,83 @@ class RocketChatOnboarding(AgreementWorkflow):
     @workflow.run
     async def run(self, app: RocketChatApplication) -> RocketChatOnboardingResult:
         self._app = app
-        workflow.upsert_search_attributes([PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)])
-        self._facts = {"partner_id": app.partner_id, "company": app.company, "partner_type": app.partner_type, "services": app.services, "website": str(app.website)}
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)]
+        )
+        self._facts = {
+            "partner_id": app.partner_id,
+            "company": app.company,
+            "partner_type": app.partner_type,
+            "services": app.services,
+            "website": str(app.website),
+        }
         self.set_stage("screening")
-        screening = await act.screen_party(ScreeningRequest(country=app.country, subdivision=app.subdivision, party=app.company, on=workflow.now()))
-        self._facts["screening"] = {"allowed": screening.allowed, "data_version": screening.data_version}
+        screening = await act.screen_party(
+            ScreeningRequest(
+                country=app.country,
+                subdivision=app.subdivision,
+                party=app.company,
+                on=workflow.now(),
+            )
+        )
+        self._facts["screening"] = {
+            "allowed": screening.allowed,
+            "data_version": screening.data_version,
+        }
         if not screening.allowed:
             await self._decide("screening", "system", "refused", reason=screening.reason)
             return await self._end("embargoed", screening.reason or "embargoed")
         await self._upsert_partner("applicant")
 
         # 1. pre-requirements review
-        await self._human(REVIEW_PREREQUISITES, "prerequisites_review", lambda: self._review is not None, business_days=2)
+        await self._human(
+            REVIEW_PREREQUISITES,
+            "prerequisites_review",
+            lambda: self._review is not None,
+            business_days=2,
+        )
         assert self._review is not None
-        await self._decide("review_prerequisites", self._review.reviewer, self._review.decision, reason=self._review.reason)
+        await self._decide(
+            "review_prerequisites",
+            self._review.reviewer,
+            self._review.decision,
+            reason=self._review.reason,
+        )
         if self._review.decision == "decline":
-            await self._notify("declined", "Your Rocket.Chat partner application", [f"Thank you for applying to the Rocket.Chat Partner Program. We cannot accept the application as submitted: {self._review.reason}"])
+            await self._notify(
+                "declined",
+                "Your Rocket.Chat partner application",
+                [
+                    f"Thank you for applying to the Rocket.Chat Partner Program. We cannot accept the application as submitted: {self._review.reason}"
+                ],
+            )
             return await self._end("declined", self._review.reason)
 
         # 2. meeting with the account manager
-        await self._human(SCHEDULE_MEETING, "meeting", lambda: self._meeting is not None, business_days=5)
+        await self._human(
+            SCHEDULE_MEETING, "meeting", lambda: self._meeting is not None, business_days=5
+        )
         assert self._meeting is not None
-        self._facts["meeting"] = {"scheduled_at": self._meeting.scheduled_at.isoformat(), "location": self._meeting.location}
-        await self._decide("schedule_meeting", self._meeting.account_manager, "scheduled", scheduled_at=self._meeting.scheduled_at.isoformat())
-        held_due = await act.business_deadline(max(self._meeting.scheduled_at, workflow.now()), 2, CALENDAR)
-        await self._human(RECORD_MEETING, "meeting", lambda: self._held is not None, due_at=held_due)
+        self._facts["meeting"] = {
+            "scheduled_at": self._meeting.scheduled_at.isoformat(),
+            "location": self._meeting.location,
+        }
+        await self._decide(
+            "schedule_meeting",
+            self._meeting.account_manager,
+            "scheduled",
+            scheduled_at=self._meeting.scheduled_at.isoformat(),
+        )
+        held_due = await act.business_deadline(
+            max(self._meeting.scheduled_at, workflow.now()), 2, CALENDAR
+        )
+        await self._human(
+            RECORD_MEETING, "meeting", lambda: self._held is not None, due_at=held_due
+        )
         assert self._held is not None
-        await self._decide("record_meeting", self._held.account_manager, "held", notes=self._held.notes)
+        await self._decide(
+            "record_meeting", self._held.account_manager, "held", notes=self._held.notes
+        )
 
         # 3. goals
         await self._human(SET_GOALS, "goals", lambda: self._goals is not None, business_days=5)
@@ -249,17 +374,32 @@ class RocketChatOnboarding(AgreementWorkflow):
         await self._decide("set_goals", self._goals.agreed_by, "agreed", goals=self._facts["goals"])
 
         # 4. contract
-        await self._human(SET_CONTRACT_TERMS, "contract", lambda: self._terms is not None, business_days=3)
+        await self._human(
+            SET_CONTRACT_TERMS, "contract", lambda: self._terms is not None, business_days=3
+        )
         terms = self._terms
         assert terms is not None
         self._facts["term_months"] = terms.term_months
         self.set_stage("contract_signing")
         signed = await self.collect_signature(
-            SIGN_CONTRACT, kind="rocketchat_partner_agreement", template="rocketchat_partner_agreement", context=self._agreement_context(terms),
-            signer_name=app.contact.name, signer_email=str(app.contact.email), company=app.company, vendor="Rocket.Chat", calendar=CALENDAR,
+            SIGN_CONTRACT,
+            kind="rocketchat_partner_agreement",
+            template="rocketchat_partner_agreement",
+            context=self._agreement_context(terms),
+            signer_name=app.contact.name,
+            signer_email=str(app.contact.email),
+            company=app.company,
+            vendor="Rocket.Chat",
+            calendar=CALENDAR,
         )
         if signed is None:
-            await self._notify("not_signed", "Your Rocket.Chat partner agreement expired", ["The link to sign the Rocket.Chat Partner Agreement expired before it was signed. Contact your account manager to receive a new one."])
+            await self._notify(
+                "not_signed",
+                "Your Rocket.Chat partner agreement expired",
+                [
+                    "The link to sign the Rocket.Chat Partner Agreement expired before it was signed. Contact your account manager to receive a new one."
+                ],
+            )
             return await self._end("not_signed", "the partner agreement was not signed in time")
         signed_at = signed.signed_at
         self._facts["signed_at"] = signed_at.isoformat()
@@ -268,29 +408,51 @@ class RocketChatOnboarding(AgreementWorkflow):
         reminders, deadline, _ = training_schedule(signed_at)
         self._facts["training_due_at"] = deadline.isoformat()
         await self._notify(
-            "signed", "Welcome to the Rocket.Chat Partner Program",
+            "signed",
+            "Welcome to the Rocket.Chat Partner Program",
             [
                 f"Your Rocket.Chat Partner Agreement is signed: {app.company} is now an official Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]}.",
                 f"The yearly partner program fee of {money(YEARLY_PROGRAM_FEE_CENTS)} is invoiced separately, payable within 30 days.",
                 "Next steps: put Rocket.Chat on your website, join your workgroup on the community server, and complete the basic training for each service you provide within 60 days.",
             ],
-            facts=[["Program fee invoice", fee.invoice_id], ["Training due", deadline.strftime("%B %d, %Y")], ["Services", ", ".join(SERVICES[app.partner_type][s] for s in app.services)]],
+            facts=[
+                ["Program fee invoice", fee.invoice_id],
+                ["Training due", deadline.strftime("%B %d, %Y")],
+                ["Services", ", ".join(SERVICES[app.partner_type][s] for s in app.services)],
+            ],
         )
 
         # 5-7 in parallel
         self.set_stage("onboarding")
-        website, workgroup, _ = await asyncio.gather(self._website_step(), self._workgroup_step(), self._training_step(signed_at))
+        website, workgroup, _ = await asyncio.gather(
+            self._website_step(), self._workgroup_step(), self._training_step(signed_at)
+        )
 
         # the partnership
         state = RocketChatPartnershipInput(
-            application=app, goals=self._goals.goals, signed_at=signed_at, term_months=terms.term_months,
-            support_contract_reference=terms.support_contract_reference, term_end=add_months(signed_at, terms.term_months),
-            fee_invoices=[fee], website_url=website, workgroup=workgroup, certifications={s: c.trainee for s, c in self._certifications.items()},
+            application=app,
+            goals=self._goals.goals,
+            signed_at=signed_at,
+            term_months=terms.term_months,
+            support_contract_reference=terms.support_contract_reference,
+            term_end=add_months(signed_at, terms.term_months),
+            fee_invoices=[fee],
+            website_url=website,
+            workgroup=workgroup,
+            certifications={s: c.trainee for s, c in self._certifications.items()},
         )
         partnership_id = f"rc-partnership-{app.partner_id}"
         await workflow.start_child_workflow(
-            "RocketChatPartnership", state, id=partnership_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(PROGRAM, "rocketchat"), SearchAttributePair(PARTNER_ID, app.partner_id)]),
+            "RocketChatPartnership",
+            state,
+            id=partnership_id,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(PROGRAM, "rocketchat"),
+                    SearchAttributePair(PARTNER_ID, app.partner_id),
+                ]
+            ),
             static_summary=f"Rocket.Chat partnership: {app.company} ({PARTNER_TYPE_LABELS[app.partner_type]})",
             static_details=(
                 f"**{app.company}**, Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]} ({app.country})\n\n"
@@ -303,12 +465,27 @@ class RocketChatOnboarding(AgreementWorkflow):
         )
         self._facts["partnership_workflow_id"] = partnership_id
         await self._upsert_partner("active")
-        await self._notify("onboarded", "Onboarding complete", ["Your onboarding is complete. Your monthly sales report is due on the 10th of each month for the month before, and we review the partnership with you every quarter."], facts=[["Workgroup", workgroup or "—"], ["Website", website or "—"]])
+        await self._notify(
+            "onboarded",
+            "Onboarding complete",
+            [
+                "Your onboarding is complete. Your monthly sales report is due on the 10th of each month for the month before, and we review the partnership with you every quarter."
+            ],
+            facts=[["Workgroup", workgroup or "—"], ["Website", website or "—"]],
+        )
         return await self._end("onboarded", None, partnership_workflow_id=partnership_id)
 
     # --- steps --------------------------------------------------------------------------------
 
-    async def _human(self, spec: HumanTask, stage: str, done: Any, *, business_days: int | None = None, due_at: datetime | None = None) -> None:
+    async def _human(
+        self,
+        spec: HumanTask,
+        stage: str,
+        done: Any,
+        *,
+        business_days: int | None = None,
+        due_at: datetime | None = None,
+    ) -> None:
         """Open an internal task with a business-day deadline, a reminder half-way and the
         default escalation (role email) at the deadline; wait until done."""
         now = workflow.now()
@@ -326,18 +503,34 @@ class RocketChatOnboarding(AgreementWorkflow):
         checked; failing that the account manager follows up (recheck or confirm)."""
         app = self._require_app()
         await self._notify(
-            "badge", "Your Rocket.Chat partner badge and brand guide",
+            "badge",
+            "Your Rocket.Chat partner badge and brand guide",
             [
-                "Please add your company's Rocket.Chat partnership to your website: the Rocket.Chat logo, a description of the partnership and its type, and the services you provide. The partner badge is attached; the brand guide and logos are at " + BRAND_GUIDE_URL + ".",
+                "Please add your company's Rocket.Chat partnership to your website: the Rocket.Chat logo, a description of the partnership and its type, and the services you provide. The partner badge is attached; the brand guide and logos are at "
+                + BRAND_GUIDE_URL
+                + ".",
                 "When the page is online, confirm it with the page's address (signal website_published), and we will check it.",
             ],
-            attachments=[EmailAttachment(filename="rocketchat-partner-badge.svg", content=BADGE_SVG, mime_type="image/svg+xml")],
+            attachments=[
+                EmailAttachment(
+                    filename="rocketchat-partner-badge.svg",
+                    content=BADGE_SVG,
+                    mime_type="image/svg+xml",
+                )
+            ],
         )
         due_at = await act.business_deadline(workflow.now(), 10, CALENDAR)
         example = {"url": str(app.website), "confirmed_by": str(app.contact.email)}
         self.open_task(WEBSITE_PUBLISHED, due_at, example=example)
         reminder = await act.business_deadline(workflow.now(), 5, CALENDAR)
-        await self.wait_for(WEBSITE_PUBLISHED, lambda: self._website is not None, reminders=[reminder], due_at=due_at, remind=self._partner_reminder(WEBSITE_PUBLISHED), escalate=self._partner_escalation(WEBSITE_PUBLISHED, "account_manager"))
+        await self.wait_for(
+            WEBSITE_PUBLISHED,
+            lambda: self._website is not None,
+            reminders=[reminder],
+            due_at=due_at,
+            remind=self._partner_reminder(WEBSITE_PUBLISHED),
+            escalate=self._partner_escalation(WEBSITE_PUBLISHED, "account_manager"),
+        )
         self.close_task(WEBSITE_PUBLISHED.task)
         assert self._website is not None
         url = str(self._website.url)
@@ -345,14 +538,30 @@ class RocketChatOnboarding(AgreementWorkflow):
         while True:
             attempt += 1
             result = await rc.check_partner_website(WebCheckRequest(url=url))
-            self._facts["website_check"] = {"url": url, "ok": result.ok, "reason": result.reason, "checked_at": result.checked_at.isoformat()}
-            self.note("website_check", "system", "passed" if result.ok else "failed", url=url, reason=result.reason)
+            self._facts["website_check"] = {
+                "url": url,
+                "ok": result.ok,
+                "reason": result.reason,
+                "checked_at": result.checked_at.isoformat(),
+            }
+            self.note(
+                "website_check",
+                "system",
+                "passed" if result.ok else "failed",
+                url=url,
+                reason=result.reason,
+            )
             if result.ok:
                 await self._decide(f"website_check:{attempt}", "system", "passed", url=url)
                 return url
             self._follow_up = None
             due = await act.business_deadline(workflow.now(), 5, CALENDAR)
-            self.open_task(WEBSITE_FOLLOW_UP, due, description=f"{WEBSITE_FOLLOW_UP.description}. Last check of {url}: {result.reason}", example={**WEBSITE_FOLLOW_UP.example, "url": url})
+            self.open_task(
+                WEBSITE_FOLLOW_UP,
+                due,
+                description=f"{WEBSITE_FOLLOW_UP.description}. Last check of {url}: {result.reason}",
+                example={**WEBSITE_FOLLOW_UP.example, "url": url},
+            )
             await self.wait_for(WEBSITE_FOLLOW_UP, lambda: self._follow_up is not None, due_at=due)
             self.close_task(WEBSITE_FOLLOW_UP.task)
             follow_up = self._follow_up
@@ -360,7 +569,13 @@ class RocketChatOnboarding(AgreementWorkflow):
             if follow_up.url:
                 url = str(follow_up.url)
             if follow_up.outcome == "verified_manually":
-                await self._decide(f"website_check:{attempt}", follow_up.decided_by, "verified_manually", url=url, note=follow_up.note)
+                await self._decide(
+                    f"website_check:{attempt}",
+                    follow_up.decided_by,
+                    "verified_manually",
+                    url=url,
+                    note=follow_up.note,
+                )
                 return url
 
     async def _workgroup_step(self) -> str | None:
@@ -368,18 +583,39 @@ class RocketChatOnboarding(AgreementWorkflow):
         app = self._require_app()
         workflow_id = workflow.info().workflow_id
         try:
-            group = await rc.create_workgroup(WorkgroupRequest(idempotency_key=f"{workflow_id}:workgroup", workflow_id=workflow_id, partner_id=app.partner_id, company=app.company, topic=f"{app.company} × Rocket.Chat core team"))
+            group = await rc.create_workgroup(
+                WorkgroupRequest(
+                    idempotency_key=f"{workflow_id}:workgroup",
+                    workflow_id=workflow_id,
+                    partner_id=app.partner_id,
+                    company=app.company,
+                    topic=f"{app.company} × Rocket.Chat core team",
+                )
+            )
         except ActivityError as exc:
             reason = str(exc.cause or exc)
             self.note("workgroup", "system", "failed", reason=reason)
-            self.open_task(WORKGROUP_MANUAL, None, example={**WORKGROUP_MANUAL.example, "room_name": f"partner-{app.partner_id}"})
+            self.open_task(
+                WORKGROUP_MANUAL,
+                None,
+                example={**WORKGROUP_MANUAL.example, "room_name": f"partner-{app.partner_id}"},
+            )
             await self.wait_for(WORKGROUP_MANUAL, lambda: self._workgroup_manual is not None)
             self.close_task(WORKGROUP_MANUAL.task)
             assert self._workgroup_manual is not None
             self._facts["workgroup"] = self._workgroup_manual.room_name
-            await self._decide("workgroup", self._workgroup_manual.created_by, "created_manually", room_name=self._workgroup_manual.room_name)
+            await self._decide(
+                "workgroup",
+                self._workgroup_manual.created_by,
+                "created_manually",
+                room_name=self._workgroup_manual.room_name,
+            )
             return self._workgroup_manual.room_name
-        self._facts["workgroup"] = {"room": group.room_name, "url": group.url, "backend": group.backend}
+        self._facts["workgroup"] = {
+            "room": group.room_name,
+            "url": group.url,
+            "backend": group.backend,
+        }
         await self._decide("workgroup", "system", "created", room=group.room_name, url=group.url)
         return group.url
 
@@ -388,18 +624,44 @@ class RocketChatOnboarding(AgreementWorkflow):
         app = self._require_app()
         reminders, deadline, escalation = training_schedule(signed_at)
         remaining = [s for s in app.services if s not in self._certifications]
-        self.open_task(BASIC_TRAINING, deadline, description=self._training_description(remaining), example={**BASIC_TRAINING.example, "service": remaining[0] if remaining else app.services[0], "trainee": app.contact.name})
+        self.open_task(
+            BASIC_TRAINING,
+            deadline,
+            description=self._training_description(remaining),
+            example={
+                **BASIC_TRAINING.example,
+                "service": remaining[0] if remaining else app.services[0],
+                "trainee": app.contact.name,
+            },
+        )
 
         async def escalate() -> None:
             self._facts["training_missed"] = True
-            self.note(BASIC_TRAINING.task, "system", "training_missed", missing=[s for s in app.services if s not in self._certifications])
+            self.note(
+                BASIC_TRAINING.task,
+                "system",
+                "training_missed",
+                missing=[s for s in app.services if s not in self._certifications],
+            )
             await self._partner_escalation(BASIC_TRAINING, "partner_manager")()
 
-        await self.wait_for(BASIC_TRAINING, lambda: all(s in self._certifications for s in app.services), reminders=reminders, due_at=escalation, remind=self._partner_reminder(BASIC_TRAINING, cc_role="partner_manager"), escalate=escalate)
+        await self.wait_for(
+            BASIC_TRAINING,
+            lambda: all(s in self._certifications for s in app.services),
+            reminders=reminders,
+            due_at=escalation,
+            remind=self._partner_reminder(BASIC_TRAINING, cc_role="partner_manager"),
+            escalate=escalate,
+        )
         self.close_task(BASIC_TRAINING.task)
         late = workflow.now() > deadline
         self._facts["training_completed_at"] = workflow.now().isoformat()
-        await self._decide("basic_training", "system", "certified_late" if late else "certified", services={s: c.trainee for s, c in self._certifications.items()})
+        await self._decide(
+            "basic_training",
+            "system",
+            "certified_late" if late else "certified",
+            services={s: c.trainee for s, c in self._certifications.items()},
+        )
 
     def _training_description(self, remaining: list[str]) -> str:
         labels = SERVICES[self._require_app().partner_type]
@@ -410,13 +672,25 @@ class RocketChatOnboarding(AgreementWorkflow):
     def _partner_reminder(self, spec: HumanTask, cc_role: str | None = None) -> Any:
         async def remind(number: int) -> None:
             cc = [f"role:{cc_role}"] if cc_role else []
-            await self.email(f"{spec.task}:reminder:{number}", [str(self._require_app().contact.email)], "task_reminder", self._task_context(spec), cc=cc)
+            await self.email(
+                f"{spec.task}:reminder:{number}",
+                [str(self._require_app().contact.email)],
+                "task_reminder",
+                self._task_context(spec),
+                cc=cc,
+            )
 
         return remind
 
     def _partner_escalation(self, spec: HumanTask, owner_role: str) -> Any:
         async def escalate() -> None:
-            await self.email(f"{spec.task}:escalation", [str(self._require_app().contact.email), f"role:{owner_role}"], "task_escalation", self._task_context(spec), cc=["role:operations"])
+            await self.email(
+                f"{spec.task}:escalation",
+                [str(self._require_app().contact.email), f"role:{owner_role}"],
+                "task_escalation",
+                self._task_context(spec),
+                cc=["role:operations"],
+            )
 
         return escalate
 
@@ -432,16 +706,42 @@ class RocketChatOnboarding(AgreementWorkflow):
                 customer_name=app.company,
                 customer_email=app.contact.email,
                 customer_country=app.country,
-                lines=[InvoiceLine(description=f"Rocket.Chat Partner Program fee, year 1 (from {signed_at:%Y-%m-%d})", quantity=1, unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS)],
+                lines=[
+                    InvoiceLine(
+                        description=f"Rocket.Chat Partner Program fee, year 1 (from {signed_at:%Y-%m-%d})",
+                        quantity=1,
+                        unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS,
+                    )
+                ],
                 days_until_due=30,
                 description=f"Yearly partner program fee, {app.company}",
-                metadata={"partner_id": app.partner_id, "workflow_id": workflow_id, "program": "rocketchat", "fee_year": "1"},
+                metadata={
+                    "partner_id": app.partner_id,
+                    "workflow_id": workflow_id,
+                    "program": "rocketchat",
+                    "fee_year": "1",
+                },
                 issued_at=workflow.now(),
             )
         )
-        self._facts["fee_invoice"] = {"id": invoice.id, "number": invoice.number, "amount_cents": invoice.amount_due_cents}
-        await self._decide("program_fee:1", "system", "invoiced", invoice_id=invoice.id, amount_cents=invoice.amount_due_cents)
-        return FeeInvoice(year=1, invoice_id=invoice.id, amount_cents=invoice.amount_due_cents, due_at=invoice.due_at)
+        self._facts["fee_invoice"] = {
+            "id": invoice.id,
+            "number": invoice.number,
+            "amount_cents": invoice.amount_due_cents,
+        }
+        await self._decide(
+            "program_fee:1",
+            "system",
+            "invoiced",
+            invoice_id=invoice.id,
+            amount_cents=invoice.amount_due_cents,
+        )
+        return FeeInvoice(
+            year=1,
+            invoice_id=invoice.id,
+            amount_cents=invoice.amount_due_cents,
+            due_at=invoice.due_at,
+        )
 
     def _agreement_context(self, terms: ContractTerms) -> dict[str, Any]:
         app = self._require_app()
@@ -461,18 +761,52 @@ class RocketChatOnboarding(AgreementWorkflow):
             "goals": [g.model_dump() for g in self._goals.goals],
         }
 
-    async def _notify(self, step: str, headline: str, paragraphs: list[str], *, facts: list[list[str]] | None = None, **extra: Any) -> None:
+    async def _notify(
+        self,
+        step: str,
+        headline: str,
+        paragraphs: list[str],
+        *,
+        facts: list[list[str]] | None = None,
+        **extra: Any,
+    ) -> None:
         app = self._require_app()
-        context = {"headline": headline, "company": app.company, "contact_name": app.contact.name, "paragraphs": paragraphs, "facts": facts or []}
-        await self.email(f"notice:{step}", [str(app.contact.email)], "rocketchat_notice", context, cc=["role:account_manager"], **extra)
+        context = {
+            "headline": headline,
+            "company": app.company,
+            "contact_name": app.contact.name,
+            "paragraphs": paragraphs,
+            "facts": facts or [],
+        }
+        await self.email(
+            f"notice:{step}",
+            [str(app.contact.email)],
+            "rocketchat_notice",
+            context,
+            cc=["role:account_manager"],
+            **extra,
+        )
 
     async def _upsert_partner(self, status: str) -> None:
         app = self._require_app()
         await act.upsert_partner(
             PartnerRecord(
-                partner_id=app.partner_id, program="rocketchat", partner_type=app.partner_type, company=app.company, country=app.country,
-                website=str(app.website), contact_name=app.contact.name, contact_email=app.contact.email, status=status,  # type: ignore[arg-type]
-                attributes={"services": app.services, "certifications": sorted(self._certifications), "goals": self._facts.get("goals", []), "term_months": self._terms.term_months if self._terms else None, "signed_at": self._facts.get("signed_at")},
+                partner_id=app.partner_id,
+                program="rocketchat",
+                partner_type=app.partner_type,
+                company=app.company,
+                country=app.country,
+                website=str(app.website),
+                contact_name=app.contact.name,
+                contact_email=app.contact.email,
+                status=status,  # type: ignore[arg-type]
+                attributes={
+                    "services": app.services,
+                    "certifications": sorted(self._certifications),
+                    "goals": self._facts.get("goals", []),
+                    "term_months": self._terms.term_months if self._terms else None,
+                    "signed_at": self._facts.get("signed_at"),
+                },
                 at=workflow.now(),
             )
         )
@@ -480,16 +814,29 @@ class RocketChatOnboarding(AgreementWorkflow):
     async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
-    async def _end(self, outcome: str, reason: str | None, **extra: Any) -> RocketChatOnboardingResult:
+    async def _end(
+        self, outcome: str, reason: str | None, **extra: Any
+    ) -> RocketChatOnboardingResult:
         for task in list(self._tasks):
             self.close_task(task)
         self._facts.update(outcome=outcome, reason=reason)
         self.set_stage(outcome)
-        return RocketChatOnboardingResult(partner_id=self._require_app().partner_id, outcome=outcome, reason=reason, **extra)  # type: ignore[arg-type]
+        return RocketChatOnboardingResult(
+            partner_id=self._require_app().partner_id, outcome=outcome, reason=reason, **extra
+        )  # type: ignore[arg-type]
 
     def _require_app(self) -> RocketChatApplication:
         assert self._app is not None
         return self._app
-

@@ -76,24 +76,41 @@ from workflows.search_attributes import PARTNER_ID, PROGRAM
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
 
 SALES_REPORT = HumanTask(
-    "monthly_sales_report", "submit_sales_report", "partner",
+    "monthly_sales_report",
+    "submit_sales_report",
+    "partner",
     "The partner submits its monthly sales report (sales closed, prospective sales, hosting revenue, referred projects, premium offers, share statistics)",
-    SalesReport, {},
+    SalesReport,
+    {},
 )
 QUARTERLY_REVIEW = HumanTask(
-    "quarterly_review", "decide_review", "reviewer",
+    "quarterly_review",
+    "decide_review",
+    "reviewer",
     "Decide the quarterly review: compliant, warning or removal (goal attainment and compliance are in the workflow's facts)",
-    ReviewDecision, {"reviewer": "partners@rocket.chat", "quarter": 1, "outcome": "compliant"},
+    ReviewDecision,
+    {"reviewer": "partners@rocket.chat", "quarter": 1, "outcome": "compliant"},
 )
 FEE_PAYMENT = HumanTask(
-    "record_fee_payment", "record_fee_payment", "finance",
+    "record_fee_payment",
+    "record_fee_payment",
+    "finance",
     "Record the partner's payment of the yearly program fee when it arrives",
-    FeePayment, {"recorded_by": "finance@rocket.chat", "year": 1, "amount_cents": YEARLY_PROGRAM_FEE_CENTS, "reference": "WIRE-1"},
+    FeePayment,
+    {
+        "recorded_by": "finance@rocket.chat",
+        "year": 1,
+        "amount_cents": YEARLY_PROGRAM_FEE_CENTS,
+        "reference": "WIRE-1",
+    },
 )
 RENEWAL = HumanTask(
-    "decide_renewal", "decide_renewal", "account_manager",
+    "decide_renewal",
+    "decide_renewal",
+    "account_manager",
     "The partner agreement's term ends soon: renew it (at least 12 months) or let it end",
-    RenewalDecision, {"decided_by": "sales@rocket.chat", "decision": "renew", "term_months": 12},
+    RenewalDecision,
+    {"decided_by": "sales@rocket.chat", "decision": "renew", "term_months": 12},
 )
 
 
@@ -120,8 +137,15 @@ class RocketChatPartnership(ProcessWorkflow):
         report = self.parse(SALES_REPORT.task, payload, SalesReport)
         if report is None:
             return
-        if report.month not in self._open_months() or any(m == report.month for m, _ in self._queued_reports()):
-            self.note(SALES_REPORT.task, report.submitted_by, "rejected", reason=f"no report for {report.month} is expected (open: {', '.join(self._open_months()) or 'none'})")
+        if report.month not in self._open_months() or any(
+            m == report.month for m, _ in self._queued_reports()
+        ):
+            self.note(
+                SALES_REPORT.task,
+                report.submitted_by,
+                "rejected",
+                reason=f"no report for {report.month} is expected (open: {', '.join(self._open_months()) or 'none'})",
+            )
             return
         self._inbox.append(("report", report))
 
@@ -134,7 +158,12 @@ class RocketChatPartnership(ProcessWorkflow):
             return
         pending = self._state().pending_review
         if pending is None or decision.quarter != pending.quarter:
-            self.note(QUARTERLY_REVIEW.task, decision.reviewer, "rejected", reason=f"quarter {decision.quarter} is not under review")
+            self.note(
+                QUARTERLY_REVIEW.task,
+                decision.reviewer,
+                "rejected",
+                reason=f"quarter {decision.quarter} is not under review",
+            )
             return
         self._inbox.append(("review", decision))
 
@@ -144,9 +173,16 @@ class RocketChatPartnership(ProcessWorkflow):
         payment = self.accept(FEE_PAYMENT, payload, FeePayment)
         if payment is None:
             return
-        fee = next((f for f in self._state().fee_invoices if f.year == payment.year and not f.paid), None)
+        fee = next(
+            (f for f in self._state().fee_invoices if f.year == payment.year and not f.paid), None
+        )
         if fee is None or payment.amount_cents != fee.amount_cents:
-            self.note(FEE_PAYMENT.task, payment.recorded_by, "rejected", reason=f"no unpaid fee of {payment.amount_cents} cents for year {payment.year}")
+            self.note(
+                FEE_PAYMENT.task,
+                payment.recorded_by,
+                "rejected",
+                reason=f"no unpaid fee of {payment.amount_cents} cents for year {payment.year}",
+            )
             return
         self._inbox.append(("fee", payment))
 
@@ -180,7 +216,9 @@ class RocketChatPartnership(ProcessWorkflow):
         self._s = state
         app = state.application
         self._history = [HistoryEntry.model_validate(h) for h in state.history_carried]
-        workflow.upsert_search_attributes([PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)])
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)]
+        )
         q_start, q_end = quarter_bounds(state.signed_at, state.quarter)
         self._refresh_facts(q_start, q_end)
         self.set_stage(f"quarter_{state.quarter}")
@@ -197,7 +235,9 @@ class RocketChatPartnership(ProcessWorkflow):
             now = workflow.now()
             events = self._events(now, q_end)
             at, kind, arg = events[0]
-            woke = await self._wait_until(lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip())
+            woke = await self._wait_until(
+                lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip()
+            )
             if woke and self._inbox:
                 outcome = await self._handle(*self._inbox.pop(0))
             elif not woke:
@@ -221,7 +261,11 @@ class RocketChatPartnership(ProcessWorkflow):
             opens = due.replace(day=1)
             reminder = due.replace(day=REPORT_REMINDER_DAY)
             reported = month in s.reports
-            for at, kind in ((opens, "report_open"), (reminder, "report_reminder"), (due, "report_due")):
+            for at, kind in (
+                (opens, "report_open"),
+                (reminder, "report_reminder"),
+                (due, "report_due"),
+            ):
                 if now < at < q_end and not (reported and kind != "report_open"):
                     events.append((at, kind, month))
         year = 1  # the fee of year N is invoiced at the (N-1)th anniversary (year 1: on signature)
@@ -241,7 +285,12 @@ class RocketChatPartnership(ProcessWorkflow):
                 events.append((due, "review_escalation", ""))
         for spec in (RENEWAL, FEE_PAYMENT):
             task = self._tasks.get(spec.task)
-            if task is not None and task.due_at is not None and not task.escalated and now < task.due_at < q_end:
+            if (
+                task is not None
+                and task.due_at is not None
+                and not task.escalated
+                and now < task.due_at < q_end
+            ):
                 events.append((task.due_at, "task_due", spec.task))
         order = {"term_end": 0, "quarter_end": 1}
         return sorted(events, key=lambda e: (e[0], order.get(e[1], 2)))
@@ -250,17 +299,38 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         if kind == "report_open":
             self._open_report_task()
-            await self._email_partner(f"report:{arg}:request", "Your monthly sales report is due", [f"Please submit your sales report for {arg} (sales closed, prospective sales, hosting revenue, referred projects, premium offers sold, and whether 'share the statistics' is ON in your projects) by {report_due_at(arg):%B %d, %Y}."])
+            await self._email_partner(
+                f"report:{arg}:request",
+                "Your monthly sales report is due",
+                [
+                    f"Please submit your sales report for {arg} (sales closed, prospective sales, hosting revenue, referred projects, premium offers sold, and whether 'share the statistics' is ON in your projects) by {report_due_at(arg):%B %d, %Y}."
+                ],
+            )
         elif kind == "report_reminder":
-            self._bump(SALES_REPORT.task, reminders_sent=(self._tasks[SALES_REPORT.task].reminders_sent + 1) if SALES_REPORT.task in self._tasks else 1)
-            await self.email(f"report:{arg}:reminder", [str(s.application.contact.email)], "task_reminder", self._task_context(SALES_REPORT))
+            self._bump(
+                SALES_REPORT.task,
+                reminders_sent=(self._tasks[SALES_REPORT.task].reminders_sent + 1)
+                if SALES_REPORT.task in self._tasks
+                else 1,
+            )
+            await self.email(
+                f"report:{arg}:reminder",
+                [str(s.application.contact.email)],
+                "task_reminder",
+                self._task_context(SALES_REPORT),
+            )
         elif kind == "report_due":
             if arg not in s.reports and arg not in s.missed_months:
                 s.missed_months.append(arg)
                 self._facts["missed_reports"] = list(s.missed_months)
                 self.note(SALES_REPORT.task, "system", "missed", month=arg)
                 self._bump(SALES_REPORT.task, escalated=True)
-                await self.email(f"report:{arg}:escalation", [str(s.application.contact.email), "role:account_manager"], "task_escalation", self._task_context(SALES_REPORT))
+                await self.email(
+                    f"report:{arg}:escalation",
+                    [str(s.application.contact.email), "role:account_manager"],
+                    "task_escalation",
+                    self._task_context(SALES_REPORT),
+                )
         elif kind == "fee":
             await self._invoice_fee(int(arg))
         elif kind == "renewal_open":
@@ -268,7 +338,9 @@ class RocketChatPartnership(ProcessWorkflow):
             self.open_task(RENEWAL, s.term_end - timedelta(days=14))
         elif kind == "review_escalation":
             assert s.pending_review is not None
-            await self._escalate(QUARTERLY_REVIEW, f"quarterly_review:{s.pending_review.quarter}:escalation")
+            await self._escalate(
+                QUARTERLY_REVIEW, f"quarterly_review:{s.pending_review.quarter}:escalation"
+            )
         elif kind == "task_due":
             spec = RENEWAL if arg == RENEWAL.task else FEE_PAYMENT
             await self._escalate(spec, f"{spec.task}:{workflow.now():%Y-%m-%d}:escalation")
@@ -279,7 +351,11 @@ class RocketChatPartnership(ProcessWorkflow):
             stale = s.pending_review
             if stale is not None and stale.quarter != s.quarter:
                 # Never decided: it counts as a review with its failures, for the next proposal.
-                s.reviews.append(stale.model_copy(update={"notes": "not decided before the next quarterly review"}))
+                s.reviews.append(
+                    stale.model_copy(
+                        update={"notes": "not decided before the next quarterly review"}
+                    )
+                )
                 s.pending_review = None
                 self.close_task(QUARTERLY_REVIEW.task)
                 self.note(QUARTERLY_REVIEW.task, "system", "superseded", quarter=stale.quarter)
@@ -298,10 +374,22 @@ class RocketChatPartnership(ProcessWorkflow):
         elif kind == "compliance":
             if item.support_contract_active is not None:
                 s.support_contract_active = item.support_contract_active
-            self.note("update_compliance", item.updated_by, "updated", support_contract_active=item.support_contract_active, note=item.note)
+            self.note(
+                "update_compliance",
+                item.updated_by,
+                "updated",
+                support_contract_active=item.support_contract_active,
+                note=item.note,
+            )
         elif kind == "renewal":
             self.close_task(RENEWAL.task)
-            await self._decide(f"renewal:{s.term_end:%Y-%m-%d}", item.decided_by, item.decision, term_months=item.term_months, reason=item.reason)
+            await self._decide(
+                f"renewal:{s.term_end:%Y-%m-%d}",
+                item.decided_by,
+                item.decision,
+                term_months=item.term_months,
+                reason=item.reason,
+            )
             if item.decision == "terminate":
                 return await self._finish("terminated", item.reason or "not renewed")
             s.term_end = add_months(s.term_end, item.term_months)
@@ -312,7 +400,12 @@ class RocketChatPartnership(ProcessWorkflow):
             last = s.reviews[-1] if s.reviews else None
             recently = last is not None and workflow.now() - last.period_end < timedelta(days=30)
             if s.pending_review is not None or recently:
-                self.note("request_review", item.requested_by, "ignored", reason="a review is pending or was just done")
+                self.note(
+                    "request_review",
+                    item.requested_by,
+                    "ignored",
+                    reason="a review is pending or was just done",
+                )
             else:
                 await self._begin_review(s.quarter, item.requested_by)
         elif kind == "review":
@@ -334,36 +427,80 @@ class RocketChatPartnership(ProcessWorkflow):
                     customer_name=app.company,
                     customer_email=app.contact.email,
                     customer_country=app.country,
-                    lines=[InvoiceLine(description=line.description, quantity=1, unit_amount_cents=line.rocketchat_cents) for line in share.lines if line.rocketchat_cents > 0],
+                    lines=[
+                        InvoiceLine(
+                            description=line.description,
+                            quantity=1,
+                            unit_amount_cents=line.rocketchat_cents,
+                        )
+                        for line in share.lines
+                        if line.rocketchat_cents > 0
+                    ],
                     days_until_due=30,
                     description=f"Rocket.Chat revenue share, {report.month} ({PARTNER_TYPE_LABELS[app.partner_type]})",
-                    metadata={"partner_id": app.partner_id, "program": "rocketchat", "report_month": report.month},
+                    metadata={
+                        "partner_id": app.partner_id,
+                        "program": "rocketchat",
+                        "report_month": report.month,
+                    },
                     issued_at=workflow.now(),
                 )
             )
             invoice_id = invoice.id
         await rc.record_sales_report(
             SalesReportRecord(
-                idempotency_key=f"rocketchat:{app.partner_id}:sales-report:{report.month}", partner_id=app.partner_id, workflow_id=workflow_id,
-                month=report.month, partner_type=app.partner_type, report=report.model_dump(mode="json"), share=share.model_dump(mode="json"),
-                owed_to_rocketchat_cents=owed, invoice_id=invoice_id, submitted_at=workflow.now(),
+                idempotency_key=f"rocketchat:{app.partner_id}:sales-report:{report.month}",
+                partner_id=app.partner_id,
+                workflow_id=workflow_id,
+                month=report.month,
+                partner_type=app.partner_type,
+                report=report.model_dump(mode="json"),
+                share=share.model_dump(mode="json"),
+                owed_to_rocketchat_cents=owed,
+                invoice_id=invoice_id,
+                submitted_at=workflow.now(),
             )
         )
         s.reports[report.month] = ReportSummary(
-            month=report.month, submitted_at=workflow.now(), deals_closed=report.deals_closed, sales_closed_cents=report.sales_closed_cents,
-            prospective_sales=report.prospective_sales, certified_staff=report.certified_staff, share_statistics=report.share_statistics,
-            owed_to_rocketchat_cents=owed, invoice_id=invoice_id,
+            month=report.month,
+            submitted_at=workflow.now(),
+            deals_closed=report.deals_closed,
+            sales_closed_cents=report.sales_closed_cents,
+            prospective_sales=report.prospective_sales,
+            certified_staff=report.certified_staff,
+            share_statistics=report.share_statistics,
+            owed_to_rocketchat_cents=owed,
+            invoice_id=invoice_id,
         )
-        self.note(SALES_REPORT.task, report.submitted_by, "submitted", month=report.month, owed_to_rocketchat_cents=owed, invoice_id=invoice_id)
-        self._facts["last_report"] = {"month": report.month, "owed_to_rocketchat": money(owed), "invoice_id": invoice_id}
+        self.note(
+            SALES_REPORT.task,
+            report.submitted_by,
+            "submitted",
+            month=report.month,
+            owed_to_rocketchat_cents=owed,
+            invoice_id=invoice_id,
+        )
+        self._facts["last_report"] = {
+            "month": report.month,
+            "owed_to_rocketchat": money(owed),
+            "invoice_id": invoice_id,
+        }
         self._open_report_task()
 
     async def _pay_fee(self, payment: FeePayment) -> None:
         s = self._state()
         fee = next(f for f in s.fee_invoices if f.year == payment.year)
-        await act.apply_invoice_action(InvoiceAction(invoice_id=fee.invoice_id, idempotency_key=f"rocketchat:{s.application.partner_id}:program-fee:{fee.year}:pay", action="pay"))
+        await act.apply_invoice_action(
+            InvoiceAction(
+                invoice_id=fee.invoice_id,
+                idempotency_key=f"rocketchat:{s.application.partner_id}:program-fee:{fee.year}:pay",
+                action="pay",
+            )
+        )
         fee.paid = True
-        await self._decide(f"program_fee:{fee.year}", payment.recorded_by, "paid", reference=payment.reference)
+        await self._decide(
+            f"program_fee:{fee.year}", payment.recorded_by, "paid", reference=payment.reference
+        )
         self.close_task(FEE_PAYMENT.task)
         for other in s.fee_invoices:
             if not other.paid:
@@ -376,14 +513,34 @@ class RocketChatPartnership(ProcessWorkflow):
         workflow_id = workflow.info().workflow_id
         invoice = await act.create_invoice(
             InvoiceRequest(
-                idempotency_key=f"rocketchat:{app.partner_id}:program-fee:{year}", workflow_id=workflow_id, customer_name=app.company,
-                customer_email=app.contact.email, customer_country=app.country,
-                lines=[InvoiceLine(description=f"Rocket.Chat Partner Program fee, year {year}", quantity=1, unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS)],
-                days_until_due=30, description=f"Yearly partner program fee, {app.company}",
-                metadata={"partner_id": app.partner_id, "program": "rocketchat", "fee_year": str(year)}, issued_at=workflow.now(),
+                idempotency_key=f"rocketchat:{app.partner_id}:program-fee:{year}",
+                workflow_id=workflow_id,
+                customer_name=app.company,
+                customer_email=app.contact.email,
+                customer_country=app.country,
+                lines=[
+                    InvoiceLine(
+                        description=f"Rocket.Chat Partner Program fee, year {year}",
+                        quantity=1,
+                        unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS,
+                    )
+                ],
+                days_until_due=30,
+                description=f"Yearly partner program fee, {app.company}",
+                metadata={
+                    "partner_id": app.partner_id,
+                    "program": "rocketchat",
+                    "fee_year": str(year),
+                },
+                issued_at=workflow.now(),
             )
         )
-        fee = FeeInvoice(year=year, invoice_id=invoice.id, amount_cents=invoice.amount_due_cents, due_at=invoice.due_at)
+        fee = FeeInvoice(
+            year=year,
+            invoice_id=invoice.id,
+            amount_cents=invoice.amount_due_cents,
+            due_at=invoice.due_at,
+        )
         s.fee_invoices.append(fee)
         await self._decide(f"program_fee:{year}", "system", "invoiced", invoice_id=invoice.id)
         self._facts["fees"] = [f.model_dump(mode="json") for f in s.fee_invoices]
@@ -396,49 +553,103 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         start, end = quarter_bounds(s.signed_at, quarter)
         now = workflow.now()
-        due_months = months_due_in(s.signed_at, s.term_end, start, min(end, now) + timedelta(seconds=1))
+        due_months = months_due_in(
+            s.signed_at, s.term_end, start, min(end, now) + timedelta(seconds=1)
+        )
         reports = [s.reports[m] for m in due_months if m in s.reports]
-        check = await rc.check_partner_website(WebCheckRequest(url=s.website_url or str(s.application.website)))
+        check = await rc.check_partner_website(
+            WebCheckRequest(url=s.website_url or str(s.application.website))
+        )
         compliance = {
             "term_in_force": s.term_months >= 12 and now <= s.term_end,
             "support_contract_active": s.support_contract_active,
             "rocketchat_on_website": check.ok,
             "monthly_reports_submitted": all(m in s.reports for m in due_months),
-            "share_statistics_on": all(s.reports[m].share_statistics for m in due_months if m in s.reports),
+            "share_statistics_on": all(
+                s.reports[m].share_statistics for m in due_months if m in s.reports
+            ),
             "fees_paid": all(f.paid for f in s.fee_invoices if f.due_at is None or f.due_at <= now),
         }
         failures = compliance_failures(compliance)
         review = QuarterReview(
-            quarter=quarter, period_start=start, period_end=min(end, now), attainment=goal_attainment(s.goals, reports),
-            compliance=compliance, failures=failures, proposed=propose_outcome(failures, s.reviews),
+            quarter=quarter,
+            period_start=start,
+            period_end=min(end, now),
+            attainment=goal_attainment(s.goals, reports),
+            compliance=compliance,
+            failures=failures,
+            proposed=propose_outcome(failures, s.reviews),
         )
         s.pending_review = review
-        self.note(QUARTERLY_REVIEW.task, trigger, "computed", quarter=quarter, failures=failures, proposed=review.proposed, website=check.reason)
+        self.note(
+            QUARTERLY_REVIEW.task,
+            trigger,
+            "computed",
+            quarter=quarter,
+            failures=failures,
+            proposed=review.proposed,
+            website=check.reason,
+        )
         self._open_review_task(review)
 
     def _open_review_task(self, review: QuarterReview) -> None:
         failing = ", ".join(review.failures) or "none"
-        example: dict[str, Any] = {"reviewer": "partners@rocket.chat", "quarter": review.quarter, "outcome": review.proposed}
+        example: dict[str, Any] = {
+            "reviewer": "partners@rocket.chat",
+            "quarter": review.quarter,
+            "outcome": review.proposed,
+        }
         if review.proposed != "compliant":
             example["notes"] = f"Requirements not met: {failing}"
-        self.open_task(QUARTERLY_REVIEW, review.period_end + timedelta(days=REVIEW_DECISION_DAYS), description=f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: {review.proposed}", example=example)
+        self.open_task(
+            QUARTERLY_REVIEW,
+            review.period_end + timedelta(days=REVIEW_DECISION_DAYS),
+            description=f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: {review.proposed}",
+            example=example,
+        )
         self._facts["review"] = review.model_dump(mode="json")
 
     async def _decide_review(self, decision: ReviewDecision) -> RocketChatPartnershipResult | None:
         s = self._state()
         review = s.pending_review
         assert review is not None
-        review = review.model_copy(update={"outcome": decision.outcome, "reviewer": decision.reviewer, "notes": decision.notes})
+        review = review.model_copy(
+            update={
+                "outcome": decision.outcome,
+                "reviewer": decision.reviewer,
+                "notes": decision.notes,
+            }
+        )
         s.reviews.append(review)
         s.pending_review = None
         self.close_task(QUARTERLY_REVIEW.task)
-        await self._decide(f"quarterly_review:{review.quarter}", decision.reviewer, decision.outcome, failures=review.failures, proposed=review.proposed, notes=decision.notes)
-        self._facts["last_review"] = {"quarter": review.quarter, "outcome": decision.outcome, "failures": review.failures}
+        await self._decide(
+            f"quarterly_review:{review.quarter}",
+            decision.reviewer,
+            decision.outcome,
+            failures=review.failures,
+            proposed=review.proposed,
+            notes=decision.notes,
+        )
+        self._facts["last_review"] = {
+            "quarter": review.quarter,
+            "outcome": decision.outcome,
+            "failures": review.failures,
+        }
         self._facts.pop("review", None)
         if decision.outcome == "removal":
-            return await self._finish("removed", decision.notes or "removed after the quarterly review")
+            return await self._finish(
+                "removed", decision.notes or "removed after the quarterly review"
+            )
         if decision.outcome == "warning":
-            await self._email_partner(f"review:{review.quarter}:warning", "Warning after your quarterly partnership review", [f"The review of quarter {review.quarter} found requirements of the Rocket.Chat Partner Program that are not met: {', '.join(review.failures)}. {decision.notes or ''}", "If they are still not met at the next quarterly review, Rocket.Chat may remove you from the program."])
+            await self._email_partner(
+                f"review:{review.quarter}:warning",
+                "Warning after your quarterly partnership review",
+                [
+                    f"The review of quarter {review.quarter} found requirements of the Rocket.Chat Partner Program that are not met: {', '.join(review.failures)}. {decision.notes or ''}",
+                    "If they are still not met at the next quarterly review, Rocket.Chat may remove you from the program.",
+                ],
+            )
         return None
 
     # --- end and continue ---------------------------------------------------------------------------
@@ -451,14 +662,49 @@ class RocketChatPartnership(ProcessWorkflow):
         status = "removed"
         current = await act.get_partner(app.partner_id)
         attributes = {**(current.attributes if current else {}), "ended": outcome, "reason": reason}
-        await act.upsert_partner(PartnerRecord(partner_id=app.partner_id, program="rocketchat", partner_type=app.partner_type, company=app.company, country=app.country, website=str(app.website), contact_name=app.contact.name, contact_email=app.contact.email, status=status, attributes=attributes, at=workflow.now()))
-        delisted = await unpublish_listing(UnpublishRequest(partner_id=app.partner_id, workflow_id=workflow.info().workflow_id, reason=reason, at=workflow.now()))
+        await act.upsert_partner(
+            PartnerRecord(
+                partner_id=app.partner_id,
+                program="rocketchat",
+                partner_type=app.partner_type,
+                company=app.company,
+                country=app.country,
+                website=str(app.website),
+                contact_name=app.contact.name,
+                contact_email=app.contact.email,
+                status=status,
+                attributes=attributes,
+                at=workflow.now(),
+            )
+        )
+        delisted = await unpublish_listing(
+            UnpublishRequest(
+                partner_id=app.partner_id,
+                workflow_id=workflow.info().workflow_id,
+                reason=reason,
+                at=workflow.now(),
+            )
+        )
         await self._decide("partnership", "system", outcome, reason=reason, delisted=delisted)
-        headline = "You have been removed from the Rocket.Chat Partner Program" if outcome == "removed" else "Your Rocket.Chat partnership has ended"
-        await self._email_partner(f"partnership:{outcome}", headline, [f"{reason}.", "Your listing as a Rocket.Chat partner is withdrawn; please remove the Rocket.Chat partner badge from your website."], cc=["role:partner_manager"])
+        headline = (
+            "You have been removed from the Rocket.Chat Partner Program"
+            if outcome == "removed"
+            else "Your Rocket.Chat partnership has ended"
+        )
+        await self._email_partner(
+            f"partnership:{outcome}",
+            headline,
+            [
+                f"{reason}.",
+                "Your listing as a Rocket.Chat partner is withdrawn; please remove the Rocket.Chat partner badge from your website.",
+            ],
+            cc=["role:partner_manager"],
+        )
         self._facts.update(outcome=outcome, reason=reason)
         self.set_stage(outcome)
-        return RocketChatPartnershipResult(partner_id=app.partner_id, outcome=outcome, reason=reason, quarters=s.quarter)  # type: ignore[arg-type]
+        return RocketChatPartnershipResult(
+            partner_id=app.partner_id, outcome=outcome, reason=reason, quarters=s.quarter
+        )  # type: ignore[arg-type]
 
     async def _continue(self, q_end: datetime) -> RocketChatPartnershipResult:
         while self._inbox:  # signals that arrived while the quarter closed
@@ -475,7 +721,11 @@ class RocketChatPartnership(ProcessWorkflow):
         """Months that have ended and are not reported yet (oldest first)."""
         s = self._state()
         now = workflow.now()
-        return [m for m in report_months(s.signed_at, s.term_end) if report_due_at(m).replace(day=1) <= now and m not in s.reports]
+        return [
+            m
+            for m in report_months(s.signed_at, s.term_end)
+            if report_due_at(m).replace(day=1) <= now and m not in s.reports
+        ]
 
     def _queued_reports(self) -> list[tuple[str, Any]]:
         return [(item.month, item) for kind, item in self._inbox if kind == "report"]
@@ -488,19 +738,44 @@ class RocketChatPartnership(ProcessWorkflow):
             return
         s = self._state()
         month = months[0]
-        example = {"month": month, "submitted_by": str(s.application.contact.email), "deals_closed": 0, "sales_closed_cents": 0, "prospective_sales": 0, "hosting_revenue_cents": 0, "referred_projects": [], "premium_offers": [], "certified_staff": 0, "share_statistics": True}
+        example = {
+            "month": month,
+            "submitted_by": str(s.application.contact.email),
+            "deals_closed": 0,
+            "sales_closed_cents": 0,
+            "prospective_sales": 0,
+            "hosting_revenue_cents": 0,
+            "referred_projects": [],
+            "premium_offers": [],
+            "certified_staff": 0,
+            "share_statistics": True,
+        }
         previous = self._tasks.get(SALES_REPORT.task)
         description = f"{SALES_REPORT.description}; outstanding: {', '.join(months)}"
         self.open_task(SALES_REPORT, report_due_at(month), description=description, example=example)
         if previous is not None and previous.example.get("month") == month:
-            self._bump(SALES_REPORT.task, reminders_sent=previous.reminders_sent, escalated=previous.escalated)
+            self._bump(
+                SALES_REPORT.task,
+                reminders_sent=previous.reminders_sent,
+                escalated=previous.escalated,
+            )
         elif month in s.missed_months:
             self._bump(SALES_REPORT.task, escalated=True)
 
     def _open_fee_task(self, fee: FeeInvoice) -> None:
         if FEE_PAYMENT.task in self._tasks:
             return
-        self.open_task(FEE_PAYMENT, fee.due_at, description=f"{FEE_PAYMENT.description} (year {fee.year}, invoice {fee.invoice_id})", example={**FEE_PAYMENT.example, "year": fee.year, "amount_cents": fee.amount_cents, "reference": f"WIRE-{fee.invoice_id}"})
+        self.open_task(
+            FEE_PAYMENT,
+            fee.due_at,
+            description=f"{FEE_PAYMENT.description} (year {fee.year}, invoice {fee.invoice_id})",
+            example={
+                **FEE_PAYMENT.example,
+                "year": fee.year,
+                "amount_cents": fee.amount_cents,
+                "reference": f"WIRE-{fee.invoice_id}",
+            },
+        )
 
     def _refresh_facts(self, q_start: datetime, q_end: datetime) -> None:
         s = self._state()
@@ -516,26 +791,58 @@ class RocketChatPartnership(ProcessWorkflow):
             "reports": sorted(s.reports),
             "missed_reports": list(s.missed_months),
             "fees": [f.model_dump(mode="json") for f in s.fee_invoices],
-            "reviews": [{"quarter": r.quarter, "outcome": r.outcome, "failures": r.failures} for r in s.reviews[-4:]],
+            "reviews": [
+                {"quarter": r.quarter, "outcome": r.outcome, "failures": r.failures}
+                for r in s.reviews[-4:]
+            ],
             "goals": [g.model_dump() for g in s.goals],
         }
 
-    async def _email_partner(self, step: str, headline: str, paragraphs: list[str], cc: list[str] | None = None) -> None:
+    async def _email_partner(
+        self, step: str, headline: str, paragraphs: list[str], cc: list[str] | None = None
+    ) -> None:
         app = self._state().application
-        context = {"headline": headline, "company": app.company, "contact_name": app.contact.name, "paragraphs": paragraphs, "facts": []}
-        await self.email(step, [str(app.contact.email)], "rocketchat_notice", context, cc=cc or ["role:account_manager"])
+        context = {
+            "headline": headline,
+            "company": app.company,
+            "contact_name": app.contact.name,
+            "paragraphs": paragraphs,
+            "facts": [],
+        }
+        await self.email(
+            step,
+            [str(app.contact.email)],
+            "rocketchat_notice",
+            context,
+            cc=cc or ["role:account_manager"],
+        )
 
     async def _escalate(self, spec: HumanTask, step: str) -> None:
         """The task's deadline passed: email its owner role and operations (one email per
         occurrence: the step names the quarter or the date, as runs share the workflow id)."""
         self._bump(spec.task, escalated=True)
-        await self.email(step, [f"role:{spec.assignee}", "role:operations"], "task_escalation", self._task_context(spec))
+        await self.email(
+            step,
+            [f"role:{spec.assignee}", "role:operations"],
+            "task_escalation",
+            self._task_context(spec),
+        )
         self.note(spec.task, "system", "escalated", email_step=step)
 
     async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         workflow_id = workflow.info().workflow_id
         self.note(step, actor, decision, **detail)
-        await act.record_decision(DecisionRecord(idempotency_key=f"{workflow_id}:{step}:{decision}", workflow_id=workflow_id, step=step, actor=actor, decision=decision, detail=detail, at=workflow.now()))
+        await act.record_decision(
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            )
+        )
 
     def _state(self) -> RocketChatPartnershipInput:
         assert self._s is not None
@@ -551,7 +858,9 @@ class RocketChatReviewTrigger:
     async def run(self, partner_id: str) -> str:
         target = f"rc-partnership-{partner_id}"
         try:
-            await workflow.get_external_workflow_handle(target).signal("request_review", {"requested_by": "schedule"})
+            await workflow.get_external_workflow_handle(target).signal(
+                "request_review", {"requested_by": "schedule"}
+            )
         except Exception as exc:  # the partnership has ended or never started
             workflow.logger.warning("no running partnership %s: %s", target, exc)
             return f"no running partnership {target}"

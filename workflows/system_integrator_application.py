@@ -45,7 +45,11 @@ RECORD_DISCUSSION = HumanTask(
     assignee="partner_manager",
     description="Hold the partnership discussion with the applicant and record it",
     model=DiscussionHeld,
-    example={"held_on": "2026-12-01", "held_by": "partners@mattermost.com", "notes": "Strong GitLab and SSO integration practice."},
+    example={
+        "held_on": "2026-12-01",
+        "held_by": "partners@mattermost.com",
+        "notes": "Strong GitLab and SSO integration practice.",
+    },
 )
 DECIDE_APPLICATION = HumanTask(
     task="decide_application",
@@ -108,7 +112,9 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         benefit = payload.get("benefit") if isinstance(payload, dict) else None
         spec = BENEFIT_TASKS.get(str(benefit))
         if spec is None:
-            self.note("complete_benefit", "system", "rejected", reason=f"unknown benefit {benefit!r}")
+            self.note(
+                "complete_benefit", "system", "rejected", reason=f"unknown benefit {benefit!r}"
+            )
             return
         value = self.accept(spec, payload, BenefitDone)
         if value is not None and value.benefit not in self._benefits:
@@ -118,13 +124,32 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
     async def run(self, application: SiApplicationForm) -> SiApplicationResult:
         self._application = application
         partner_id = application.resolved_partner_id
-        workflow.upsert_search_attributes([PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(partner_id)])
-        self._facts.update(application_id=application.application_id, partner_id=partner_id, company=application.company, country=application.country, expertise=application.expertise, contact=application.contact.model_dump())
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(partner_id)]
+        )
+        self._facts.update(
+            application_id=application.application_id,
+            partner_id=partner_id,
+            company=application.company,
+            country=application.country,
+            expertise=application.expertise,
+            contact=application.contact.model_dump(),
+        )
         self.set_stage("screening")
-        screening = await act.screen_party(ScreeningRequest(country=application.country, party=application.company, on=workflow.now()))
+        screening = await act.screen_party(
+            ScreeningRequest(
+                country=application.country, party=application.company, on=workflow.now()
+            )
+        )
         if not screening.allowed:
             await self.decide("screening", "system", "refused", reason=screening.reason)
-            await life.notify(self, "application:declined", [application.contact.email], "application_declined", self._mail(reasons=[screening.reason or "embargoed"]))
+            await life.notify(
+                self,
+                "application:declined",
+                [application.contact.email],
+                "application_declined",
+                self._mail(reasons=[screening.reason or "embargoed"]),
+            )
             return await self._end("embargoed", screening.reason)
 
         due_at = await act.business_deadline(workflow.now(), DISCUSSION_BUSINESS_DAYS, CALENDAR)
@@ -134,7 +159,9 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         self.close_task(RECORD_DISCUSSION.task)
         assert self._discussion is not None
         self._facts["discussion"] = self._discussion.model_dump(mode="json")
-        await self.decide("record_discussion", self._discussion.held_by, "held", notes=self._discussion.notes)
+        await self.decide(
+            "record_discussion", self._discussion.held_by, "held", notes=self._discussion.notes
+        )
 
         due_at = await act.business_deadline(workflow.now(), DECISION_BUSINESS_DAYS, CALENDAR)
         self.open_task(DECIDE_APPLICATION, due_at)
@@ -143,14 +170,53 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         self.close_task(DECIDE_APPLICATION.task)
         decision = self._decision
         assert decision is not None
-        await self.decide("decide_application", decision.decided_by, decision.decision, reason=decision.reason)
+        await self.decide(
+            "decide_application", decision.decided_by, decision.decision, reason=decision.reason
+        )
         if decision.decision == "reject":
-            await life.notify(self, "application:rejected", [application.contact.email], "application_declined", self._mail(reasons=[decision.reason]))
+            await life.notify(
+                self,
+                "application:rejected",
+                [application.contact.email],
+                "application_declined",
+                self._mail(reasons=[decision.reason]),
+            )
             return await self._end("rejected", decision.reason)
 
-        await self.save_partner(partner_id=partner_id, partner_type="system_integrator", company=application.company, country=application.country, website=str(application.website), contact=application.contact, status="active", attributes={"application_id": application.application_id, "organization_type": application.organization_type, "expertise": application.expertise})
-        await self.start_directory_listing(DirectoryListingInput(partner_id=partner_id, partner_type="system_integrator", company=application.company, contact=application.contact, city=application.city, country=application.country, website=str(application.website)))
-        await life.notify(self, "partner:welcome", [application.contact.email], "partner_welcome", self._mail(partner_type="System Integrator", benefits=[BENEFITS[b][1] for b in BENEFITS]))
+        await self.save_partner(
+            partner_id=partner_id,
+            partner_type="system_integrator",
+            company=application.company,
+            country=application.country,
+            website=str(application.website),
+            contact=application.contact,
+            status="active",
+            attributes={
+                "application_id": application.application_id,
+                "organization_type": application.organization_type,
+                "expertise": application.expertise,
+            },
+        )
+        await self.start_directory_listing(
+            DirectoryListingInput(
+                partner_id=partner_id,
+                partner_type="system_integrator",
+                company=application.company,
+                contact=application.contact,
+                city=application.city,
+                country=application.country,
+                website=str(application.website),
+            )
+        )
+        await life.notify(
+            self,
+            "partner:welcome",
+            [application.contact.email],
+            "partner_welcome",
+            self._mail(
+                partner_type="System Integrator", benefits=[BENEFITS[b][1] for b in BENEFITS]
+            ),
+        )
         self.set_stage("benefits")
         await self._track_benefits()
         return await self._end("active", None)
@@ -165,10 +231,15 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         self._facts["benefits"] = {benefit: "open" for benefit in BENEFIT_TASKS}
 
         async def track(benefit: str, spec: HumanTask) -> None:
-            await self.wait_for(spec, lambda: benefit in self._benefits, reminders=[reminder], due_at=due_at)
+            await self.wait_for(
+                spec, lambda: benefit in self._benefits, reminders=[reminder], due_at=due_at
+            )
             self.close_task(spec.task)
             done = self._benefits[benefit]
-            self._facts["benefits"][benefit] = {"done_by": done.done_by, "reference": done.reference}
+            self._facts["benefits"][benefit] = {
+                "done_by": done.done_by,
+                "reference": done.reference,
+            }
             await self.decide(f"benefit:{benefit}", done.done_by, "done", reference=done.reference)
 
         await asyncio.gather(*(track(benefit, spec) for benefit, spec in BENEFIT_TASKS.items()))
@@ -179,11 +250,23 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
             self.close_task(task)
         self._facts.update(outcome=outcome, reason=reason)
         self.set_stage(outcome)
-        return SiApplicationResult(application_id=application.application_id, partner_id=application.resolved_partner_id, outcome=outcome, reason=reason, benefits_done=sorted(self._benefits))  # type: ignore[arg-type]
+        return SiApplicationResult(
+            application_id=application.application_id,
+            partner_id=application.resolved_partner_id,
+            outcome=outcome,
+            reason=reason,
+            benefits_done=sorted(self._benefits),
+        )  # type: ignore[arg-type]
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         application = self._require()
-        return {"company": application.company, "contact_name": application.contact.name, "application_id": application.application_id, "program": "Mattermost System Integrators Partner Program", **extra}
+        return {
+            "company": application.company,
+            "contact_name": application.contact.name,
+            "application_id": application.application_id,
+            "program": "Mattermost System Integrators Partner Program",
+            **extra,
+        }
 
     def _require(self) -> SiApplicationForm:
         assert self._application is not None

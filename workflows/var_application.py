@@ -65,16 +65,26 @@ PROVIDE_INFORMATION = HumanTask(
     assignee="partner",
     description="The applicant answers the reviewer's questions",
     model=InformationProvided,
-    example={"answers": "Our support desk in Berlin answers in German and English.", "provided_by": "lena.hoffmann@example.com"},
+    example={
+        "answers": "Our support desk in Berlin answers in German and English.",
+        "provided_by": "lena.hoffmann@example.com",
+    },
 )
-SIGN_AGREEMENT = sign_task("sign_var_agreement", "partner", "The applicant signs the non-exclusive Mattermost Value-Added Reseller Agreement (link emailed to the contact)")
+SIGN_AGREEMENT = sign_task(
+    "sign_var_agreement",
+    "partner",
+    "The applicant signs the non-exclusive Mattermost Value-Added Reseller Agreement (link emailed to the contact)",
+)
 ASSIGN_SALES_MANAGER = HumanTask(
     task="assign_sales_manager",
     handler="assign_sales_manager",
     assignee="sales_manager",
     description="Assign the Sales Manager the new reseller works with on Mattermost Enterprise opportunities",
     model=SalesManagerAssignment,
-    example={"sales_manager": {"name": "Sam Rivera", "email": "sam.rivera@mattermost.com"}, "assigned_by": "sales-lead@mattermost.com"},
+    example={
+        "sales_manager": {"name": "Sam Rivera", "email": "sam.rivera@mattermost.com"},
+        "assigned_by": "sales-lead@mattermost.com",
+    },
 )
 CONFIRM_TRAINING = HumanTask(
     task="confirm_training",
@@ -90,7 +100,11 @@ CONFIRM_LOCAL_SUPPORT = HumanTask(
     assignee="partner_manager",
     description="Confirm that the reseller's first- and second-tier local support process is in place",
     model=LocalSupportConfirmed,
-    example={"process_summary": "Support desk in the local language, 9-17 local time, escalation to Mattermost", "languages": ["de"], "confirmed_by": "partners@mattermost.com"},
+    example={
+        "process_summary": "Support desk in the local language, 9-17 local time, escalation to Mattermost",
+        "languages": ["de"],
+        "confirmed_by": "partners@mattermost.com",
+    },
 )
 
 
@@ -154,7 +168,9 @@ class VarApplication(PartnerApplicationWorkflow):
     async def run(self, application: VarApplicationForm) -> VarApplicationResult:
         self._application = application
         partner_id = application.resolved_partner_id
-        workflow.upsert_search_attributes([PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(partner_id)])
+        workflow.upsert_search_attributes(
+            [PROGRAM.value_set("mattermost"), PARTNER_ID.value_set(partner_id)]
+        )
         self._facts.update(
             application_id=application.application_id,
             partner_id=partner_id,
@@ -167,9 +183,20 @@ class VarApplication(PartnerApplicationWorkflow):
             contact=application.contact.model_dump(),
         )
         self.set_stage("prescreen")
-        screen = await life.prescreen_application(PrescreenRequest(application=application, review_date=workflow.now().date()))
-        self._facts.update(criteria=[c.model_dump() for c in screen.criteria], language_data=screen.data_source, official_languages=screen.official_languages)
-        await self.decide("prescreen", "system", "passed" if screen.passed else "failed", criteria=[c.model_dump() for c in screen.criteria])
+        screen = await life.prescreen_application(
+            PrescreenRequest(application=application, review_date=workflow.now().date())
+        )
+        self._facts.update(
+            criteria=[c.model_dump() for c in screen.criteria],
+            language_data=screen.data_source,
+            official_languages=screen.official_languages,
+        )
+        await self.decide(
+            "prescreen",
+            "system",
+            "passed" if screen.passed else "failed",
+            criteria=[c.model_dump() for c in screen.criteria],
+        )
         if not screen.passed:
             embargoed = any(c.name == "embargo" for c in screen.failed)
             return await self._decline("embargoed" if embargoed else "declined", screen)
@@ -178,7 +205,13 @@ class VarApplication(PartnerApplicationWorkflow):
         if review is None:
             return await self._end("rejected", "no answer to the request for more information")
         if review.decision == "reject":
-            await life.notify(self, "application:rejected", [application.contact.email], "application_declined", self._mail(reasons=[review.reason]))
+            await life.notify(
+                self,
+                "application:rejected",
+                [application.contact.email],
+                "application_declined",
+                self._mail(reasons=[review.reason]),
+            )
             return await self._end("rejected", review.reason)
 
         # The agreement is for the approved geography and industries (by default, those sought).
@@ -186,9 +219,19 @@ class VarApplication(PartnerApplicationWorkflow):
         industries = review.industries or application.industries
         self._facts.update(approved_territory=territory, approved_industries=industries)
         self.set_stage("agreement")
-        signed = await self.collect_signature(SIGN_AGREEMENT, kind="value_added_reseller_agreement", template="value_added_reseller_agreement", context=self._agreement_context(), signer_name=application.contact.name, signer_email=application.contact.email, company=application.company)
+        signed = await self.collect_signature(
+            SIGN_AGREEMENT,
+            kind="value_added_reseller_agreement",
+            template="value_added_reseller_agreement",
+            context=self._agreement_context(),
+            signer_name=application.contact.name,
+            signer_email=application.contact.email,
+            company=application.company,
+        )
         if signed is None:
-            return await self._end("agreement_expired", "the reseller agreement was not signed in time")
+            return await self._end(
+                "agreement_expired", "the reseller agreement was not signed in time"
+            )
         attributes: dict[str, Any] = {
             "application_id": application.application_id,
             "territory": territory,
@@ -196,9 +239,28 @@ class VarApplication(PartnerApplicationWorkflow):
             "agreement_id": signed.agreement_id,
             "agreement_signed_at": signed.signed_at.isoformat(),
         }
-        common = {"partner_id": partner_id, "partner_type": "value_added_reseller", "company": application.company, "country": application.country, "website": str(application.website), "contact": application.contact}
+        common = {
+            "partner_id": partner_id,
+            "partner_type": "value_added_reseller",
+            "company": application.company,
+            "country": application.country,
+            "website": str(application.website),
+            "contact": application.contact,
+        }
         await self.save_partner(**common, status="applicant", attributes=attributes)
-        await self.start_directory_listing(DirectoryListingInput(partner_id=partner_id, partner_type="value_added_reseller", company=application.company, contact=application.contact, territory=territory, industries=industries, city=application.city, country=application.country, website=str(application.website)))
+        await self.start_directory_listing(
+            DirectoryListingInput(
+                partner_id=partner_id,
+                partner_type="value_added_reseller",
+                company=application.company,
+                contact=application.contact,
+                territory=territory,
+                industries=industries,
+                city=application.city,
+                country=application.country,
+                website=str(application.website),
+            )
+        )
 
         self.set_stage("onboarding")
         sales = await self._assign_sales_manager()
@@ -209,11 +271,37 @@ class VarApplication(PartnerApplicationWorkflow):
         assert self._training is not None and self._support is not None
         attributes.update(
             training_completed_at=self._training.completed_on.isoformat(),
-            local_support={"summary": self._support.process_summary, "languages": self._support.languages},
+            local_support={
+                "summary": self._support.process_summary,
+                "languages": self._support.languages,
+            },
         )
-        await self.save_partner(**common, status="active", discount_percent=RESELLER_DISCOUNT_PERCENT, attributes=attributes)
-        await self.decide("activation", "system", "active", discount_percent=RESELLER_DISCOUNT_PERCENT)
-        await life.notify(self, "partner:welcome", [application.contact.email], "partner_welcome", self._mail(partner_type="Value-Added Reseller", discount_percent=RESELLER_DISCOUNT_PERCENT, sales_manager=sales.sales_manager.model_dump(), benefits=["the reseller discount on Mattermost Enterprise list prices (on approved deal registrations)", "deal registration", "your listing in the Mattermost partner directory, with your territory", "a renewable Partner Evaluation License for up to 50 users"]))
+        await self.save_partner(
+            **common,
+            status="active",
+            discount_percent=RESELLER_DISCOUNT_PERCENT,
+            attributes=attributes,
+        )
+        await self.decide(
+            "activation", "system", "active", discount_percent=RESELLER_DISCOUNT_PERCENT
+        )
+        await life.notify(
+            self,
+            "partner:welcome",
+            [application.contact.email],
+            "partner_welcome",
+            self._mail(
+                partner_type="Value-Added Reseller",
+                discount_percent=RESELLER_DISCOUNT_PERCENT,
+                sales_manager=sales.sales_manager.model_dump(),
+                benefits=[
+                    "the reseller discount on Mattermost Enterprise list prices (on approved deal registrations)",
+                    "deal registration",
+                    "your listing in the Mattermost partner directory, with your territory",
+                    "a renewable Partner Evaluation License for up to 50 users",
+                ],
+            ),
+        )
         return await self._end("active", None)
 
     async def _review_loop(self, screen: PrescreenResult) -> ApplicationReview | None:
@@ -225,14 +313,35 @@ class VarApplication(PartnerApplicationWorkflow):
             reminder = await act.business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
             due_at = await act.business_deadline(now, REVIEW_DUE_BUSINESS_DAYS, CALENDAR)
             self._review = None
-            criteria = "; ".join(f"{c.name}: {'ok' if c.passed else 'FAILED'} ({c.evidence})" for c in screen.criteria)
-            self.open_task(REVIEW_APPLICATION, due_at, description=f"Review the VAR application of {application.company} ({application.country}), round {round_number}. Pre-screen: {criteria}")
+            criteria = "; ".join(
+                f"{c.name}: {'ok' if c.passed else 'FAILED'} ({c.evidence})"
+                for c in screen.criteria
+            )
+            self.open_task(
+                REVIEW_APPLICATION,
+                due_at,
+                description=f"Review the VAR application of {application.company} ({application.country}), round {round_number}. Pre-screen: {criteria}",
+            )
             self.set_stage("application_review")
-            await self.wait_for(REVIEW_APPLICATION, lambda: self._review is not None, reminders=[reminder], due_at=due_at, remind=self._review_reminder(round_number), escalate=self._review_escalation(round_number))
+            await self.wait_for(
+                REVIEW_APPLICATION,
+                lambda: self._review is not None,
+                reminders=[reminder],
+                due_at=due_at,
+                remind=self._review_reminder(round_number),
+                escalate=self._review_escalation(round_number),
+            )
             self.close_task(REVIEW_APPLICATION.task)
             review = self._review
             assert review is not None
-            await self.decide(f"review_application:{round_number}", review.reviewer, review.decision, reason=review.reason, questions=review.questions, notes=review.notes)
+            await self.decide(
+                f"review_application:{round_number}",
+                review.reviewer,
+                review.decision,
+                reason=review.reason,
+                questions=review.questions,
+                notes=review.notes,
+            )
             if review.decision != "request_information":
                 return review
             if not await self._ask(round_number, review.questions or ""):
@@ -241,33 +350,72 @@ class VarApplication(PartnerApplicationWorkflow):
     async def _ask(self, round_number: int, questions: str) -> bool:
         application = self._require()
         now = workflow.now()
-        reminders = [await act.business_deadline(now, d, CALENDAR) for d in INFO_REMINDER_BUSINESS_DAYS]
+        reminders = [
+            await act.business_deadline(now, d, CALENDAR) for d in INFO_REMINDER_BUSINESS_DAYS
+        ]
         expires_at = await act.business_deadline(now, INFO_EXPIRY_BUSINESS_DAYS, CALENDAR)
         self._information = None
-        self.open_task(PROVIDE_INFORMATION, expires_at, description=f"The applicant answers the reviewer's questions: {questions}", example={**PROVIDE_INFORMATION.example, "provided_by": application.contact.email})
+        self.open_task(
+            PROVIDE_INFORMATION,
+            expires_at,
+            description=f"The applicant answers the reviewer's questions: {questions}",
+            example={**PROVIDE_INFORMATION.example, "provided_by": application.contact.email},
+        )
         self.set_stage("awaiting_information")
         context = self._mail(questions=questions, expires_at=expires_at.isoformat())
-        await life.notify(self, f"information:{round_number}:request", [application.contact.email], "application_information_request", context)
+        await life.notify(
+            self,
+            f"information:{round_number}:request",
+            [application.contact.email],
+            "application_information_request",
+            context,
+        )
 
         async def remind(number: int) -> None:
-            await life.notify(self, f"information:{round_number}:reminder:{number}", [application.contact.email], "application_information_request", {**context, "reminder_number": number})
+            await life.notify(
+                self,
+                f"information:{round_number}:reminder:{number}",
+                [application.contact.email],
+                "application_information_request",
+                {**context, "reminder_number": number},
+            )
 
-        answered = await self.wait_for(PROVIDE_INFORMATION, lambda: self._information is not None, reminders=reminders, expires_at=expires_at, remind=remind)
+        answered = await self.wait_for(
+            PROVIDE_INFORMATION,
+            lambda: self._information is not None,
+            reminders=reminders,
+            expires_at=expires_at,
+            remind=remind,
+        )
         self.close_task(PROVIDE_INFORMATION.task)
         if answered:
             assert self._information is not None
-            self._facts.setdefault("information", []).append({"questions": questions, "answers": self._information.answers})
-            await self.decide(f"provide_information:{round_number}", self._information.provided_by, "answered", answers=self._information.answers)
+            self._facts.setdefault("information", []).append(
+                {"questions": questions, "answers": self._information.answers}
+            )
+            await self.decide(
+                f"provide_information:{round_number}",
+                self._information.provided_by,
+                "answered",
+                answers=self._information.answers,
+            )
         return answered
 
     async def _assign_sales_manager(self) -> SalesManagerAssignment:
         due_at = await act.business_deadline(workflow.now(), ONBOARDING_BUSINESS_DAYS, CALENDAR)
         self.open_task(ASSIGN_SALES_MANAGER, due_at)
-        await self.wait_for(ASSIGN_SALES_MANAGER, lambda: self._sales_manager is not None, due_at=due_at)
+        await self.wait_for(
+            ASSIGN_SALES_MANAGER, lambda: self._sales_manager is not None, due_at=due_at
+        )
         self.close_task(ASSIGN_SALES_MANAGER.task)
         assert self._sales_manager is not None
         self._facts["sales_manager"] = self._sales_manager.sales_manager.model_dump()
-        await self.decide("assign_sales_manager", self._sales_manager.assigned_by, "assigned", sales_manager=self._sales_manager.sales_manager.model_dump())
+        await self.decide(
+            "assign_sales_manager",
+            self._sales_manager.assigned_by,
+            "assigned",
+            sales_manager=self._sales_manager.sales_manager.model_dump(),
+        )
         return self._sales_manager
 
     async def _enablement(self) -> None:
@@ -278,35 +426,73 @@ class VarApplication(PartnerApplicationWorkflow):
         self.open_task(CONFIRM_LOCAL_SUPPORT, due_at)
 
         async def training() -> None:
-            await self.wait_for(CONFIRM_TRAINING, lambda: self._training is not None, reminders=[reminder], due_at=due_at)
+            await self.wait_for(
+                CONFIRM_TRAINING,
+                lambda: self._training is not None,
+                reminders=[reminder],
+                due_at=due_at,
+            )
             self.close_task(CONFIRM_TRAINING.task)
             assert self._training is not None
-            await self.decide("confirm_training", self._training.confirmed_by, "confirmed", completed_on=self._training.completed_on.isoformat())
+            await self.decide(
+                "confirm_training",
+                self._training.confirmed_by,
+                "confirmed",
+                completed_on=self._training.completed_on.isoformat(),
+            )
 
         async def support() -> None:
-            await self.wait_for(CONFIRM_LOCAL_SUPPORT, lambda: self._support is not None, reminders=[reminder], due_at=due_at)
+            await self.wait_for(
+                CONFIRM_LOCAL_SUPPORT,
+                lambda: self._support is not None,
+                reminders=[reminder],
+                due_at=due_at,
+            )
             self.close_task(CONFIRM_LOCAL_SUPPORT.task)
             assert self._support is not None
-            await self.decide("confirm_local_support", self._support.confirmed_by, "confirmed", languages=self._support.languages)
+            await self.decide(
+                "confirm_local_support",
+                self._support.confirmed_by,
+                "confirmed",
+                languages=self._support.languages,
+            )
 
         await asyncio.gather(training(), support())
 
     def _review_reminder(self, round_number: int) -> Any:
         async def remind(number: int) -> None:
-            await life.notify(self, f"review_application:{round_number}:reminder:{number}", ["role:partner_manager"], "task_reminder", self._task_context(REVIEW_APPLICATION))
+            await life.notify(
+                self,
+                f"review_application:{round_number}:reminder:{number}",
+                ["role:partner_manager"],
+                "task_reminder",
+                self._task_context(REVIEW_APPLICATION),
+            )
 
         return remind
 
     def _review_escalation(self, round_number: int) -> Any:
         async def escalate() -> None:
-            await life.notify(self, f"review_application:{round_number}:escalation", ["role:partner_manager", "role:operations"], "task_escalation", self._task_context(REVIEW_APPLICATION))
+            await life.notify(
+                self,
+                f"review_application:{round_number}:escalation",
+                ["role:partner_manager", "role:operations"],
+                "task_escalation",
+                self._task_context(REVIEW_APPLICATION),
+            )
 
         return escalate
 
     async def _decline(self, outcome: str, screen: PrescreenResult) -> VarApplicationResult:
         application = self._require()
         reasons = [c.evidence for c in screen.failed]
-        await life.notify(self, "application:declined", [application.contact.email], "application_declined", self._mail(reasons=reasons))
+        await life.notify(
+            self,
+            "application:declined",
+            [application.contact.email],
+            "application_declined",
+            self._mail(reasons=reasons),
+        )
         return await self._end(outcome, "; ".join(reasons))
 
     async def _end(self, outcome: str, reason: str | None) -> VarApplicationResult:
@@ -317,7 +503,12 @@ class VarApplication(PartnerApplicationWorkflow):
         self.set_stage(outcome)
         if outcome != "active":
             await self.decide("outcome", "system", outcome, reason=reason)
-        return VarApplicationResult(application_id=application.application_id, partner_id=application.resolved_partner_id, outcome=outcome, reason=reason)  # type: ignore[arg-type]
+        return VarApplicationResult(
+            application_id=application.application_id,
+            partner_id=application.resolved_partner_id,
+            outcome=outcome,
+            reason=reason,
+        )  # type: ignore[arg-type]
 
     def _agreement_context(self) -> dict[str, Any]:
         application = self._require()
@@ -331,13 +522,22 @@ class VarApplication(PartnerApplicationWorkflow):
             "country": COUNTRY_NAMES.get(application.country, application.country),
             "territory": [f"{COUNTRY_NAMES.get(code, code)} ({code})" for code in territory],
             "industries": industries,
-            "support_languages": sorted(set(application.first_tier_support_languages) | set(application.second_tier_support_languages)),
+            "support_languages": sorted(
+                set(application.first_tier_support_languages)
+                | set(application.second_tier_support_languages)
+            ),
             "discount_percent": RESELLER_DISCOUNT_PERCENT,
         }
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         application = self._require()
-        return {"company": application.company, "contact_name": application.contact.name, "application_id": application.application_id, "program": "Mattermost Value-Added Reseller Program", **extra}
+        return {
+            "company": application.company,
+            "contact_name": application.contact.name,
+            "application_id": application.application_id,
+            "program": "Mattermost Value-Added Reseller Program",
+            **extra,
+        }
 
     def _require(self) -> VarApplicationForm:
         assert self._application is not None

@@ -55,7 +55,11 @@ LOGIN_CSRF_COOKIE = "partnerflow_login_csrf"
 SESSION_TTL_SECONDS = 12 * 3600
 # Internal pages send their origin on same-site requests (the Origin check needs it), and
 # nothing to other sites.
-INTERNAL_PAGE_HEADERS = {"Referrer-Policy": "same-origin", "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+INTERNAL_PAGE_HEADERS = {
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
 DEV_OPERATOR = "ops"
 DEV_PASSWORD_FILE = "dev-operator-password"
 DEFAULT_NEXT = "/tasks"
@@ -91,7 +95,9 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
-def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
+def hash_password(
+    password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None
+) -> str:
     """`pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>` of the password (random 16-byte salt)."""
     if iterations < MIN_ITERATIONS:
         raise ValueError(f"at least {MIN_ITERATIONS} iterations")
@@ -119,14 +125,18 @@ def verify_password(password: str, encoded: str) -> bool:
         iterations, salt, digest = parse_hash(encoded)
     except ValueError:
         return False
-    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, dklen=len(digest))
+    candidate = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), salt, iterations, dklen=len(digest)
+    )
     return hmac.compare_digest(candidate, digest)
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """A hash to check unknown names against: a wrong name costs as long as a wrong password."""
-    return hash_password("partnerflow-no-such-operator", iterations=DEFAULT_ITERATIONS, salt=b"\0" * 16)
+    return hash_password(
+        "partnerflow-no-such-operator", iterations=DEFAULT_ITERATIONS, salt=b"\0" * 16
+    )
 
 
 # --- operators ---------------------------------------------------------------------------------
@@ -163,11 +173,15 @@ def parse_operators(text: str) -> dict[str, Credential]:
         name, sep, encoded = entry.partition(":")
         name, encoded = name.strip(), encoded.strip()
         if not sep or not NAME_PATTERN.match(name):
-            raise OperatorsError(f"PARTNERFLOW_OPERATORS: {name or entry[:20]!r} is not name:pbkdf2_sha256$...")
+            raise OperatorsError(
+                f"PARTNERFLOW_OPERATORS: {name or entry[:20]!r} is not name:pbkdf2_sha256$..."
+            )
         try:
             parse_hash(encoded)
         except ValueError as exc:
-            raise OperatorsError(f"PARTNERFLOW_OPERATORS: the entry of {name!r} is not a pbkdf2_sha256 hash") from exc
+            raise OperatorsError(
+                f"PARTNERFLOW_OPERATORS: the entry of {name!r} is not a pbkdf2_sha256 hash"
+            ) from exc
         if name in operators:
             raise OperatorsError(f"PARTNERFLOW_OPERATORS: {name!r} is listed twice")
         operators[name] = Credential(name=name, password_hash=encoded)
@@ -216,11 +230,22 @@ def _session_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), b"partnerflow-operator-session-v1", hashlib.sha256).digest()
 
 
-def sign_session(secret: str, operator: str, fingerprint: str = "", *, now: float | None = None, ttl: int = SESSION_TTL_SECONDS) -> str:
+def sign_session(
+    secret: str,
+    operator: str,
+    fingerprint: str = "",
+    *,
+    now: float | None = None,
+    ttl: int = SESSION_TTL_SECONDS,
+) -> str:
     """`<base64url(json)>.<hex HMAC-SHA256>` naming the operator, with its expiry."""
     issued = int(now if now is not None else time.time())
     claims = {"o": operator, "i": issued, "e": issued + ttl, "f": fingerprint}
-    payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
+    payload = (
+        base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
+        .decode()
+        .rstrip("=")
+    )
     signature = hmac.new(_session_key(secret), payload.encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{signature}"
 
@@ -235,7 +260,11 @@ def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        operator, expires, fingerprint = str(claims["o"]), int(claims["e"]), str(claims.get("f", ""))
+        operator, expires, fingerprint = (
+            str(claims["o"]),
+            int(claims["e"]),
+            str(claims.get("f", "")),
+        )
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     if (now if now is not None else time.time()) >= expires:
@@ -371,12 +400,31 @@ def register_auth(app: FastAPI, settings: Settings) -> None:
             detail = f"sign-in required: the {settings.auth_header} header from the sign-in proxy is missing"
             if exc.api:
                 return JSONResponse({"detail": detail}, status_code=401, headers=PAGE_HEADERS)
-            return templates.TemplateResponse(request, "message.html", {"title": "Sign-in required", "message": detail}, status_code=401, headers=PAGE_HEADERS)
+            return templates.TemplateResponse(
+                request,
+                "message.html",
+                {"title": "Sign-in required", "message": detail},
+                status_code=401,
+                headers=PAGE_HEADERS,
+            )
         if exc.api:
-            return JSONResponse({"detail": "login required", "login_url": "/login"}, status_code=401, headers={**PAGE_HEADERS, "WWW-Authenticate": 'Cookie realm="partnerflow"'})
-        return RedirectResponse("/login?" + urlencode({"next": exc.next_url}), status_code=303, headers=PAGE_HEADERS)
+            return JSONResponse(
+                {"detail": "login required", "login_url": "/login"},
+                status_code=401,
+                headers={**PAGE_HEADERS, "WWW-Authenticate": 'Cookie realm="partnerflow"'},
+            )
+        return RedirectResponse(
+            "/login?" + urlencode({"next": exc.next_url}), status_code=303, headers=PAGE_HEADERS
+        )
 
-    def form(request: Request, next_url: str, *, name: str = "", error: str | None = None, status_code: int = 200) -> Response:
+    def form(
+        request: Request,
+        next_url: str,
+        *,
+        name: str = "",
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
         csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         try:
             configured = bool(operators_for(settings))
@@ -397,8 +445,18 @@ def register_auth(app: FastAPI, settings: Settings) -> None:
             "internal": True,
             "referrer_policy": "same-origin",
         }
-        response = templates.TemplateResponse(request, "login.html", context, status_code=status_code, headers=INTERNAL_PAGE_HEADERS)
-        response.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, httponly=True, samesite="strict", secure=secure_cookies(settings), path="/login")
+        response = templates.TemplateResponse(
+            request, "login.html", context, status_code=status_code, headers=INTERNAL_PAGE_HEADERS
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            csrf,
+            max_age=3600,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(settings),
+            path="/login",
+        )
         return response
 
     @app.get("/login", response_class=HTMLResponse, name="login_page")
@@ -414,34 +472,79 @@ def register_auth(app: FastAPI, settings: Settings) -> None:
         name = str(data.get("name") or "").strip()[:64]
         password = str(data.get("password") or "")
         if settings.auth_mode == "proxy-header":
-            return form(request, next_url, error=f"Sign-in is handled by your company's sign-in proxy ({settings.auth_header}).", status_code=400)
+            return form(
+                request,
+                next_url,
+                error=f"Sign-in is handled by your company's sign-in proxy ({settings.auth_header}).",
+                status_code=400,
+            )
         sent_token = str(data.get("csrf") or "")
         cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-        if not _same_origin(request, settings) or not cookie_token or not hmac.compare_digest(sent_token, cookie_token):
-            return form(request, next_url, name=name, error="The sign-in form expired or came from another site. Please sign in again.", status_code=403)
+        if (
+            not _same_origin(request, settings)
+            or not cookie_token
+            or not hmac.compare_digest(sent_token, cookie_token)
+        ):
+            return form(
+                request,
+                next_url,
+                name=name,
+                error="The sign-in form expired or came from another site. Please sign in again.",
+                status_code=403,
+            )
         client_key = request.client.host if request.client else "unknown"
         wait = limiter.retry_after(client_key)
         if wait:
-            response = form(request, next_url, name=name, error=f"Too many failed sign-ins from your address. Try again in {(wait + 59) // 60} minute(s).", status_code=429)
+            response = form(
+                request,
+                next_url,
+                name=name,
+                error=f"Too many failed sign-ins from your address. Try again in {(wait + 59) // 60} minute(s).",
+                status_code=429,
+            )
             response.headers["Retry-After"] = str(wait)
             return response
         try:
             credential = operators_for(settings).get(name)
         except OperatorsError:
-            return form(request, next_url, name=name, error="Sign-in is not configured correctly (PARTNERFLOW_OPERATORS). Ask an administrator.", status_code=500)
+            return form(
+                request,
+                next_url,
+                name=name,
+                error="Sign-in is not configured correctly (PARTNERFLOW_OPERATORS). Ask an administrator.",
+                status_code=500,
+            )
         if credential is None:
-            await asyncio.to_thread(verify_password, password, _dummy_hash())  # same cost as a wrong password
+            await asyncio.to_thread(
+                verify_password, password, _dummy_hash()
+            )  # same cost as a wrong password
             ok = False
         else:
             ok = bool(password) and await asyncio.to_thread(credential.check, password)
         if not ok or credential is None:
             limiter.failed(client_key)
             await asyncio.sleep(app.state.login_failure_delay)
-            return form(request, next_url, name=name, error="The name or password is not correct.", status_code=400)
+            return form(
+                request,
+                next_url,
+                name=name,
+                error="The name or password is not correct.",
+                status_code=400,
+            )
         limiter.succeeded(client_key)
-        token = sign_session(settings.secret("session_secret"), credential.name, credential.fingerprint)
+        token = sign_session(
+            settings.secret("session_secret"), credential.name, credential.fingerprint
+        )
         response = RedirectResponse(next_url, status_code=303, headers=PAGE_HEADERS)
-        response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_SECONDS, httponly=True, samesite="lax", secure=secure_cookies(settings), path="/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=SESSION_TTL_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(settings),
+            path="/",
+        )
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return response
 
@@ -451,5 +554,7 @@ def register_auth(app: FastAPI, settings: Settings) -> None:
         if not _same_origin(request, settings):
             return PlainTextResponse("cross-site request refused", status_code=403)
         response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings))
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings)
+        )
         return response

@@ -58,10 +58,18 @@ def register_billing_webhooks(app: FastAPI, settings: Settings) -> None:
         """Stripe event webhook (signed with `STRIPE_WEBHOOK_SECRET`)."""
         secret = settings.stripe_webhook_secret
         if secret is None:
-            return JSONResponse({"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"}, status_code=404)
+            return JSONResponse(
+                {"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"},
+                status_code=404,
+            )
         raw = await request.body()
         try:
-            stripe.WebhookSignature.verify_header(raw.decode("utf-8"), request.headers.get("Stripe-Signature"), secret.get_secret_value(), tolerance=settings.webhook_tolerance_seconds)
+            stripe.WebhookSignature.verify_header(
+                raw.decode("utf-8"),
+                request.headers.get("Stripe-Signature"),
+                secret.get_secret_value(),
+                tolerance=settings.webhook_tolerance_seconds,
+            )
         except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
             return JSONResponse({"detail": f"invalid Stripe signature: {exc}"}, status_code=400)
         try:
@@ -74,12 +82,22 @@ def register_billing_webhooks(app: FastAPI, settings: Settings) -> None:
         workflow_id, payload = routed
         try:
             client = await _temporal(app)
-            await client.get_workflow_handle(workflow_id).signal("invoice_event", payload, rpc_timeout=RPC_TIMEOUT)
+            await client.get_workflow_handle(workflow_id).signal(
+                "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:  # closed long ago or not ours
-                return JSONResponse({"received": True, "ignored": True, "reason": f"no running workflow {workflow_id}"})
+                return JSONResponse(
+                    {
+                        "received": True,
+                        "ignored": True,
+                        "reason": f"no running workflow {workflow_id}",
+                    }
+                )
             log.warning("invoice_event to %s failed: %s", workflow_id, exc)
-            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)  # Stripe retries
+            return JSONResponse(
+                {"detail": "temporarily unavailable"}, status_code=503
+            )  # Stripe retries
         except Exception as exc:
             log.warning("Temporal unreachable for Stripe event %s: %s", event.get("id"), exc)
             return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)

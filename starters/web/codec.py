@@ -70,7 +70,9 @@ def register_codec_server(app: FastAPI, settings: Settings) -> None:
     async def codec(action: str, request: Request) -> Response:
         """Encode or decode payloads (`Authorization: Bearer` or an operator session)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return await _apply(settings, request, action, token if scheme.lower() == "bearer" else None)
+        return await _apply(
+            settings, request, action, token if scheme.lower() == "bearer" else None
+        )
 
     @app.post("/codec/{token}/{action}", include_in_schema=False)
     async def codec_capability(token: str, action: str, request: Request) -> Response:
@@ -87,13 +89,22 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
     if action not in ACTIONS:
         return error(404, f"unknown codec action {action!r}: use encode or decode")
     if not _authorized(settings, request, token):
-        return error(401, "codec server: authenticate with the codec token (capability URL or Authorization: Bearer) or sign in")
+        return error(
+            401,
+            "codec server: authenticate with the codec token (capability URL or Authorization: Bearer) or sign in",
+        )
     keys = settings.resolved_payload_keys()
     if not keys:
-        return error(404, "payload encryption is off (no PARTNERFLOW_PAYLOAD_KEY): there is nothing to encode or decode")
+        return error(
+            404,
+            "payload encryption is off (no PARTNERFLOW_PAYLOAD_KEY): there is nothing to encode or decode",
+        )
     namespace = request.headers.get("x-namespace")
     if namespace and namespace != settings.temporal_namespace:
-        return error(403, f"this codec server serves namespace {settings.temporal_namespace!r}, not {namespace!r}")
+        return error(
+            403,
+            f"this codec server serves namespace {settings.temporal_namespace!r}, not {namespace!r}",
+        )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return error(415, "Content-Type must be application/json")
@@ -110,7 +121,9 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
     except UnknownKeyError as exc:
         return error(422, str(exc))
     except InvalidTag:
-        return error(422, "a payload failed authentication: it was altered or encrypted with another key")
+        return error(
+            422, "a payload failed authentication: it was altered or encrypted with another key"
+        )
     return JSONResponse({"payloads": [_payload_json(p) for p in result]}, headers=headers)
 
 
@@ -146,7 +159,9 @@ def _parse(raw: bytes) -> list[Payload]:
             metadata = {str(k): _b64(v) for k, v in item.get("metadata", {}).items()}
             payloads.append(Payload(metadata=metadata, data=_b64(item.get("data", ""))))
         except (TypeError, binascii.Error):
-            raise ValueError(f"payloads[{index}]: metadata values and data must be base64 strings") from None
+            raise ValueError(
+                f"payloads[{index}]: metadata values and data must be base64 strings"
+            ) from None
     return payloads
 
 

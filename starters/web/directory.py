@@ -29,7 +29,11 @@ from starters.intake import RPC_TIMEOUT
 
 log = logging.getLogger(__name__)
 PURPOSE = "directory_listing"
-PROGRAMS = {"value_added_reseller": "Value-Added Reseller", "system_integrator": "System Integrator", "authorized_reseller": "Authorized Reseller"}
+PROGRAMS = {
+    "value_added_reseller": "Value-Added Reseller",
+    "system_integrator": "System Integrator",
+    "authorized_reseller": "Authorized Reseller",
+}
 FIELDS = ("name", "description", "city", "state", "country", "website")
 MAX_UPLOAD_BYTES = 3 * 1024 * 1024
 
@@ -42,17 +46,31 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
             claims = read_token(settings.secret("link_secret"), token, PURPOSE)
         except LinkError as exc:
             if "expired" in str(exc):
-                raise PageError(410, "This link has expired", "The link to submit your listing has expired. Please ask your partner manager for a new one.") from exc
-            raise PageError(403, "This link is not valid", "We could not verify this link. Please use the link from your email exactly as it was sent.") from exc
+                raise PageError(
+                    410,
+                    "This link has expired",
+                    "The link to submit your listing has expired. Please ask your partner manager for a new one.",
+                ) from exc
+            raise PageError(
+                403,
+                "This link is not valid",
+                "We could not verify this link. Please use the link from your email exactly as it was sent.",
+            ) from exc
         try:
             client = await _temporal(app)
             handle = client.get_workflow_handle(claims.workflow_id)
-            status = await handle.query("status", result_type=WorkflowStatus, rpc_timeout=RPC_TIMEOUT)
+            status = await handle.query(
+                "status", result_type=WorkflowStatus, rpc_timeout=RPC_TIMEOUT
+            )
             if status.stage == "removed":
-                raise PageError(410, "No longer open", "This partner listing was removed from the directory.")
+                raise PageError(
+                    410, "No longer open", "This partner listing was removed from the directory."
+                )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise PageError(404, "Listing not found", "We could not find this partner listing.") from exc
+                raise PageError(
+                    404, "Listing not found", "We could not find this partner listing."
+                ) from exc
             raise _busy() from exc
         except WorkflowQueryFailedError as exc:
             raise _busy() from exc
@@ -60,11 +78,28 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
 
     def accepting(status: WorkflowStatus) -> bool:
         pending = {t.task for t in status.pending_tasks}
-        return "submit_listing" in pending or (status.stage == "published" and "review_listing" not in pending)
+        return "submit_listing" in pending or (
+            status.stage == "published" and "review_listing" not in pending
+        )
 
-    def page(request: Request, status: WorkflowStatus, values: dict[str, Any], errors: dict[str, str], status_code: int = 200) -> Response:
-        context = {"company": status.facts.get("company", ""), "territory": [COUNTRY_NAMES.get(c, c) for c in status.facts.get("territory") or []] if status.facts.get("partner_type") == "value_added_reseller" else [], "values": values, "errors": errors}
-        return templates.TemplateResponse(request, "listing.html", context, status_code=status_code, headers=PAGE_HEADERS)
+    def page(
+        request: Request,
+        status: WorkflowStatus,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        status_code: int = 200,
+    ) -> Response:
+        context = {
+            "company": status.facts.get("company", ""),
+            "territory": [COUNTRY_NAMES.get(c, c) for c in status.facts.get("territory") or []]
+            if status.facts.get("partner_type") == "value_added_reseller"
+            else [],
+            "values": values,
+            "errors": errors,
+        }
+        return templates.TemplateResponse(
+            request, "listing.html", context, status_code=status_code, headers=PAGE_HEADERS
+        )
 
     def initial_values(status: WorkflowStatus) -> dict[str, Any]:
         listing = status.facts.get("listing") or status.facts.get("submitted_listing") or {}
@@ -78,7 +113,12 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
         except PageError as exc:
             return _message(request, exc.status_code, exc.title, exc.message)
         if not accepting(status):
-            return _message(request, 200, "Your listing is under review", "We received your listing and a reviewer is checking it. We will email you when it is published or if changes are needed.")
+            return _message(
+                request,
+                200,
+                "Your listing is under review",
+                "We received your listing and a reviewer is checking it. We will email you when it is published or if changes are needed.",
+            )
         return page(request, status, initial_values(status), {})
 
     @app.post("/listing/{token}", response_class=HTMLResponse)
@@ -89,7 +129,12 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
         except PageError as exc:
             return _message(request, exc.status_code, exc.title, exc.message)
         if not accepting(status):
-            return _message(request, 409, "Your listing is under review", "A submission of your listing is already being reviewed. Please wait for the reviewer's answer.")
+            return _message(
+                request,
+                409,
+                "Your listing is under review",
+                "A submission of your listing is already being reviewed. Please wait for the reviewer's answer.",
+            )
         form = await request.form()
         values = {field: str(form.get(field) or "").strip() for field in FIELDS}
         errors: dict[str, str] = {}
@@ -102,7 +147,11 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
                 message = error["msg"].removeprefix("Value error, ")
                 errors.setdefault(field, f"{field.capitalize()}: {message}")
         upload = form.get("logo")
-        data = await upload.read(MAX_UPLOAD_BYTES + 1) if upload is not None and hasattr(upload, "read") else b""
+        data = (
+            await upload.read(MAX_UPLOAD_BYTES + 1)
+            if upload is not None and hasattr(upload, "read")
+            else b""
+        )
         logo = None
         try:
             logo = await _in_thread(store_logo, settings, data)
@@ -111,14 +160,25 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
         if errors or fields is None or logo is None:
             return page(request, status, values, errors, status_code=400)
         partner_id = str(status.facts.get("partner_id"))
-        submission = ListingSubmission.model_validate({**fields.model_dump(), "partner_id": partner_id, "logo": logo.model_dump()})
+        submission = ListingSubmission.model_validate(
+            {**fields.model_dump(), "partner_id": partner_id, "logo": logo.model_dump()}
+        )
         try:
             client = await _temporal(app)
-            await client.get_workflow_handle(claims.workflow_id).signal("submit_listing", submission.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT)
+            await client.get_workflow_handle(claims.workflow_id).signal(
+                "submit_listing", submission.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT
+            )
         except Exception as exc:
             log.warning("submit_listing signal to %s failed: %s", claims.workflow_id, exc)
-            return _message(request, 503, "Please try again", "We could not record your listing just now. Nothing was recorded; please submit again.")
-        return RedirectResponse(str(request.url_for("listing_done", token=token)), status_code=303, headers=PAGE_HEADERS)
+            return _message(
+                request,
+                503,
+                "Please try again",
+                "We could not record your listing just now. Nothing was recorded; please submit again.",
+            )
+        return RedirectResponse(
+            str(request.url_for("listing_done", token=token)), status_code=303, headers=PAGE_HEADERS
+        )
 
     @app.get("/listing/{token}/done", response_class=HTMLResponse, name="listing_done")
     async def listing_done(token: str, request: Request) -> Response:
@@ -127,7 +187,12 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
             await load(token)
         except PageError as exc:
             return _message(request, exc.status_code, exc.title, exc.message)
-        return _message(request, 200, "Thank you", "Your listing was received. A reviewer checks it before it appears in the Mattermost partner directory; we will email you.")
+        return _message(
+            request,
+            200,
+            "Thank you",
+            "Your listing was received. A reviewer checks it before it appears in the Mattermost partner directory; we will email you.",
+        )
 
     def filters(request: Request) -> tuple[str | None, str | None]:
         country = (request.query_params.get("country") or "").strip().upper() or None
@@ -139,19 +204,31 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
         """The public partner directory, filtered by `country` (ISO code) and `program`."""
         country, program = filters(request)
         everyone = await _in_thread(list_listings, settings)
-        listings = [e for e in everyone if (not country or e.country == country) and (not program or e.partner_type == program)]
-        countries = sorted({e.country for e in everyone}, key=lambda code: COUNTRY_NAMES.get(code, code))
+        listings = [
+            e
+            for e in everyone
+            if (not country or e.country == country) and (not program or e.partner_type == program)
+        ]
+        countries = sorted(
+            {e.country for e in everyone}, key=lambda code: COUNTRY_NAMES.get(code, code)
+        )
         context = {
             "listings": listings,
             "country": country,
             "program": program,
             "countries": [(code, COUNTRY_NAMES.get(code, code)) for code in countries],
-            "programs": [(key, label) for key, label in PROGRAMS.items() if key != "authorized_reseller"],
+            "programs": [
+                (key, label) for key, label in PROGRAMS.items() if key != "authorized_reseller"
+            ],
             "program_labels": PROGRAMS,
             "country_names": COUNTRY_NAMES,
-            "query": urlencode({k: v for k, v in (("country", country), ("program", program)) if v}),
+            "query": urlencode(
+                {k: v for k, v in (("country", country), ("program", program)) if v}
+            ),
         }
-        return templates.TemplateResponse(request, "directory.html", context, headers={"Cache-Control": "public, max-age=60"})
+        return templates.TemplateResponse(
+            request, "directory.html", context, headers={"Cache-Control": "public, max-age=60"}
+        )
 
     @app.get("/partners.json", name="partner_directory_json")
     async def partner_directory_json(request: Request) -> JSONResponse:
@@ -189,7 +266,14 @@ def register_directory_pages(app: FastAPI, settings: Settings) -> None:
             if logo_id == EXAMPLE_LOGO_ID:  # the published task example's logo
                 return Response(EXAMPLE_LOGO_BYTES, media_type="image/png")
             return Response(status_code=404)
-        return Response(row.content, media_type=row.content_type, headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            row.content,
+            media_type=row.content_type,
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:

@@ -47,7 +47,11 @@ def email_signal(event: Any) -> tuple[str, dict[str, Any]] | None:
     """(workflow id, `email_event` payload) for an undelivered process email, else None."""
     if not isinstance(event, dict) or event.get("event") not in ROUTED_EVENTS:
         return None
-    workflow_id, step, event_id = event.get("workflow_id"), event.get("step"), event.get("sg_event_id")
+    workflow_id, step, event_id = (
+        event.get("workflow_id"),
+        event.get("step"),
+        event.get("sg_event_id"),
+    )
     if not all(isinstance(v, str) and v for v in (workflow_id, step, event_id)):
         return None  # not a process email (no custom_args), or a malformed event
     kind = event["event"]
@@ -60,7 +64,9 @@ def email_signal(event: Any) -> tuple[str, dict[str, Any]] | None:
         "email": str(event.get("email") or "(unknown)"),
         "reason": str(event.get("reason") or event.get("response") or "")[:2000] or None,
         "step": step,
-        "timestamp": timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
+        "timestamp": timestamp
+        if isinstance(timestamp, int) and not isinstance(timestamp, bool)
+        else None,
     }
     return workflow_id, payload  # type: ignore[return-value]
 
@@ -149,7 +155,9 @@ def register_email_webhooks(app: FastAPI, settings: Settings) -> None:
         """SendGrid Event Webhook (signed, `SENDGRID_WEBHOOK_PUBLIC_KEY`): a bounced, blocked
         or dropped process email becomes the task `fix_email_delivery` on its workflow."""
         if verifier is None:
-            return _json(404, "SendGrid event webhooks are not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)")
+            return _json(
+                404, "SendGrid event webhooks are not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)"
+            )
         signature = request.headers.get(SIGNATURE_HEADER, "").strip()
         timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
         if not signature or not timestamp:
@@ -158,7 +166,9 @@ def register_email_webhooks(app: FastAPI, settings: Settings) -> None:
             return _json(401, f"malformed {TIMESTAMP_HEADER} header: unix seconds expected")
         tolerance = settings.webhook_tolerance_seconds
         if abs(time.time() - int(timestamp)) > tolerance:
-            return _json(401, f"stale timestamp: more than {tolerance} seconds from the server's clock")
+            return _json(
+                401, f"stale timestamp: more than {tolerance} seconds from the server's clock"
+            )
         raw = await read_body(request, MAX_EVENT_BODY_BYTES)
         if raw is None:
             return _json(413, f"request body larger than {MAX_EVENT_BODY_BYTES} bytes")
@@ -199,7 +209,9 @@ def register_email_webhooks(app: FastAPI, settings: Settings) -> None:
                 log.warning("email_event to %s failed: %s", workflow_id, exc)
                 return _json(503, "temporarily unavailable")  # SendGrid retries the batch
             except Exception as exc:
-                log.warning("Temporal unreachable for SendGrid event %s: %s", payload["sg_event_id"], exc)
+                log.warning(
+                    "Temporal unreachable for SendGrid event %s: %s", payload["sg_event_id"], exc
+                )
                 return _json(503, "temporarily unavailable")
             routed.append(workflow_id)
         return JSONResponse({"received": len(events), "routed": routed, "ignored": ignored})

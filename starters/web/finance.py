@@ -61,7 +61,12 @@ def register_finance_pages(app: FastAPI, settings: Settings) -> None:
         operator = require_operator(request, settings)
         found = await invoices()
         if found is None:
-            return _message(request, 503, "Temporal is not reachable", "The finance board cannot be loaded right now. Please try again in a minute.")
+            return _message(
+                request,
+                503,
+                "Temporal is not reachable",
+                "The finance board cannot be loaded right now. Please try again in a minute.",
+            )
         now = datetime.now(UTC)
         board = build_board(found, now)
         try:
@@ -70,7 +75,11 @@ def register_finance_pages(app: FastAPI, settings: Settings) -> None:
             records_error = None
         except Exception as exc:
             log.warning("finance board: records not readable: %s", exc)
-            fees, shares, records_error = [], [], "The records database is not reachable: referral fees and revenue share are not shown."
+            fees, shares, records_error = (
+                [],
+                [],
+                "The records database is not reachable: referral fees and revenue share are not shown.",
+            )
         context = {
             "title": "Finance",
             "operator": operator,
@@ -80,7 +89,8 @@ def register_finance_pages(app: FastAPI, settings: Settings) -> None:
             "nav": "finance",
             "proxy_mode": settings.auth_mode == "proxy-header",
             "board": board,
-            "stages": [s for s in INVOICE_STAGES] + [s for s in board.by_stage if s not in INVOICE_STAGES],
+            "stages": [s for s in INVOICE_STAGES]
+            + [s for s in board.by_stage if s not in INVOICE_STAGES],
             "stage_titles": STAGE_TITLES,
             "aging_buckets": AGING_BUCKETS,
             "fees": fees,
@@ -91,9 +101,13 @@ def register_finance_pages(app: FastAPI, settings: Settings) -> None:
             "records_error": records_error,
             "money": money,
             "now": now,
-            "ui_url": lambda workflow_id: workflow_ui_url(settings.temporal_ui_url, settings.temporal_namespace, workflow_id),
+            "ui_url": lambda workflow_id: workflow_ui_url(
+                settings.temporal_ui_url, settings.temporal_namespace, workflow_id
+            ),
         }
-        return templates.TemplateResponse(request, "finance.html", context, headers=INTERNAL_PAGE_HEADERS)
+        return templates.TemplateResponse(
+            request, "finance.html", context, headers=INTERNAL_PAGE_HEADERS
+        )
 
     @app.get("/finance.csv", name="finance_csv")
     async def finance_csv(request: Request) -> Response:

@@ -43,31 +43,68 @@ def register_sign_pages(app: FastAPI, settings: Settings) -> None:
             claims = read_token(settings.secret("link_secret"), token, PURPOSE)
         except LinkError as exc:
             if "expired" in str(exc):
-                raise PageError(410, "This link has expired", "The link to sign has expired. Please ask your partner manager for a new one.") from exc
-            raise PageError(403, "This link is not valid", "We could not verify this link. Please use the link from your email exactly as it was sent.") from exc
+                raise PageError(
+                    410,
+                    "This link has expired",
+                    "The link to sign has expired. Please ask your partner manager for a new one.",
+                ) from exc
+            raise PageError(
+                403,
+                "This link is not valid",
+                "We could not verify this link. Please use the link from your email exactly as it was sent.",
+            ) from exc
         agreement = get_agreement(settings, claims.subject or "")
         if agreement is None or agreement.workflow_id != claims.workflow_id:
             raise PageError(404, "Agreement not found", "We could not find this agreement.")
         try:
             client = await _temporal(app)
-            pending = await client.get_workflow_handle(claims.workflow_id).query("pending_tasks", result_type=list[PendingTask], rpc_timeout=RPC_TIMEOUT)
+            pending = await client.get_workflow_handle(claims.workflow_id).query(
+                "pending_tasks", result_type=list[PendingTask], rpc_timeout=RPC_TIMEOUT
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise PageError(404, "Agreement not found", "We could not find this agreement.") from exc
+                raise PageError(
+                    404, "Agreement not found", "We could not find this agreement."
+                ) from exc
             pending = []  # a closed workflow answers queries; anything else: nothing to sign now
         except WorkflowQueryFailedError as exc:
             raise _busy() from exc
-        task = next((t for t in pending if t.handler == PURPOSE and t.example.get("agreement_id") == agreement.agreement_id), None)
+        task = next(
+            (
+                t
+                for t in pending
+                if t.handler == PURPOSE and t.example.get("agreement_id") == agreement.agreement_id
+            ),
+            None,
+        )
         return claims, agreement, task
 
-    def page(request: Request, agreement: AgreementRow, values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
+    def page(
+        request: Request,
+        agreement: AgreementRow,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status_code: int = 200,
+    ) -> Response:
         context = {"agreement": agreement, "values": values, "errors": errors}
-        return templates.TemplateResponse(request, "sign.html", context, status_code=status_code, headers=PAGE_HEADERS)
+        return templates.TemplateResponse(
+            request, "sign.html", context, status_code=status_code, headers=PAGE_HEADERS
+        )
 
     def closed(request: Request, agreement: AgreementRow) -> Response:
         if agreement.status == "signed":
-            return _message(request, 200, "Already signed", f"The {agreement.title} was signed by {agreement.signer_name} on {agreement.signed_at:%d %B %Y}. There is nothing more to do here.")
-        return _message(request, 410, "No longer open", f"The {agreement.title} is no longer waiting for a signature.")
+            return _message(
+                request,
+                200,
+                "Already signed",
+                f"The {agreement.title} was signed by {agreement.signer_name} on {agreement.signed_at:%d %B %Y}. There is nothing more to do here.",
+            )
+        return _message(
+            request,
+            410,
+            "No longer open",
+            f"The {agreement.title} is no longer waiting for a signature.",
+        )
 
     @app.get("/sign/{token}", response_class=HTMLResponse, name="sign_page")
     async def sign_page(token: str, request: Request) -> Response:
@@ -78,7 +115,11 @@ def register_sign_pages(app: FastAPI, settings: Settings) -> None:
             return _message(request, exc.status_code, exc.title, exc.message)
         if task is None:
             return closed(request, agreement)
-        values = {"name": str(task.example.get("name", "")), "title": "", "email": agreement.signer_email}
+        values = {
+            "name": str(task.example.get("name", "")),
+            "title": "",
+            "email": agreement.signer_email,
+        }
         return page(request, agreement, values, {})
 
     @app.post("/sign/{token}", response_class=HTMLResponse)
@@ -94,7 +135,12 @@ def register_sign_pages(app: FastAPI, settings: Settings) -> None:
         form = await request.form()
         values = {key: str(form.get(key) or "").strip() for key in ("name", "title", "email")}
         if str(form.get("sha256") or "") != agreement.sha256:
-            return _message(request, 409, "The agreement changed", "The text you read is not the current version. Please reload the page, read it again and sign.")
+            return _message(
+                request,
+                409,
+                "The agreement changed",
+                "The text you read is not the current version. Please reload the page, read it again and sign.",
+            )
         try:
             signature = AgreementSignature.model_validate(
                 {
@@ -111,10 +157,17 @@ def register_sign_pages(app: FastAPI, settings: Settings) -> None:
             return page(request, agreement, values, _friendly_errors(exc), status_code=400)
         try:
             client = await _temporal(app)
-            await client.get_workflow_handle(claims.workflow_id).signal(PURPOSE, signature.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT)
+            await client.get_workflow_handle(claims.workflow_id).signal(
+                PURPOSE, signature.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT
+            )
         except Exception as exc:
             log.warning("sign_agreement signal to %s failed: %s", claims.workflow_id, exc)
-            return _message(request, 503, "Please try again", "We could not record your signature just now. Nothing was recorded; please submit again.")
+            return _message(
+                request,
+                503,
+                "Please try again",
+                "We could not record your signature just now. Nothing was recorded; please submit again.",
+            )
         return RedirectResponse(done_url, status_code=303, headers=PAGE_HEADERS)
 
     @app.get("/sign/{token}/done", response_class=HTMLResponse, name="sign_done")
@@ -124,4 +177,9 @@ def register_sign_pages(app: FastAPI, settings: Settings) -> None:
             _, agreement, _ = await load(token)
         except PageError as exc:
             return _message(request, exc.status_code, exc.title, exc.message)
-        return _message(request, 200, "Thank you", f"Your signature of the {agreement.title} was received. A copy stays on record with us; we will be in touch about the next steps.")
+        return _message(
+            request,
+            200,
+            "Thank you",
+            f"Your signature of the {agreement.title} was received. A copy stays on record with us; we will be in touch about the next steps.",
+        )

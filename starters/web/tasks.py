@@ -29,7 +29,9 @@ from starters.web.auth import INTERNAL_PAGE_HEADERS, require_operator
 log = logging.getLogger(__name__)
 
 
-def _filters(assignee: str | None, process: str | None, overdue: str | None, q: str | None) -> TaskFilters:
+def _filters(
+    assignee: str | None, process: str | None, overdue: str | None, q: str | None
+) -> TaskFilters:
     return TaskFilters(
         assignee=(assignee or "").strip()[:100] or None,
         process=(process or "").strip()[:100] or None,
@@ -61,7 +63,12 @@ def register_task_pages(app: FastAPI, settings: Settings) -> None:
         operator = require_operator(request, settings)
         found = await inbox()
         if found is None:
-            return _message(request, 503, "Temporal is not reachable", "The task inbox cannot be loaded right now. Please try again in a minute.")
+            return _message(
+                request,
+                503,
+                "Temporal is not reachable",
+                "The task inbox cannot be loaded right now. Please try again in a minute.",
+            )
         now = datetime.now(UTC)
         filters = _filters(assignee, process, overdue, q)
         rows = filter_tasks(found.rows, filters, now)
@@ -84,10 +91,14 @@ def register_task_pages(app: FastAPI, settings: Settings) -> None:
             "now": now,
             "unanswered": found.unanswered,
             "workflows": found.workflows,
-            "ui_url": lambda workflow_id: workflow_ui_url(settings.temporal_ui_url, settings.temporal_namespace, workflow_id),
+            "ui_url": lambda workflow_id: workflow_ui_url(
+                settings.temporal_ui_url, settings.temporal_namespace, workflow_id
+            ),
             "ui_filter_url": f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows",
         }
-        return templates.TemplateResponse(request, "tasks.html", context, headers=INTERNAL_PAGE_HEADERS)
+        return templates.TemplateResponse(
+            request, "tasks.html", context, headers=INTERNAL_PAGE_HEADERS
+        )
 
     @app.get("/tasks.json", name="task_inbox_json")
     async def task_inbox_json(
@@ -105,6 +116,10 @@ def register_task_pages(app: FastAPI, settings: Settings) -> None:
         now = datetime.now(UTC)
         rows = filter_tasks(found.rows, _filters(assignee, process, overdue, q), now)
         return JSONResponse(
-            {"tasks": [r.to_json() for r in rows], "total": len(found.rows), "unanswered": found.unanswered},
+            {
+                "tasks": [r.to_json() for r in rows],
+                "total": len(found.rows),
+                "unanswered": found.unanswered,
+            },
             headers=PAGE_HEADERS,
         )

@@ -35,7 +35,10 @@ class FakeRocketChat(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _authorized(self) -> bool:
-        if self.headers.get("X-User-Id") != "bot-id" or self.headers.get("X-Auth-Token") != "bot-token":
+        if (
+            self.headers.get("X-User-Id") != "bot-id"
+            or self.headers.get("X-Auth-Token") != "bot-token"
+        ):
             self._answer(401, {"status": "error", "message": "You must be logged in to do this."})
             return False
         return True
@@ -49,8 +52,20 @@ class FakeRocketChat(BaseHTTPRequestHandler):
         key = "group" if kind == "groups" else "channel"
         if self.path.endswith(".create"):
             if body["name"] in self.rooms:
-                return self._answer(400, {"success": False, "error": "A channel with name already exists [error-duplicate-channel-name]", "errorType": "error-duplicate-channel-name"})
-            room = {"_id": f"room{len(self.rooms) + 1}", "name": body["name"], "t": "p" if kind == "groups" else "c", "usernames": body.get("members", [])}
+                return self._answer(
+                    400,
+                    {
+                        "success": False,
+                        "error": "A channel with name already exists [error-duplicate-channel-name]",
+                        "errorType": "error-duplicate-channel-name",
+                    },
+                )
+            room = {
+                "_id": f"room{len(self.rooms) + 1}",
+                "name": body["name"],
+                "t": "p" if kind == "groups" else "c",
+                "usernames": body.get("members", []),
+            }
             self.rooms[body["name"]] = room
             return self._answer(200, {key: room, "success": True})
         if self.path.endswith(".setTopic"):
@@ -79,11 +94,26 @@ def server() -> Iterator[str]:
 
 
 def request(key: str = "rc-onboarding-porto-chat:workgroup") -> WorkgroupRequest:
-    return WorkgroupRequest(idempotency_key=key, workflow_id="rc-onboarding-porto-chat", partner_id="porto-chat", company="Porto Chat Lda", members=["ana.costa"], topic="Porto Chat Lda × Rocket.Chat core team")
+    return WorkgroupRequest(
+        idempotency_key=key,
+        workflow_id="rc-onboarding-porto-chat",
+        partner_id="porto-chat",
+        company="Porto Chat Lda",
+        members=["ana.costa"],
+        topic="Porto Chat Lda × Rocket.Chat core team",
+    )
 
 
 def rest(settings: Settings, url: str, **kw: Any) -> Settings:
-    return settings.model_copy(update={"rocketchat_backend": "rest", "rocketchat_server_url": url, "rocketchat_user_id": "bot-id", "rocketchat_auth_token": SecretStr("bot-token"), **kw})
+    return settings.model_copy(
+        update={
+            "rocketchat_backend": "rest",
+            "rocketchat_server_url": url,
+            "rocketchat_user_id": "bot-id",
+            "rocketchat_auth_token": SecretStr("bot-token"),
+            **kw,
+        }
+    )
 
 
 def test_local_adapter_records_the_workgroup_once(settings: Settings) -> None:
@@ -101,16 +131,27 @@ def test_rest_client_creates_a_private_group_with_topic(settings: Settings, serv
     assert group.backend == "rest" and group.room_id == "room1" and group.room_type == "private"
     methods = [(m, p) for m, p, _ in FakeRocketChat.calls]
     assert methods == [("POST", "/api/v1/groups.create"), ("POST", "/api/v1/groups.setTopic")]
-    assert FakeRocketChat.calls[0][2] == {"name": "partner-porto-chat", "members": ["ana.costa"], "readOnly": False}
+    assert FakeRocketChat.calls[0][2] == {
+        "name": "partner-porto-chat",
+        "members": ["ana.costa"],
+        "readOnly": False,
+    }
     assert list_workgroups(settings)[0].room_id == "room1"
 
 
 def test_rest_client_public_channel_and_existing_room(settings: Settings, server: str) -> None:
     public = rest(settings, server, rocketchat_workgroup_private=False)
-    FakeRocketChat.rooms["partner-porto-chat"] = {"_id": "existing", "name": "partner-porto-chat", "t": "c"}
+    FakeRocketChat.rooms["partner-porto-chat"] = {
+        "_id": "existing",
+        "name": "partner-porto-chat",
+        "t": "c",
+    }
     channel = CommunityActivities(public).create_workgroup(request())
     assert channel.room_id == "existing" and channel.url.endswith("/channel/partner-porto-chat")
-    assert [p for _, p, _ in FakeRocketChat.calls][:2] == ["/api/v1/channels.create", "/api/v1/channels.info?roomName=partner-porto-chat"]
+    assert [p for _, p, _ in FakeRocketChat.calls][:2] == [
+        "/api/v1/channels.create",
+        "/api/v1/channels.info?roomName=partner-porto-chat",
+    ]
 
 
 def test_rest_client_bad_token_is_permanent(settings: Settings, server: str) -> None:

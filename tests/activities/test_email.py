@@ -108,9 +108,34 @@ AGREEMENT = {
 }
 CONTEXTS: dict[str, dict[str, Any]] = {
     # issue 3: deal registration and authorized resale
-    "deal_registration_update": {**DEAL, "event": "approved", "headline": "approved", "protected_until": NOW + timedelta(days=90), "reason": "", "question": "", "due_at": None, "description": ""},
-    "referral_fee_instructions": {**DEAL, "fee_cents": 600_000, "note": "Referral fee for deal registration DR-2026-000123", "payments_email": "payments@mattermost.com"},
-    "resale_update": {"request_id": "RS-2026-0042", "reseller_company": "Acme & Sons <EU>", "contact_name": "Mari Tamm", "end_customer_name": "Tallinna Sadam AS", "event": "rejected", "headline": "not approved", "reason": "The customer can buy direct", "description": "", "due_at": None, "purchase_order": ""},
+    "deal_registration_update": {
+        **DEAL,
+        "event": "approved",
+        "headline": "approved",
+        "protected_until": NOW + timedelta(days=90),
+        "reason": "",
+        "question": "",
+        "due_at": None,
+        "description": "",
+    },
+    "referral_fee_instructions": {
+        **DEAL,
+        "fee_cents": 600_000,
+        "note": "Referral fee for deal registration DR-2026-000123",
+        "payments_email": "payments@mattermost.com",
+    },
+    "resale_update": {
+        "request_id": "RS-2026-0042",
+        "reseller_company": "Acme & Sons <EU>",
+        "contact_name": "Mari Tamm",
+        "end_customer_name": "Tallinna Sadam AS",
+        "event": "rejected",
+        "headline": "not approved",
+        "reason": "The customer can buy direct",
+        "description": "",
+        "due_at": None,
+        "purchase_order": "",
+    },
     "order_refused": {**ORDER, "reason": "Resale orders cannot carry custom terms"},
     "terms_acceptance_request": TERMS,
     "terms_acceptance_reminder": {**TERMS, "reminder_number": 2},
@@ -134,11 +159,31 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "invoice_closed": {**INVOICE, "status": "void", "reason": "Order cancelled by the reseller"},
     "agreement_signature_request": AGREEMENT,
     "agreement_signature_reminder": {**AGREEMENT, "reminder_number": 1},
-    "partner_notice": {"headline": "Your directory listing is published", "company": "Nordlicht IT GmbH", "contact_name": "Lena Hoffmann", "kind": "listing_published", "paragraphs": ["The listing of Nordlicht IT is published in the Mattermost partner directory."], "facts": [["Partner", "nordlicht-it"]]},
-    "rocketchat_notice": {"headline": "Welcome to the Rocket.Chat Partner Program", "company": "Porto Chat Lda", "contact_name": "Ana Costa", "paragraphs": ["Your partner agreement is signed.", "Basic training is due within 60 days."], "facts": [["Program fee", "USD 1,200.00"], ["Training due", "January 29, 2027"]]},
+    "partner_notice": {
+        "headline": "Your directory listing is published",
+        "company": "Nordlicht IT GmbH",
+        "contact_name": "Lena Hoffmann",
+        "kind": "listing_published",
+        "paragraphs": [
+            "The listing of Nordlicht IT is published in the Mattermost partner directory."
+        ],
+        "facts": [["Partner", "nordlicht-it"]],
+    },
+    "rocketchat_notice": {
+        "headline": "Welcome to the Rocket.Chat Partner Program",
+        "company": "Porto Chat Lda",
+        "contact_name": "Ana Costa",
+        "paragraphs": [
+            "Your partner agreement is signed.",
+            "Basic training is due within 60 days.",
+        ],
+        "facts": [["Program fee", "USD 1,200.00"], ["Training due", "January 29, 2027"]],
+    },
 }
 LINKS = {"accept_url": LinkSpec(purpose="accept_terms", expires_at=LINK_EXPIRES)}
-SIGN_LINKS = {"sign_url": LinkSpec(purpose="sign_agreement", expires_at=LINK_EXPIRES, subject="agr_1")}
+SIGN_LINKS = {
+    "sign_url": LinkSpec(purpose="sign_agreement", expires_at=LINK_EXPIRES, subject="agr_1")
+}
 
 
 def make_request(template: str = "order_refused", key: str = "order-ORD-1:refused", **kw: Any):

@@ -14,9 +14,21 @@ from activities.web_checks import WebCheckActivities, WebCheckRequest, check_web
 from models.settings import Settings
 
 PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
-    "/partners": (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body><h1>Our partners</h1><img alt='Rocket.Chat partner badge' src='/b.png'></body></html>"),
-    "/plain": (200, {"Content-Type": "text/html"}, b"<html><body>We host chat servers.</body></html>"),
-    "/script-only": (200, {"Content-Type": "text/html"}, b"<html><script>var x='rocket.chat'</script><body>Nothing here</body></html>"),
+    "/partners": (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        b"<html><body><h1>Our partners</h1><img alt='Rocket.Chat partner badge' src='/b.png'></body></html>",
+    ),
+    "/plain": (
+        200,
+        {"Content-Type": "text/html"},
+        b"<html><body>We host chat servers.</body></html>",
+    ),
+    "/script-only": (
+        200,
+        {"Content-Type": "text/html"},
+        b"<html><script>var x='rocket.chat'</script><body>Nothing here</body></html>",
+    ),
     "/old": (301, {"Location": "/partners"}, b""),
     "/offsite": (302, {"Location": "http://localhost:{port}/partners"}, b""),
     "/loop": (302, {"Location": "/loop"}, b""),
@@ -57,7 +69,13 @@ def site() -> Iterator[str]:
 
 @pytest.fixture
 def limited(settings: Settings) -> Settings:
-    return settings.model_copy(update={"web_check_timeout_seconds": 0.5, "web_check_max_bytes": 10_000, "web_check_max_redirects": 3})
+    return settings.model_copy(
+        update={
+            "web_check_timeout_seconds": 0.5,
+            "web_check_max_bytes": 10_000,
+            "web_check_max_redirects": 3,
+        }
+    )
 
 
 def check(settings: Settings, url: str):  # type: ignore[no-untyped-def]
@@ -65,7 +83,9 @@ def check(settings: Settings, url: str):  # type: ignore[no-untyped-def]
 
 
 def test_page_that_names_rocketchat_passes(limited: Settings, site: str) -> None:
-    result = WebCheckActivities(limited).check_partner_website(WebCheckRequest(url=site + "/partners"))
+    result = WebCheckActivities(limited).check_partner_website(
+        WebCheckRequest(url=site + "/partners")
+    )
     assert result.ok and result.mentions and result.status_code == 200 and result.redirects == 0
 
 
@@ -82,7 +102,11 @@ def test_redirect_within_the_site_is_followed(limited: Settings, site: str) -> N
 
 def test_redirect_off_the_site_is_refused(limited: Settings, site: str) -> None:
     result = check(limited, site + "/offsite")
-    assert not result.ok and "off the site" in (result.reason or "") and "localhost" in (result.reason or "")
+    assert (
+        not result.ok
+        and "off the site" in (result.reason or "")
+        and "localhost" in (result.reason or "")
+    )
 
 
 def test_redirect_limit(limited: Settings, site: str) -> None:

@@ -52,11 +52,15 @@ def test_email_domain_ignores_free_mail() -> None:
 def test_opportunity_keys_by_name_and_domain_per_product() -> None:
     keys = opportunity_keys("Hanse Logistik AG", "it@hanse-logistik.example", "mm-ent-1y")
     assert keys == ["name:hanse logistik|MM-ENT-1Y", "domain:hanse-logistik.example|MM-ENT-1Y"]
-    assert opportunity_keys("Hanse Logistik AG", "x@gmail.com", "MM-ENT-1Y") == ["name:hanse logistik|MM-ENT-1Y"]
+    assert opportunity_keys("Hanse Logistik AG", "x@gmail.com", "MM-ENT-1Y") == [
+        "name:hanse logistik|MM-ENT-1Y"
+    ]
 
 
 def test_referral_fee_note_is_exact() -> None:
-    assert referral_fee_note("DR-2026-000123") == "Referral fee for deal registration DR-2026-000123"
+    assert (
+        referral_fee_note("DR-2026-000123") == "Referral fee for deal registration DR-2026-000123"
+    )
 
 
 def test_review_needs_reason_or_question() -> None:

@@ -39,13 +39,23 @@ APP = {
 
 
 def report(**kw: object) -> SalesReport:
-    base = {"month": "2026-12", "submitted_by": "ana@portochat.example", "deals_closed": 1, "sales_closed_cents": 100, "prospective_sales": 0, "share_statistics": True}
+    base = {
+        "month": "2026-12",
+        "submitted_by": "ana@portochat.example",
+        "deals_closed": 1,
+        "sales_closed_cents": 100,
+        "prospective_sales": 0,
+        "share_statistics": True,
+    }
     return SalesReport.model_validate({**base, **kw})
 
 
 def test_services_come_from_the_seed_per_type() -> None:
     assert list(SERVICES["hosting"].values()) == ["Private Cloud Hosting"]
-    assert len(SERVICES["technology_provider"]) == 10 and "Brand Theming" in SERVICES["technology_provider"].values()
+    assert (
+        len(SERVICES["technology_provider"]) == 10
+        and "Brand Theming" in SERVICES["technology_provider"].values()
+    )
     assert "Resale of Rocket.Chat Premium" in SERVICES["value_added"].values()
     app = RocketChatApplication.model_validate(APP)
     assert app.country == "PT"
@@ -56,14 +66,21 @@ def test_services_come_from_the_seed_per_type() -> None:
 
 
 def test_term_shorter_than_a_year_is_refused() -> None:
-    assert ContractTerms(prepared_by="am", term_months=12, support_contract_reference="SUP-1").term_months == 12
+    assert (
+        ContractTerms(
+            prepared_by="am", term_months=12, support_contract_reference="SUP-1"
+        ).term_months
+        == 12
+    )
     with pytest.raises(ValidationError, match="at least one year"):
         ContractTerms(prepared_by="am", term_months=11, support_contract_reference="SUP-1")
 
 
 def test_goals_are_measurable_and_unique() -> None:
     with pytest.raises(ValidationError):
-        GoalsSet(agreed_by="x", goals=[Goal(metric="deals_closed", quarter_target=2, year_target=8)] * 2)
+        GoalsSet(
+            agreed_by="x", goals=[Goal(metric="deals_closed", quarter_target=2, year_target=8)] * 2
+        )
     with pytest.raises(ValidationError, match="year target"):
         Goal(metric="deals_closed", quarter_target=5, year_target=4)
     with pytest.raises(ValidationError, match="needs notes"):
@@ -74,10 +91,17 @@ def test_dates_quarters_reports_training() -> None:
     signed = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
     assert add_months(signed, 3) == datetime(2027, 2, 28, 15, 0, tzinfo=UTC)
     start, end = quarter_bounds(signed, 2)
-    assert (start, end) == (datetime(2027, 2, 28, 15, tzinfo=UTC), datetime(2027, 5, 30, 15, tzinfo=UTC))
+    assert (start, end) == (
+        datetime(2027, 2, 28, 15, tzinfo=UTC),
+        datetime(2027, 5, 30, 15, tzinfo=UTC),
+    )
     assert report_due_at("2026-12") == datetime(2027, 1, 10, tzinfo=UTC)
     term_end = add_months(signed, 12)
-    assert months_due_in(signed, term_end, *quarter_bounds(signed, 1)) == ["2026-11", "2026-12", "2027-01"]
+    assert months_due_in(signed, term_end, *quarter_bounds(signed, 1)) == [
+        "2026-11",
+        "2026-12",
+        "2027-01",
+    ]
     reminders, deadline, escalation = training_schedule(signed)
     assert [(r - signed).days for r in reminders] == [30, 45, 55]
     assert (deadline - signed).days == 60 and (escalation - signed).days == 61
@@ -85,8 +109,24 @@ def test_dates_quarters_reports_training() -> None:
 
 def test_goal_attainment_and_review_proposal() -> None:
     at = datetime(2027, 1, 1, tzinfo=UTC)
-    summaries = [ReportSummary(month=m, submitted_at=at, deals_closed=d, sales_closed_cents=c, prospective_sales=1, certified_staff=s, share_statistics=True, owed_to_rocketchat_cents=0) for m, d, c, s in [("2026-11", 1, 500_00, 1), ("2026-12", 2, 250_00, 3)]]
-    goals = [Goal(metric="deals_closed", quarter_target=4, year_target=16), Goal(metric="revenue_cents", quarter_target=0, year_target=0), Goal(metric="certified_staff", quarter_target=2, year_target=2)]
+    summaries = [
+        ReportSummary(
+            month=m,
+            submitted_at=at,
+            deals_closed=d,
+            sales_closed_cents=c,
+            prospective_sales=1,
+            certified_staff=s,
+            share_statistics=True,
+            owed_to_rocketchat_cents=0,
+        )
+        for m, d, c, s in [("2026-11", 1, 500_00, 1), ("2026-12", 2, 250_00, 3)]
+    ]
+    goals = [
+        Goal(metric="deals_closed", quarter_target=4, year_target=16),
+        Goal(metric="revenue_cents", quarter_target=0, year_target=0),
+        Goal(metric="certified_staff", quarter_target=2, year_target=2),
+    ]
     assert goal_attainment(goals, summaries) == {
         "deals_closed": {"target": 4, "achieved": 3, "percent": 75},
         "revenue_cents": {"target": 0, "achieved": 750_00, "percent": 100},
@@ -110,30 +150,80 @@ def test_percent_rounds_half_up_to_the_cent() -> None:
 
 
 def test_hosting_partner_pays_30_percent_of_hosting_revenue() -> None:
-    share = revenue_share("hosting", report(hosting_revenue_cents=10_000_05, referred_projects=[{"name": "X", "amount_cents": 1000}]))
+    share = revenue_share(
+        "hosting",
+        report(
+            hosting_revenue_cents=10_000_05, referred_projects=[{"name": "X", "amount_cents": 1000}]
+        ),
+    )
     [line] = share.lines  # referred projects are a Technology Provider rule
-    assert line.rocketchat_cents == 3_000_02 and line.partner_cents == 7_000_03  # 300,001.5 -> 300,002
+    assert (
+        line.rocketchat_cents == 3_000_02 and line.partner_cents == 7_000_03
+    )  # 300,001.5 -> 300,002
     assert share.owed_to_rocketchat_cents == 3_000_02
 
 
 def test_technology_provider_referred_projects_30_70() -> None:
-    share = revenue_share("technology_provider", report(hosting_revenue_cents=999_99, referred_projects=[{"name": "Hospital chat", "amount_cents": 40_000_00}, {"name": "Odd", "amount_cents": 3_33}]))
-    assert [(line.rocketchat_cents, line.partner_cents) for line in share.lines] == [(12_000_00, 28_000_00), (1_00, 2_33)]  # 99.9 -> 100
+    share = revenue_share(
+        "technology_provider",
+        report(
+            hosting_revenue_cents=999_99,
+            referred_projects=[
+                {"name": "Hospital chat", "amount_cents": 40_000_00},
+                {"name": "Odd", "amount_cents": 3_33},
+            ],
+        ),
+    )
+    assert [(line.rocketchat_cents, line.partner_cents) for line in share.lines] == [
+        (12_000_00, 28_000_00),
+        (1_00, 2_33),
+    ]  # 99.9 -> 100
     assert share.owed_to_rocketchat_cents == 12_001_00
-    assert all(line.rocketchat_cents + line.partner_cents == line.gross_cents for line in share.lines)
+    assert all(
+        line.rocketchat_cents + line.partner_cents == line.gross_cents for line in share.lines
+    )
 
 
-@pytest.mark.parametrize(("partner_type", "owed"), [("technology_provider", 2_000_00 * 3 - 1_200_00 + 7_999_99 - 1_600_00), ("value_added", 2_000_00 * 3 - 1_200_00 + 7_999_99 - 1_600_00), ("hosting", 2_000_00 * 3 + 7_999_99)])
+@pytest.mark.parametrize(
+    ("partner_type", "owed"),
+    [
+        ("technology_provider", 2_000_00 * 3 - 1_200_00 + 7_999_99 - 1_600_00),
+        ("value_added", 2_000_00 * 3 - 1_200_00 + 7_999_99 - 1_600_00),
+        ("hosting", 2_000_00 * 3 + 7_999_99),
+    ],
+)
 def test_premium_offers_get_20_percent_off_for_tp_and_vap(partner_type: str, owed: int) -> None:
-    offers = [{"product": "support_plan", "description": "Pro support", "quantity": 3, "list_price_cents": 2_000_00}, {"product": "enterprise_license", "description": "Enterprise", "quantity": 1, "list_price_cents": 7_999_99}]
+    offers = [
+        {
+            "product": "support_plan",
+            "description": "Pro support",
+            "quantity": 3,
+            "list_price_cents": 2_000_00,
+        },
+        {
+            "product": "enterprise_license",
+            "description": "Enterprise",
+            "quantity": 1,
+            "list_price_cents": 7_999_99,
+        },
+    ]
     share = revenue_share(partner_type, report(premium_offers=offers))
     assert share.owed_to_rocketchat_cents == owed
     if partner_type != "hosting":
-        assert [line.discount_cents for line in share.lines] == [1_200_00, 1_600_00]  # 159,999.8 -> 160,000
+        assert [line.discount_cents for line in share.lines] == [
+            1_200_00,
+            1_600_00,
+        ]  # 159,999.8 -> 160,000
 
 
 def test_value_added_partner_keeps_referred_projects_and_hosting() -> None:
-    share = revenue_share("value_added", report(hosting_revenue_cents=5_000_00, referred_projects=[{"name": "X", "amount_cents": 1_000_00}]))
+    share = revenue_share(
+        "value_added",
+        report(
+            hosting_revenue_cents=5_000_00,
+            referred_projects=[{"name": "X", "amount_cents": 1_000_00}],
+        ),
+    )
     assert share.lines == [] and share.owed_to_rocketchat_cents == 0
 
 

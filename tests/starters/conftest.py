@@ -58,7 +58,9 @@ def pages_settings(tmp_path: Path, local_env: WorkflowEnvironment) -> Settings:
 
 
 @pytest_asyncio.fixture
-async def pages_stack(local_env: WorkflowEnvironment, pages_settings: Settings) -> AsyncIterator[PagesStack]:
+async def pages_stack(
+    local_env: WorkflowEnvironment, pages_settings: Settings
+) -> AsyncIterator[PagesStack]:
     """A real worker (workers.main.build_worker) on its own task queue; what the test
     started is terminated afterwards."""
     from workers.main import build_worker
@@ -94,11 +96,15 @@ class PagesStack:
                     if pending["task"] == task:
                         return pending
             await asyncio.sleep(0.05)
-        raise AssertionError(f"{task} never pending on {workflow_id}: {(await handle.query('status'))['stage']}")
+        raise AssertionError(
+            f"{task} never pending on {workflow_id}: {(await handle.query('status'))['stage']}"
+        )
 
     async def complete(self, workflow_id: str, task: str, **changes: Any) -> dict[str, Any]:
         pending = await self.task(workflow_id, task)
-        await self.client.get_workflow_handle(workflow_id).signal(pending["handler"], {**pending["example"], **changes})
+        await self.client.get_workflow_handle(workflow_id).signal(
+            pending["handler"], {**pending["example"], **changes}
+        )
         return pending
 
     async def visible(self, query: str, timeout: float = 15.0) -> Any:
@@ -118,16 +124,28 @@ class PagesStack:
         await self.complete(workflow_id, "accept_terms")
         await self.complete(workflow_id, "review_license")
         payment = await self.task(workflow_id, "record_payment")
-        await self.visible(f'WorkflowId = "{workflow_id}" AND InvoiceStage = "open" AND InvoiceNumber IS NOT NULL')
+        await self.visible(
+            f'WorkflowId = "{workflow_id}" AND InvoiceStage = "open" AND InvoiceNumber IS NOT NULL'
+        )
         return workflow_id, payment
 
 
 def login_form_fields(page_html: str) -> dict[str, str]:
     """The hidden fields (csrf, next) of the login form."""
-    return {name: html.unescape(value) for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page_html)}
+    return {
+        name: html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="(\w+)" value="([^"]*)"', page_html
+        )
+    }
 
 
-async def sign_in(web: httpx.AsyncClient, name: str = OPERATOR, password: str = OPERATOR_PASSWORD, next_url: str = "/tasks") -> httpx.Response:
+async def sign_in(
+    web: httpx.AsyncClient,
+    name: str = OPERATOR,
+    password: str = OPERATOR_PASSWORD,
+    next_url: str = "/tasks",
+) -> httpx.Response:
     page = await web.get("/login", params={"next": next_url})
     fields = login_form_fields(page.text)
     return await web.post("/login", data={**fields, "name": name, "password": password})
@@ -138,9 +156,19 @@ async def sign_in(web: httpx.AsyncClient, name: str = OPERATOR, password: str = 
 
 def _chromium_or_reason() -> str | None:
     """None when /usr/bin/chromium can be used (installing it as root when missing)."""
-    if not Path(CHROMIUM).exists() and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+    if (
+        not Path(CHROMIUM).exists()
+        and hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("apt-get")
+    ):
         with contextlib.suppress(Exception):
-            subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True, timeout=600)
+            subprocess.run(
+                ["apt-get", "install", "-y", "chromium"],
+                check=False,
+                capture_output=True,
+                timeout=600,
+            )
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is missing: install it with `apt-get install chromium` (root)"
     return None
@@ -154,7 +182,11 @@ async def browser() -> AsyncIterator[Any]:
     if reason:
         pytest.skip(reason)
     async with async_api.async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        instance = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
         try:
             yield instance
         finally:
@@ -171,7 +203,9 @@ async def serve(app: Any) -> AsyncIterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     for _ in range(200):
@@ -211,7 +245,10 @@ def seed_finance_records(settings: Settings) -> None:
 
     deals = DealActivities(settings)
     at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    for number, cents, status in (("DR-2026-000101", 240000, "payable"), ("DR-2026-000102", 123456, "paid")):
+    for number, cents, status in (
+        ("DR-2026-000101", 240000, "payable"),
+        ("DR-2026-000102", 123456, "paid"),
+    ):
         deals.record_referral_fee(
             ReferralFeeRecord(
                 deal_number=number, workflow_id=f"deal-{number}", partner_id="nordlicht-it", amount_cents=cents,
@@ -219,7 +256,15 @@ def seed_finance_records(settings: Settings) -> None:
                 reference="WIRE-RF-1" if status == "paid" else None, at=at,
             )
         )  # fmt: skip
-    report = SalesReport(month="2026-02", submitted_by="ops@hostpartner.example", deals_closed=2, sales_closed_cents=1_000_000, prospective_sales=1, hosting_revenue_cents=1_000_001, share_statistics=True)
+    report = SalesReport(
+        month="2026-02",
+        submitted_by="ops@hostpartner.example",
+        deals_closed=2,
+        sales_closed_cents=1_000_000,
+        prospective_sales=1,
+        hosting_revenue_cents=1_000_001,
+        share_statistics=True,
+    )
     share = revenue_share("hosting", report)
     RocketChatRecordActivities(settings).record_sales_report(
         SalesReportRecord(

@@ -27,7 +27,9 @@ async def _shot(page: Any, directory: Path, name: str) -> None:
     await page.screenshot(path=str(directory / name), full_page=True)
 
 
-async def test_click_through_accept_sign_tasks_and_finance(browser: Any, pages_stack: PagesStack, screenshots: Path) -> None:
+async def test_click_through_accept_sign_tasks_and_finance(
+    browser: Any, pages_stack: PagesStack, screenshots: Path
+) -> None:
     settings = pages_stack.settings
     secret = settings.secret("link_secret")
     expires = datetime.now(UTC) + timedelta(days=7)
@@ -44,7 +46,9 @@ async def test_click_through_accept_sign_tasks_and_finance(browser: Any, pages_s
         page = await context.new_page()
         try:
             # The end customer accepts the subscription terms.
-            await page.goto(f"{base}/accept/{make_token(secret, order_id, 'accept_terms', expires)}")
+            await page.goto(
+                f"{base}/accept/{make_token(secret, order_id, 'accept_terms', expires)}"
+            )
             assert order["end_customer"]["legal_name"] in await page.content()
             await page.get_by_label("Job title").fill("Head of IT")
             await page.get_by_label("I agree").check()
@@ -55,9 +59,17 @@ async def test_click_through_accept_sign_tasks_and_finance(browser: Any, pages_s
             await pages_stack.task(order_id, "review_license")  # the order moved on
 
             # The reseller signs the one-time authorized reseller agreement.
-            token = make_token(secret, resale_id, "sign_agreement", expires, subject=sign["example"]["agreement_id"])
+            token = make_token(
+                secret,
+                resale_id,
+                "sign_agreement",
+                expires,
+                subject=sign["example"]["agreement_id"],
+            )
             await page.goto(f"{base}/sign/{token}")
-            assert await page.get_by_label("Full name").input_value() == sign["example"]["name"]  # prefilled
+            assert (
+                await page.get_by_label("Full name").input_value() == sign["example"]["name"]
+            )  # prefilled
             await page.get_by_label("Job title").fill("Managing Director")
             await page.get_by_label("I have read").check()
             await _shot(page, screenshots, "sign.png")
@@ -85,7 +97,9 @@ async def test_click_through_accept_sign_tasks_and_finance(browser: Any, pages_s
             # The license desk approves; finance reads the open invoice on the board.
             await pages_stack.complete(order_id, "review_license")
             await pages_stack.task(order_id, "record_payment")
-            await pages_stack.visible(f'WorkflowId = "{order_id}" AND InvoiceStage = "open" AND InvoiceNumber IS NOT NULL')
+            await pages_stack.visible(
+                f'WorkflowId = "{order_id}" AND InvoiceStage = "open" AND InvoiceNumber IS NOT NULL'
+            )
             seed_finance_records(settings)
             await page.get_by_role("link", name="Finance", exact=True).click()
             await page.wait_for_url(f"{base}/finance")

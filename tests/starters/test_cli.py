@@ -9,12 +9,21 @@ from starters.cli import app, apply_override
 
 
 def test_set_overrides_example_fields_by_dotted_path() -> None:
-    payload = {"partner_id": "nordlicht-it", "end_customer": {"address": {"country": "DE"}}, "lines": [{"seats": 5}]}
+    payload = {
+        "partner_id": "nordlicht-it",
+        "end_customer": {"address": {"country": "DE"}},
+        "lines": [{"seats": 5}],
+    }
     apply_override(payload, "partner_id=acme-it")
     apply_override(payload, "end_customer.address.country=NL")
     apply_override(payload, "lines.0.seats=50")
     apply_override(payload, "notes.internal=true")
-    assert payload == {"partner_id": "acme-it", "end_customer": {"address": {"country": "NL"}}, "lines": [{"seats": 50}], "notes": {"internal": True}}
+    assert payload == {
+        "partner_id": "acme-it",
+        "end_customer": {"address": {"country": "NL"}},
+        "lines": [{"seats": 50}],
+        "notes": {"internal": True},
+    }
     with pytest.raises(ValueError):
         apply_override(payload, "no-equals-sign")
 
@@ -22,7 +31,17 @@ def test_set_overrides_example_fields_by_dotted_path() -> None:
 def test_forms_lists_every_form() -> None:
     result = CliRunner().invoke(app, ["forms"])
     assert result.exit_code == 0
-    for form in ("order", "deal-registration", "authorized-resale", "var-application", "si-application", "directory-listing", "evaluation-license", "rocketchat-partner", "monthly-sales-report"):
+    for form in (
+        "order",
+        "deal-registration",
+        "authorized-resale",
+        "var-application",
+        "si-application",
+        "directory-listing",
+        "evaluation-license",
+        "rocketchat-partner",
+        "monthly-sales-report",
+    ):
         assert form in result.output
 
 

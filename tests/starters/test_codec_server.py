@@ -54,7 +54,10 @@ def _web(settings: Settings, client: Client | None = None) -> httpx.AsyncClient:
 
 async def test_cors_preflight_only_for_the_temporal_ui_origin(settings: Settings) -> None:
     async with _web(_with_key(settings)) as web:
-        request = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
+        request = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace",
+        }
         allowed = await web.options("/codec/abc/decode", headers={"Origin": UI, **request})
         assert allowed.status_code == 204
         assert allowed.headers["access-control-allow-origin"] == UI
@@ -63,7 +66,9 @@ async def test_cors_preflight_only_for_the_temporal_ui_origin(settings: Settings
             h.strip() for h in allowed.headers["access-control-allow-headers"].split(",")
         }
         assert "POST" in allowed.headers["access-control-allow-methods"]
-        other = await web.options("/codec/decode", headers={"Origin": "https://evil.example", **request})
+        other = await web.options(
+            "/codec/decode", headers={"Origin": "https://evil.example", **request}
+        )
         assert other.status_code == 403
         assert "access-control-allow-origin" not in other.headers
 
@@ -83,8 +88,14 @@ async def test_the_codec_server_needs_the_token_or_an_operator(settings: Setting
             assert response.json()["detail"].startswith("codec server")
             assert response.headers["access-control-allow-origin"] == UI  # the UI can show why
 
-        settings = settings.model_copy(update={"operators": SecretStr(f"alice:{hash_password('correct horse', iterations=1000)}")})
-        cookie = sign_session(settings.secret("session_secret"), "alice", operators_for(settings)["alice"].fingerprint)
+        settings = settings.model_copy(
+            update={
+                "operators": SecretStr(f"alice:{hash_password('correct horse', iterations=1000)}")
+            }
+        )
+        cookie = sign_session(
+            settings.secret("session_secret"), "alice", operators_for(settings)["alice"].fingerprint
+        )
     async with _web(settings) as web:
         web.cookies.set(SESSION_COOKIE, cookie)
         assert (await web.post("/codec/encode", json=body)).status_code == 200
@@ -93,10 +104,14 @@ async def test_the_codec_server_needs_the_token_or_an_operator(settings: Setting
 async def test_encode_then_decode_through_capability_path_and_bearer(settings: Settings) -> None:
     settings = _with_key(settings)
     token = codec_token(settings)
-    original = _json_payload({"name": "Anna Schmidt", "email": "anna.schmidt@stadtwerke-kiel.example"})
+    original = _json_payload(
+        {"name": "Anna Schmidt", "email": "anna.schmidt@stadtwerke-kiel.example"}
+    )
     headers = {"Origin": UI, "X-Namespace": "default"}
     async with _web(settings) as web:
-        encoded = await web.post(f"/codec/{token}/encode", json={"payloads": [original]}, headers=headers)
+        encoded = await web.post(
+            f"/codec/{token}/encode", json={"payloads": [original]}, headers=headers
+        )
         assert encoded.status_code == 200, encoded.text
         assert encoded.headers["access-control-allow-origin"] == UI
         assert encoded.headers["cache-control"] == "no-store"
@@ -104,16 +119,25 @@ async def test_encode_then_decode_through_capability_path_and_bearer(settings: S
         assert sealed["metadata"]["encoding"] == ENCRYPTED
         assert b"Anna" not in base64.b64decode(sealed["data"])
         bearer = {**headers, "Authorization": f"Bearer {token}"}
-        decoded = await web.post("/codec/decode", json={"payloads": [sealed, original]}, headers=bearer)
+        decoded = await web.post(
+            "/codec/decode", json={"payloads": [sealed, original]}, headers=bearer
+        )
         assert decoded.status_code == 200, decoded.text
         assert decoded.json()["payloads"] == [original, original]  # plaintext passes through
 
-        other_namespace = await web.post("/codec/decode", json={"payloads": [sealed]}, headers={**bearer, "X-Namespace": "other"})
+        other_namespace = await web.post(
+            "/codec/decode", json={"payloads": [sealed]}, headers={**bearer, "X-Namespace": "other"}
+        )
         assert other_namespace.status_code == 403
-        tampered = {**sealed, "data": base64.b64encode(base64.b64decode(sealed["data"])[:-1] + b"\0").decode()}
+        tampered = {
+            **sealed,
+            "data": base64.b64encode(base64.b64decode(sealed["data"])[:-1] + b"\0").decode(),
+        }
         refused = await web.post("/codec/decode", json={"payloads": [tampered]}, headers=bearer)
         assert refused.status_code == 422 and "altered" in refused.json()["detail"]
-        malformed = await web.post("/codec/decode", json={"payloads": [{"data": "%%%"}]}, headers=bearer)
+        malformed = await web.post(
+            "/codec/decode", json={"payloads": [{"data": "%%%"}]}, headers=bearer
+        )
         assert malformed.status_code == 400
 
 
@@ -135,7 +159,9 @@ def test_make_run_wires_the_ui_to_the_codec_server(settings: Settings) -> None:
 def test_keygen_prints_a_fresh_usable_key(tmp_path: Path) -> None:
     first, second = (CliRunner().invoke(cli, ["codec", "keygen"]) for _ in range(2))
     assert first.exit_code == 0 and first.output != second.output
-    settings = Settings(PARTNERFLOW_DATA_DIR=tmp_path, PARTNERFLOW_PAYLOAD_KEY=first.output.strip(), _env_file=None)
+    settings = Settings(
+        PARTNERFLOW_DATA_DIR=tmp_path, PARTNERFLOW_PAYLOAD_KEY=first.output.strip(), _env_file=None
+    )
     assert len(settings.resolved_payload_key() or b"") == 32
 
 
@@ -157,7 +183,10 @@ def _payloads(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]
 
 def _bookkeeping(path: str) -> bool:
     """Search attributes and the SDK's markers (local-activity results' metadata, patch ids)."""
-    markers = (".markerRecordedEventAttributes.details.data.", ".markerRecordedEventAttributes.details.patch-data.")
+    markers = (
+        ".markerRecordedEventAttributes.details.data.",
+        ".markerRecordedEventAttributes.details.patch-data.",
+    )
     return ".searchAttributes.indexedFields." in path or any(marker in path for marker in markers)
 
 
@@ -173,7 +202,11 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
     local_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     settings = _with_key(settings, temporal_task_queue=f"codec-{uuid.uuid4().hex[:8]}")
-    client = Client(local_env.client.service_client, namespace="default", data_converter=data_converter(settings))
+    client = Client(
+        local_env.client.service_client,
+        namespace="default",
+        data_converter=data_converter(settings),
+    )
     plain = local_env.client  # no codec: sees what Temporal stores
     marker = uuid.uuid4().hex[:8]
     submission = FORMS["order"].fresh_example()
@@ -181,12 +214,19 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
     submission["end_customer"]["contact"] = contact
     submission["end_customer"]["address"]["line1"] = f"Uhlenkrog {marker}"
     submission["reseller"]["contact"]["email"] = f"lena.{marker}@nordlicht.example"
-    personal = [contact["name"], contact["email"], submission["reseller"]["contact"]["email"], f"Uhlenkrog {marker}"]
+    personal = [
+        contact["name"],
+        contact["email"],
+        submission["reseller"]["contact"]["email"],
+        f"Uhlenkrog {marker}",
+    ]
     token = codec_token(settings)
     ui = {"Origin": UI, "X-Namespace": "default"}
 
     async with build_worker(client, settings), _web(settings, client) as web:
-        started = await submit_form(client, settings, "order", submission, execution_timeout=timedelta(minutes=10))
+        started = await submit_form(
+            client, settings, "order", submission, execution_timeout=timedelta(minutes=10)
+        )
         assert started.status_code == 202, started.body
         handle = client.get_workflow_handle(started.body["workflow_id"])
         try:
@@ -195,7 +235,9 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             await _until_pending(handle, "accept_terms")
             # An operator sends the signal from the UI: JSON, encoded by the codec server.
             acceptance = {**contact, "title": f"CTO {marker}", "agreed": True}
-            encoded = await web.post(f"/codec/{token}/encode", json={"payloads": [_json_payload(acceptance)]}, headers=ui)
+            encoded = await web.post(
+                f"/codec/{token}/encode", json={"payloads": [_json_payload(acceptance)]}, headers=ui
+            )
             assert encoded.status_code == 200, encoded.text
             await client.workflow_service.signal_workflow_execution(
                 SignalWorkflowExecutionRequest(
@@ -208,7 +250,9 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             )
             await _until_pending(handle, "review_license")  # the worker read the UI's signal
 
-            history = json.loads((await plain.get_workflow_handle(handle.id).fetch_history()).to_json())
+            history = json.loads(
+                (await plain.get_workflow_handle(handle.id).fetch_history()).to_json()
+            )
             found = list(_payloads(history))
             stored = json.dumps(history) + "".join(
                 base64.b64decode(p.get("data", "")).decode("latin-1") for _, p in found
@@ -220,9 +264,13 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             plain_paths = [path for path, p in sealed if p["metadata"]["encoding"] != ENCRYPTED]
             assert sealed and plain_paths == [], "payloads stored unencrypted"
 
-            decoded = await web.post(f"/codec/{token}/decode", json={"payloads": [p for _, p in sealed]}, headers=ui)
+            decoded = await web.post(
+                f"/codec/{token}/decode", json={"payloads": [p for _, p in sealed]}, headers=ui
+            )
             assert decoded.status_code == 200, decoded.text
-            readable = "".join(base64.b64decode(p["data"]).decode() for p in decoded.json()["payloads"])
+            readable = "".join(
+                base64.b64decode(p["data"]).decode() for p in decoded.json()["payloads"]
+            )
             for value in [*personal, f"CTO {marker}"]:
                 assert value in readable
         finally:

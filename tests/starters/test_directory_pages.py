@@ -33,9 +33,18 @@ def png(width: int, height: int = 60) -> bytes:
     return buffer.getvalue()
 
 
-def listing_input(partner_type: str = "value_added_reseller", country: str = "DE") -> DirectoryListingInput:
+def listing_input(
+    partner_type: str = "value_added_reseller", country: str = "DE"
+) -> DirectoryListingInput:
     return DirectoryListingInput.model_validate(
-        {"partner_id": f"p-{uid()}", "partner_type": partner_type, "company": f"Company {uid()}", "contact": {"name": "Lena", "email": "lena@example.com"}, "territory": ["DE", "AT"] if partner_type == "value_added_reseller" else [], "country": country}
+        {
+            "partner_id": f"p-{uid()}",
+            "partner_type": partner_type,
+            "company": f"Company {uid()}",
+            "contact": {"name": "Lena", "email": "lena@example.com"},
+            "territory": ["DE", "AT"] if partner_type == "value_added_reseller" else [],
+            "country": country,
+        }
     )
 
 
@@ -62,26 +71,64 @@ async def wait_published(settings: Settings, env: WorkflowEnvironment, partner_i
     raise AssertionError("never published")
 
 
-async def test_listing_page_checks_fields_and_logo_then_publishes(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_listing_page_checks_fields_and_logo_then_publishes(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         data = listing_input()
         handle = await start_listing(h, data)
         path = await link(h, handle.id)
         app = create_app(settings, time_skipping_env.client)
-        fields = {"name": "Nordlicht", "description": LISTING_DESCRIPTION, "city": "Berlin", "state": "", "country": "DE", "website": "https://nordlicht.example.com"}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+        fields = {
+            "name": "Nordlicht",
+            "description": LISTING_DESCRIPTION,
+            "city": "Berlin",
+            "state": "",
+            "country": "DE",
+            "website": "https://nordlicht.example.com",
+        }
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as web:
             assert (await web.get(path + "x")).status_code == 403
             form = await web.get(path)
-            assert form.status_code == 200 and "30–100 words" in form.text and "Germany, Austria" in form.text
-            narrow = await web.post(path, data=fields, files={"logo": ("logo.png", png(150), "image/png")})
-            assert narrow.status_code == 400 and "the logo is 150 px wide; it must be at least 200 px wide" in narrow.text
-            not_image = await web.post(path, data=fields, files={"logo": ("logo.png", b"GIF89a not really", "image/png")})
+            assert (
+                form.status_code == 200
+                and "30–100 words" in form.text
+                and "Germany, Austria" in form.text
+            )
+            narrow = await web.post(
+                path, data=fields, files={"logo": ("logo.png", png(150), "image/png")}
+            )
+            assert (
+                narrow.status_code == 400
+                and "the logo is 150 px wide; it must be at least 200 px wide" in narrow.text
+            )
+            not_image = await web.post(
+                path, data=fields, files={"logo": ("logo.png", b"GIF89a not really", "image/png")}
+            )
             assert not_image.status_code == 400 and "not an image we can read" in not_image.text
-            short = await web.post(path, data={**fields, "description": "Ten words are not enough for a partner directory listing."}, files={"logo": ("logo.png", png(240), "image/png")})
-            assert short.status_code == 400 and "has 10 words; it must have 30 to 100 words" in short.text
-            bad_url = await web.post(path, data={**fields, "website": "nordlicht"}, files={"logo": ("logo.png", png(240), "image/png")})
+            short = await web.post(
+                path,
+                data={
+                    **fields,
+                    "description": "Ten words are not enough for a partner directory listing.",
+                },
+                files={"logo": ("logo.png", png(240), "image/png")},
+            )
+            assert (
+                short.status_code == 400
+                and "has 10 words; it must have 30 to 100 words" in short.text
+            )
+            bad_url = await web.post(
+                path,
+                data={**fields, "website": "nordlicht"},
+                files={"logo": ("logo.png", png(240), "image/png")},
+            )
             assert bad_url.status_code == 400 and "Website:" in bad_url.text
-            ok = await web.post(path, data=fields, files={"logo": ("logo.png", png(240), "image/png")})
+            ok = await web.post(
+                path, data=fields, files={"logo": ("logo.png", png(240), "image/png")}
+            )
             assert ok.status_code == 303 and ok.headers["location"].endswith("/done")
             review = await h.task(handle, "review_listing")
             assert "Your listing is under review" in (await web.get(path)).text
@@ -90,43 +137,93 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(time_skipping_
 
             other = listing_input("system_integrator", country="NO")
             other_handle = await start_listing(h, other)
-            await other_handle.signal("submit_listing", {**(await h.task(other_handle, "submit_listing"))["example"], "country": "NO"})
+            await other_handle.signal(
+                "submit_listing",
+                {**(await h.task(other_handle, "submit_listing"))["example"], "country": "NO"},
+            )
             await h.complete(other_handle, "review_listing")
             await wait_published(settings, time_skipping_env, other.partner_id)
 
             directory = await web.get("/partners")
-            assert directory.status_code == 200 and "Nordlicht" in directory.text and "Reseller territory" in directory.text and "Germany, Austria" in directory.text
+            assert (
+                directory.status_code == 200
+                and "Nordlicht" in directory.text
+                and "Reseller territory" in directory.text
+                and "Germany, Austria" in directory.text
+            )
             only_no = await web.get("/partners", params={"country": "NO"})
             assert ">Nordlicht</h2>" not in only_no.text and other.company in only_no.text
-            only_var = (await web.get("/partners.json", params={"program": "value_added_reseller"})).json()
-            assert [e["partner_id"] for e in only_var if e["partner_id"] in (data.partner_id, other.partner_id)] == [data.partner_id]
+            only_var = (
+                await web.get("/partners.json", params={"program": "value_added_reseller"})
+            ).json()
+            assert [
+                e["partner_id"]
+                for e in only_var
+                if e["partner_id"] in (data.partner_id, other.partner_id)
+            ] == [data.partner_id]
             entry = next(e for e in only_var if e["partner_id"] == data.partner_id)
-            assert entry["territory"] == ["DE", "AT"] and entry["website"].startswith("https://nordlicht")
+            assert entry["territory"] == ["DE", "AT"] and entry["website"].startswith(
+                "https://nordlicht"
+            )
             logo = await web.get(entry["logo_url"].removeprefix("http://testserver"))
-            assert logo.status_code == 200 and logo.headers["content-type"] == "image/png" and Image.open(io.BytesIO(logo.content)).size == (240, 60)
-            si = next(e for e in (await web.get("/partners.json")).json() if e["partner_id"] == other.partner_id)
-            assert si["territory"] == [] and (await web.get(si["logo_url"].removeprefix("http://testserver"))).status_code == 200
+            assert (
+                logo.status_code == 200
+                and logo.headers["content-type"] == "image/png"
+                and Image.open(io.BytesIO(logo.content)).size == (240, 60)
+            )
+            si = next(
+                e
+                for e in (await web.get("/partners.json")).json()
+                if e["partner_id"] == other.partner_id
+            )
+            assert (
+                si["territory"] == []
+                and (await web.get(si["logo_url"].removeprefix("http://testserver"))).status_code
+                == 200
+            )
 
-            await handle.signal("partner_left", {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"})
+            await handle.signal(
+                "partner_left",
+                {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"},
+            )
             await handle.result()
-            assert data.partner_id not in [e["partner_id"] for e in (await web.get("/partners.json")).json()]
+            assert data.partner_id not in [
+                e["partner_id"] for e in (await web.get("/partners.json")).json()
+            ]
             assert (await web.get(path)).status_code == 410
 
 
-async def test_signal_form_directory_listing(local_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_signal_form_directory_listing(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
     """On the dev server: the intake describes the workflow, which the time-skipping server
     cannot decode once a datetime search attribute was unset."""
     async with lifecycle(local_env, settings) as h:
         data = listing_input()
         handle = await start_listing(h, data)
         example = {**FORMS["directory-listing"].examples()[0], "partner_id": data.partner_id}
-        narrow = await submit_form(h.client, h.settings, "directory-listing", {**example, "logo_base64": base64.b64encode(png(199)).decode()})
-        assert narrow.status_code == 422 and narrow.body["errors"][0]["field"] == "logo_base64" and "199 px wide" in narrow.body["errors"][0]["message"]
-        garbage = await submit_form(h.client, h.settings, "directory-listing", {**example, "logo_base64": "%%%"})
+        narrow = await submit_form(
+            h.client,
+            h.settings,
+            "directory-listing",
+            {**example, "logo_base64": base64.b64encode(png(199)).decode()},
+        )
+        assert (
+            narrow.status_code == 422
+            and narrow.body["errors"][0]["field"] == "logo_base64"
+            and "199 px wide" in narrow.body["errors"][0]["message"]
+        )
+        garbage = await submit_form(
+            h.client, h.settings, "directory-listing", {**example, "logo_base64": "%%%"}
+        )
         assert garbage.status_code == 422 and garbage.body["errors"][0]["field"] == "logo_base64"
-        words = await submit_form(h.client, h.settings, "directory-listing", {**example, "description": "Too short"})
+        words = await submit_form(
+            h.client, h.settings, "directory-listing", {**example, "description": "Too short"}
+        )
         assert words.status_code == 422 and words.body["errors"][0]["field"] == "description"
-        unknown = await submit_form(h.client, h.settings, "directory-listing", {**example, "partner_id": "nobody-" + uid()})
+        unknown = await submit_form(
+            h.client, h.settings, "directory-listing", {**example, "partner_id": "nobody-" + uid()}
+        )
         assert unknown.status_code == 404
         ok = await submit_form(h.client, h.settings, "directory-listing", example)
         assert ok.status_code == 202 and ok.body["signal"] == "submit_listing"
@@ -137,25 +234,80 @@ async def test_signal_form_directory_listing(local_env: WorkflowEnvironment, set
         assert closed.status_code == 409
 
 
-async def test_evaluation_form_prepare_checks_the_partner_records(local_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_evaluation_form_prepare_checks_the_partner_records(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(local_env, settings) as h:
         example = FORMS["evaluation-license"].examples()[0]
-        stranger = await submit_form(h.client, h.settings, "evaluation-license", {**example, "partner_id": f"stranger-{uid()}"})
+        stranger = await submit_form(
+            h.client,
+            h.settings,
+            "evaluation-license",
+            {**example, "partner_id": f"stranger-{uid()}"},
+        )
         assert stranger.status_code == 422 and stranger.body["errors"][0]["field"] == "partner_id"
-        wrong = await submit_form(h.client, h.settings, "evaluation-license", {**example, "organization_name": "Nordlicht GmbH", "where_are_you_with_mattermost": "Evaluating"})
-        assert wrong.status_code == 422 and {e["field"] for e in wrong.body["errors"]} == {"organization_name", "where_are_you_with_mattermost"}
+        wrong = await submit_form(
+            h.client,
+            h.settings,
+            "evaluation-license",
+            {
+                **example,
+                "organization_name": "Nordlicht GmbH",
+                "where_are_you_with_mattermost": "Evaluating",
+            },
+        )
+        assert wrong.status_code == 422 and {e["field"] for e in wrong.body["errors"]} == {
+            "organization_name",
+            "where_are_you_with_mattermost",
+        }
         partner_id = f"nordlicht-{uid()}"
-        PartnerActivities(h.settings).upsert_partner(PartnerRecord(partner_id=partner_id, program="mattermost", partner_type="system_integrator", company="Nordlicht", country="DE", contact_name="Lena", contact_email="lena@example.com", status="active", at=datetime.now(UTC)))
-        ok = await submit_form(h.client, h.settings, "evaluation-license", {**example, "partner_id": partner_id})
+        PartnerActivities(h.settings).upsert_partner(
+            PartnerRecord(
+                partner_id=partner_id,
+                program="mattermost",
+                partner_type="system_integrator",
+                company="Nordlicht",
+                country="DE",
+                contact_name="Lena",
+                contact_email="lena@example.com",
+                status="active",
+                at=datetime.now(UTC),
+            )
+        )
+        ok = await submit_form(
+            h.client, h.settings, "evaluation-license", {**example, "partner_id": partner_id}
+        )
         assert ok.status_code == 202 and ok.body["workflow_id"] == f"eval-license-{partner_id}"
         h.ids.append(ok.body["workflow_id"])
-        assert (await h.task(h.handle(ok.body["workflow_id"]), "review_evaluation_license"))["assignee"] == "license_desk"
+        assert (await h.task(h.handle(ok.body["workflow_id"]), "review_evaluation_license"))[
+            "assignee"
+        ] == "license_desk"
 
 
-async def test_application_forms_refuse_a_partner_id_of_another_company(local_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_application_forms_refuse_a_partner_id_of_another_company(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(local_env, settings) as h:
         taken = f"taken-{uid()}"
-        PartnerActivities(h.settings).upsert_partner(PartnerRecord(partner_id=taken, program="mattermost", partner_type="value_added_reseller", company="Someone Else GmbH", country="DE", contact_name="X", contact_email="x@example.com", status="active", at=datetime.now(UTC)))
+        PartnerActivities(h.settings).upsert_partner(
+            PartnerRecord(
+                partner_id=taken,
+                program="mattermost",
+                partner_type="value_added_reseller",
+                company="Someone Else GmbH",
+                country="DE",
+                contact_name="X",
+                contact_email="x@example.com",
+                status="active",
+                at=datetime.now(UTC),
+            )
+        )
         for form in ("var-application", "si-application"):
-            result = await submit_form(h.client, h.settings, form, {**FORMS[form].fresh_example(), "partner_id": taken})
-            assert result.status_code == 422 and result.body["errors"][0]["field"] == "partner_id" and "Someone Else GmbH" in result.body["errors"][0]["message"]
+            result = await submit_form(
+                h.client, h.settings, form, {**FORMS[form].fresh_example(), "partner_id": taken}
+            )
+            assert (
+                result.status_code == 422
+                and result.body["errors"][0]["field"] == "partner_id"
+                and "Someone Else GmbH" in result.body["errors"][0]["message"]
+            )

@@ -32,7 +32,9 @@ from workflows.search_attributes import ASSIGNEE, INVOICE_STAGE, PENDING_TASK, S
 
 
 @pytest.fixture
-def stack_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: WorkflowEnvironment) -> Settings:
+def stack_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: WorkflowEnvironment
+) -> Settings:
     """The same configuration for the worker, the web app and the CLI, through the env."""
     env = {
         "PARTNERFLOW_DATA_DIR": str(tmp_path / "data"),
@@ -54,7 +56,9 @@ def stack_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: W
 
 
 @pytest_asyncio.fixture
-async def running(local_env: WorkflowEnvironment, stack_settings: Settings) -> AsyncIterator[Client]:
+async def running(
+    local_env: WorkflowEnvironment, stack_settings: Settings
+) -> AsyncIterator[Client]:
     async with build_worker(local_env.client, stack_settings):
         yield local_env.client
 
@@ -104,7 +108,9 @@ def text_body(message: Message) -> str:
 async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: Settings) -> None:
     client = running
     app = create_app(stack_settings, client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
         forms = (await web.get("/webhooks/forms")).json()
         order_form = next(f for f in forms if f["form"] == "order")
         schema = (await web.get(order_form["schema_url"])).json()
@@ -113,14 +119,19 @@ async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: 
         submission["order_id"] = order_id
         submission["purchase_order"] = {**submission["purchase_order"], "number": f"PO-{order_id}"}
         body = json.dumps(submission).encode()
-        headers = {"Content-Type": "application/json", "X-Partnerflow-Signature": sign("e2e-webhook-secret", body, int(time.time()))}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Partnerflow-Signature": sign("e2e-webhook-secret", body, int(time.time())),
+        }
         response = await web.post("/webhooks/forms/order", content=body, headers=headers)
         assert response.status_code == 202, response.text
         workflow_id = response.json()["workflow_id"]
         assert workflow_id == f"order-{order_id}"
 
         # What the workflow waits for is visible to operators through search attributes.
-        found = await visible(client, f'WorkflowId = "{workflow_id}" AND PendingTask = "accept_terms"')
+        found = await visible(
+            client, f'WorkflowId = "{workflow_id}" AND PendingTask = "accept_terms"'
+        )
         attributes = found.typed_search_attributes
         assert attributes.get(STAGE) == "awaiting_acceptance"
         assert attributes.get(ASSIGNEE) == ["end_customer"]
@@ -135,27 +146,44 @@ async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: 
         page = await web.get(path)
         assert page.status_code == 200 and submission["end_customer"]["legal_name"] in page.text
         contact = submission["end_customer"]["contact"]
-        accepted = await web.post(path, data={"name": contact["name"], "title": "CTO", "email": contact["email"], "agreed": "on"})
+        accepted = await web.post(
+            path,
+            data={
+                "name": contact["name"],
+                "title": "CTO",
+                "email": contact["email"],
+                "agreed": "on",
+            },
+        )
         assert accepted.status_code == 303
 
     # The license desk decides from the CLI with the published example.
     review = await pending(client, workflow_id, "review_license")
-    code, output = await cli_run("act", workflow_id, "review_license", "--input", json.dumps({"reviewer": "x"}))
+    code, output = await cli_run(
+        "act", workflow_id, "review_license", "--input", json.dumps({"reviewer": "x"})
+    )
     assert code == 1 and "rejected" in output  # invalid: no decision
-    code, output = await cli_run("act", workflow_id, review["handler"], "--input", json.dumps(review["example"]))
+    code, output = await cli_run(
+        "act", workflow_id, review["handler"], "--input", json.dumps(review["example"])
+    )
     assert code == 0, output
 
     payment = await pending(client, workflow_id, "record_payment")
     code, output = await cli_run("tasks", "--json")
     assert code == 0, output
-    assert any(t["workflow_id"] == workflow_id and t["task"] == "record_payment" for t in json.loads(output))
+    assert any(
+        t["workflow_id"] == workflow_id and t["task"] == "record_payment"
+        for t in json.loads(output)
+    )
     await visible(client, f'WorkflowId = "{workflow_id}" AND InvoiceStage = "open"')
     code, output = await cli_run("invoices", "--stage", "open", "--json")
     [invoice] = [i for i in json.loads(output) if i["workflow_id"] == workflow_id]
     assert invoice["amount_due_cents"] == payment["example"]["amount_cents"] > 0
 
     # Finance records the payment: the order ends paid.
-    code, output = await cli_run("act", workflow_id, "record_payment", "--input", json.dumps(payment["example"]))
+    code, output = await cli_run(
+        "act", workflow_id, "record_payment", "--input", json.dumps(payment["example"])
+    )
     assert code == 0, output
     result = await client.get_workflow_handle(workflow_id).result()
     assert result.outcome == "paid" if hasattr(result, "outcome") else result["outcome"] == "paid"

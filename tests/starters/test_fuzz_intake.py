@@ -152,7 +152,9 @@ def test_unsigned_requests_never_reach_temporal(case: Any, temporal: RecordingTe
 # Found by this fuzzing: a non-ASCII token made `hmac.compare_digest(str, str)` raise, so
 # `GET /accept/.%C2%80` (likewise /sign, /listing) answered 500; tokens are compared as bytes now.
 async def test_non_ascii_link_token_is_refused_not_a_crash() -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url="http://test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=APP), base_url="http://test"
+    ) as http:
         for path in ["/accept/.%C2%80", "/sign/.%C2%80", "/listing/.%C2%80"]:
             response = await http.get(path)
             assert response.status_code in (403, 404), (path, response.status_code)
@@ -177,7 +179,10 @@ def test_signed_forms_start_workflows_only_from_valid_forms(
     raw = _json_body(case)
     if raw is not None:
         case.body = raw  # sent byte for byte as signed
-        case.headers = {**(case.headers or {}), SIGNATURE_HEADER: sign(SECRET, raw, int(time.time()))}
+        case.headers = {
+            **(case.headers or {}),
+            SIGNATURE_HEADER: sign(SECRET, raw, int(time.time())),
+        }
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])
     effects = [call for call in temporal.calls if call[0] in ("start_workflow", "signal")]
@@ -194,15 +199,24 @@ def test_signed_forms_start_workflows_only_from_valid_forms(
     assert len(effects) == 1
 
 
-async def test_the_harness_sees_a_start_from_a_signed_valid_form(temporal: RecordingTemporal) -> None:
+async def test_the_harness_sees_a_start_from_a_signed_valid_form(
+    temporal: RecordingTemporal,
+) -> None:
     """The positive control: a signed, valid order form does reach the stand-in client."""
     raw = json.dumps(FORMS["order"].fresh_example()).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, raw, int(time.time()))}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url="http://test") as http:
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(SECRET, raw, int(time.time())),
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=APP), base_url="http://test"
+    ) as http:
         response = await http.post("/webhooks/forms/order", content=raw, headers=headers)
         assert response.status_code == 202, response.text
         assert [call[0] for call in temporal.calls] == ["start_workflow"]
         temporal.calls.clear()
         headers[SIGNATURE_HEADER] = sign("wrong-secret", raw, int(time.time()))
-        assert (await http.post("/webhooks/forms/order", content=raw, headers=headers)).status_code == 401
+        assert (
+            await http.post("/webhooks/forms/order", content=raw, headers=headers)
+        ).status_code == 401
     assert temporal.calls == []

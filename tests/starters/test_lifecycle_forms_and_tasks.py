@@ -33,7 +33,9 @@ async def drive(h: Lifecycle, workflow_id: str, until: Any, rounds: int = 400) -
                 sent.add(key)
                 await handle.signal(task["handler"], task["example"])
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id} stuck at {status['stage']} with {[t['task'] for t in status['pending_tasks']]}")
+    raise AssertionError(
+        f"{workflow_id} stuck at {status['stage']} with {[t['task'] for t in status['pending_tasks']]}"
+    )
 
 
 async def post(h: Lifecycle, form: str, payload: dict[str, Any]) -> str:
@@ -47,7 +49,9 @@ def closed(status: dict[str, Any]) -> bool:
     return status["stage"] in ("active", "rejected", "declined", "embargoed", "agreement_expired")
 
 
-async def test_var_partner_from_application_to_directory_and_evaluation_license(local_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_var_partner_from_application_to_directory_and_evaluation_license(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(local_env, settings) as h:
         application = FORMS["var-application"].fresh_example()
         partner_id = application["partner_id"]
@@ -55,7 +59,11 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
         await drive(h, var_id, closed)
         assert (await h.handle(var_id).query("status"))["stage"] == "active"
         partner = get_partner(h.settings, partner_id)
-        assert partner is not None and (partner.partner_type, partner.status, partner.discount_percent) == ("value_added_reseller", "active", 20)
+        assert partner is not None and (
+            partner.partner_type,
+            partner.status,
+            partner.discount_percent,
+        ) == ("value_added_reseller", "active", 20)
 
         listing = {**FORMS["directory-listing"].fresh_example(), "partner_id": partner_id}
         directory_id = await post(h, "directory-listing", listing)
@@ -71,13 +79,20 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
         assert facts["license_year"] == 1 and len(facts["licenses"]) == 1 and facts["users"] == 50
 
         for workflow_id in (directory_id, eval_id):
-            await h.handle(workflow_id).signal("partner_left", {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"})
+            await h.handle(workflow_id).signal(
+                "partner_left",
+                {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"},
+            )
             await h.handle(workflow_id).result()
-            assert (await h.handle(workflow_id).describe()).status == WorkflowExecutionStatus.COMPLETED
+            assert (
+                await h.handle(workflow_id).describe()
+            ).status == WorkflowExecutionStatus.COMPLETED
         assert get_listing(h.settings, partner_id) is None
 
 
-async def test_system_integrator_from_application_to_benefits(local_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_system_integrator_from_application_to_benefits(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(local_env, settings) as h:
         application = FORMS["si-application"].fresh_example()
         si_id = await post(h, "si-application", application)
@@ -85,6 +100,9 @@ async def test_system_integrator_from_application_to_benefits(local_env: Workflo
         result = await h.handle(si_id).result()
         assert result["outcome"] == "active" and len(result["benefits_done"]) == 5
         partner = get_partner(h.settings, application["partner_id"])
-        assert partner is not None and (partner.partner_type, partner.status) == ("system_integrator", "active")
+        assert partner is not None and (partner.partner_type, partner.status) == (
+            "system_integrator",
+            "active",
+        )
         again = await submit_form(h.client, h.settings, "si-application", application)
         assert again.status_code == 200  # the same form twice: the same process

@@ -65,7 +65,9 @@ def test_password_hash_round_trip_and_format() -> None:
     assert verify_password("correct horse battery", encoded)
     assert not verify_password("correct horse batterY", encoded)
     assert not verify_password("", encoded)
-    assert hash_password("same", iterations=FAST) != hash_password("same", iterations=FAST)  # random salt
+    assert hash_password("same", iterations=FAST) != hash_password(
+        "same", iterations=FAST
+    )  # random salt
     assert parse_hash(encoded)[0] == 1000
 
 
@@ -73,13 +75,26 @@ def test_default_hash_uses_600000_iterations() -> None:
     assert hash_password("x" * 12).startswith("pbkdf2_sha256$600000$")
 
 
-@pytest.mark.parametrize("bad", ["", "plain", "md5$1000$c2FsdA$aGFzaA", "pbkdf2_sha256$10$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", "pbkdf2_sha256$x$y$z", "pbkdf2_sha256$1000$!!$??"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "plain",
+        "md5$1000$c2FsdA$aGFzaA",
+        "pbkdf2_sha256$10$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
+        "pbkdf2_sha256$x$y$z",
+        "pbkdf2_sha256$1000$!!$??",
+    ],
+)
 def test_malformed_hashes_never_verify(bad: str) -> None:
     assert not verify_password("anything", bad)
 
 
 def test_operators_setting_is_parsed_and_checked() -> None:
-    a, b = hash_password("alpha-password", iterations=FAST), hash_password("beta-password", iterations=FAST)
+    a, b = (
+        hash_password("alpha-password", iterations=FAST),
+        hash_password("beta-password", iterations=FAST),
+    )
     operators = parse_operators(f" ops:{a} ;\nfinance.desk:{b};")
     assert set(operators) == {"ops", "finance.desk"}
     assert operators["ops"].check("alpha-password") and not operators["ops"].check("beta-password")
@@ -96,7 +111,9 @@ def test_dev_operator_file_is_created_once_with_0600_and_accepted(settings: Sett
     assert ensure_dev_operator(settings) == (name, path, password)  # reused, not replaced
     assert operators_for(settings)["ops"].check(password)
     assert not operators_for(settings)["ops"].check(password + "x")
-    configured = settings.model_copy(update={"operators": SecretStr(f"anna:{hash_password('anna-password', iterations=FAST)}")})
+    configured = settings.model_copy(
+        update={"operators": SecretStr(f"anna:{hash_password('anna-password', iterations=FAST)}")}
+    )
     assert ensure_dev_operator(configured) is None and set(operators_for(configured)) == {"anna"}
     proxy = settings.model_copy(update={"auth_mode": "proxy-header"})
     assert ensure_dev_operator(proxy) is None
@@ -162,15 +179,38 @@ def test_failed_logins_are_limited_per_address() -> None:
 # --- task inbox ----------------------------------------------------------------------------
 
 
-def _task(workflow_id: str, task: str, assignee: str, due: datetime | None, workflow_type: str = "OrderFulfillment", **extra: object) -> TaskRow:
-    return TaskRow(workflow_id=workflow_id, workflow_type=workflow_type, task=task, handler=task, assignee=assignee, description=f"Do {task}", due_at=due, example={"decision": "approve"}, **extra)  # type: ignore[arg-type]
+def _task(
+    workflow_id: str,
+    task: str,
+    assignee: str,
+    due: datetime | None,
+    workflow_type: str = "OrderFulfillment",
+    **extra: object,
+) -> TaskRow:
+    return TaskRow(
+        workflow_id=workflow_id,
+        workflow_type=workflow_type,
+        task=task,
+        handler=task,
+        assignee=assignee,
+        description=f"Do {task}",
+        due_at=due,
+        example={"decision": "approve"},
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 ROWS = [
     _task("order-A", "accept_terms", "end_customer", NOW + timedelta(days=3)),
     _task("order-B", "review_license", "license_desk", NOW - timedelta(hours=1), escalated=True),
     _task("order-C", "record_payment", "finance", NOW - timedelta(days=2)),
-    _task("var-application-X", "review_application", "partner_manager", None, workflow_type="VarApplication"),
+    _task(
+        "var-application-X",
+        "review_application",
+        "partner_manager",
+        None,
+        workflow_type="VarApplication",
+    ),
 ]
 
 
@@ -178,27 +218,63 @@ def test_task_filters_by_assignee_process_overdue_and_text() -> None:
     ids = lambda rows: [r.workflow_id for r in rows]  # noqa: E731
     assert ids(filter_tasks(ROWS, TaskFilters(), NOW)) == ids(ROWS)
     assert ids(filter_tasks(ROWS, TaskFilters(assignee="finance"), NOW)) == ["order-C"]
-    assert ids(filter_tasks(ROWS, TaskFilters(process="VarApplication"), NOW)) == ["var-application-X"]
+    assert ids(filter_tasks(ROWS, TaskFilters(process="VarApplication"), NOW)) == [
+        "var-application-X"
+    ]
     assert ids(filter_tasks(ROWS, TaskFilters(overdue=True), NOW)) == ["order-B", "order-C"]
     assert ids(filter_tasks(ROWS, TaskFilters(text="LICENSE"), NOW)) == ["order-B"]
-    assert ids(filter_tasks(ROWS, TaskFilters(assignee="finance", overdue=True, text="payment"), NOW)) == ["order-C"]
+    assert ids(
+        filter_tasks(ROWS, TaskFilters(assignee="finance", overdue=True, text="payment"), NOW)
+    ) == ["order-C"]
     assert filter_tasks(ROWS, TaskFilters(assignee="finance", process="VarApplication"), NOW) == []
     assert TaskFilters().active is False and TaskFilters(overdue=True).active is True
 
 
 def test_tasks_sorted_by_due_counted_by_assignee_with_commands_and_links() -> None:
-    assert [r.workflow_id for r in sort_tasks(ROWS)] == ["order-C", "order-B", "order-A", "var-application-X"]
-    assert counts_by_assignee(ROWS + [_task("order-D", "record_payment", "finance", None)], NOW)[0] == ("finance", 2, 1)
-    assert act_command("order-A", "accept_terms", {"name": "O'Brien"}) == """partnerflow act order-A accept_terms --input '{"name": "O'"'"'Brien"}'"""
-    assert workflow_ui_url("http://127.0.0.1:8233/", "default", "deal-DR 1/2") == "http://127.0.0.1:8233/namespaces/default/workflows/deal-DR%201%2F2"
-    assert ROWS[1].to_json()["command"] == """partnerflow act order-B review_license --input '{"decision": "approve"}'"""
+    assert [r.workflow_id for r in sort_tasks(ROWS)] == [
+        "order-C",
+        "order-B",
+        "order-A",
+        "var-application-X",
+    ]
+    assert counts_by_assignee(ROWS + [_task("order-D", "record_payment", "finance", None)], NOW)[
+        0
+    ] == ("finance", 2, 1)
+    assert (
+        act_command("order-A", "accept_terms", {"name": "O'Brien"})
+        == """partnerflow act order-A accept_terms --input '{"name": "O'"'"'Brien"}'"""
+    )
+    assert (
+        workflow_ui_url("http://127.0.0.1:8233/", "default", "deal-DR 1/2")
+        == "http://127.0.0.1:8233/namespaces/default/workflows/deal-DR%201%2F2"
+    )
+    assert (
+        ROWS[1].to_json()["command"]
+        == """partnerflow act order-B review_license --input '{"decision": "approve"}'"""
+    )
 
 
 # --- finance -------------------------------------------------------------------------------
 
 
-def _invoice(number: str | None, stage: str, cents: int, due: datetime | None, workflow_type: str = "OrderFulfillment", workflow_id: str | None = None, currency: str = "USD") -> Invoice:
-    return Invoice(workflow_id=workflow_id or f"order-{number}", workflow_type=workflow_type, invoice_number=number, stage=stage, amount_due_cents=cents, due_at=due, currency=currency)
+def _invoice(
+    number: str | None,
+    stage: str,
+    cents: int,
+    due: datetime | None,
+    workflow_type: str = "OrderFulfillment",
+    workflow_id: str | None = None,
+    currency: str = "USD",
+) -> Invoice:
+    return Invoice(
+        workflow_id=workflow_id or f"order-{number}",
+        workflow_type=workflow_type,
+        invoice_number=number,
+        stage=stage,
+        amount_due_cents=cents,
+        due_at=due,
+        currency=currency,
+    )
 
 
 def test_money_is_exact() -> None:
@@ -209,17 +285,32 @@ def test_money_is_exact() -> None:
 
 
 def test_a_deals_mirror_of_its_orders_invoice_is_listed_once_under_the_order() -> None:
-    mirror = _invoice("MM-1", "open", 100, NOW, workflow_type="DealRegistration", workflow_id="deal-DR-1")
+    mirror = _invoice(
+        "MM-1", "open", 100, NOW, workflow_type="DealRegistration", workflow_id="deal-DR-1"
+    )
     own = _invoice("MM-1", "open", 100, NOW, workflow_id="order-1")
     other = _invoice("MM-2", "paid", 200, NOW)
     for listed in ([mirror, own, other], [own, mirror, other]):
         result = dedupe_invoices(listed)
-        assert [(i.invoice_number, i.workflow_id) for i in result] == [("MM-1", "order-1"), ("MM-2", "order-MM-2")]
-    unnumbered = [_invoice(None, "draft", 1, None, workflow_id="order-x"), _invoice(None, "draft", 2, None, workflow_id="order-y")]
+        assert [(i.invoice_number, i.workflow_id) for i in result] == [
+            ("MM-1", "order-1"),
+            ("MM-2", "order-MM-2"),
+        ]
+    unnumbered = [
+        _invoice(None, "draft", 1, None, workflow_id="order-x"),
+        _invoice(None, "draft", 2, None, workflow_id="order-y"),
+    ]
     assert len(dedupe_invoices(unnumbered)) == 2
-    orphan_mirror = _invoice("MM-9", "paid", 9, NOW, workflow_type="AuthorizedResale", workflow_id="resale-9")
-    assert dedupe_invoices([orphan_mirror, orphan_mirror]) == [orphan_mirror]  # its order not listed: kept once
-    twins = [_invoice("MM-1", "open", 1, NOW, workflow_id="order-1"), _invoice("MM-1", "open", 2, NOW, workflow_id="order-2")]
+    orphan_mirror = _invoice(
+        "MM-9", "paid", 9, NOW, workflow_type="AuthorizedResale", workflow_id="resale-9"
+    )
+    assert dedupe_invoices([orphan_mirror, orphan_mirror]) == [
+        orphan_mirror
+    ]  # its order not listed: kept once
+    twins = [
+        _invoice("MM-1", "open", 1, NOW, workflow_id="order-1"),
+        _invoice("MM-1", "open", 2, NOW, workflow_id="order-2"),
+    ]
     assert dedupe_invoices(twins) == twins  # two orders are never merged
 
 
@@ -256,27 +347,61 @@ INVOICES = [
 def test_totals_per_stage_and_currency_and_aging_of_unpaid_invoices() -> None:
     board = build_board(INVOICES, NOW)
     assert list(board.by_stage) == ["draft", "open", "overdue", "paid", "void", "uncollectible"]
-    assert [i.invoice_number for i in board.by_stage["overdue"]] == ["MM-3", "MM-2"]  # earliest due first
-    assert (board.stage_totals["open"]["USD"].count, board.stage_totals["open"]["USD"].cents) == (1, 600000)
+    assert [i.invoice_number for i in board.by_stage["overdue"]] == [
+        "MM-3",
+        "MM-2",
+    ]  # earliest due first
+    assert (board.stage_totals["open"]["USD"].count, board.stage_totals["open"]["USD"].cents) == (
+        1,
+        600000,
+    )
     assert board.stage_totals["open"]["EUR"].cents == 99999
-    assert board.stage_totals["overdue"]["USD"].cents == 120001 and board.stage_totals["draft"] == {}
+    assert (
+        board.stage_totals["overdue"]["USD"].cents == 120001 and board.stage_totals["draft"] == {}
+    )
     assert {c: t.cents for c, t in board.unpaid.items()} == {"USD": 720001, "EUR": 99999}
     buckets = aging(INVOICES, NOW)
-    flat = {key: {c: (t.count, t.cents) for c, t in totals.items()} for key, totals in buckets.items()}
-    assert flat == {"current": {"USD": (1, 600000), "EUR": (1, 99999)}, "1-30": {}, "31-60": {"USD": (1, 120000)}, "61-90": {}, "90+": {"USD": (1, 1)}}
-    assert sum(t.cents for totals in buckets.values() for t in totals.values()) == sum(t.cents for t in board.unpaid.values())
+    flat = {
+        key: {c: (t.count, t.cents) for c, t in totals.items()} for key, totals in buckets.items()
+    }
+    assert flat == {
+        "current": {"USD": (1, 600000), "EUR": (1, 99999)},
+        "1-30": {},
+        "31-60": {"USD": (1, 120000)},
+        "61-90": {},
+        "90+": {"USD": (1, 1)},
+    }
+    assert sum(t.cents for totals in buckets.values() for t in totals.values()) == sum(
+        t.cents for t in board.unpaid.values()
+    )
 
 
 def test_csv_rows_are_exact_and_safe_for_spreadsheets() -> None:
-    rows = csv_rows([*INVOICES, _invoice("=HYPERLINK(1)", "open", 5, NOW + timedelta(days=1), workflow_id="+order-x")], NOW)
+    rows = csv_rows(
+        [
+            *INVOICES,
+            _invoice("=HYPERLINK(1)", "open", 5, NOW + timedelta(days=1), workflow_id="+order-x"),
+        ],
+        NOW,
+    )
     header, *body = rows
     assert header[:4] == ["invoice_number", "stage", "currency", "amount_due"]
     by_number = {row[0]: dict(zip(header, row, strict=True)) for row in body}
-    assert (by_number["MM-2"]["amount_due"], by_number["MM-2"]["amount_due_cents"]) == ("1200.00", "120000")
-    assert (by_number["MM-2"]["days_past_due"], by_number["MM-2"]["aging_bucket"]) == ("45", "31-60")
-    assert by_number["MM-3"]["amount_due"] == "0.01" and Decimal(by_number["MM-4"]["amount_due"]) == Decimal("2500.50")
+    assert (by_number["MM-2"]["amount_due"], by_number["MM-2"]["amount_due_cents"]) == (
+        "1200.00",
+        "120000",
+    )
+    assert (by_number["MM-2"]["days_past_due"], by_number["MM-2"]["aging_bucket"]) == (
+        "45",
+        "31-60",
+    )
+    assert by_number["MM-3"]["amount_due"] == "0.01" and Decimal(
+        by_number["MM-4"]["amount_due"]
+    ) == Decimal("2500.50")
     assert by_number["MM-4"]["aging_bucket"] == "" and by_number["MM-6"]["due_at"] == ""
-    assert "'=HYPERLINK(1)" in by_number and by_number["'=HYPERLINK(1)"]["workflow_id"] == "'+order-x"
+    assert (
+        "'=HYPERLINK(1)" in by_number and by_number["'=HYPERLINK(1)"]["workflow_id"] == "'+order-x"
+    )
     parsed = list(csv.reader(io.StringIO(to_csv(INVOICES, NOW))))
     assert parsed[0] == header and len(parsed) == len(INVOICES) + 1
 
@@ -285,13 +410,23 @@ def test_csv_rows_are_exact_and_safe_for_spreadsheets() -> None:
 
 
 def test_operator_hash_prompts_twice_and_prints_a_verifiable_entry() -> None:
-    result = CliRunner().invoke(cli, ["operator", "hash", "finance"], input="s3cret-passw0rd\ns3cret-passw0rd\n")
+    result = CliRunner().invoke(
+        cli, ["operator", "hash", "finance"], input="s3cret-passw0rd\ns3cret-passw0rd\n"
+    )
     assert result.exit_code == 0, result.output
-    entry = next(line for line in result.stdout.splitlines() if line.startswith("finance:pbkdf2_sha256$600000$"))
+    entry = next(
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("finance:pbkdf2_sha256$600000$")
+    )
     assert "s3cret-passw0rd" not in entry
     operators = parse_operators(entry)
     assert operators["finance"].check("s3cret-passw0rd")
-    mismatch = CliRunner().invoke(cli, ["operator", "hash", "finance"], input="s3cret-passw0rd\nother-password\ns3cret-passw0rd\ns3cret-passw0rd\n")
+    mismatch = CliRunner().invoke(
+        cli,
+        ["operator", "hash", "finance"],
+        input="s3cret-passw0rd\nother-password\ns3cret-passw0rd\ns3cret-passw0rd\n",
+    )
     assert mismatch.exit_code == 0 and "do not match" in mismatch.output.lower()
     short = CliRunner().invoke(cli, ["operator", "hash", "finance"], input="short\nshort\n")
     assert short.exit_code == 2 and "at least" in short.output

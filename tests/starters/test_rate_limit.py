@@ -59,16 +59,26 @@ def test_zero_means_unlimited_and_idle_sources_are_forgotten() -> None:
 
 
 def app_for(settings: Settings, per_minute: int, client: str = "203.0.113.7") -> httpx.AsyncClient:
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": per_minute}), NoTemporal())  # type: ignore[arg-type]
+    app = create_app(
+        settings.model_copy(update={"rate_limit_per_minute": per_minute}), NoTemporal()
+    )  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app, client=(client, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
-async def test_form_webhook_answers_429_with_retry_after_before_reading_the_body(settings: Settings) -> None:
+async def test_form_webhook_answers_429_with_retry_after_before_reading_the_body(
+    settings: Settings,
+) -> None:
     async with app_for(settings, 2) as http:
         # unsigned: each allowed request is refused for its signature (401), never started
         statuses = [
-            (await http.post("/webhooks/forms/order", content=b"{}", headers={"Content-Type": "application/json"})).status_code
+            (
+                await http.post(
+                    "/webhooks/forms/order",
+                    content=b"{}",
+                    headers={"Content-Type": "application/json"},
+                )
+            ).status_code
             for _ in range(2)
         ]
         assert statuses == [401, 401]
@@ -80,12 +90,16 @@ async def test_form_webhook_answers_429_with_retry_after_before_reading_the_body
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["Retry-After"]) <= 30
         body = limited.json()
-        assert "rate limit" in body["detail"] and body["retry_after"] == int(limited.headers["Retry-After"])
+        assert "rate limit" in body["detail"] and body["retry_after"] == int(
+            limited.headers["Retry-After"]
+        )
         # unknown forms count too (the check runs first); other endpoints are not limited
         assert (await http.post("/webhooks/forms/nope", content=b"{}")).status_code == 429
         assert (await http.get("/webhooks/forms")).status_code == 200
     async with app_for(settings, 2, client="203.0.113.8") as other:  # another source, fresh app
-        response = await other.post("/webhooks/forms/order", content=b"{}", headers={"Content-Type": "application/json"})
+        response = await other.post(
+            "/webhooks/forms/order", content=b"{}", headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 401
 
 

@@ -26,13 +26,20 @@ SECRET = "e2e-webhook-secret"
 
 async def post(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) -> httpx.Response:
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Partnerflow-Signature": sign(SECRET, body, int(time.time()))}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Partnerflow-Signature": sign(SECRET, body, int(time.time())),
+    }
     return await web.post(f"/webhooks/forms/{form}", content=body, headers=headers)
 
 
-async def act_with_example(client: Client, workflow_id: str, task: str, **changes: Any) -> dict[str, Any]:
+async def act_with_example(
+    client: Client, workflow_id: str, task: str, **changes: Any
+) -> dict[str, Any]:
     t = await pending(client, workflow_id, task)
-    code, output = await cli_run("act", workflow_id, t["handler"], "--input", json.dumps({**t["example"], **changes}))
+    code, output = await cli_run(
+        "act", workflow_id, t["handler"], "--input", json.dumps({**t["example"], **changes})
+    )
     assert code == 0, output
     for _ in range(100):  # the next example (e.g. the next service to certify) is published
         tasks = await client.get_workflow_handle(workflow_id).query("pending_tasks")
@@ -42,15 +49,23 @@ async def act_with_example(client: Client, workflow_id: str, task: str, **change
     return t
 
 
-async def test_rocketchat_partner_from_form_to_partnership_and_schedule(running: Client, stack_settings: Settings) -> None:  # noqa: F811
+async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
+    running: Client, stack_settings: Settings
+) -> None:  # noqa: F811
     client = running
     app = create_app(stack_settings, client)
     with partner_site() as site:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as web:
             forms = {f["form"]: f for f in (await web.get("/webhooks/forms")).json()}
             assert forms["rocketchat-partner"]["workflow_type"] == "RocketChatOnboarding"
             schema = (await web.get(forms["rocketchat-partner"]["schema_url"])).json()
-            submission = {**schema["examples"][0], "partner_id": f"e2e-{uuid.uuid4().hex[:8]}", "website": site + "/"}
+            submission = {
+                **schema["examples"][0],
+                "partner_id": f"e2e-{uuid.uuid4().hex[:8]}",
+                "website": site + "/",
+            }
             bad = await post(web, "rocketchat-partner", {**submission, "partner_type": "hosting"})
             assert bad.status_code == 422 and "services" in bad.text
             response = await post(web, "rocketchat-partner", submission)
@@ -59,11 +74,22 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(running:
             partner_id = submission["partner_id"]
             assert workflow_id == f"rc-onboarding-{partner_id}"
 
-            found = await visible(client, f'WorkflowId = "{workflow_id}" AND Program = "rocketchat" AND PendingTask = "review_prerequisites"')
+            found = await visible(
+                client,
+                f'WorkflowId = "{workflow_id}" AND Program = "rocketchat" AND PendingTask = "review_prerequisites"',
+            )
             assert found.typed_search_attributes.get(ASSIGNEE) == ["partner_manager"]
             for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
                 await act_with_example(client, workflow_id, task)
-            code, output = await cli_run("act", workflow_id, "set_contract_terms", "--input", json.dumps({"prepared_by": "x", "term_months": 6, "support_contract_reference": "S"}))
+            code, output = await cli_run(
+                "act",
+                workflow_id,
+                "set_contract_terms",
+                "--input",
+                json.dumps(
+                    {"prepared_by": "x", "term_months": 6, "support_contract_reference": "S"}
+                ),
+            )
             assert code == 1 and "rejected" in output  # a term shorter than one year
             await act_with_example(client, workflow_id, "set_contract_terms")
             await act_with_example(client, workflow_id, "sign_partner_agreement")
@@ -74,15 +100,22 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(running:
             outcome = result["outcome"] if isinstance(result, dict) else result.outcome
             assert outcome == "onboarded"
             partnership_id = f"rc-partnership-{partner_id}"
-            found = await visible(client, f'WorkflowId = "{partnership_id}" AND Program = "rocketchat" AND PartnerId = "{partner_id}"')
+            found = await visible(
+                client,
+                f'WorkflowId = "{partnership_id}" AND Program = "rocketchat" AND PartnerId = "{partner_id}"',
+            )
             assert found.typed_search_attributes.get(STAGE) == "quarter_1"
 
             # The monthly report form advances the running partnership (signal mode).
             report_form = (await web.get(forms["monthly-sales-report"]["schema_url"])).json()
             report = {**report_form["examples"][0], "partner_id": partner_id}
             accepted = await post(web, "monthly-sales-report", report)
-            assert accepted.status_code == 202 and accepted.json()["signal"] == "submit_sales_report"
-            unknown = await post(web, "monthly-sales-report", {**report, "partner_id": "nobody-here"})
+            assert (
+                accepted.status_code == 202 and accepted.json()["signal"] == "submit_sales_report"
+            )
+            unknown = await post(
+                web, "monthly-sales-report", {**report, "partner_id": "nobody-here"}
+            )
             assert unknown.status_code == 404
 
             # `partnerflow schedules`: one quarterly schedule for the active partner.
@@ -95,12 +128,17 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(running:
             assert isinstance(described.schedule.action, ScheduleActionStartWorkflow)
             assert described.schedule.action.workflow == "RocketChatReviewTrigger"
             code, output = await cli_run("schedules", "--json")
-            assert [r["action"] for r in json.loads(output) if r["partner_id"] == partner_id] == ["updated"]
+            assert [r["action"] for r in json.loads(output) if r["partner_id"] == partner_id] == [
+                "updated"
+            ]
             await schedule.trigger()  # operations can run it now from the UI's Schedules page
             review = await pending(client, partnership_id, "quarterly_review")
             assert review["assignee"] == "reviewer" and review["example"]["quarter"] == 1
             status = await client.get_workflow_handle(partnership_id).query("status")
-            assert any(h["step"] == "monthly_sales_report" and h["event"] == "rejected" for h in status["history"])  # the month has not ended yet
+            assert any(
+                h["step"] == "monthly_sales_report" and h["event"] == "rejected"
+                for h in status["history"]
+            )  # the month has not ended yet
 
             await client.get_workflow_handle(partnership_id).terminate("test finished")
             closed = await post(web, "monthly-sales-report", report)

@@ -34,7 +34,9 @@ SECRET = "e2e-sales-webhook-secret"
 
 
 @pytest.fixture
-def stack_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: WorkflowEnvironment) -> Iterator[Settings]:
+def stack_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: WorkflowEnvironment
+) -> Iterator[Settings]:
     env = {
         "PARTNERFLOW_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'records.db'}",
@@ -55,7 +57,9 @@ def stack_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_env: W
 
 
 @pytest_asyncio.fixture
-async def running(local_env: WorkflowEnvironment, stack_settings: Settings) -> AsyncIterator[Client]:
+async def running(
+    local_env: WorkflowEnvironment, stack_settings: Settings
+) -> AsyncIterator[Client]:
     async with build_worker(local_env.client, stack_settings):
         yield local_env.client
 
@@ -69,21 +73,44 @@ def offset_deal_numbers(settings: Settings) -> None:
 
     year, sequence = datetime.now(UTC).year, random.randint(1, 900_000)
     with session_scope(settings.resolved_database_url) as session:
-        session.add(DealNumberRow(deal_number=format_deal_number(year, sequence), submission_key=f"test-offset-{uuid.uuid4().hex}", year=year, sequence=sequence, partner_id="test"))
+        session.add(
+            DealNumberRow(
+                deal_number=format_deal_number(year, sequence),
+                submission_key=f"test-offset-{uuid.uuid4().hex}",
+                year=year,
+                sequence=sequence,
+                partner_id="test",
+            )
+        )
 
 
-def seed_partner(settings: Settings, partner_id: str, partner_type: str = "value_added_reseller", status: str = "active") -> None:
+def seed_partner(
+    settings: Settings,
+    partner_id: str,
+    partner_type: str = "value_added_reseller",
+    status: str = "active",
+) -> None:
     record = PartnerRecord(
-        partner_id=partner_id, program="mattermost", partner_type=partner_type, company="Nordlicht IT-Systemhaus GmbH",
-        country="DE", contact_name="Lena Hoffmann", contact_email="lena.hoffmann@nordlicht-it.example", status=status,
-        attributes={"tier": "gold"}, at=datetime.now(UTC),
+        partner_id=partner_id,
+        program="mattermost",
+        partner_type=partner_type,
+        company="Nordlicht IT-Systemhaus GmbH",
+        country="DE",
+        contact_name="Lena Hoffmann",
+        contact_email="lena.hoffmann@nordlicht-it.example",
+        status=status,
+        attributes={"tier": "gold"},
+        at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
 
 
 async def post_form(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) -> httpx.Response:
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Partnerflow-Signature": sign(SECRET, body, int(time.time()))}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Partnerflow-Signature": sign(SECRET, body, int(time.time())),
+    }
     return await web.post(f"/webhooks/forms/{form}", content=body, headers=headers)
 
 
@@ -94,12 +121,22 @@ async def example_of(web: httpx.AsyncClient, form: str) -> dict[str, Any]:
     return json.loads(json.dumps(schema["examples"][0]))
 
 
-async def act(workflow_id: str, task: dict[str, Any], payload: dict[str, Any] | None = None) -> None:
-    code, output = await cli_run("act", workflow_id, task["handler"], "--input", json.dumps(task["example"] if payload is None else payload))
+async def act(
+    workflow_id: str, task: dict[str, Any], payload: dict[str, Any] | None = None
+) -> None:
+    code, output = await cli_run(
+        "act",
+        workflow_id,
+        task["handler"],
+        "--input",
+        json.dumps(task["example"] if payload is None else payload),
+    )
     assert code == 0, output
 
 
-async def sign_by_page(web: httpx.AsyncClient, settings: Settings, step: str, name: str, email: str) -> None:
+async def sign_by_page(
+    web: httpx.AsyncClient, settings: Settings, step: str, name: str, email: str
+) -> None:
     message = await outbox_message(settings, step)
     link = re.search(r"https?://\S+/sign/\S+", text_body(message))
     assert link, text_body(message)
@@ -108,7 +145,16 @@ async def sign_by_page(web: httpx.AsyncClient, settings: Settings, step: str, na
     assert page.status_code == 200
     sha = re.search(r"[0-9a-f]{64}", page.text)
     assert sha
-    signed = await web.post(path, data={"name": name, "title": "CIO", "email": email, "sha256": sha.group(0), "agreed": "yes"})
+    signed = await web.post(
+        path,
+        data={
+            "name": name,
+            "title": "CIO",
+            "email": email,
+            "sha256": sha.group(0),
+            "agreed": "yes",
+        },
+    )
     assert signed.status_code == 303, signed.text
 
 
@@ -118,18 +164,28 @@ async def pay_order(client: Client, order_workflow_id: str) -> None:
         await act(order_workflow_id, task)
 
 
-async def test_deal_registration_from_form_to_paid_invoice(running: Client, stack_settings: Settings) -> None:
+async def test_deal_registration_from_form_to_paid_invoice(
+    running: Client, stack_settings: Settings
+) -> None:
     client = running
     partner_id = f"nordlicht-{uuid.uuid4().hex[:6]}"
     seed_partner(stack_settings, partner_id)
     offset_deal_numbers(stack_settings)
     seed_partner(stack_settings, "si-only", partner_type="system_integrator")
     app = create_app(stack_settings, client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
-        submission = {**await example_of(web, "deal-registration"), "partner_id": partner_id, "notes": uuid.uuid4().hex}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
+        submission = {
+            **await example_of(web, "deal-registration"),
+            "partner_id": partner_id,
+            "notes": uuid.uuid4().hex,
+        }
 
         refused = await post_form(web, "deal-registration", {**submission, "partner_id": "si-only"})
-        assert refused.status_code == 422 and "not a Mattermost Value-Added Reseller" in refused.text
+        assert (
+            refused.status_code == 422 and "not a Mattermost Value-Added Reseller" in refused.text
+        )
         unknown = await post_form(web, "deal-registration", {**submission, "partner_id": "nobody"})
         assert unknown.status_code == 422 and "not in the partner records" in unknown.text
 
@@ -141,15 +197,27 @@ async def test_deal_registration_from_form_to_paid_invoice(running: Client, stac
         again = await post_form(web, "deal-registration", submission)  # the same webhook again
         assert again.status_code == 200 and again.json()["workflow_id"] == workflow_id
 
-        found = await visible(client, f'DealNumber = "{deal_number}" AND PendingTask = "review_deal"')
+        found = await visible(
+            client, f'DealNumber = "{deal_number}" AND PendingTask = "review_deal"'
+        )
         assert found.typed_search_attributes.get(PARTNER_ID) == partner_id
 
         # The reviewer asks a question; the partner answers through the signal-mode form.
         review = await pending(client, workflow_id, "review_deal")
-        await act(workflow_id, review, {**review["example"], "decision": "request_information", "question": "Which departments use it?"})
+        await act(
+            workflow_id,
+            review,
+            {
+                **review["example"],
+                "decision": "request_information",
+                "question": "Which departments use it?",
+            },
+        )
         await pending(client, workflow_id, "provide_deal_information")
         answer = {**await example_of(web, "deal-information"), "deal_number": deal_number}
-        missing = await post_form(web, "deal-information", {**answer, "deal_number": "DR-1999-000001"})
+        missing = await post_form(
+            web, "deal-information", {**answer, "deal_number": "DR-1999-000001"}
+        )
         assert missing.status_code == 404
         answered = await post_form(web, "deal-information", answer)
         assert answered.status_code == 202, answered.text
@@ -163,7 +231,9 @@ async def test_deal_registration_from_form_to_paid_invoice(running: Client, stac
         # The end customer signs the quotation on the page linked from the email.
         customer = submission["end_customer"]["contact"]
         await pending(client, workflow_id, "sign_quotation")
-        await sign_by_page(web, stack_settings, "sign_quotation:request", customer["name"], customer["email"])
+        await sign_by_page(
+            web, stack_settings, "sign_quotation:request", customer["name"], customer["email"]
+        )
 
         purchase_order = await pending(client, workflow_id, "submit_purchase_order")
         await act(workflow_id, purchase_order)
@@ -173,14 +243,20 @@ async def test_deal_registration_from_form_to_paid_invoice(running: Client, stac
     assert result["outcome"] == "paid"
     done = await visible(client, f'WorkflowId = "{workflow_id}" AND InvoiceStage = "paid"')
     assert done.typed_search_attributes.get(DEAL_NUMBER) == deal_number
-    child = await visible(client, f'WorkflowId = "order-{deal_number}" AND DealNumber = "{deal_number}"')
+    child = await visible(
+        client, f'WorkflowId = "order-{deal_number}" AND DealNumber = "{deal_number}"'
+    )
     assert child.typed_search_attributes.get(INVOICE_STAGE) == "paid"
 
 
-async def test_authorized_resale_from_form_to_paid_invoice(running: Client, stack_settings: Settings) -> None:
+async def test_authorized_resale_from_form_to_paid_invoice(
+    running: Client, stack_settings: Settings
+) -> None:
     client = running
     app = create_app(stack_settings, client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
         submission = await example_of(web, "authorized-resale")
         submission["request_id"] = f"E2E-{uuid.uuid4().hex[:8]}"
         response = await post_form(web, "authorized-resale", submission)
@@ -191,7 +267,13 @@ async def test_authorized_resale_from_form_to_paid_invoice(running: Client, stac
             await act(workflow_id, await pending(client, workflow_id, task_name))
         contact = submission["reseller"]["contact"]
         await pending(client, workflow_id, "sign_reseller_agreement")
-        await sign_by_page(web, stack_settings, "sign_reseller_agreement:request", contact["name"], contact["email"])
+        await sign_by_page(
+            web,
+            stack_settings,
+            "sign_reseller_agreement:request",
+            contact["name"],
+            contact["email"],
+        )
         await act(workflow_id, await pending(client, workflow_id, "submit_purchase_order"))
         await pay_order(client, f"order-RS-{submission['request_id']}")
 
@@ -200,14 +282,22 @@ async def test_authorized_resale_from_form_to_paid_invoice(running: Client, stac
     await visible(client, f'WorkflowId = "{workflow_id}" AND InvoiceStage = "paid"')
 
 
-async def test_customer_purchased_online_form_to_paid_referral_fee(running: Client, stack_settings: Settings) -> None:
+async def test_customer_purchased_online_form_to_paid_referral_fee(
+    running: Client, stack_settings: Settings
+) -> None:
     client = running
     partner_id = f"nordlicht-{uuid.uuid4().hex[:6]}"
     seed_partner(stack_settings, partner_id)
     offset_deal_numbers(stack_settings)
     app = create_app(stack_settings, client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
-        submission = {**await example_of(web, "deal-registration"), "partner_id": partner_id, "notes": uuid.uuid4().hex}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
+        submission = {
+            **await example_of(web, "deal-registration"),
+            "partner_id": partner_id,
+            "notes": uuid.uuid4().hex,
+        }
         response = await post_form(web, "deal-registration", submission)
         assert response.status_code == 202, response.text
         workflow_id = response.json()["workflow_id"]
@@ -219,13 +309,20 @@ async def test_customer_purchased_online_form_to_paid_referral_fee(running: Clie
         posted = await post_form(web, "deal-purchased-online", report)
         assert posted.status_code == 202, posted.text
         fee = await pending(client, workflow_id, "record_referral_fee_paid")
-        assert fee["assignee"] == "finance" and fee["example"]["amount_cents"] == 750_000  # 25% of 250 × USD 120
+        assert (
+            fee["assignee"] == "finance" and fee["example"]["amount_cents"] == 750_000
+        )  # 25% of 250 × USD 120
         instructions = text_body(await outbox_message(stack_settings, "referral_fee:instructions"))
-        assert f"Referral fee for deal registration {deal_number}" in instructions and "payments@mattermost.com" in instructions
+        assert (
+            f"Referral fee for deal registration {deal_number}" in instructions
+            and "payments@mattermost.com" in instructions
+        )
         await act(workflow_id, fee)
 
     result = await client.get_workflow_handle(workflow_id).result()
     assert result["outcome"] == "referral_fee_paid" and result["referral_fee_cents"] == 750_000
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
         closed = await post_form(web, "deal-purchased-online", report)
         assert closed.status_code == 409

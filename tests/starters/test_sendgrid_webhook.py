@@ -108,23 +108,33 @@ async def test_not_configured_answers_404(settings: Settings) -> None:
     assert client.signals == []
 
 
-async def test_bad_signature_stale_timestamp_and_malformed_bodies_change_nothing(sg_settings: Settings) -> None:
+async def test_bad_signature_stale_timestamp_and_malformed_bodies_change_nothing(
+    sg_settings: Settings,
+) -> None:
     client = RecordingClient()
     other = ec.generate_private_key(ec.SECP256R1())
     async with web(create_app(sg_settings, client)) as http:  # type: ignore[arg-type]
         events = [bounce("order-1")]
 
         body, headers = signed(events, key=other)
-        assert (await http.post("/webhooks/sendgrid", content=body, headers=headers)).status_code == 401
+        assert (
+            await http.post("/webhooks/sendgrid", content=body, headers=headers)
+        ).status_code == 401
 
         body, headers = signed(events)
         tampered = body.replace(b"order-1", b"order-2")
-        assert (await http.post("/webhooks/sendgrid", content=tampered, headers=headers)).status_code == 401
+        assert (
+            await http.post("/webhooks/sendgrid", content=tampered, headers=headers)
+        ).status_code == 401
 
         for bad in ["not base64!", "", base64.b64encode(b"not DER").decode()]:
-            response = await http.post("/webhooks/sendgrid", content=body, headers={**headers, SIGNATURE_HEADER: bad})
+            response = await http.post(
+                "/webhooks/sendgrid", content=body, headers={**headers, SIGNATURE_HEADER: bad}
+            )
             assert response.status_code == 401, bad
-        response = await http.post("/webhooks/sendgrid", content=body, headers={"Content-Type": "application/json"})
+        response = await http.post(
+            "/webhooks/sendgrid", content=body, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 401
 
         stale = int(time.time()) - sg_settings.webhook_tolerance_seconds - 5
@@ -132,16 +142,22 @@ async def test_bad_signature_stale_timestamp_and_malformed_bodies_change_nothing
         response = await http.post("/webhooks/sendgrid", content=body, headers=headers)
         assert response.status_code == 401 and "stale" in response.json()["detail"]
         body, headers = signed(events)
-        response = await http.post("/webhooks/sendgrid", content=body, headers={**headers, TIMESTAMP_HEADER: "soon"})
+        response = await http.post(
+            "/webhooks/sendgrid", content=body, headers={**headers, TIMESTAMP_HEADER: "soon"}
+        )
         assert response.status_code == 401
 
-        body, headers = signed(b"[{\"event\": \"bounce\",")
+        body, headers = signed(b'[{"event": "bounce",')
         response = await http.post("/webhooks/sendgrid", content=body, headers=headers)
         assert response.status_code == 400 and "JSON" in response.json()["detail"]
         body, headers = signed({"event": "bounce"})
-        assert (await http.post("/webhooks/sendgrid", content=body, headers=headers)).status_code == 400
+        assert (
+            await http.post("/webhooks/sendgrid", content=body, headers=headers)
+        ).status_code == 400
         body, headers = signed(b"\xff\xfe[]")
-        assert (await http.post("/webhooks/sendgrid", content=body, headers=headers)).status_code == 400
+        assert (
+            await http.post("/webhooks/sendgrid", content=body, headers=headers)
+        ).status_code == 400
     assert client.signals == []
 
 
@@ -154,26 +170,36 @@ async def test_only_undelivered_process_emails_are_routed(sg_settings: Settings)
         bounce("order-1", event_id="e4", event="delivered"),
         bounce("order-1", event_id="e5", event="deferred"),
         bounce("order-1", event_id="e6", event="open"),
-        {k: v for k, v in bounce("order-1", event_id="e7").items() if k != "workflow_id"},  # not ours
+        {
+            k: v for k, v in bounce("order-1", event_id="e7").items() if k != "workflow_id"
+        },  # not ours
         "not an event",
     ]
     async with web(create_app(sg_settings, client)) as http:  # type: ignore[arg-type]
         body, headers = signed(events)
         response = await http.post("/webhooks/sendgrid", content=body, headers=headers)
     assert response.status_code == 200
-    assert response.json() == {"received": 8, "routed": ["order-1", "order-1", "order-2"], "ignored": 5}
+    assert response.json() == {
+        "received": 8,
+        "routed": ["order-1", "order-1", "order-2"],
+        "ignored": 5,
+    }
     assert [(w, n, a["sg_event_id"], a["event"]) for w, n, a in client.signals] == [
         ("order-1", "email_event", "e1", "bounce"),
         ("order-1", "email_event", "e2", "blocked"),
         ("order-2", "email_event", "e3", "dropped"),
     ]
     payload = client.signals[0][2]
-    assert payload["email"] == "anna.schmidt@kunde.example" and payload["step"] == "acceptance:request"
+    assert (
+        payload["email"] == "anna.schmidt@kunde.example" and payload["step"] == "acceptance:request"
+    )
     assert payload["reason"].startswith("550 5.1.1") and isinstance(payload["timestamp"], int)
     assert email_signal(bounce("x", event="processed")) is None
 
 
-async def test_unknown_workflow_is_ignored_and_unavailable_temporal_answers_503(sg_settings: Settings) -> None:
+async def test_unknown_workflow_is_ignored_and_unavailable_temporal_answers_503(
+    sg_settings: Settings,
+) -> None:
     body, headers = signed([bounce("order-gone")])
     missing = RecordingClient(RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""))
     async with web(create_app(sg_settings, missing)) as http:  # type: ignore[arg-type]
@@ -188,13 +214,17 @@ async def test_unknown_workflow_is_ignored_and_unavailable_temporal_answers_503(
 # --- a real order on the dev server ----------------------------------------------------------
 
 
-async def pending(handle: WorkflowHandle, task: str, *, present: bool = True) -> list[dict[str, Any]]:
+async def pending(
+    handle: WorkflowHandle, task: str, *, present: bool = True
+) -> list[dict[str, Any]]:
     for _ in range(300):
         tasks = await handle.query("pending_tasks")
         if (task in [t["task"] for t in tasks]) == present:
             return tasks
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{task} {'never' if present else 'still'} pending: {await handle.query('status')}")
+    raise AssertionError(
+        f"{task} {'never' if present else 'still'} pending: {await handle.query('status')}"
+    )
 
 
 async def search_pending(handle: WorkflowHandle) -> list[str]:
@@ -203,13 +233,19 @@ async def search_pending(handle: WorkflowHandle) -> list[str]:
 
 
 @pytest.fixture
-async def order(local_env: WorkflowEnvironment, sg_settings: Settings) -> AsyncIterator[WorkflowHandle]:
+async def order(
+    local_env: WorkflowEnvironment, sg_settings: Settings
+) -> AsyncIterator[WorkflowHandle]:
     queue = f"sendgrid-{uuid.uuid4().hex[:8]}"
     worker_settings = sg_settings.model_copy(update={"temporal_task_queue": queue})
     async with build_worker(local_env.client, worker_settings):
         data = order_input()
         handle = await local_env.client.start_workflow(
-            "OrderFulfillment", data, id=f"order-{data.order_id}", task_queue=queue, execution_timeout=timedelta(hours=1)
+            "OrderFulfillment",
+            data,
+            id=f"order-{data.order_id}",
+            task_queue=queue,
+            execution_timeout=timedelta(hours=1),
         )
         try:
             await pending(handle, "accept_terms")
@@ -238,10 +274,15 @@ async def test_a_bounce_becomes_an_operations_task_once_and_is_closed(
         [task] = [t for t in tasks if t["task"] == "fix_email_delivery"]
         assert task["assignee"] == "operations" and task["handler"] == "email_delivery_fixed"
         assert "acceptance:request" in task["description"]
-        assert "anna.schmidt@kunde.example" in task["description"] and "550 5.1.1" in task["description"]
+        assert (
+            "anna.schmidt@kunde.example" in task["description"]
+            and "550 5.1.1" in task["description"]
+        )
         assert "accept_terms" in [t["task"] for t in tasks]  # the main flow still waits as before
 
-        again = await http.post("/webhooks/sendgrid", content=body, headers=headers)  # SendGrid retry
+        again = await http.post(
+            "/webhooks/sendgrid", content=body, headers=headers
+        )  # SendGrid retry
         assert again.status_code == 200
         status = await order.query("status")
         assert [t["task"] for t in status["pending_tasks"]].count("fix_email_delivery") == 1
@@ -255,14 +296,26 @@ async def test_a_bounce_becomes_an_operations_task_once_and_is_closed(
             await asyncio.sleep(0.05)
         assert set(await search_pending(order)) >= {"fix_email_delivery", "accept_terms"}
 
-    await order.signal("email_delivery_fixed", {"decided_by": "partners@mattermost.com", "action": "bogus"})
+    await order.signal(
+        "email_delivery_fixed", {"decided_by": "partners@mattermost.com", "action": "bogus"}
+    )
     await order.signal("email_delivery_fixed", task["example"])
     await pending(order, "fix_email_delivery", present=False)
     status = await order.query("status")
     assert [t["task"] for t in status["pending_tasks"]] == ["accept_terms"]
-    [fixed] = [h for h in status["history"] if h["step"] == "fix_email_delivery" and h["event"] == "contact_updated"]
-    assert fixed["actor"] == "partners@mattermost.com" and fixed["detail"]["steps"] == ["acceptance:request"]
-    assert [h for h in status["history"] if h["step"] == "fix_email_delivery" and h["event"] == "rejected"]
+    [fixed] = [
+        h
+        for h in status["history"]
+        if h["step"] == "fix_email_delivery" and h["event"] == "contact_updated"
+    ]
+    assert fixed["actor"] == "partners@mattermost.com" and fixed["detail"]["steps"] == [
+        "acceptance:request"
+    ]
+    assert [
+        h
+        for h in status["history"]
+        if h["step"] == "fix_email_delivery" and h["event"] == "rejected"
+    ]
     await order.signal("email_delivery_fixed", task["example"])  # not pending any more: rejected
     [accept] = [t for t in await pending(order, "accept_terms") if t["task"] == "accept_terms"]
     await order.signal("accept_terms", accept["example"])

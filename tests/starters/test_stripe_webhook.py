@@ -42,34 +42,75 @@ async def pending(handle: Any, task: str) -> dict[str, Any]:
     raise AssertionError(f"{task} never pending: {await handle.query('status')}")
 
 
-async def test_stripe_invoice_paid_webhook_closes_the_order(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_stripe_invoice_paid_webhook_closes_the_order(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     with StripeDouble() as double:
         stripe_settings = settings.model_copy(
-            update={"billing_backend": "stripe", "stripe_api_key": SecretStr(double.api_key), "stripe_api_base": double.url, "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET)}
+            update={
+                "billing_backend": "stripe",
+                "stripe_api_key": SecretStr(double.api_key),
+                "stripe_api_base": double.url,
+                "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            }
         )
         queue = f"stripe-{uuid.uuid4().hex[:6]}"
         client = time_skipping_env.client
-        async with Worker(client, task_queue=queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities_for(stripe_settings), activity_executor=ThreadPoolExecutor(4)):
+        async with Worker(
+            client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
+            activities=activities_for(stripe_settings),
+            activity_executor=ThreadPoolExecutor(4),
+        ):
             order = order_input()
-            handle = await client.start_workflow("OrderFulfillment", order, id=f"order-{order.order_id}", task_queue=queue, execution_timeout=timedelta(days=400))
+            handle = await client.start_workflow(
+                "OrderFulfillment",
+                order,
+                id=f"order-{order.order_id}",
+                task_queue=queue,
+                execution_timeout=timedelta(days=400),
+            )
             try:
-                await handle.signal("accept_terms", (await pending(handle, "accept_terms"))["example"])
-                await handle.signal("review_license", (await pending(handle, "review_license"))["example"])
+                await handle.signal(
+                    "accept_terms", (await pending(handle, "accept_terms"))["example"]
+                )
+                await handle.signal(
+                    "review_license", (await pending(handle, "review_license"))["example"]
+                )
                 await pending(handle, "record_payment")
                 [invoice] = double.invoices.values()
-                assert invoice["status"] == "open" and invoice["collection_method"] == "send_invoice"
+                assert (
+                    invoice["status"] == "open" and invoice["collection_method"] == "send_invoice"
+                )
                 assert invoice["metadata"]["workflow_id"] == handle.id
                 assert double.sent[invoice["id"]] == 1
 
                 paid = {**invoice, "status": "paid", "amount_paid": invoice["amount_due"]}
-                event = {"id": "evt_paid_1", "object": "event", "type": "invoice.paid", "data": {"object": paid}}
+                event = {
+                    "id": "evt_paid_1",
+                    "object": "event",
+                    "type": "invoice.paid",
+                    "data": {"object": paid},
+                }
                 app = create_app(stripe_settings, client)
-                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+                ) as web:
                     body, headers = signed(event, "whsec_wrong")
-                    assert (await web.post("/webhooks/stripe", content=body, headers=headers)).status_code == 400
-                    foreign = {"id": "evt_x", "type": "customer.created", "data": {"object": {"object": "customer", "id": "cus_1"}}}
+                    assert (
+                        await web.post("/webhooks/stripe", content=body, headers=headers)
+                    ).status_code == 400
+                    foreign = {
+                        "id": "evt_x",
+                        "type": "customer.created",
+                        "data": {"object": {"object": "customer", "id": "cus_1"}},
+                    }
                     body, headers = signed(foreign)
-                    assert (await web.post("/webhooks/stripe", content=body, headers=headers)).json()["ignored"] is True
+                    assert (
+                        await web.post("/webhooks/stripe", content=body, headers=headers)
+                    ).json()["ignored"] is True
                     body, headers = signed(event)
                     first = await web.post("/webhooks/stripe", content=body, headers=headers)
                     assert first.status_code == 200 and first.json()["workflow_id"] == handle.id
@@ -77,7 +118,11 @@ async def test_stripe_invoice_paid_webhook_closes_the_order(time_skipping_env: W
                     assert result["outcome"] == "paid"
                     again = await web.post("/webhooks/stripe", content=body, headers=headers)
                     assert again.status_code == 200  # a replay of a closed order is acknowledged
-                events = [h for h in (await handle.query("status"))["history"] if h["event"] == "invoice.paid"]
+                events = [
+                    h
+                    for h in (await handle.query("status"))["history"]
+                    if h["event"] == "invoice.paid"
+                ]
                 assert len(events) == 1
                 assert double.created["invoice"] == 1 and double.created["customer"] == 1
             finally:

@@ -36,7 +36,9 @@ from tests.conftest import _binary
 from workers.main import build_worker
 from workflows.search_attributes import ALL_KEYS
 
-playwright_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
+playwright_api = pytest.importorskip(
+    "playwright.async_api", reason="the playwright package is not installed"
+)
 async_playwright = playwright_api.async_playwright
 expect = playwright_api.expect
 
@@ -62,11 +64,15 @@ def chromium() -> str:
     if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         install = ["apt-get", "install", "-y", "-q", "chromium"]
         if subprocess.run(install, check=False, capture_output=True, timeout=600).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, timeout=300)
+            subprocess.run(
+                ["apt-get", "update", "-q"], check=False, capture_output=True, timeout=300
+            )
             subprocess.run(install, check=False, capture_output=True, timeout=600)
         path = shutil.which("chromium")
     if path is None:
-        pytest.skip("chromium is not installed and cannot be installed here (apt-get install chromium)")
+        pytest.skip(
+            "chromium is not installed and cannot be installed here (apt-get install chromium)"
+        )
     return path
 
 
@@ -88,7 +94,9 @@ async def ui_env() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
 
 
 @pytest_asyncio.fixture
-async def running(ui_env: tuple[WorkflowEnvironment, str], settings: Settings) -> AsyncIterator[Client]:
+async def running(
+    ui_env: tuple[WorkflowEnvironment, str], settings: Settings
+) -> AsyncIterator[Client]:
     env, _ = ui_env
     async with build_worker(env.client, settings, task_queue=TASK_QUEUE):
         yield env.client
@@ -144,7 +152,9 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
 
             # 1. Workflows → Start Workflow: id, task queue, type, the JSON input (json/plain).
             await page.goto(f"{ui}/namespaces/default/workflows")
-            start = page.get_by_role("link", name="Start Workflow").or_(page.get_by_role("button", name="Start Workflow"))
+            start = page.get_by_role("link", name="Start Workflow").or_(
+                page.get_by_role("button", name="Start Workflow")
+            )
             await start.first.click()
             await page.locator("#workflowId").fill(workflow_id)
             await page.locator("#taskQueue").fill(TASK_QUEUE)
@@ -155,13 +165,17 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             await expect(page.locator("input[id='json/plain']")).to_be_checked()
             await shot(page, "temporal-ui-start.png")
             await page.get_by_test_id("start-workflow-button").click()
-            await expect(page.get_by_role("link", name="Workflow started successfully")).to_be_visible()
+            await expect(
+                page.get_by_role("link", name="Workflow started successfully")
+            ).to_be_visible()
 
             handle = client.get_workflow_handle(workflow_id)
 
             async def accept_terms_pending() -> dict[str, Any] | None:
                 status = await _status(handle)
-                return next((t for t in status["pending_tasks"] if t["task"] == "accept_terms"), None)
+                return next(
+                    (t for t in status["pending_tasks"] if t["task"] == "accept_terms"), None
+                )
 
             task = await _until(accept_terms_pending, "accept_terms to be pending")
             assert (await _status(handle))["stage"] == "awaiting_acceptance"
@@ -205,7 +219,9 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             stage = await _until(moved_on, "the stage to change after accept_terms")
             assert stage in ("license_review", "licensing", "invoiced"), stage
             history = (await _status(handle))["history"]
-            assert any(h["step"] == "accept_terms" and h["event"] == "accepted" for h in history), history[-3:]
+            assert any(h["step"] == "accept_terms" and h["event"] == "accepted" for h in history), (
+                history[-3:]
+            )
             await page.reload()
             await page.get_by_test_id("search-attributes-tab").click()
             await expect(visible(page, "*", f'"Stage": "{stage}"')).to_be_visible()

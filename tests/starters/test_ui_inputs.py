@@ -98,10 +98,17 @@ def seed_active_var(settings: Settings, partner_id: str = "nordlicht-it") -> Non
     """The example partner as an active Mattermost VAR: deal registrations and evaluation
     licenses are for active partners only."""
     record = PartnerRecord(
-        partner_id=partner_id, program="mattermost", partner_type="value_added_reseller",
-        company="Nordlicht IT-Systemhaus GmbH", country="DE", contact_name="Lena Hoffmann",
-        contact_email="lena.hoffmann@example.com", status="active", discount_percent=20,
-        attributes={"tier": "gold"}, at=datetime.now(UTC),
+        partner_id=partner_id,
+        program="mattermost",
+        partner_type="value_added_reseller",
+        company="Nordlicht IT-Systemhaus GmbH",
+        country="DE",
+        contact_name="Lena Hoffmann",
+        contact_email="lena.hoffmann@example.com",
+        status="active",
+        discount_percent=20,
+        attributes={"tier": "gold"},
+        at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
 
@@ -111,12 +118,16 @@ def seed_active_var(settings: Settings, partner_id: str = "nordlicht-it") -> Non
 
 def test_every_workflow_type_has_a_ui_input_of_its_input_type() -> None:
     files = {path.stem for path in UI_INPUTS.glob("*.json")}
-    assert files == set(WORKFLOW_TYPES), "docs/ui-inputs must hold exactly one file per workflow type"
+    assert files == set(WORKFLOW_TYPES), (
+        "docs/ui-inputs must hold exactly one file per workflow type"
+    )
     for name, cls in WORKFLOW_TYPES.items():
         TypeAdapter(input_type(cls)).validate_python(ui_input(name))
 
 
-@pytest.mark.parametrize("name", sorted(n for n in WORKFLOW_TYPES if form_example_input(n) is not None))
+@pytest.mark.parametrize(
+    "name", sorted(n for n in WORKFLOW_TYPES if form_example_input(n) is not None)
+)
 def test_ui_input_is_the_forms_published_example(name: str) -> None:
     assert ui_input(name) == form_example_input(name), (
         f"docs/ui-inputs/{name}.json differs from its form's published example mapped to the "
@@ -156,7 +167,11 @@ async def ui_worker(local_env: WorkflowEnvironment, ui_settings: Settings) -> As
 @pytest.fixture
 def plain_client(local_env: WorkflowEnvironment) -> Client:
     """What the Temporal UI is: a client with the DEFAULT converter (dicts as json/plain)."""
-    client = Client(local_env.client.service_client, namespace=local_env.client.namespace, data_converter=DataConverter.default)
+    client = Client(
+        local_env.client.service_client,
+        namespace=local_env.client.namespace,
+        data_converter=DataConverter.default,
+    )
     assert client.data_converter is DataConverter.default
     return client
 
@@ -171,7 +186,9 @@ def rebased(name: str, data: Any) -> Any:
         **data,
         "signed_at": signed.isoformat(),
         "term_end": (signed + timedelta(days=365)).isoformat(),
-        "fee_invoices": [{**f, "due_at": (signed + timedelta(days=30)).isoformat()} for f in data["fee_invoices"]],
+        "fee_invoices": [
+            {**f, "due_at": (signed + timedelta(days=30)).isoformat()} for f in data["fee_invoices"]
+        ],
     }
 
 
@@ -180,7 +197,9 @@ async def failures(handle: WorkflowHandle) -> list[str]:
     async for event in handle.fetch_history_events():
         if event.event_type in FAILED_EVENTS:
             attrs = event.workflow_task_failed_event_attributes
-            found.append(f"{EventType.Name(event.event_type)}: {attrs.failure.message if attrs else ''}")
+            found.append(
+                f"{EventType.Name(event.event_type)}: {attrs.failure.message if attrs else ''}"
+            )
     return found
 
 
@@ -206,7 +225,9 @@ def test_every_process_has_a_first_task() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOW_TYPES))
-async def test_ui_input_starts_the_workflow(name: str, plain_client: Client, ui_worker: str) -> None:
+async def test_ui_input_starts_the_workflow(
+    name: str, plain_client: Client, ui_worker: str
+) -> None:
     data = rebased(name, ui_input(name))
     workflow_id = f"ui-{name}-{uuid.uuid4().hex[:8]}"
     handle = await plain_client.start_workflow(name, data, id=workflow_id, task_queue=ui_worker)
@@ -220,14 +241,19 @@ async def test_ui_input_starts_the_workflow(name: str, plain_client: Client, ui_
         status = await first_task(handle, FIRST_TASK[name])
         assert status["workflow_type"] == name and status["stage"]
         description = await handle.describe()
-        assert description.status == WorkflowExecutionStatus.RUNNING, f"{name} ended {description.status}: {status}"
+        assert description.status == WorkflowExecutionStatus.RUNNING, (
+            f"{name} ended {description.status}: {status}"
+        )
         assert await failures(handle) == []
         assert not [h for h in status["history"] if h["event"] == "refused"], status["history"]
         if name == "OrderFulfillment":  # started without search attributes, it sets its own
             from workflows.search_attributes import PARTNER_ID, PROGRAM
 
             attributes = description.typed_search_attributes
-            assert (attributes.get(PROGRAM), attributes.get(PARTNER_ID)) == ("mattermost", data["reseller"]["partner_id"])
+            assert (attributes.get(PROGRAM), attributes.get(PARTNER_ID)) == (
+                "mattermost",
+                data["reseller"]["partner_id"],
+            )
     finally:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("test_ui_inputs: done")
@@ -244,7 +270,9 @@ def saved_queries() -> list[str]:
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
-async def test_every_saved_query_in_the_doc_parses_on_the_dev_server(local_env: WorkflowEnvironment) -> None:
+async def test_every_saved_query_in_the_doc_parses_on_the_dev_server(
+    local_env: WorkflowEnvironment,
+) -> None:
     queries = saved_queries()
     assert len(queries) >= 20, queries
     bad = {}
@@ -258,7 +286,13 @@ async def test_every_saved_query_in_the_doc_parses_on_the_dev_server(local_env: 
 
 async def test_the_query_language_limits_the_doc_names(local_env: WorkflowEnvironment) -> None:
     """The doc says these do NOT work on the dev server: keep that true (or update the doc)."""
-    for query in ('Stage ENDS_WITH ":escalated"', 'Stage LIKE "%escalated"', 'Assignee = "finance" ORDER BY TaskDueAt', 'PendingTask STARTS_WITH "review"', 'TaskDueAt < "now"'):
+    for query in (
+        'Stage ENDS_WITH ":escalated"',
+        'Stage LIKE "%escalated"',
+        'Assignee = "finance" ORDER BY TaskDueAt',
+        'PendingTask STARTS_WITH "review"',
+        'TaskDueAt < "now"',
+    ):
         with pytest.raises(RPCError):
             await local_env.client.count_workflows(query)
 
@@ -290,6 +324,8 @@ def test_signal_examples_in_the_doc_are_valid_inputs() -> None:
             except ValidationError as exc:
                 errors.append(str(exc))
         else:
-            raise AssertionError(f"docs/temporal-ui.md: the {signal} example is not valid: {errors}")
+            raise AssertionError(
+                f"docs/temporal-ui.md: the {signal} example is not valid: {errors}"
+            )
         checked += 1
     assert checked >= 25, checked

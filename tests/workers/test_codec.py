@@ -64,7 +64,9 @@ async def test_a_tampered_payload_is_refused() -> None:
 
 async def test_a_payload_of_another_key_names_its_key_id() -> None:
     old, new = _key(), _key()
-    [sealed] = await EncryptionCodec([old]).encode([Payload(metadata={"encoding": b"json/plain"}, data=b"1")])
+    [sealed] = await EncryptionCodec([old]).encode(
+        [Payload(metadata={"encoding": b"json/plain"}, data=b"1")]
+    )
     with pytest.raises(UnknownKeyError, match=key_id(old)):
         await EncryptionCodec([new]).decode([sealed])
     # Rotation: the new key encrypts, the old one still decrypts what it wrote.

@@ -12,5 +12,7 @@ async def test_registration_is_idempotent(local_env: WorkflowEnvironment) -> Non
     assert await register_search_attributes(local_env.client, "default") == []
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
-    listed = await local_env.client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
+    listed = await local_env.client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace="default")
+    )
     assert {key.name for key in ALL_KEYS} <= set(listed.custom_attributes)

@@ -36,7 +36,9 @@ class Lifecycle:
     ids: list[str] = field(default_factory=list)
 
     async def start(self, workflow: str, arg: Any, workflow_id: str) -> WorkflowHandle:
-        handle = await self.client.start_workflow(workflow, arg, id=workflow_id, task_queue=self.task_queue, execution_timeout=TIMEOUT)
+        handle = await self.client.start_workflow(
+            workflow, arg, id=workflow_id, task_queue=self.task_queue, execution_timeout=TIMEOUT
+        )
         self.ids.append(workflow_id)
         return handle
 
@@ -53,7 +55,9 @@ class Lifecycle:
                         return pending
             await asyncio.sleep(0.03)
         status = await handle.query("status")
-        raise AssertionError(f"{task} never pending; stage {status['stage']}, tasks {[t['task'] for t in status['pending_tasks']]}, history {status['history'][-3:]}")
+        raise AssertionError(
+            f"{task} never pending; stage {status['stage']}, tasks {[t['task'] for t in status['pending_tasks']]}, history {status['history'][-3:]}"
+        )
 
     async def complete(self, handle: WorkflowHandle, task: str, **changes: Any) -> dict[str, Any]:
         """Wait for `task`, then send its published example (with `changes`)."""
@@ -70,7 +74,10 @@ class Lifecycle:
 
     def email_steps(self, workflow_id: str) -> list[str]:
         with session_scope(self.settings.resolved_database_url) as session:
-            return sorted(row.step for row in session.exec(select(EmailRow).where(EmailRow.workflow_id == workflow_id)))
+            return sorted(
+                row.step
+                for row in session.exec(select(EmailRow).where(EmailRow.workflow_id == workflow_id))
+            )
 
     def emails(self, workflow_id: str) -> list[EmailRow]:
         with session_scope(self.settings.resolved_database_url) as session:
@@ -81,8 +88,17 @@ class Lifecycle:
 async def lifecycle(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Lifecycle]:
     queue = f"lifecycle-{uuid.uuid4().hex[:8]}"
     # Forms started through the intake land on this worker's task queue.
-    harness = Lifecycle(env, env.client, settings.model_copy(update={"temporal_task_queue": queue}), queue)
-    async with Worker(env.client, task_queue=queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities_for(settings), activity_executor=ThreadPoolExecutor(8)):
+    harness = Lifecycle(
+        env, env.client, settings.model_copy(update={"temporal_task_queue": queue}), queue
+    )
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities_for(settings),
+        activity_executor=ThreadPoolExecutor(8),
+    ):
         try:
             yield harness
             if recording():
@@ -91,7 +107,6 @@ async def lifecycle(env: WorkflowEnvironment, settings: Settings) -> AsyncIterat
             for workflow_id in dict.fromkeys(harness.ids):
                 with contextlib.suppress(Exception):
                     await env.client.get_workflow_handle(workflow_id).terminate("test over")
-
 
 
 def uid() -> str:

@@ -36,4 +36,6 @@ async def record_histories(client: Client, workflow_ids: Iterable[str]) -> None:
             if history.events[-1].event_type not in _FINISHED:
                 continue
             started = history.events[0].workflow_execution_started_event_attributes
-            (HISTORIES / f"{started.workflow_type.name}-{test}-{index}.json").write_text(history.to_json())
+            (HISTORIES / f"{started.workflow_type.name}-{test}-{index}.json").write_text(
+                history.to_json()
+            )

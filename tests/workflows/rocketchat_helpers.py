@@ -29,7 +29,9 @@ from workflows.rocketchat_partnership import RocketChatPartnership
 
 class PartnerSite(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
-        body = b"<html><body>We are an official <b>Rocket.Chat</b> Technology Provider.</body></html>"
+        body = (
+            b"<html><body>We are an official <b>Rocket.Chat</b> Technology Provider.</body></html>"
+        )
         if self.path.startswith("/plain"):
             body = b"<html><body>Chat hosting and more.</body></html>"
         self.send_response(200)
@@ -60,8 +62,14 @@ def all_activities(settings: Settings) -> list[Any]:
 
     registered = activities_for(settings)
     names = {getattr(a, "__temporal_activity_definition").name for a in registered}
-    extra = [WebCheckActivities(settings).check_partner_website, CommunityActivities(settings).create_workgroup, RocketChatRecordActivities(settings).record_sales_report]
-    return registered + [a for a in extra if getattr(a, "__temporal_activity_definition").name not in names]
+    extra = [
+        WebCheckActivities(settings).check_partner_website,
+        CommunityActivities(settings).create_workgroup,
+        RocketChatRecordActivities(settings).record_sales_report,
+    ]
+    return registered + [
+        a for a in extra if getattr(a, "__temporal_activity_definition").name not in names
+    ]
 
 
 @dataclass
@@ -93,7 +101,14 @@ async def harness(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
     workflows = list({*WORKFLOWS, RocketChatOnboarding, RocketChatPartnership})
     with partner_site() as site:
         h = Harness(env, env.client, settings, task_queue, site)
-        async with Worker(env.client, task_queue=task_queue, workflows=workflows, workflow_runner=workflow_runner(), activities=all_activities(settings), activity_executor=ThreadPoolExecutor(8)):
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=workflows,
+            workflow_runner=workflow_runner(),
+            activities=all_activities(settings),
+            activity_executor=ThreadPoolExecutor(8),
+        ):
             try:
                 yield h
                 if recording():
@@ -105,7 +120,6 @@ async def harness(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
                 for workflow_id in h.started:
                     with contextlib.suppress(Exception):
                         await env.client.get_workflow_handle(workflow_id).terminate("test finished")
-
 
 
 async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:

@@ -39,12 +39,25 @@ def all_activities(settings: Settings) -> list[Any]:
     found = activities_for(settings)
     names = {getattr(a, "__temporal_activity_definition").name for a in found}
     deals = DealActivities(settings)
-    extra = [deals.record_deal, deals.find_deal_conflicts, deals.claim_deal_approval, deals.release_deal_claims, deals.record_referral_fee]
-    return found + [a for a in extra if getattr(a, "__temporal_activity_definition").name not in names]
+    extra = [
+        deals.record_deal,
+        deals.find_deal_conflicts,
+        deals.claim_deal_approval,
+        deals.release_deal_claims,
+        deals.record_referral_fee,
+    ]
+    return found + [
+        a for a in extra if getattr(a, "__temporal_activity_definition").name not in names
+    ]
 
 
 def all_workflows() -> list[Any]:
-    return list({w.__name__: w for w in [*WORKFLOWS, OrderFulfillment, DealRegistration, AuthorizedResale]}.values())
+    return list(
+        {
+            w.__name__: w
+            for w in [*WORKFLOWS, OrderFulfillment, DealRegistration, AuthorizedResale]
+        }.values()
+    )
 
 
 def deal_input(**overrides: Any) -> DealRegistrationInput:
@@ -57,7 +70,12 @@ def deal_input(**overrides: Any) -> DealRegistrationInput:
         },
         "end_customer": {
             "legal_name": "Hanse Logistik AG",
-            "address": {"line1": "Am Sandtorkai 50", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
+            "address": {
+                "line1": "Am Sandtorkai 50",
+                "city": "Hamburg",
+                "postal_code": "20457",
+                "country": "DE",
+            },
             "contact": {"name": "Jonas Weber", "email": "jonas.weber@hanse-logistik.example"},
         },
         "sku": "MM-ENT-1Y",
@@ -97,16 +115,26 @@ class Harness:
     task_queue: str
     started: list[WorkflowHandle] = field(default_factory=list)
 
-    async def start_deal(self, deal: DealRegistrationInput | None = None, **overrides: Any) -> WorkflowHandle:
+    async def start_deal(
+        self, deal: DealRegistrationInput | None = None, **overrides: Any
+    ) -> WorkflowHandle:
         deal = deal or deal_input(**overrides)
         return await self._start(DealRegistration.run, deal, f"deal-{deal.deal_number}")
 
-    async def start_resale(self, request: AuthorizedResaleInput | None = None, **overrides: Any) -> WorkflowHandle:
+    async def start_resale(
+        self, request: AuthorizedResaleInput | None = None, **overrides: Any
+    ) -> WorkflowHandle:
         request = request or resale_input(**overrides)
         return await self._start(AuthorizedResale.run, request, f"resale-{request.request_id}")
 
     async def _start(self, run: Any, arg: Any, workflow_id: str) -> WorkflowHandle:
-        handle = await self.client.start_workflow(run, arg, id=workflow_id, task_queue=self.task_queue, execution_timeout=timedelta(days=800))
+        handle = await self.client.start_workflow(
+            run,
+            arg,
+            id=workflow_id,
+            task_queue=self.task_queue,
+            execution_timeout=timedelta(days=800),
+        )
         self.started.append(handle)
         return handle
 
@@ -126,7 +154,14 @@ class Harness:
 async def harness_for(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Harness]:
     queue = f"sales-{uuid.uuid4().hex[:8]}"
     harness = Harness(env, env.client, settings, queue)
-    async with Worker(env.client, task_queue=queue, workflows=all_workflows(), workflow_runner=workflow_runner(), activities=all_activities(settings), activity_executor=ThreadPoolExecutor(8)):
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=all_workflows(),
+        workflow_runner=workflow_runner(),
+        activities=all_activities(settings),
+        activity_executor=ThreadPoolExecutor(8),
+    ):
         yield harness
         if recording():
             await record_histories(env.client, [h.id for h in harness.started])
@@ -143,7 +178,9 @@ async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> d
                     return t
         await asyncio.sleep(0.05)
     status = await handle.query("status")
-    raise AssertionError(f"{task} never became pending; status: {json.dumps(status, default=str)[:3000]}")
+    raise AssertionError(
+        f"{task} never became pending; status: {json.dumps(status, default=str)[:3000]}"
+    )
 
 
 async def status(handle: WorkflowHandle) -> dict[str, Any]:
@@ -151,7 +188,11 @@ async def status(handle: WorkflowHandle) -> dict[str, Any]:
 
 
 async def history_events(handle: WorkflowHandle, step_prefix: str) -> list[tuple[str, str]]:
-    return [(h["step"], h["event"]) for h in (await status(handle))["history"] if h["step"].startswith(step_prefix)]
+    return [
+        (h["step"], h["event"])
+        for h in (await status(handle))["history"]
+        if h["step"].startswith(step_prefix)
+    ]
 
 
 async def until(predicate: Any, timeout: float = 10.0) -> None:
@@ -164,7 +205,9 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
 
 async def search_attribute(client: Client, workflow_id: str, key: SearchAttributeKey) -> Any:
     raw = await client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(namespace="default", execution=WorkflowExecution(workflow_id=workflow_id))
+        DescribeWorkflowExecutionRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=workflow_id)
+        )
     )
     payload = raw.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
     return json.loads(payload.data) if payload is not None and payload.data else None

@@ -36,7 +36,9 @@ APPROVE = {"reviewer": "sales-manager@mattermost.com", "decision": "approve"}
 
 
 @pytest_asyncio.fixture
-async def harness(time_skipping_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Harness]:
+async def harness(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[Harness]:
     async for h in harness_for(time_skipping_env, settings):
         yield h
 
@@ -52,21 +54,36 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     handle = await harness.start_deal(deal)
     quote_task = await approve(handle)
     assert quote_task["assignee"] == "sales_manager"
-    assert quote_task["example"]["net_price_cents"] == 2_400_000 and quote_task["example"]["discount_percent"] == 20
+    assert (
+        quote_task["example"]["net_price_cents"] == 2_400_000
+        and quote_task["example"]["discount_percent"] == 20
+    )
     assert await search_attribute(harness.client, handle.id, DEAL_NUMBER) == deal.deal_number
 
     # A quotation whose discount or net price does not follow the approved registration is refused.
     await handle.signal("submit_quotation", {**quote_task["example"], "discount_percent": 30})
     await handle.signal("submit_quotation", {**quote_task["example"], "net_price_cents": 1})
-    await handle.signal("submit_quotation", {k: v for k, v in quote_task["example"].items() if k != "license_contact_email"})
+    await handle.signal(
+        "submit_quotation",
+        {k: v for k, v in quote_task["example"].items() if k != "license_contact_email"},
+    )
     await handle.signal("submit_quotation", quote_task["example"])
     sign = await pending(handle, "sign_quotation")
-    assert sign["assignee"] == "end_customer" and sign["example"]["email"] == deal.end_customer.contact.email
+    assert (
+        sign["assignee"] == "end_customer"
+        and sign["example"]["email"] == deal.end_customer.contact.email
+    )
     events = await history_events(handle, "submit_quotation")
     assert [e for _, e in events] == ["rejected", "rejected", "rejected", "quoted"]
 
     # A purchase order before the customer's signature is refused with the reason.
-    po_early = {"number": "PO-1", "submitted_by": "lena@x.example", "amount_cents": 2_400_000, "bill_to": deal.partner.company, "end_customer": deal.end_customer.model_dump(mode="json")}
+    po_early = {
+        "number": "PO-1",
+        "submitted_by": "lena@x.example",
+        "amount_cents": 2_400_000,
+        "bill_to": deal.partner.company,
+        "end_customer": deal.end_customer.model_dump(mode="json"),
+    }
     await handle.signal("submit_purchase_order", po_early)
     await until(lambda: _has_rejection(handle, "submit_purchase_order", "not signed the quotation"))
     assert (await status(handle))["stage"] == "awaiting_quotation_signature"
@@ -75,10 +92,21 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     po_task = await pending(handle, "submit_purchase_order")
     assert po_task["assignee"] == "partner"
     # Wrong amount, billed to the end customer, an end-customer PO: refused with the reasons.
-    await handle.signal("submit_purchase_order", {**po_task["example"], "amount_cents": 1, "bill_to": deal.end_customer.legal_name})
-    await handle.signal("submit_purchase_order", {**po_task["example"], "issued_by": "end_customer"})
-    await until(lambda: _has_rejection(handle, "submit_purchase_order", "end-customer purchase orders"))
-    reasons = [h["detail"].get("reason", "") for h in (await status(handle))["history"] if h["step"] == "submit_purchase_order" and h["event"] == "rejected"]
+    await handle.signal(
+        "submit_purchase_order",
+        {**po_task["example"], "amount_cents": 1, "bill_to": deal.end_customer.legal_name},
+    )
+    await handle.signal(
+        "submit_purchase_order", {**po_task["example"], "issued_by": "end_customer"}
+    )
+    await until(
+        lambda: _has_rejection(handle, "submit_purchase_order", "end-customer purchase orders")
+    )
+    reasons = [
+        h["detail"].get("reason", "")
+        for h in (await status(handle))["history"]
+        if h["step"] == "submit_purchase_order" and h["event"] == "rejected"
+    ]
     assert any("does not match quotation" in r and "billed to the reseller" in r for r in reasons)
     await handle.signal("submit_purchase_order", po_task["example"])
 
@@ -86,9 +114,13 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     await pay_child(harness, deal.deal_number)
     await handle.signal("withdraw", {"withdrawn_by": "lena@x.example", "reason": "too late"})
     result = await handle.result()
-    assert result.outcome == "paid" and result.order_id == deal.deal_number and result.invoice_number
+    assert (
+        result.outcome == "paid" and result.order_id == deal.deal_number and result.invoice_number
+    )
     assert await search_attribute(harness.client, handle.id, INVOICE_STAGE) == "paid"
-    assert await search_attribute(harness.client, handle.id, INVOICE_NUMBER) == result.invoice_number
+    assert (
+        await search_attribute(harness.client, handle.id, INVOICE_NUMBER) == result.invoice_number
+    )
     child = f"order-{deal.deal_number}"
     assert await search_attribute(harness.client, child, DEAL_NUMBER) == deal.deal_number
     assert await search_attribute(harness.client, child, PARTNER_ID) == deal.partner.partner_id
@@ -98,18 +130,34 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     row = get_registration(harness.settings, deal.deal_number)
     assert row is not None and row.status == "closed_won"
     steps = harness.email_steps(handle.id)
-    assert {"deal:received", "deal:approved", "sign_quotation:request", "deal:quotation_signed", "deal:ordered"} <= set(steps)
+    assert {
+        "deal:received",
+        "deal:approved",
+        "sign_quotation:request",
+        "deal:quotation_signed",
+        "deal:ordered",
+    } <= set(steps)
 
 
 async def _has_rejection(handle, step: str, text: str) -> bool:  # type: ignore[no-untyped-def]
-    return any(h["step"] == step and h["event"] == "rejected" and text in h["detail"].get("reason", "") for h in (await status(handle))["history"])
+    return any(
+        h["step"] == step and h["event"] == "rejected" and text in h["detail"].get("reason", "")
+        for h in (await status(handle))["history"]
+    )
 
 
 async def test_rejection_needs_a_reason(harness: Harness) -> None:
     handle = await harness.start_deal()
     await pending(handle, "review_deal")
     await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "reject"})
-    await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "reject", "reason": "Customer already buys direct"})
+    await handle.signal(
+        "review_deal",
+        {
+            "reviewer": "sm@mattermost.com",
+            "decision": "reject",
+            "reason": "Customer already buys direct",
+        },
+    )
     result = await handle.result()
     assert result.outcome == "rejected" and result.reason == "Customer already buys direct"
     events = await history_events(handle, "review_deal")
@@ -122,40 +170,107 @@ async def test_rejection_needs_a_reason(harness: Harness) -> None:
 async def test_request_information_loops_until_approved(harness: Harness) -> None:
     deal = deal_input()
     handle = await harness.start_deal(deal)
-    for round_number, question in enumerate(["How many seats are in the pilot?", "Who is the budget owner?"], start=1):
+    for round_number, question in enumerate(
+        ["How many seats are in the pilot?", "Who is the budget owner?"], start=1
+    ):
         await pending(handle, "review_deal")
-        await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "request_information"})  # no question
-        await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "request_information", "question": question})
+        await handle.signal(
+            "review_deal", {"reviewer": "sm@mattermost.com", "decision": "request_information"}
+        )  # no question
+        await handle.signal(
+            "review_deal",
+            {
+                "reviewer": "sm@mattermost.com",
+                "decision": "request_information",
+                "question": question,
+            },
+        )
         task = await pending(handle, "provide_deal_information")
         assert task["assignee"] == "partner" and question in task["description"]
         assert (await status(handle))["stage"] == "information_requested"
-        await handle.signal("provide_deal_information", {"deal_number": "DR-1999-000001", "answered_by": "lena@x.example", "answer": "wrong deal"})
-        await handle.signal("provide_deal_information", {**task["example"], "answer": f"Answer {round_number}"})
+        await handle.signal(
+            "provide_deal_information",
+            {
+                "deal_number": "DR-1999-000001",
+                "answered_by": "lena@x.example",
+                "answer": "wrong deal",
+            },
+        )
+        await handle.signal(
+            "provide_deal_information", {**task["example"], "answer": f"Answer {round_number}"}
+        )
     await approve(handle)
     events = await history_events(handle, "review_deal:")
-    assert events == [("review_deal:1", "request_information"), ("review_deal:2", "request_information"), ("review_deal:3", "approve")]
+    assert events == [
+        ("review_deal:1", "request_information"),
+        ("review_deal:2", "request_information"),
+        ("review_deal:3", "approve"),
+    ]
     answers = await history_events(handle, "provide_deal_information")
     assert answers.count(("provide_deal_information", "rejected")) == 2
-    assert [e for e in answers if e[1] == "answered"] == [("provide_deal_information:1", "answered"), ("provide_deal_information:2", "answered")]
-    assert {"deal:information_requested:1", "deal:information_requested:2"} <= set(harness.email_steps(handle.id))
+    assert [e for e in answers if e[1] == "answered"] == [
+        ("provide_deal_information:1", "answered"),
+        ("provide_deal_information:2", "answered"),
+    ]
+    assert {"deal:information_requested:1", "deal:information_requested:2"} <= set(
+        harness.email_steps(handle.id)
+    )
 
 
-async def test_channel_conflict_is_flagged_and_a_second_approval_is_impossible(harness: Harness) -> None:
+async def test_channel_conflict_is_flagged_and_a_second_approval_is_impossible(
+    harness: Harness,
+) -> None:
     acts = DealActivities(harness.settings)
     env = ActivityEnvironment()
     now = datetime.now(UTC)
     other = "DR-2025-000777"
-    env.run(acts.record_deal, DealRecord(deal_number=other, workflow_id=f"deal-{other}", partner_id="other-var", partner_company="Other VAR GmbH", end_customer_name="HANSE-LOGISTIK", contact_email="it@hanse-logistik.example", sku="MM-ENT-1Y", status="approved", at=now))
-    env.run(acts.claim_deal_approval, ApprovalClaim(deal_number=other, end_customer_name="HANSE-LOGISTIK", contact_email="it@hanse-logistik.example", sku="MM-ENT-1Y"))
+    env.run(
+        acts.record_deal,
+        DealRecord(
+            deal_number=other,
+            workflow_id=f"deal-{other}",
+            partner_id="other-var",
+            partner_company="Other VAR GmbH",
+            end_customer_name="HANSE-LOGISTIK",
+            contact_email="it@hanse-logistik.example",
+            sku="MM-ENT-1Y",
+            status="approved",
+            at=now,
+        ),
+    )
+    env.run(
+        acts.claim_deal_approval,
+        ApprovalClaim(
+            deal_number=other,
+            end_customer_name="HANSE-LOGISTIK",
+            contact_email="it@hanse-logistik.example",
+            sku="MM-ENT-1Y",
+        ),
+    )
     handle = await harness.start_deal()
     task = await pending(handle, "review_deal")
-    assert task["description"].startswith("CHANNEL CONFLICT: DR-2025-000777 by Other VAR GmbH (approved, same customer name)")
+    assert task["description"].startswith(
+        "CHANNEL CONFLICT: DR-2025-000777 by Other VAR GmbH (approved, same customer name)"
+    )
     facts = (await status(handle))["facts"]
     assert [c["deal_number"] for c in facts["channel_conflicts"]] == [other]
     await handle.signal("review_deal", APPROVE)
-    await until(lambda: _has_rejection(handle, "review_deal", "two approved registrations of the same opportunity are impossible"))
+    await until(
+        lambda: _has_rejection(
+            handle,
+            "review_deal",
+            "two approved registrations of the same opportunity are impossible",
+        )
+    )
     assert (await status(handle))["stage"] == "in_review"
-    await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "reject", "reason": "Channel conflict with DR-2025-000777"})
+    await handle.signal(
+        "review_deal",
+        {
+            "reviewer": "sm@mattermost.com",
+            "decision": "reject",
+            "reason": "Channel conflict with DR-2025-000777",
+        },
+    )
     result = await handle.result()
     assert result.outcome == "rejected"
     assert {c.deal_number for c in list_claims(harness.settings)} == {other}
@@ -177,13 +292,21 @@ async def test_protection_lapses_without_a_quotation(harness: Harness) -> None:
     assert await search_attribute(harness.client, handle.id, STAGE) == "lapsed"
 
 
-async def test_customer_purchased_online_makes_a_referral_fee_payable_until_paid(harness: Harness) -> None:
+async def test_customer_purchased_online_makes_a_referral_fee_payable_until_paid(
+    harness: Harness,
+) -> None:
     deal = deal_input()
     handle = await harness.start_deal(deal)
     await pending(handle, "review_deal")
-    await handle.signal("customer_purchased_online", {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1"})  # not approved yet
+    await handle.signal(
+        "customer_purchased_online",
+        {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1"},
+    )  # not approved yet
     await approve(handle)
-    await handle.signal("customer_purchased_online", {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1"})
+    await handle.signal(
+        "customer_purchased_online",
+        {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1"},
+    )
     fee_task = await pending(handle, "record_referral_fee_paid")
     assert fee_task["assignee"] == "finance" and fee_task["example"]["amount_cents"] == 600_000
     facts = (await status(handle))["facts"]
@@ -198,10 +321,16 @@ async def test_customer_purchased_online_makes_a_referral_fee_payable_until_paid
     result = await handle.result()
     assert result.outcome == "referral_fee_paid" and result.referral_fee_cents == 600_000
     row = get_referral_fee(harness.settings, deal.deal_number)
-    assert row is not None and row.status == "paid" and row.reference == fee_task["example"]["reference"]
+    assert (
+        row is not None
+        and row.status == "paid"
+        and row.reference == fee_task["example"]["reference"]
+    )
     online = await history_events(handle, "customer_purchased_online")
     assert online[0] == ("customer_purchased_online", "rejected")
-    assert ("record_referral_fee_paid", "rejected") in await history_events(handle, "record_referral_fee_paid")
+    assert ("record_referral_fee_paid", "rejected") in await history_events(
+        handle, "record_referral_fee_paid"
+    )
 
 
 async def test_partner_withdraws_during_the_signature(harness: Harness) -> None:
@@ -211,7 +340,9 @@ async def test_partner_withdraws_during_the_signature(harness: Harness) -> None:
     await handle.signal("submit_quotation", quote_task["example"])
     await pending(handle, "sign_quotation")
     await handle.signal("withdraw", {"withdrawn_by": "lena@x.example"})  # no reason: invalid
-    await handle.signal("withdraw", {"withdrawn_by": "lena@x.example", "reason": "Customer postponed the project"})
+    await handle.signal(
+        "withdraw", {"withdrawn_by": "lena@x.example", "reason": "Customer postponed the project"}
+    )
     result = await handle.result()
     assert result.outcome == "withdrawn" and result.reason == "Customer postponed the project"
     events = [e for _, e in await history_events(handle, "sign_quotation")]
@@ -225,13 +356,21 @@ async def test_partner_withdraws_during_the_signature(harness: Harness) -> None:
 async def test_partner_withdraws_during_review(harness: Harness) -> None:
     handle = await harness.start_deal()
     await pending(handle, "review_deal")
-    await handle.signal("withdraw", {"withdrawn_by": "lena@x.example", "reason": "Registered by mistake"})
+    await handle.signal(
+        "withdraw", {"withdrawn_by": "lena@x.example", "reason": "Registered by mistake"}
+    )
     result = await handle.result()
     assert result.outcome == "withdrawn"
 
 
 async def test_embargoed_customer_is_refused_at_intake(harness: Harness) -> None:
-    deal = deal_input(end_customer={"legal_name": "Havana Telecom", "address": {"line1": "Calle 23", "city": "Havana", "country": "CU"}, "contact": {"name": "X", "email": "x@havana.example"}})
+    deal = deal_input(
+        end_customer={
+            "legal_name": "Havana Telecom",
+            "address": {"line1": "Calle 23", "city": "Havana", "country": "CU"},
+            "contact": {"name": "X", "email": "x@havana.example"},
+        }
+    )
     handle = await harness.start_deal(deal)
     result = await handle.result()
     assert result.outcome == "embargoed" and result.reason
@@ -241,21 +380,28 @@ async def test_embargoed_customer_is_refused_at_intake(harness: Harness) -> None
     assert row is not None and row.status == "embargoed"
 
 
-async def test_review_deadline_reminds_and_escalates_to_the_sales_managers(harness: Harness) -> None:
+async def test_review_deadline_reminds_and_escalates_to_the_sales_managers(
+    harness: Harness,
+) -> None:
     handle = await harness.start_deal()
     await pending(handle, "review_deal")
     await harness.env.sleep(timedelta(days=6))
     events = await history_events(handle, "review_deal")
     assert ("review_deal", "reminded") in events and ("review_deal", "escalated") in events
     assert await search_attribute(harness.client, handle.id, STAGE) == "in_review:escalated"
-    assert {"review_deal:reminder:1", "review_deal:escalation"} <= set(harness.email_steps(handle.id))
+    assert {"review_deal:reminder:1", "review_deal:escalation"} <= set(
+        harness.email_steps(handle.id)
+    )
 
 
 async def test_unanswered_question_reminds_the_partner_by_email(harness: Harness) -> None:
     deal = deal_input()
     handle = await harness.start_deal(deal)
     await pending(handle, "review_deal")
-    await handle.signal("review_deal", {"reviewer": "sm@mattermost.com", "decision": "request_information", "question": "Budget?"})
+    await handle.signal(
+        "review_deal",
+        {"reviewer": "sm@mattermost.com", "decision": "request_information", "question": "Budget?"},
+    )
     await pending(handle, "provide_deal_information")
     await harness.env.sleep(timedelta(days=10))
     mails = {m.step: m for m in harness.emails(handle.id)}
@@ -263,8 +409,13 @@ async def test_unanswered_question_reminds_the_partner_by_email(harness: Harness
     escalation = mails["deal:provide_deal_information:1:escalation"]
     assert deal.partner.contact.email in reminder.to_addrs and "Budget?" in reminder.text_body
     assert deal.partner.contact.email in escalation.to_addrs
-    assert await search_attribute(harness.client, handle.id, STAGE) == "information_requested:escalated"
-    await handle.signal("provide_deal_information", {"answered_by": "lena@x.example", "answer": "Approved for Q1"})
+    assert (
+        await search_attribute(harness.client, handle.id, STAGE)
+        == "information_requested:escalated"
+    )
+    await handle.signal(
+        "provide_deal_information", {"answered_by": "lena@x.example", "answer": "Approved for Q1"}
+    )
     await pending(handle, "review_deal")
 
 
@@ -274,15 +425,22 @@ async def test_the_deal_mirrors_the_child_orders_invoice_while_it_runs(harness: 
     quote_task = await approve(handle)
     await handle.signal("submit_quotation", quote_task["example"])
     await handle.signal("sign_agreement", (await pending(handle, "sign_quotation"))["example"])
-    await handle.signal("submit_purchase_order", (await pending(handle, "submit_purchase_order"))["example"])
+    await handle.signal(
+        "submit_purchase_order", (await pending(handle, "submit_purchase_order"))["example"]
+    )
     child = harness.child(deal.deal_number)
     for task in ("accept_terms", "review_license"):
         await child.signal(task, (await pending(child, task))["example"])
     await pending(child, "record_payment")
     await until(lambda: _invoice_stage_is(harness, handle.id, "open"))  # pushed by the child
-    assert await search_attribute(harness.client, handle.id, AMOUNT_DUE_CENTS) == quote_task["example"]["net_price_cents"]
+    assert (
+        await search_attribute(harness.client, handle.id, AMOUNT_DUE_CENTS)
+        == quote_task["example"]["net_price_cents"]
+    )
     facts = (await status(handle))["facts"]
-    assert facts["order"]["stage"] == "invoiced" and facts["order"]["pending_tasks"] == ["record_payment"]
+    assert facts["order"]["stage"] == "invoiced" and facts["order"]["pending_tasks"] == [
+        "record_payment"
+    ]
     assert facts["invoice_stage"] == "open" and facts["order"]["invoice_number"]
 
 
@@ -299,5 +457,9 @@ async def test_unsigned_quotation_expires_and_frees_the_opportunity(harness: Har
     result = await handle.result()
     assert result.outcome == "quotation_expired"
     assert ("sign_quotation", "expired") in await history_events(handle, "sign_quotation")
-    assert {"sign_quotation:reminder:1", "sign_quotation:reminder:2", "deal:quotation_expired"} <= set(harness.email_steps(handle.id))
+    assert {
+        "sign_quotation:reminder:1",
+        "sign_quotation:reminder:2",
+        "deal:quotation_expired",
+    } <= set(harness.email_steps(handle.id))
     assert not [c for c in list_claims(harness.settings) if c.deal_number == deal.deal_number]

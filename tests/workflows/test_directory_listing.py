@@ -32,31 +32,48 @@ async def start(h: Lifecycle, data: DirectoryListingInput) -> Any:
     return await h.start("DirectoryListing", data, f"directory-{data.partner_id}")
 
 
-async def test_invalid_listing_is_rejected_with_the_field_named(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_invalid_listing_is_rejected_with_the_field_named(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, listing_input())
         task = await h.task(handle, "submit_listing")
         example = task["example"]
         await handle.signal("submit_listing", {**example, "description": "Too short."})
         await handle.signal("submit_listing", {**example, "website": "not a url"})
-        await handle.signal("submit_listing", {**example, "logo": {**example["logo"], "width": 120}})
+        await handle.signal(
+            "submit_listing", {**example, "logo": {**example["logo"], "width": 120}}
+        )
         await handle.signal("submit_listing", {**example, "partner_id": "someone-else"})
         status = await handle.query("status")
         rejected = [e["detail"] for e in status["history"] if e["event"] == "rejected"]
-        assert [r["errors"][0]["field"] for r in rejected[:3]] == ["description", "website", "logo.width"]
+        assert [r["errors"][0]["field"] for r in rejected[:3]] == [
+            "description",
+            "website",
+            "logo.width",
+        ]
         assert "has 2 words; it must have 30 to 100 words" in rejected[0]["errors"][0]["message"]
         assert "someone-else" in rejected[3]["reason"]
         assert status["stage"] == "awaiting_listing"
 
 
-async def test_changes_requested_then_published_updated_and_removed(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_changes_requested_then_published_updated_and_removed(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         data = listing_input()
         handle = await start(h, data)
         await h.complete(handle, "submit_listing")
         review = await h.task(handle, "review_listing")
         assert review["assignee"] == "reviewer"
-        await handle.signal("review_listing", {"reviewer": "r@mattermost.com", "decision": "request_changes", "comments": "Please name your city"})
+        await handle.signal(
+            "review_listing",
+            {
+                "reviewer": "r@mattermost.com",
+                "decision": "request_changes",
+                "comments": "Please name your city",
+            },
+        )
         await h.complete(handle, "submit_listing", name="Nordlicht")
         await h.complete(handle, "review_listing")
         for _ in range(100):
@@ -64,8 +81,16 @@ async def test_changes_requested_then_published_updated_and_removed(time_skippin
                 break
             await time_skipping_env.sleep(1)
         published = get_listing(settings, data.partner_id)
-        assert published is not None and published.name == "Nordlicht" and published.territory == ["DE", "AT"] and published.version == 1
-        assert [entry.partner_id for entry in list_listings(settings, country="DE", partner_type="value_added_reseller")] == [data.partner_id]
+        assert (
+            published is not None
+            and published.name == "Nordlicht"
+            and published.territory == ["DE", "AT"]
+            and published.version == 1
+        )
+        assert [
+            entry.partner_id
+            for entry in list_listings(settings, country="DE", partner_type="value_added_reseller")
+        ] == [data.partner_id]
         assert (await handle.query("status"))["stage"] == "published"
 
         # An update of the published listing is reviewed again, then republished.
@@ -78,21 +103,33 @@ async def test_changes_requested_then_published_updated_and_removed(time_skippin
             await time_skipping_env.sleep(1)
         assert get_listing(settings, data.partner_id).name == "Nordlicht IT"  # type: ignore[union-attr]
 
-        await handle.signal("partner_left", {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"})
+        await handle.signal(
+            "partner_left",
+            {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"},
+        )
         result = await handle.result()
         assert result["outcome"] == "removed" and result["versions_published"] == 2
         assert get_listing(settings, data.partner_id) is None
         steps = h.email_steps(handle.id)
-        assert {"listing:request", "listing:1:changes", "listing:published:1", "listing:published:2"} <= set(steps)
+        assert {
+            "listing:request",
+            "listing:1:changes",
+            "listing:published:1",
+            "listing:published:2",
+        } <= set(steps)
 
 
-async def test_system_integrator_listing_shows_no_territory_and_leaving_before_submission(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_system_integrator_listing_shows_no_territory_and_leaving_before_submission(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         data = listing_input("system_integrator")
         handle = await start(h, data)
         await h.task(handle, "submit_listing")
         await handle.signal("partner_left", {"reason": ""})  # invalid: recorded, ignored
-        await handle.signal("partner_left", {"reason": "Left the program", "decided_by": "pm@mattermost.com"})
+        await handle.signal(
+            "partner_left", {"reason": "Left the program", "decided_by": "pm@mattermost.com"}
+        )
         result = await handle.result()
         assert result["outcome"] == "removed" and result["versions_published"] == 0
 
@@ -100,10 +137,21 @@ async def test_system_integrator_listing_shows_no_territory_and_leaving_before_s
 def review_example(data: DirectoryListingInput) -> dict[str, Any]:
     from models.directory import EXAMPLE_LOGO, LISTING_DESCRIPTION
 
-    return {"partner_id": data.partner_id, "name": "Nordlicht", "description": LISTING_DESCRIPTION, "city": "Berlin", "state": None, "country": "DE", "website": "https://nordlicht.example.com", "logo": EXAMPLE_LOGO}
+    return {
+        "partner_id": data.partner_id,
+        "name": "Nordlicht",
+        "description": LISTING_DESCRIPTION,
+        "city": "Berlin",
+        "state": None,
+        "country": "DE",
+        "website": "https://nordlicht.example.com",
+        "logo": EXAMPLE_LOGO,
+    }
 
 
-async def test_continues_as_new_carrying_the_published_listing(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_continues_as_new_carrying_the_published_listing(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     from temporalio.api.enums.v1 import EventType
 
     async with lifecycle(time_skipping_env, settings) as h:
@@ -121,7 +169,11 @@ async def test_continues_as_new_carrying_the_published_listing(time_skipping_env
             raise AssertionError("the listing never continued as new")
         latest = h.handle(handle.id)
         status = await latest.query("status")
-        assert status["stage"] == "published" and status["facts"]["published_version"] == 1 and status["facts"]["listing"]["name"] == data.company[:120]
+        assert (
+            status["stage"] == "published"
+            and status["facts"]["published_version"] == 1
+            and status["facts"]["listing"]["name"] == data.company[:120]
+        )
         await latest.signal("submit_listing", {**review_example(data), "name": "Renamed"})
         await h.complete(latest, "review_listing")
         for _ in range(200):
@@ -130,7 +182,9 @@ async def test_continues_as_new_carrying_the_published_listing(time_skipping_env
                 break
             await time_skipping_env.sleep(1)
         assert get_listing(settings, data.partner_id).name == "Renamed"  # type: ignore[union-attr]
-        await h.handle(handle.id).signal("partner_left", {"reason": "Left", "decided_by": "pm@mattermost.com"})
+        await h.handle(handle.id).signal(
+            "partner_left", {"reason": "Left", "decided_by": "pm@mattermost.com"}
+        )
         result = await h.handle(handle.id).result()
         assert result["outcome"] == "removed" and result["versions_published"] == 2
         assert get_listing(settings, data.partner_id) is None

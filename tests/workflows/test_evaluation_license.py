@@ -20,16 +20,31 @@ from models.tables import LicenseRow
 from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
 
 
-def partner(settings: Settings, partner_type: str = "value_added_reseller", status: str = "active") -> str:
+def partner(
+    settings: Settings, partner_type: str = "value_added_reseller", status: str = "active"
+) -> str:
     partner_id = f"nordlicht-{uid()}"
     PartnerActivities(settings).upsert_partner(
-        PartnerRecord(partner_id=partner_id, program="mattermost", partner_type=partner_type, company="Nordlicht IT", country="DE", contact_name="Lena", contact_email="lena@example.com", status=status, discount_percent=20, at=datetime.now(UTC))  # type: ignore[arg-type]
+        PartnerRecord(
+            partner_id=partner_id,
+            program="mattermost",
+            partner_type=partner_type,
+            company="Nordlicht IT",
+            country="DE",
+            contact_name="Lena",
+            contact_email="lena@example.com",
+            status=status,
+            discount_percent=20,
+            at=datetime.now(UTC),
+        )  # type: ignore[arg-type]
     )
     return partner_id
 
 
 def request(partner_id: str) -> EvaluationLicenseInput:
-    return EvaluationLicenseInput(form=EvaluationLicenseForm.model_validate({**EVALUATION_EXAMPLE, "partner_id": partner_id}))
+    return EvaluationLicenseInput(
+        form=EvaluationLicenseForm.model_validate({**EVALUATION_EXAMPLE, "partner_id": partner_id})
+    )
 
 
 async def start(h: Lifecycle, partner_id: str) -> Any:
@@ -38,35 +53,63 @@ async def start(h: Lifecycle, partner_id: str) -> Any:
 
 def licenses(settings: Settings, workflow_id: str) -> list[LicenseRow]:
     with session_scope(settings.resolved_database_url) as session:
-        return list(session.exec(select(LicenseRow).where(LicenseRow.workflow_id == workflow_id).order_by(LicenseRow.starts_at)))
+        return list(
+            session.exec(
+                select(LicenseRow)
+                .where(LicenseRow.workflow_id == workflow_id)
+                .order_by(LicenseRow.starts_at)
+            )
+        )
 
 
-async def test_non_partner_and_inactive_partner_are_refused(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_non_partner_and_inactive_partner_are_refused(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, f"stranger-{uid()}")
         result = await handle.result()
-        assert result["outcome"] == "refused" and "not in the certified-reseller records" in result["reason"]
+        assert (
+            result["outcome"] == "refused"
+            and "not in the certified-reseller records" in result["reason"]
+        )
         assert h.email_steps(handle.id) == ["request:refused"]
         suspended = await start(h, partner(settings, status="suspended"))
         assert (await suspended.result())["outcome"] == "refused"
         authorized = await start(h, partner(settings, partner_type="authorized_reseller"))
-        assert "not a Mattermost Value-Added Reseller or System Integrator" in (await authorized.result())["reason"]
+        assert (
+            "not a Mattermost Value-Added Reseller or System Integrator"
+            in (await authorized.result())["reason"]
+        )
 
 
-async def test_review_is_reminded_on_day_two_and_escalated_after_day_three(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_review_is_reminded_on_day_two_and_escalated_after_day_three(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, partner(settings, partner_type="system_integrator"))
         task = await h.task(handle, "review_evaluation_license")
         assert task["assignee"] == "license_desk"
         await time_skipping_env.sleep(timedelta(days=8))
         steps = set(h.email_steps(handle.id))
-        assert {"review_evaluation_license:reminder:1", "review_evaluation_license:escalation"} <= steps
-        await handle.signal("review_evaluation_license", {"reviewer": "desk@mattermost.com", "decision": "reject", "reason": "Duplicate request"})
+        assert {
+            "review_evaluation_license:reminder:1",
+            "review_evaluation_license:escalation",
+        } <= steps
+        await handle.signal(
+            "review_evaluation_license",
+            {
+                "reviewer": "desk@mattermost.com",
+                "decision": "reject",
+                "reason": "Duplicate request",
+            },
+        )
         result = await handle.result()
         assert result["outcome"] == "rejected" and result["licenses"] == []
 
 
-async def test_renewal_across_three_years_keeps_history_bounded(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_renewal_across_three_years_keeps_history_bounded(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         partner_id = partner(settings)
         handle = await start(h, partner_id)
@@ -74,27 +117,55 @@ async def test_renewal_across_three_years_keeps_history_bounded(time_skipping_en
         run_lengths = []
         for year in (1, 2, 3):
             latest = h.handle(handle.id)
-            await time_skipping_env.sleep(timedelta(days=340 if year == 1 else 370))  # renewals start at the old expiry
+            await time_skipping_env.sleep(
+                timedelta(days=340 if year == 1 else 370)
+            )  # renewals start at the old expiry
             task = await h.task(latest, "renew_evaluation_license")
             status = await latest.query("status")
             assert status["facts"]["license_year"] == year
             assert f"license:{year}:expiring" in h.email_steps(handle.id)
             run_lengths.append(len([e async for e in latest.fetch_history_events()]))
-            await latest.signal("renew_evaluation_license", task["example"] if year < 3 else {"decided_by": "desk@mattermost.com", "decision": "stop", "reason": "Partner asked to stop"})
+            await latest.signal(
+                "renew_evaluation_license",
+                task["example"]
+                if year < 3
+                else {
+                    "decided_by": "desk@mattermost.com",
+                    "decision": "stop",
+                    "reason": "Partner asked to stop",
+                },
+            )
         result = await h.handle(handle.id).result()
-        assert result["outcome"] == "stopped" and result["license_years"] == 3 and len(set(result["licenses"])) == 3
+        assert (
+            result["outcome"] == "stopped"
+            and result["license_years"] == 3
+            and len(set(result["licenses"])) == 3
+        )
         rows = licenses(settings, handle.id)
         assert [(r.users, r.sku) for r in rows] == [(50, "mattermost-enterprise-evaluation")] * 3
-        assert all(abs((r.expires_at - r.starts_at) - timedelta(days=365)) < timedelta(seconds=1) for r in rows)
-        assert rows[1].starts_at == rows[0].expires_at  # the renewal starts when the last license ends
-        assert max(run_lengths) < 80 and run_lengths[2] <= run_lengths[1] + 5  # one run per year, no growth
+        assert all(
+            abs((r.expires_at - r.starts_at) - timedelta(days=365)) < timedelta(seconds=1)
+            for r in rows
+        )
+        assert (
+            rows[1].starts_at == rows[0].expires_at
+        )  # the renewal starts when the last license ends
+        assert (
+            max(run_lengths) < 80 and run_lengths[2] <= run_lengths[1] + 5
+        )  # one run per year, no growth
         first_run = h.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
         first_run_events = [e.event_type async for e in first_run.fetch_history_events()]
         assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in first_run_events
-        assert [s for s in h.email_steps(handle.id) if s.endswith(":issued")] == ["license:1:issued", "license:2:issued", "license:3:issued"]
+        assert [s for s in h.email_steps(handle.id) if s.endswith(":issued")] == [
+            "license:1:issued",
+            "license:2:issued",
+            "license:3:issued",
+        ]
 
 
-async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, partner(settings))
         await h.complete(handle, "review_evaluation_license")
@@ -107,6 +178,9 @@ async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves
             if licenses(settings, leaving.id):
                 break
             await time_skipping_env.sleep(1)
-        await leaving.signal("partner_left", {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"})
+        await leaving.signal(
+            "partner_left",
+            {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"},
+        )
         result = await leaving.result()
         assert result["outcome"] == "partner_left" and len(result["licenses"]) == 1

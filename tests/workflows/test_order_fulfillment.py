@@ -37,7 +37,12 @@ from workers.main import WORKFLOWS, activities_for, workflow_runner
 from workflows.order_fulfillment import OrderFulfillment
 from workflows.search_attributes import INVOICE_STAGE, STAGE
 
-ACCEPT = {"name": "Anna Schmidt", "title": "Head of IT", "email": "anna.schmidt@stadtwerke-kiel.example", "agreed": True}
+ACCEPT = {
+    "name": "Anna Schmidt",
+    "title": "Head of IT",
+    "email": "anna.schmidt@stadtwerke-kiel.example",
+    "agreed": True,
+}
 APPROVE = {"reviewer": "license-desk@mattermost.com", "decision": "approve"}
 
 
@@ -69,12 +74,21 @@ class Harness:
         return [row.step for row in self.rows(EmailRow, workflow_id)]
 
 
-async def _harness(env: WorkflowEnvironment, settings: Settings, activities: list[Callable[..., Any]]) -> AsyncIterator[Harness]:
+async def _harness(
+    env: WorkflowEnvironment, settings: Settings, activities: list[Callable[..., Any]]
+) -> AsyncIterator[Harness]:
     from concurrent.futures import ThreadPoolExecutor
 
     task_queue = f"orders-{uuid.uuid4().hex[:8]}"
     harness = Harness(env, env.client, settings, task_queue)
-    async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(), activities=activities, activity_executor=ThreadPoolExecutor(8)):
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities,
+        activity_executor=ThreadPoolExecutor(8),
+    ):
         yield harness
         if recording():
             await record_histories(env.client, [h.id for h in harness.started])
@@ -85,9 +99,10 @@ async def _harness(env: WorkflowEnvironment, settings: Settings, activities: lis
                 await handle.terminate("test finished")
 
 
-
 @pytest_asyncio.fixture
-async def harness(time_skipping_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Harness]:
+async def harness(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[Harness]:
     async for h in _harness(time_skipping_env, settings, activities_for(settings)):
         yield h
 
@@ -96,7 +111,9 @@ async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> A
     """One attribute, decoded on its own (the time-skipping server keeps unset datetimes
     in a shape the typed decoder of the whole set rejects)."""
     raw = await handle._client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(namespace="default", execution=WorkflowExecution(workflow_id=handle.id))
+        DescribeWorkflowExecutionRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=handle.id)
+        )
     )
     payload = raw.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
     return json.loads(payload.data) if payload is not None and payload.data else None
@@ -138,7 +155,12 @@ async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
     assert result.outcome == "paid"
     assert result.amount_cents == 500_000 and result.invoice_number and result.license_id
     wf = handle.id
-    assert harness.email_steps(wf) == ["acceptance:request", "license:issued", "invoice:issued", "invoice:paid"]
+    assert harness.email_steps(wf) == [
+        "acceptance:request",
+        "license:issued",
+        "invoice:issued",
+        "invoice:paid",
+    ]
     [license_row] = harness.rows(LicenseRow, wf)
     assert license_row.users == 50 and license_row.customer == "Stadtwerke Kiel AG"
     [invoice] = harness.rows(InvoiceRow, wf)
@@ -146,7 +168,12 @@ async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
     assert invoice.due_at is not None and invoice.finalized_at is not None
     assert (invoice.due_at - invoice.finalized_at).days == 30
     decisions = {(d.step, d.decision) for d in harness.rows(DecisionRow, wf)}
-    assert {("terms_review", "accepted"), ("accept_terms", "accepted"), ("review_license", "approve"), ("invoice:pay", "pay")} <= decisions
+    assert {
+        ("terms_review", "accepted"),
+        ("accept_terms", "accepted"),
+        ("review_license", "approve"),
+        ("invoice:pay", "pay"),
+    } <= decisions
     assert await search_attribute(handle, INVOICE_STAGE) == "paid"
     assert await search_attribute(handle, STAGE) == "paid"
 
@@ -156,7 +183,12 @@ async def test_terms_never_accepted_expire_after_reminders(harness: Harness) -> 
     await pending(handle, "accept_terms")
     result = await handle.result()  # time skips through both reminders to the expiry
     assert result.outcome == "expired"
-    assert harness.email_steps(handle.id) == ["acceptance:request", "acceptance:reminder:1", "acceptance:reminder:2", "acceptance:expired"]
+    assert harness.email_steps(handle.id) == [
+        "acceptance:request",
+        "acceptance:reminder:1",
+        "acceptance:reminder:2",
+        "acceptance:expired",
+    ]
     assert harness.rows(LicenseRow, handle.id) == [] and harness.rows(InvoiceRow, handle.id) == []
 
 
@@ -180,19 +212,29 @@ async def test_license_review_deadline_escalates(harness: Harness) -> None:
     await harness.env.sleep(timedelta(days=5))  # one business day, whatever the weekday
     task = await pending(handle, "review_license")
     assert task["escalated"] is True and task["reminders_sent"] == 1
-    assert {"review_license:reminder:1", "review_license:escalation"} <= set(harness.email_steps(handle.id))
+    assert {"review_license:reminder:1", "review_license:escalation"} <= set(
+        harness.email_steps(handle.id)
+    )
     assert await search_attribute(handle, STAGE) == "license_review:escalated"
     await handle.signal("review_license", APPROVE)
     await pending(handle, "record_payment")
 
 
-async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(harness: Harness) -> None:
+async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(
+    harness: Harness,
+) -> None:
     handle = await harness.start()
     await drive_to_invoice(handle)
     await harness.env.sleep(timedelta(days=62))
     assert await search_attribute(handle, INVOICE_STAGE) == "overdue"
     steps = harness.email_steps(handle.id)
-    assert {"invoice:due_reminder", "invoice:overdue:1", "invoice:overdue:2", "invoice:overdue:3", "invoice:overdue:4"} <= set(steps)
+    assert {
+        "invoice:due_reminder",
+        "invoice:overdue:1",
+        "invoice:overdue:2",
+        "invoice:overdue:3",
+        "invoice:overdue:4",
+    } <= set(steps)
     resolve = await pending(handle, "resolve_overdue_invoice")
     assert resolve["handler"] == "mark_uncollectible"
     await handle.signal("mark_uncollectible", resolve["example"])
@@ -208,12 +250,19 @@ async def test_finance_voids_the_invoice(harness: Harness) -> None:
     await drive_to_invoice(handle)
     await handle.signal("void_invoice", {"decided_by": ""})  # invalid: named per field, no effect
     for _ in range(100):
-        rejected = [h for h in (await handle.query("status"))["history"] if h["step"] == "void" and h["event"] == "rejected"]
+        rejected = [
+            h
+            for h in (await handle.query("status"))["history"]
+            if h["step"] == "void" and h["event"] == "rejected"
+        ]
         if rejected:
             break
         await asyncio.sleep(0.05)
     assert {e["field"] for e in rejected[0]["detail"]["errors"]} == {"decided_by", "reason"}
-    await handle.signal("void_invoice", {"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"})
+    await handle.signal(
+        "void_invoice",
+        {"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"},
+    )
     result = await handle.result()
     assert result.outcome == "void"
     [invoice] = harness.rows(InvoiceRow, handle.id)
@@ -226,12 +275,20 @@ async def test_stripe_style_paid_event_closes_the_invoice(harness: Harness) -> N
     await drive_to_invoice(handle)
     status = await handle.query("status")
     invoice_id = status["facts"]["invoice_id"]
-    event = {"event_id": "evt_1", "type": "invoice.paid", "invoice_id": invoice_id, "status": "paid", "amount_paid_cents": 500_000}
+    event = {
+        "event_id": "evt_1",
+        "type": "invoice.paid",
+        "invoice_id": invoice_id,
+        "status": "paid",
+        "amount_paid_cents": 500_000,
+    }
     await handle.signal("invoice_event", event)
     await handle.signal("invoice_event", event)  # replayed webhook: no second effect
     result = await handle.result()
     assert result.outcome == "paid"
-    assert [h for h in (await handle.query("status"))["history"] if h["event"] == "invoice.paid"].__len__() == 1
+    assert [
+        h for h in (await handle.query("status"))["history"] if h["event"] == "invoice.paid"
+    ].__len__() == 1
 
 
 async def test_end_customer_purchase_order_is_refused(harness: Harness) -> None:
@@ -245,7 +302,9 @@ async def test_end_customer_purchase_order_is_refused(harness: Harness) -> None:
 
 
 async def test_custom_terms_are_refused(harness: Harness) -> None:
-    handle = await harness.start(purchase_order={"number": "PO-C-2", "issued_by": "reseller", "custom_terms": "Net 90"})
+    handle = await harness.start(
+        purchase_order={"number": "PO-C-2", "issued_by": "reseller", "custom_terms": "Net 90"}
+    )
     result = await handle.result()
     assert result.outcome == "refused" and "custom terms" in (result.reason or "")
 
@@ -268,7 +327,12 @@ async def test_crimea_region_is_refused_by_subdivision(harness: Harness) -> None
     handle = await harness.start(
         end_customer={
             "legal_name": "Example LLC",
-            "address": {"line1": "1 Lenina St", "city": "Simferopol", "country": "UA", "subdivision": "UA-43"},
+            "address": {
+                "line1": "1 Lenina St",
+                "city": "Simferopol",
+                "country": "UA",
+                "subdivision": "UA-43",
+            },
             "contact": {"name": "Ivan", "email": "ivan@example.com"},
         }
     )
@@ -287,7 +351,7 @@ async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Har
         if len(after["history"]) >= len(before["history"]) + 3:
             break
         await asyncio.sleep(0.05)
-    rejected = after["history"][len(before["history"]):]
+    rejected = after["history"][len(before["history"]) :]
     assert [h["event"] for h in rejected] == ["rejected", "rejected", "rejected"]
     fields = {e["field"] for e in rejected[0]["detail"]["errors"]}
     assert {"name", "email", "agreed"} <= fields
@@ -299,7 +363,9 @@ async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Har
     await pending(handle, "review_license")
 
 
-def _crash_after_effect(real: Callable[..., Any], name: str, calls: dict[str, int]) -> Callable[..., Any]:
+def _crash_after_effect(
+    real: Callable[..., Any], name: str, calls: dict[str, int]
+) -> Callable[..., Any]:
     """An activity that does the real work, then dies before reporting it (first attempt)."""
 
     def crashing(request: Any) -> Any:
@@ -319,7 +385,9 @@ async def test_retried_activities_send_no_second_email_and_no_second_invoice(
     calls: dict[str, int] = {}
     email = EmailActivities(settings)
     billing = BillingActivities(settings)
-    acts = [a for a in activities_for(settings) if a.__name__ not in ("send_email", "create_invoice")]
+    acts = [
+        a for a in activities_for(settings) if a.__name__ not in ("send_email", "create_invoice")
+    ]
 
     def send_email(request: EmailRequest) -> EmailReceipt:
         return email.send_email(request)
@@ -327,7 +395,10 @@ async def test_retried_activities_send_no_second_email_and_no_second_invoice(
     def create_invoice(request: InvoiceRequest) -> InvoiceInfo:
         return billing.create_invoice(request)
 
-    acts += [_crash_after_effect(send_email, "send_email", calls), _crash_after_effect(create_invoice, "create_invoice", calls)]
+    acts += [
+        _crash_after_effect(send_email, "send_email", calls),
+        _crash_after_effect(create_invoice, "create_invoice", calls),
+    ]
     async for h in _harness(time_skipping_env, settings, acts):
         handle = await h.start()
         await drive_to_invoice(handle)
@@ -351,7 +422,9 @@ async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
     @activity.defn(name="send_email")
     def send_email(request: EmailRequest) -> EmailReceipt:
         if request.step == "acceptance:request":
-            raise ApplicationError("SendGrid answered 400: invalid recipient", type="EmailRejected", non_retryable=True)
+            raise ApplicationError(
+                "SendGrid answered 400: invalid recipient", type="EmailRejected", non_retryable=True
+            )
         return email.send_email(request)
 
     acts = [a for a in activities_for(settings) if a.__name__ != "send_email"] + [send_email]
@@ -360,7 +433,10 @@ async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
         await pending(handle, "accept_terms")
         status = await handle.query("status")
         [failure] = [e for e in status["history"] if e["event"] == "email_failed"]
-        assert failure["step"] == "acceptance:request" and "invalid recipient" in failure["detail"]["reason"]
+        assert (
+            failure["step"] == "acceptance:request"
+            and "invalid recipient" in failure["detail"]["reason"]
+        )
         assert status["facts"]["email_failures"][0]["step"] == "acceptance:request"
         await handle.signal("accept_terms", ACCEPT)  # an operator with the customer's consent
         await pending(handle, "review_license")

@@ -40,7 +40,11 @@ async def test_every_history_replays() -> None:
             files[history.run_id] = path.name
             yield history
 
-    replayer = Replayer(workflows=WORKFLOWS, workflow_runner=workflow_runner(), data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=pydantic_data_converter,
+    )
     results = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
     failures = {files[run_id]: str(err)[:300] for run_id, err in results.replay_failures.items()}
     assert failures == {}, "these recorded histories no longer replay (see docs/determinism.md)"
@@ -59,6 +63,8 @@ async def test_a_changed_workflow_fails_replay() -> None:
     """The guard itself: replaying a recorded order against changed code must fail."""
     path = next(p for p in HISTORIES if p.name.startswith("OrderFulfillment-test_happy_path"))
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ReorderedOrderFulfillment], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ReorderedOrderFulfillment], data_converter=pydantic_data_converter
+    )
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)

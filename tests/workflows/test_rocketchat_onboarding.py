@@ -35,7 +35,13 @@ def application(**overrides: Any) -> RocketChatApplication:
 
 async def start(h: Harness, **overrides: Any) -> WorkflowHandle:
     app = application(**overrides)
-    handle = await h.client.start_workflow(RocketChatOnboarding.run, app, id=f"rc-onboarding-{app.partner_id}", task_queue=h.task_queue, execution_timeout=timedelta(days=400))
+    handle = await h.client.start_workflow(
+        RocketChatOnboarding.run,
+        app,
+        id=f"rc-onboarding-{app.partner_id}",
+        task_queue=h.task_queue,
+        execution_timeout=timedelta(days=400),
+    )
     h.started += [handle.id, f"rc-partnership-{app.partner_id}"]
     return handle
 
@@ -62,7 +68,9 @@ async def certify_all(handle: WorkflowHandle, services: list[str]) -> None:
         await handle.signal("record_certification", {**t["example"], "service": service})
 
 
-async def test_full_onboarding_starts_the_partnership(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_full_onboarding_starts_the_partnership(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
         review = await pending(handle, "review_prerequisites")
@@ -75,35 +83,71 @@ async def test_full_onboarding_starts_the_partnership(time_skipping_env: Workflo
             if agreement and agreement.status == "signed":
                 break
             await asyncio.sleep(0.05)
-        assert agreement and agreement.status == "signed" and "Technology Provider" in agreement.title
-        assert "30% for\nRocket.Chat and 70% for Partner" in agreement.text and "12 months" in agreement.text
+        assert (
+            agreement and agreement.status == "signed" and "Technology Provider" in agreement.title
+        )
+        assert (
+            "30% for\nRocket.Chat and 70% for Partner" in agreement.text
+            and "12 months" in agreement.text
+        )
         # Steps 5-7 are open at the same time.
         website = await pending(handle, "publish_website")
         training = await pending(handle, "basic_training")
         assert website["assignee"] == "partner" and training["assignee"] == "partner"
-        await handle.signal("website_published", {**website["example"], "url": h.site + "/partners"})
+        await handle.signal(
+            "website_published", {**website["example"], "url": h.site + "/partners"}
+        )
         await certify_all(handle, ["installation", "brand_theming"])
         result = await handle.result()
 
-        assert result.outcome == "onboarded" and result.partnership_workflow_id == f"rc-partnership-{result.partner_id}"
+        assert (
+            result.outcome == "onboarded"
+            and result.partnership_workflow_id == f"rc-partnership-{result.partner_id}"
+        )
         child = await h.client.get_workflow_handle(result.partnership_workflow_id).describe()
         assert child.workflow_type == "RocketChatPartnership" and child.status.name == "RUNNING"
         [fee] = h.rows(InvoiceRow, workflow_id=handle.id)
-        assert fee.amount_due_cents == 120_000 and fee.status == "open" and (fee.due_at - fee.finalized_at).days == 30
+        assert (
+            fee.amount_due_cents == 120_000
+            and fee.status == "open"
+            and (fee.due_at - fee.finalized_at).days == 30
+        )
         [partner] = h.rows(PartnerRow, partner_id=result.partner_id)
-        assert partner.program == "rocketchat" and partner.partner_type == "technology_provider" and partner.status == "active"
-        assert json.loads(partner.attributes_json)["certifications"] == ["brand_theming", "installation"]
+        assert (
+            partner.program == "rocketchat"
+            and partner.partner_type == "technology_provider"
+            and partner.status == "active"
+        )
+        assert json.loads(partner.attributes_json)["certifications"] == [
+            "brand_theming",
+            "installation",
+        ]
         [group] = h.rows(RocketChatWorkgroupRow, partner_id=result.partner_id)
         assert group.backend == "local" and group.room_name == f"partner-{result.partner_id}"
         steps = h.email_steps(handle.id)
-        assert {"sign_partner_agreement:request", "notice:signed", "notice:badge", "notice:onboarded"} <= set(steps)
+        assert {
+            "sign_partner_agreement:request",
+            "notice:signed",
+            "notice:badge",
+            "notice:onboarded",
+        } <= set(steps)
         [badge] = [e for e in h.emails(handle.id) if e.step == "notice:badge"]
-        assert "rocketchat-partner-badge.svg" in badge.attachments and "brand guide" in badge.text_body
+        assert (
+            "rocketchat-partner-badge.svg" in badge.attachments and "brand guide" in badge.text_body
+        )
         decisions = {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=handle.id)}
-        assert {("review_prerequisites", "approve"), ("program_fee:1", "invoiced"), ("website_check:1", "passed"), ("workgroup", "created"), ("basic_training", "certified")} <= decisions
+        assert {
+            ("review_prerequisites", "approve"),
+            ("program_fee:1", "invoiced"),
+            ("website_check:1", "passed"),
+            ("workgroup", "created"),
+            ("basic_training", "certified"),
+        } <= decisions
 
 
-async def test_term_shorter_than_a_year_is_refused(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_term_shorter_than_a_year_is_refused(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
         for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
@@ -113,14 +157,26 @@ async def test_term_shorter_than_a_year_is_refused(time_skipping_env: WorkflowEn
         await handle.signal("set_contract_terms", {**terms["example"], "term_months": 12})
         await pending(handle, "sign_partner_agreement")
         status = await handle.query("status")
-        [rejected] = [x for x in status["history"] if x["step"] == "set_contract_terms" and x["event"] == "rejected"]
+        [rejected] = [
+            x
+            for x in status["history"]
+            if x["step"] == "set_contract_terms" and x["event"] == "rejected"
+        ]
         assert "at least one year" in json.dumps(rejected["detail"])
 
 
-async def test_every_step_escalates_when_its_deadline_passes(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_every_step_escalates_when_its_deadline_passes(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals", "set_contract_terms"):
+        for task in (
+            "review_prerequisites",
+            "schedule_meeting",
+            "record_meeting",
+            "set_goals",
+            "set_contract_terms",
+        ):
             await pending(handle, task)
             await h.env.sleep(timedelta(days=10))  # past any business-day deadline
             t = await pending(handle, task)
@@ -139,7 +195,9 @@ async def test_every_step_escalates_when_its_deadline_passes(time_skipping_env: 
         assert "does not mention" in follow_up["description"]
         await h.env.sleep(timedelta(days=10))
         assert (await pending(handle, "website_follow_up"))["escalated"]
-        await handle.signal("website_follow_up", {**follow_up["example"], "url": h.site + "/partners"})  # corrected page, recheck
+        await handle.signal(
+            "website_follow_up", {**follow_up["example"], "url": h.site + "/partners"}
+        )  # corrected page, recheck
         await gone(handle, "website_follow_up")
         for _ in range(100):
             if len(events(await handle.query("status"), "website_check")) == 2:
@@ -148,7 +206,9 @@ async def test_every_step_escalates_when_its_deadline_passes(time_skipping_env: 
         assert events(await handle.query("status"), "website_check") == ["failed", "passed"]
 
 
-async def test_training_missed_at_day_61_escalates(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_training_missed_at_day_61_escalates(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"])
         await through_signature(handle)
@@ -159,7 +219,11 @@ async def test_training_missed_at_day_61_escalates(time_skipping_env: WorkflowEn
         training = await pending(handle, "basic_training")
         assert training["reminders_sent"] == 3 and not training["escalated"]
         steps = h.email_steps(handle.id)
-        assert {"basic_training:reminder:1", "basic_training:reminder:2", "basic_training:reminder:3"} <= set(steps)
+        assert {
+            "basic_training:reminder:1",
+            "basic_training:reminder:2",
+            "basic_training:reminder:3",
+        } <= set(steps)
         assert "basic_training:escalation" not in steps
         await h.env.sleep(timedelta(days=1))
         training = await pending(handle, "basic_training")
@@ -175,7 +239,9 @@ async def test_training_missed_at_day_61_escalates(time_skipping_env: WorkflowEn
         assert ("basic_training", "certified_late") in decisions
 
 
-async def test_embargoed_country_is_refused(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_embargoed_country_is_refused(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h, country="CU")
         result = await handle.result()
@@ -183,21 +249,38 @@ async def test_embargoed_country_is_refused(time_skipping_env: WorkflowEnvironme
         assert h.rows(PartnerRow, partner_id=result.partner_id) == []
 
 
-async def test_declined_application_is_emailed_and_ends(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_declined_application_is_emailed_and_ends(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
         review = await pending(handle, "review_prerequisites")
-        await handle.signal("review_prerequisites", {"reviewer": "partners@rocket.chat", "decision": "decline"})  # no reason: rejected
-        await handle.signal("review_prerequisites", {**review["example"], "decision": "decline", "reason": "No Rocket.Chat projects yet"})
+        await handle.signal(
+            "review_prerequisites", {"reviewer": "partners@rocket.chat", "decision": "decline"}
+        )  # no reason: rejected
+        await handle.signal(
+            "review_prerequisites",
+            {**review["example"], "decision": "decline", "reason": "No Rocket.Chat projects yet"},
+        )
         result = await handle.result()
         assert result.outcome == "declined" and result.reason == "No Rocket.Chat projects yet"
         [notice] = [e for e in h.emails(handle.id) if e.step == "notice:declined"]
-        assert "No Rocket.Chat projects yet" in notice.text_body and "ana.costa@portochat.example" in notice.to_addrs
-        assert events(await handle.query("status"), "review_prerequisites") == ["rejected", "decline"]
+        assert (
+            "No Rocket.Chat projects yet" in notice.text_body
+            and "ana.costa@portochat.example" in notice.to_addrs
+        )
+        assert events(await handle.query("status"), "review_prerequisites") == [
+            "rejected",
+            "decline",
+        ]
 
 
-async def test_refused_workgroup_becomes_a_task_for_the_partner_manager(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
-    no_credentials = settings.model_copy(update={"rocketchat_backend": "rest"})  # the REST client refuses: permanent
+async def test_refused_workgroup_becomes_a_task_for_the_partner_manager(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    no_credentials = settings.model_copy(
+        update={"rocketchat_backend": "rest"}
+    )  # the REST client refuses: permanent
     async with harness(time_skipping_env, no_credentials) as h:
         handle = await start(h)
         await through_signature(handle)

@@ -30,42 +30,89 @@ from workflows.rocketchat_partnership import RocketChatPartnership
 
 WORKFLOW_EXECUTION_STATUS_RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 REFERRED = [{"name": "Clinic chat", "amount_cents": 1_000_001}]  # 30% = 300,000.3 -> 300,000
-PREMIUM = [{"product": "support_plan", "description": "Pro support", "quantity": 3, "list_price_cents": 33_333}]  # 99,999 - 20,000 (19,999.8)
+PREMIUM = [
+    {
+        "product": "support_plan",
+        "description": "Pro support",
+        "quantity": 3,
+        "list_price_cents": 33_333,
+    }
+]  # 99,999 - 20,000 (19,999.8)
 
 
-async def start(h: Harness, partner_type: str = "technology_provider", services: list[str] | None = None, term_months: int = 36) -> WorkflowHandle:
+async def start(
+    h: Harness,
+    partner_type: str = "technology_provider",
+    services: list[str] | None = None,
+    term_months: int = 36,
+) -> WorkflowHandle:
     partner_id = f"rc-{uuid.uuid4().hex[:8]}"
     signed_at = await h.env.get_current_time()
     app = RocketChatApplication(
-        partner_id=partner_id, company="Porto Chat Lda", country="PT", website=h.site + "/", contact={"name": "Ana Costa", "email": "ana.costa@portochat.example"},  # type: ignore[arg-type]
-        partner_type=partner_type, services=services or ["installation"],  # type: ignore[arg-type]
+        partner_id=partner_id,
+        company="Porto Chat Lda",
+        country="PT",
+        website=h.site + "/",
+        contact={"name": "Ana Costa", "email": "ana.costa@portochat.example"},  # type: ignore[arg-type]
+        partner_type=partner_type,
+        services=services or ["installation"],  # type: ignore[arg-type]
     )
     state = RocketChatPartnershipInput(
-        application=app, goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)], signed_at=signed_at, term_months=term_months,
-        support_contract_reference="SUP-1", term_end=add_months(signed_at, term_months), website_url=h.site + "/partners",
+        application=app,
+        goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)],
+        signed_at=signed_at,
+        term_months=term_months,
+        support_contract_reference="SUP-1",
+        term_end=add_months(signed_at, term_months),
+        website_url=h.site + "/partners",
         fee_invoices=[] if partner_type else [FeeInvoice(year=1, invoice_id="x", amount_cents=1)],
     )
-    handle = await h.client.start_workflow(RocketChatPartnership.run, state, id=f"rc-partnership-{partner_id}", task_queue=h.task_queue, execution_timeout=timedelta(days=4 * 366))
+    handle = await h.client.start_workflow(
+        RocketChatPartnership.run,
+        state,
+        id=f"rc-partnership-{partner_id}",
+        task_queue=h.task_queue,
+        execution_timeout=timedelta(days=4 * 366),
+    )
     h.started.append(handle.id)
     return handle
 
 
 def report_for(month: str, partner_type: str) -> dict[str, Any]:
     return {
-        "month": month, "submitted_by": "ana.costa@portochat.example", "deals_closed": 1, "sales_closed_cents": 500_000, "prospective_sales": 2,
-        "hosting_revenue_cents": 250_005 if partner_type == "hosting" else 0, "referred_projects": REFERRED, "premium_offers": PREMIUM,
-        "certified_staff": 1, "share_statistics": True,
+        "month": month,
+        "submitted_by": "ana.costa@portochat.example",
+        "deals_closed": 1,
+        "sales_closed_cents": 500_000,
+        "prospective_sales": 2,
+        "hosting_revenue_cents": 250_005 if partner_type == "hosting" else 0,
+        "referred_projects": REFERRED,
+        "premium_offers": PREMIUM,
+        "certified_staff": 1,
+        "share_statistics": True,
     }
 
 
-async def drive(h: Harness, handle: WorkflowHandle, *, partner_type: str = "technology_provider", skip: set[str] = frozenset(), renewal: Any = "terminate", step_days: int = 4) -> tuple[Any, set[str], list[dict[str, Any]]]:
+async def drive(
+    h: Harness,
+    handle: WorkflowHandle,
+    *,
+    partner_type: str = "technology_provider",
+    skip: set[str] = frozenset(),
+    renewal: Any = "terminate",
+    step_days: int = 4,
+) -> tuple[Any, set[str], list[dict[str, Any]]]:
     """Play every party until the partnership ends: the partner reports each month (except
     `skip`), finance records fees, the reviewer takes the proposed outcome."""
     runs: set[str] = set()
     decided: list[dict[str, Any]] = []
     submitted: set[str] = set()
     for _ in range(2000):
-        raw = await h.client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(namespace="default", execution=WorkflowExecution(workflow_id=handle.id)))
+        raw = await h.client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace="default", execution=WorkflowExecution(workflow_id=handle.id)
+            )
+        )
         info = raw.workflow_execution_info
         runs.add(info.execution.run_id)
         if info.status != WORKFLOW_EXECUTION_STATUS_RUNNING:
@@ -87,7 +134,10 @@ async def drive(h: Harness, handle: WorkflowHandle, *, partner_type: str = "tech
             acted = True
         if t := tasks.get("decide_renewal"):
             decision = renewal() if callable(renewal) else renewal
-            await handle.signal("decide_renewal", {**t["example"], "decision": decision, "reason": "Partner chose not to renew"})
+            await handle.signal(
+                "decide_renewal",
+                {**t["example"], "decision": decision, "reason": "Partner chose not to renew"},
+            )
             acted = True
         if acted:
             await _settle(handle, tasks)
@@ -107,15 +157,26 @@ async def _settle(handle: WorkflowHandle, before: dict[str, Any]) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_three_years_with_reports_reviews_and_fees(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_three_years_with_reports_reviews_and_fees(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
         result, runs, decided = await drive(h, handle)
         assert result.outcome == "terminated" and result.quarters == 12
-        assert [d["outcome"] for d in decided] == ["compliant"] * 11  # the 12th quarter ends with the term
+        assert [d["outcome"] for d in decided] == [
+            "compliant"
+        ] * 11  # the 12th quarter ends with the term
         assert [d["quarter"] for d in decided] == list(range(1, 12))
         assert len(runs) == 12
-        sizes = [len((await h.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()).events) for run_id in runs]
+        sizes = [
+            len(
+                (
+                    await h.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+                ).events
+            )
+            for run_id in runs
+        ]
         print("history events per run:", sorted(sizes))
         assert max(sizes) < 1000, sizes
         partner_id = handle.id.removeprefix("rc-partnership-")
@@ -127,60 +188,111 @@ async def test_three_years_with_reports_reviews_and_fees(time_skipping_env: Work
         assert len(fees) == 3 and all(i.status == "paid" for i in fees)
         assert len(invoices) == len(reports) + 3
         [partner] = h.rows(PartnerRow, partner_id=partner_id)
-        assert partner.status == "removed" and json.loads(partner.attributes_json)["ended"] == "terminated"
+        assert (
+            partner.status == "removed"
+            and json.loads(partner.attributes_json)["ended"] == "terminated"
+        )
 
 
-async def test_two_missed_reports_warning_then_removal(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_two_missed_reports_warning_then_removal(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"])
         signed = await h.env.get_current_time()
         months = [f"{m:%Y-%m}" for m in (add_months(signed, i) for i in range(8))]
         # Quarter 1 misses two reports; quarter 2 misses another: warning, then removal.
-        result, runs, decided = await drive(h, handle, partner_type="hosting", skip={months[0], months[1], months[4]})
+        result, runs, decided = await drive(
+            h, handle, partner_type="hosting", skip={months[0], months[1], months[4]}
+        )
         assert result.outcome == "removed"
         assert [d["outcome"] for d in decided] == ["warning", "removal"]
         assert "monthly_reports_submitted" in decided[0]["notes"]
         steps = {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
-        assert {f"report:{months[0]}:reminder", f"report:{months[0]}:escalation", f"report:{months[1]}:escalation", "review:1:warning", "partnership:removed"} <= steps
+        assert {
+            f"report:{months[0]}:reminder",
+            f"report:{months[0]}:escalation",
+            f"report:{months[1]}:escalation",
+            "review:1:warning",
+            "partnership:removed",
+        } <= steps
         partner_id = handle.id.removeprefix("rc-partnership-")
         [partner] = h.rows(PartnerRow, partner_id=partner_id)
         assert partner.status == "removed"
         decisions = {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=handle.id)}
-        assert {("quarterly_review:1", "warning"), ("quarterly_review:2", "removal"), ("partnership", "removed")} <= decisions
+        assert {
+            ("quarterly_review:1", "warning"),
+            ("quarterly_review:2", "removal"),
+            ("partnership", "removed"),
+        } <= decisions
         # Hosting partner: 30% of 250,005 = 75,001.5 -> 75,002; premium offers at full price.
-        assert {r.owed_to_rocketchat_cents for r in h.rows(RocketChatSalesReportRow, partner_id=partner_id)} == {75_002 + 99_999}
+        assert {
+            r.owed_to_rocketchat_cents
+            for r in h.rows(RocketChatSalesReportRow, partner_id=partner_id)
+        } == {75_002 + 99_999}
 
 
-async def test_renewal_extends_the_term_then_termination_ends_it(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_renewal_extends_the_term_then_termination_ends_it(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="value_added", services=["consulting"], term_months=12)
         renewals = iter(["renew", "terminate"])
-        result, runs, decided = await drive(h, handle, partner_type="value_added", renewal=lambda: next(renewals))
+        result, runs, decided = await drive(
+            h, handle, partner_type="value_added", renewal=lambda: next(renewals)
+        )
         assert result.outcome == "terminated" and result.quarters == 8
         assert [d["outcome"] for d in decided] == ["compliant"] * 7
-        decisions = [d.decision for d in sorted(h.rows(DecisionRow, workflow_id=handle.id), key=lambda d: d.at) if d.step.startswith("renewal:")]
+        decisions = [
+            d.decision
+            for d in sorted(h.rows(DecisionRow, workflow_id=handle.id), key=lambda d: d.at)
+            if d.step.startswith("renewal:")
+        ]
         assert decisions == ["renew", "terminate"]
-        fees = [i for i in h.rows(InvoiceRow, workflow_id=handle.id) if i.amount_due_cents == 120_000]
+        fees = [
+            i for i in h.rows(InvoiceRow, workflow_id=handle.id) if i.amount_due_cents == 120_000
+        ]
         assert len(fees) == 2  # year 2 after the renewal
         # Value Added Partner: premium offers 20% off; referred projects are not shared.
         partner_id = handle.id.removeprefix("rc-partnership-")
-        assert {r.owed_to_rocketchat_cents for r in h.rows(RocketChatSalesReportRow, partner_id=partner_id)} == {99_999 - 20_000}
+        assert {
+            r.owed_to_rocketchat_cents
+            for r in h.rows(RocketChatSalesReportRow, partner_id=partner_id)
+        } == {99_999 - 20_000}
 
 
-async def test_compliance_update_and_scheduled_review_request(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_compliance_update_and_scheduled_review_request(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        await handle.signal("update_compliance", {"updated_by": "partners@rocket.chat", "support_contract_active": False, "note": "support contract lapsed"})
+        await handle.signal(
+            "update_compliance",
+            {
+                "updated_by": "partners@rocket.chat",
+                "support_contract_active": False,
+                "note": "support contract lapsed",
+            },
+        )
         # What the quarterly Schedule starts: a trigger that asks the partnership for a review.
         trigger_id = f"rc-review-trigger-{handle.id}"
         h.started.append(trigger_id)
         partner_id = handle.id.removeprefix("rc-partnership-")
-        answer = await h.client.execute_workflow("RocketChatReviewTrigger", partner_id, id=trigger_id, task_queue=h.task_queue)
+        answer = await h.client.execute_workflow(
+            "RocketChatReviewTrigger", partner_id, id=trigger_id, task_queue=h.task_queue
+        )
         assert answer == f"review requested from {handle.id}"
         review = await pending(handle, "quarterly_review")
-        assert review["example"]["outcome"] == "warning" and "support_contract_active" in review["description"]
-        await handle.signal("request_review", {"requested_by": "schedule"})  # already pending: ignored
-        await handle.signal("decide_review", {"reviewer": "r", "quarter": 1, "outcome": "warning"})  # no notes: rejected
+        assert (
+            review["example"]["outcome"] == "warning"
+            and "support_contract_active" in review["description"]
+        )
+        await handle.signal(
+            "request_review", {"requested_by": "schedule"}
+        )  # already pending: ignored
+        await handle.signal(
+            "decide_review", {"reviewer": "r", "quarter": 1, "outcome": "warning"}
+        )  # no notes: rejected
         await handle.signal("decide_review", review["example"])
         await gone(handle, "quarterly_review")
         for _ in range(100):
@@ -197,11 +309,19 @@ async def test_compliance_update_and_scheduled_review_request(time_skipping_env:
         assert "review:1:warning" in {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
 
 
-async def test_unpaid_fee_and_undecided_review_escalate(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_unpaid_fee_and_undecided_review_escalate(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with harness(time_skipping_env, settings) as h:
-        handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"], term_months=12)
+        handle = await start(
+            h, partner_type="hosting", services=["private_cloud_hosting"], term_months=12
+        )
         fee = await pending(handle, "record_fee_payment")
-        assert fee["assignee"] == "finance" and fee["example"]["amount_cents"] == 120_000 and fee["due_at"]
+        assert (
+            fee["assignee"] == "finance"
+            and fee["example"]["amount_cents"] == 120_000
+            and fee["due_at"]
+        )
         await h.env.sleep(timedelta(days=31))
         assert (await pending(handle, "record_fee_payment"))["escalated"]
         steps = {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
@@ -210,9 +330,13 @@ async def test_unpaid_fee_and_undecided_review_escalate(time_skipping_env: Workf
         await gone(handle, "record_fee_payment")
         await h.env.sleep(timedelta(days=62))  # past the end of the first quarter (a new run)
         review = await pending(handle, "quarterly_review")
-        assert review["example"]["outcome"] == "warning" and not review["escalated"]  # no reports were sent
+        assert (
+            review["example"]["outcome"] == "warning" and not review["escalated"]
+        )  # no reports were sent
         await h.env.sleep(timedelta(days=11))
         assert (await pending(handle, "quarterly_review"))["escalated"]
-        assert "quarterly_review:1:escalation" in {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
+        assert "quarterly_review:1:escalation" in {
+            row.step for row in h.rows(EmailRow, workflow_id=handle.id)
+        }
         await handle.signal("decide_review", review["example"])
         await gone(handle, "quarterly_review")

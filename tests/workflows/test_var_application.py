@@ -20,7 +20,12 @@ from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
 
 def application(**changes: Any) -> VarApplicationForm:
     suffix = uid()
-    data = {**VAR_APPLICATION_EXAMPLE, "application_id": f"VAR-{suffix}", "partner_id": f"nordlicht-{suffix}", **changes}
+    data = {
+        **VAR_APPLICATION_EXAMPLE,
+        "application_id": f"VAR-{suffix}",
+        "partner_id": f"nordlicht-{suffix}",
+        **changes,
+    }
     return VarApplicationForm.model_validate(data)
 
 
@@ -28,20 +33,34 @@ async def start(h: Lifecycle, app: VarApplicationForm) -> Any:
     return await h.start("VarApplication", app, f"var-application-{app.application_id}")
 
 
-async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
         review = await h.task(handle, "review_application")
-        assert review["assignee"] == "partner_manager" and "existing_customer: ok" in review["description"]
+        assert (
+            review["assignee"] == "partner_manager"
+            and "existing_customer: ok" in review["description"]
+        )
         status = await handle.query("status")
         assert [c["passed"] for c in status["facts"]["criteria"]] == [True] * 4
         assert "CLDR" in status["facts"]["language_data"]
-        await handle.signal("review_application", {**review["example"], "territory": ["DE", "AT"]})  # narrower than sought
+        await handle.signal(
+            "review_application", {**review["example"], "territory": ["DE", "AT"]}
+        )  # narrower than sought
         sign = await h.complete(handle, "sign_var_agreement")
         agreement = get_agreement(settings, sign["example"]["agreement_id"])
-        assert agreement is not None and agreement.title == "Mattermost Value-Added Reseller Agreement (non-exclusive)"
-        assert "- Austria (AT)" in agreement.text and "Switzerland" not in agreement.text and "non-exclusive" in agreement.text
+        assert (
+            agreement is not None
+            and agreement.title == "Mattermost Value-Added Reseller Agreement (non-exclusive)"
+        )
+        assert (
+            "- Austria (AT)" in agreement.text
+            and "Switzerland" not in agreement.text
+            and "non-exclusive" in agreement.text
+        )
         await h.complete(handle, "assign_sales_manager")
         listing = h.handle(f"directory-{app.partner_id}")
         assert (await h.task(listing, "submit_listing"))["assignee"] == "partner"
@@ -53,9 +72,20 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(t
         assert result["outcome"] == "active"
         partner = get_partner(settings, app.resolved_partner_id)
         assert partner is not None
-        assert (partner.program, partner.partner_type, partner.status, partner.discount_percent) == ("mattermost", "value_added_reseller", "active", 20)
-        assert partner.attributes["territory"] == ["DE", "AT"] and partner.attributes["sales_manager"]["email"] == "sam.rivera@mattermost.com"
-        assert partner.attributes["training_completed_at"] == "2026-12-01" and partner.attributes["industries"]
+        assert (
+            partner.program,
+            partner.partner_type,
+            partner.status,
+            partner.discount_percent,
+        ) == ("mattermost", "value_added_reseller", "active", 20)
+        assert (
+            partner.attributes["territory"] == ["DE", "AT"]
+            and partner.attributes["sales_manager"]["email"] == "sam.rivera@mattermost.com"
+        )
+        assert (
+            partner.attributes["training_completed_at"] == "2026-12-01"
+            and partner.attributes["industries"]
+        )
         steps = h.email_steps(handle.id)
         assert "sign_var_agreement:request" in steps and "partner:welcome" in steps
         assert "listing:request" in h.email_steps(listing.id)
@@ -66,11 +96,33 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(t
     [
         ({"existing_customer": None}, "existing_customer", "declined"),
         ({"founded_on": "one year before the review"}, "operating_history", "declined"),
-        ({"country": "FR", "first_tier_support_languages": ["en"], "second_tier_support_languages": ["en"]}, "local_language_support", "declined"),
-        ({"country": "CU", "first_tier_support_languages": ["es"], "second_tier_support_languages": ["es"]}, "embargo", "embargoed"),
+        (
+            {
+                "country": "FR",
+                "first_tier_support_languages": ["en"],
+                "second_tier_support_languages": ["en"],
+            },
+            "local_language_support",
+            "declined",
+        ),
+        (
+            {
+                "country": "CU",
+                "first_tier_support_languages": ["es"],
+                "second_tier_support_languages": ["es"],
+            },
+            "embargo",
+            "embargoed",
+        ),
     ],
 )
-async def test_each_failing_criterion_declines_with_its_evidence(time_skipping_env: WorkflowEnvironment, settings: Settings, changes: dict[str, Any], criterion: str, outcome: str) -> None:
+async def test_each_failing_criterion_declines_with_its_evidence(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    changes: dict[str, Any],
+    criterion: str,
+    outcome: str,
+) -> None:
     if changes.get("founded_on"):  # the module's test server has skipped ahead: use its clock
         now = await time_skipping_env.get_current_time()
         changes = {"founded_on": (now.date() - timedelta(days=400)).isoformat()}
@@ -84,12 +136,24 @@ async def test_each_failing_criterion_declines_with_its_evidence(time_skipping_e
         assert h.email_steps(handle.id) == ["application:declined"]
 
 
-async def test_english_speaking_country_needs_no_local_language(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_english_speaking_country_needs_no_local_language(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
-        handle = await start(h, application(country="IE", first_tier_support_languages=["en"], second_tier_support_languages=["en"]))
+        handle = await start(
+            h,
+            application(
+                country="IE",
+                first_tier_support_languages=["en"],
+                second_tier_support_languages=["en"],
+            ),
+        )
         await h.task(handle, "review_application")
         criteria = {c["name"]: c for c in (await handle.query("status"))["facts"]["criteria"]}
-        assert criteria["local_language_support"]["passed"] and "English-speaking" in criteria["local_language_support"]["evidence"]
+        assert (
+            criteria["local_language_support"]["passed"]
+            and "English-speaking" in criteria["local_language_support"]["evidence"]
+        )
 
 
 async def emailed(h: Any, workflow_id: str, step: str) -> list[str]:
@@ -102,48 +166,87 @@ async def emailed(h: Any, workflow_id: str, step: str) -> list[str]:
     return steps
 
 
-async def test_review_is_reminded_at_one_week_and_escalated_at_two(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_review_is_reminded_at_one_week_and_escalated_at_two(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
         await time_skipping_env.sleep(timedelta(days=9))
         # Skipped time does not wait for the email activity the timer started: poll for it.
         steps = await emailed(h, handle.id, "review_application:1:reminder:1")
-        assert "review_application:1:reminder:1" in steps and "review_application:1:escalation" not in steps
+        assert (
+            "review_application:1:reminder:1" in steps
+            and "review_application:1:escalation" not in steps
+        )
         await time_skipping_env.sleep(timedelta(days=9))
-        assert "review_application:1:escalation" in await emailed(h, handle.id, "review_application:1:escalation")
+        assert "review_application:1:escalation" in await emailed(
+            h, handle.id, "review_application:1:escalation"
+        )
         status = await handle.query("status")
         assert status["pending_tasks"][0]["escalated"] is True
         described = await handle.describe()
         assert described.typed_search_attributes is not None
 
 
-async def test_information_loop_then_rejection(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_information_loop_then_rejection(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
-        await handle.signal("review_application", {"reviewer": "pm@mattermost.com", "decision": "request_information"})  # no questions
-        await handle.signal("review_application", {"reviewer": "pm@mattermost.com", "decision": "request_information", "questions": "Which customers in Austria?"})
+        await handle.signal(
+            "review_application",
+            {"reviewer": "pm@mattermost.com", "decision": "request_information"},
+        )  # no questions
+        await handle.signal(
+            "review_application",
+            {
+                "reviewer": "pm@mattermost.com",
+                "decision": "request_information",
+                "questions": "Which customers in Austria?",
+            },
+        )
         info = await h.task(handle, "provide_information")
         assert info["assignee"] == "partner" and "Austria" in info["description"]
-        await handle.signal("provide_information", {"answers": "Stadt Wien", "provided_by": "lena@example.com"})
+        await handle.signal(
+            "provide_information", {"answers": "Stadt Wien", "provided_by": "lena@example.com"}
+        )
         second = await h.task(handle, "review_application")
         assert "round 2" in second["description"]
-        await handle.signal("review_application", {"reviewer": "pm@mattermost.com", "decision": "reject", "reason": "Territory already covered"})
+        await handle.signal(
+            "review_application",
+            {
+                "reviewer": "pm@mattermost.com",
+                "decision": "reject",
+                "reason": "Territory already covered",
+            },
+        )
         result = await handle.result()
         assert result["outcome"] == "rejected" and result["reason"] == "Territory already covered"
         status = await handle.query("status")
-        assert status["facts"]["information"] == [{"questions": "Which customers in Austria?", "answers": "Stadt Wien"}]
+        assert status["facts"]["information"] == [
+            {"questions": "Which customers in Austria?", "answers": "Stadt Wien"}
+        ]
         rejected = [e for e in status["history"] if e["event"] == "rejected"]
         assert rejected and rejected[0]["detail"]["reason"] == "invalid input"
         assert {"information:1:request", "application:rejected"} <= set(h.email_steps(handle.id))
 
 
-async def test_unanswered_information_request_ends_the_application(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_unanswered_information_request_ends_the_application(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
-        await handle.signal("review_application", {"reviewer": "pm@mattermost.com", "decision": "request_information", "questions": "References?"})
+        await handle.signal(
+            "review_application",
+            {
+                "reviewer": "pm@mattermost.com",
+                "decision": "request_information",
+                "questions": "References?",
+            },
+        )
         await h.task(handle, "provide_information")
         result = await handle.result()
         assert result["outcome"] == "rejected"
@@ -151,7 +254,9 @@ async def test_unanswered_information_request_ends_the_application(time_skipping
         assert {"information:1:reminder:1", "information:1:reminder:2"} <= set(steps)
 
 
-async def test_unsigned_agreement_expires(time_skipping_env: WorkflowEnvironment, settings: Settings) -> None:
+async def test_unsigned_agreement_expires(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
     async with lifecycle(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
