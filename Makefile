@@ -17,7 +17,7 @@ run: $(STAMP)
 
 # Two pytest workers (pytest-xdist; worksteal evens out the few long tests): the suite waits
 # on Temporal servers as much as it computes.
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 # Longer fuzzing of the intake endpoints (schemathesis, from the app's own OpenAPI); `make test`
@@ -26,8 +26,11 @@ FUZZ_EXAMPLES ?= 1000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest --timeout=0 tests/starters/test_fuzz_intake.py
 
+# ruff (lint and format) and mypy (strict on models/ and workflows/): `make test` runs it first.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Benchmarks against a bare Temporal baseline (not part of `make test`): bench/README.md.
 # Options: make bench BENCH_ARGS='--n 20 --partners 2000'
