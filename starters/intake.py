@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.forms import FORMS, FormRejected, FormSpec
 from models.settings import Settings
+from starters.form_preparation import PREPARATIONS
 from workflows.search_attributes import ALL_KEYS, STAGE
 
 log = logging.getLogger(__name__)
@@ -154,9 +155,10 @@ async def submit_form(
         return IntakeResult(
             422, {"detail": f"invalid {form_name} form: {fields}", "errors": errors}
         )
-    if spec.prepare is not None:
+    prepare = PREPARATIONS.get(form_name)
+    if prepare is not None:
         try:
-            form = await asyncio.to_thread(spec.prepare, form, settings)
+            form = await asyncio.to_thread(prepare, form, settings)
         except FormRejected as exc:
             fields = ", ".join(error["field"] for error in exc.errors)
             return IntakeResult(
@@ -202,13 +204,8 @@ async def _signal(
     try:
         description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         if description.status != WorkflowExecutionStatus.RUNNING:
-            return IntakeResult(
-                409,
-                {
-                    "detail": f"process {workflow_id} is closed: the {spec.name} form can no longer be taken",
-                    "workflow_id": workflow_id,
-                },
-            )
+            detail = f"process {workflow_id} is closed: the {spec.name} form can no longer be taken"
+            return IntakeResult(409, {"detail": detail, "workflow_id": workflow_id})
         assert spec.signal is not None
         await handle.signal(
             spec.signal,

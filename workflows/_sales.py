@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         ScreeningRequest,
     )
-    from models.form_spec import money
+    from models.forms.spec import money
 
 from workflows import _activities as act
 from workflows._agreements import AgreementWorkflow

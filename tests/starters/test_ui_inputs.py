@@ -35,6 +35,7 @@ from activities.partners import PartnerActivities
 from models.contracts import PartnerRecord
 from models.forms import FORMS
 from models.settings import Settings
+from starters.form_preparation import PREPARATIONS
 from tests.conftest import _test_settings
 from workers.main import WORKFLOWS, build_worker
 from workflows._tasks import HumanTask
@@ -138,8 +139,8 @@ def test_ui_input_is_the_forms_published_example(name: str) -> None:
 def test_deal_registration_ui_input_is_what_the_form_intake_builds(settings: Settings) -> None:
     seed_active_var(settings)
     spec = FORMS["deal-registration"]
-    assert spec.prepare is not None
-    built = spec.prepare(spec.model.model_validate(spec.examples()[0]), settings)
+    prepare = PREPARATIONS["deal-registration"]
+    built = prepare(spec.model.model_validate(spec.examples()[0]), settings)
     expected = built.model_dump(mode="json", exclude_defaults=True)
     documented = ui_input("DealRegistration")
     assert {**documented, "deal_number": None} == {**expected, "deal_number": None}

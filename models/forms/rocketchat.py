@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from models.form_spec import FormSpec, money
+from models.forms.spec import FormSpec, money
 from models.rocketchat import PARTNER_TYPE_LABELS, SERVICES, RocketChatApplication, SalesReport
 
 PARTNER_EXAMPLE: dict[str, Any] = {
@@ -55,7 +55,11 @@ ROCKETCHAT_PARTNER_FORM = FormSpec(
     name="rocketchat-partner",
     workflow_type="RocketChatOnboarding",
     title="Rocket.Chat partner pre-requirements",
-    description="Step 1 of the Rocket.Chat Partner Program onboarding: company, country, website, contact, partner type (hosting, technology_provider, value_added) and services; starts RocketChatOnboarding.",
+    description=(
+        "Step 1 of the Rocket.Chat Partner Program onboarding: company, country, website, "
+        "contact, partner type (hosting, technology_provider, value_added) and services; "
+        "starts RocketChatOnboarding."
+    ),
     model=RocketChatPartnerForm,
     build_workflow_id=lambda form: f"rc-onboarding-{form.partner_id}",
     build_input=lambda form: RocketChatApplication.model_validate(form.model_dump()),
@@ -101,14 +105,21 @@ class MonthlySalesReportForm(SalesReport):
 
 
 def _report_details(form: MonthlySalesReportForm) -> str:
-    return f"Sales report {form.month} of {form.partner_id}: {form.deals_closed} deal(s), {money(form.sales_closed_cents)}"
+    return (
+        f"Sales report {form.month} of {form.partner_id}: {form.deals_closed} deal(s), "
+        f"{money(form.sales_closed_cents)}"
+    )
 
 
 MONTHLY_SALES_REPORT_FORM = FormSpec(
     name="monthly-sales-report",
     workflow_type="RocketChatPartnership",
     title="Rocket.Chat monthly sales report",
-    description="The partner's monthly sales report (sales closed, prospective sales, hosting revenue, referred projects, premium offers, share statistics): signals submit_sales_report to the running RocketChatPartnership.",
+    description=(
+        "The partner's monthly sales report (sales closed, prospective sales, hosting "
+        "revenue, referred projects, premium offers, share statistics): signals "
+        "submit_sales_report to the running RocketChatPartnership."
+    ),
     model=MonthlySalesReportForm,
     build_workflow_id=lambda form: f"rc-partnership-{form.partner_id}",
     build_input=lambda form: SalesReport.model_validate(form.model_dump(exclude={"partner_id"})),

@@ -1,6 +1,8 @@
 """The form mechanism: a `FormSpec` says how a form is validated and which process it
-starts (or advances), under which business-key id. The forms themselves live in
-`models/forms.py` (the registry) and the domain modules it collects."""
+starts (or advances), under which business-key id. It is a pure declaration: checks that
+need the records (the partner must be active, allocate the deal number) belong to the
+intake layer (`starters/form_preparation.py`). The forms live in the modules of this
+package; `models.forms.FORMS` is the registry."""
 
 from __future__ import annotations
 
@@ -38,10 +40,6 @@ class FormSpec:
     # A form that advances a running process instead of starting one: the signal to send
     # (its input is `build_input(form)`), the workflow found by `build_workflow_id`.
     signal: str | None = None
-    # Checks and allocations that need the records (e.g. "the partner must be an active
-    # VAR", "allocate the deal number"): returns the form to use, or raises FormRejected.
-    # It runs outside the event loop (it may block on the database).
-    prepare: Callable[[Any, Any], Any] | None = None
 
     def workflow_id(self, form: BaseModel) -> str:
         """The business-key workflow id, so a repeated webhook never starts a second copy."""

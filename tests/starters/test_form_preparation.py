@@ -1,4 +1,5 @@
-"""The deal-registration form's `prepare` hook: only active VARs, one number per submission."""
+"""The deal-registration form's preparation at intake: only active VARs, one number per
+submission."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.partners import PartnerActivities
-from models.deal_forms import DEAL_REGISTRATION_FORM, prepare_deal_registration
 from models.deals import DealRegistrationForm
 from models.forms import FormRejected
+from models.forms.sales import DEAL_REGISTRATION_FORM
 from models.settings import Settings
+from starters.form_preparation import PREPARATIONS, prepare_deal_registration
 
 
 def seed(settings: Settings, partner_id: str, **changes: Any) -> None:
@@ -91,3 +93,7 @@ def test_concurrent_submissions_through_prepare(settings: Settings) -> None:
             pool.map(lambda f: prepare_deal_registration(f, settings).deal_number, forms + forms)
         )
     assert numbers[:10] == numbers[10:] and len(set(numbers)) == 10
+
+
+def test_the_deal_registration_form_is_prepared_at_intake() -> None:
+    assert PREPARATIONS["deal-registration"] is prepare_deal_registration

@@ -1,9 +1,5 @@
-"""The form registry: every webhook form, its JSON Schema and the workflow it starts.
-
-PRODUCT.md, "Self-describing contract": `GET /webhooks/forms` lists `FORMS`; each form's
-schema carries at least one complete, valid example; posting that example with fresh
-identifiers (`FormSpec.fresh_example`) runs the happy path.
-"""
+"""The resale order form: a reseller's purchase order for a named end customer, which
+starts OrderFulfillment."""
 
 from __future__ import annotations
 
@@ -20,9 +16,7 @@ from models.contracts import (
     PurchaseOrder,
     Reseller,
 )
-from models.form_spec import FormRejected, FormSpec, money  # noqa: E402,F401  (re-exported)
-
-# --- order -----------------------------------------------------------------------------------
+from models.forms.spec import FormSpec, money
 
 ORDER_EXAMPLE: dict[str, Any] = {
     "order_id": "ORD-2026-000123",
@@ -151,23 +145,3 @@ ORDER_FORM = FormSpec(
     build_details=_order_details,
     refresh_example=_fresh_order,
 )
-
-FORMS: dict[str, FormSpec] = {spec.name: spec for spec in [ORDER_FORM]}
-
-# Issue 4, the partner lifecycle: var-application, si-application, directory-listing,
-# evaluation-license (defined in their own module).
-from models.lifecycle_forms import LIFECYCLE_FORMS  # noqa: E402
-
-FORMS.update({spec.name: spec for spec in LIFECYCLE_FORMS})
-
-# Issue 3, Mattermost sales: deal-registration, deal-information, deal-purchased-online,
-# authorized-resale.
-from models.deal_forms import SALES_FORMS  # noqa: E402
-
-FORMS.update({spec.name: spec for spec in SALES_FORMS})
-
-# Issue 5, Rocket.Chat: rocketchat-partner (starts RocketChatOnboarding), monthly-sales-report
-# (signal mode, advances RocketChatPartnership); defined in models/rocketchat_forms.py.
-from models.rocketchat_forms import ROCKETCHAT_FORMS  # noqa: E402
-
-FORMS.update({spec.name: spec for spec in ROCKETCHAT_FORMS})

@@ -1,0 +1,141 @@
+"""Form preparation that needs the records, run by the intake before a workflow starts.
+
+The forms themselves (`models.forms`) are pure declarations. Some forms must also be
+checked against the partner records or allocate something there: a deal registration is
+for active Value-Added Resellers and gets its deal number once per submission; a partner
+application must not take another company's partner id; an evaluation license is for
+active partners; a directory listing's logo is checked and stored. `PREPARATIONS` maps a
+form's name to its step: it takes the validated form and the settings and returns the form
+to use, or raises `FormRejected` (422 naming the field). The steps block on the database:
+the intake runs them in a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from activities.deals import allocate_deal_number
+from activities.directory import store_logo
+from activities.partners import get_partner
+from models.applications import (
+    EvaluationLicenseForm,
+    SiApplicationForm,
+    VarApplicationForm,
+    evaluation_refusal,
+)
+from models.contracts import Reseller
+from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
+from models.directory import ListingForm, ListingSubmission, LogoError
+from models.forms import FormRejected
+from models.pricing import reseller_discount_percent
+from models.settings import Settings
+
+Preparation = Callable[[Any, Settings], Any]
+
+
+def _refuse(field: str, message: str) -> FormRejected:
+    return FormRejected([{"field": field, "message": message}])
+
+
+def _submission_key(form: DealRegistrationForm) -> str:
+    canonical = json.dumps(
+        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def prepare_deal_registration(
+    form: DealRegistrationForm, settings: Settings
+) -> DealRegistrationInput:
+    """Only an active Mattermost Value-Added Reseller registers deals (422 otherwise); the
+    deal number is allocated once per submission, so a repeated webhook finds the same one."""
+    partner = get_partner(settings, form.partner_id)
+    if partner is None:
+        raise _refuse(
+            "partner_id",
+            f"{form.partner_id!r} is not in the partner records: deal registration is for "
+            "active Mattermost Value-Added Resellers",
+        )
+    if partner.program != "mattermost" or partner.partner_type != VAR_TYPE:
+        kind = partner.partner_type.replace("_", " ")
+        raise _refuse(
+            "partner_id",
+            f"{partner.company} is a {partner.program} {kind}, not a Mattermost Value-Added "
+            "Reseller: deal registration is for Value-Added Resellers",
+        )
+    if partner.status != "active":
+        raise _refuse(
+            "partner_id",
+            f"{partner.company} is {partner.status}, not active: only active Value-Added "
+            "Resellers register deals",
+        )
+    number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
+    tier = partner.attributes.get("tier")
+    return DealRegistrationInput(
+        deal_number=number,
+        partner=Reseller(
+            company=partner.company, partner_id=partner.partner_id, contact=form.registered_by
+        ),
+        partner_tier=tier,
+        end_customer=form.end_customer,
+        sku=form.sku,
+        product=form.product,
+        seats=form.seats,
+        list_unit_price_cents=form.list_unit_price_cents,
+        expected_close_date=form.expected_close_date,
+        notes=form.notes,
+        discount_percent=reseller_discount_percent(partner.discount_percent, tier),
+        protection_days=int(partner.attributes.get("deal_protection_days", 90)),
+    )
+
+
+def prepare_application(
+    form: VarApplicationForm | SiApplicationForm, settings: Settings
+) -> VarApplicationForm | SiApplicationForm:
+    """The partner id (given, or the company name as a slug) must not belong to another
+    company in the partner records: 422 naming `partner_id` otherwise."""
+    existing = get_partner(settings, form.resolved_partner_id)
+    if existing is not None and existing.company.casefold() != form.company.casefold():
+        raise _refuse(
+            "partner_id",
+            f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; "
+            "choose another partner_id",
+        )
+    return form
+
+
+def prepare_listing(form: ListingForm, settings: Settings) -> ListingSubmission:
+    """Check the logo with Pillow (an image, at least 200 px wide) and store it; 422 naming
+    `logo_base64` otherwise."""
+    try:
+        data = base64.b64decode(form.logo_base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _refuse("logo_base64", "the logo is not valid base64") from exc
+    try:
+        logo = store_logo(settings, data)
+    except LogoError as exc:
+        raise _refuse("logo_base64", str(exc)) from exc
+    fields = form.model_dump(exclude={"logo_base64", "logo_filename"})
+    return ListingSubmission.model_validate({**fields, "logo": logo.model_dump()})
+
+
+def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> EvaluationLicenseForm:
+    """Only active Mattermost Value-Added Resellers and System Integrators (the partner
+    records: the seed's certified-reseller database); 422 naming `partner_id` otherwise."""
+    if refusal := evaluation_refusal(get_partner(settings, form.partner_id), form.partner_id):
+        raise _refuse("partner_id", refusal)
+    return form
+
+
+PREPARATIONS: dict[str, Preparation] = {
+    "deal-registration": prepare_deal_registration,
+    "var-application": prepare_application,
+    "si-application": prepare_application,
+    "directory-listing": prepare_listing,
+    "evaluation-license": prepare_evaluation,
+}
