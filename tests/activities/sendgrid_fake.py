@@ -4,8 +4,11 @@ It records every request (path, headers, JSON body, the status answered) and ans
 the next status code from `statuses` (202 once the list is empty). 202 carries an
 `X-Message-Id` header; error answers carry a SendGrid-style `{"errors": [...]}` body.
 
-Fault injection for the chaos tests: `fail_next(count, status, where=...)` for the next
-matching requests and `fail_for(seconds, statuses)` for a window of time (an outage); a
+Fault injection for the chaos tests counts requests, never seconds, so a schedule holds on
+any machine load: `fail_next(count, statuses, where=...)` answers the next `count`
+matching requests with `statuses` in turn (an outage of `count` calls); faults queue up in
+the order they were added, so `fail_next(2, 500)`, `fail_next(1, 429)`,
+`fail_next(1, "timeout")` means "two 500s, then a 429, then a timeout, then normal". A
 status is an HTTP code or `"timeout"` (the request is held `timeout_seconds`, then the
 connection closes without an answer). Faulted requests are not delivered: only 202 answers
 count in `sends_by_key()`.
@@ -30,14 +33,10 @@ class _Fault:
     remaining: int
     statuses: tuple[int | str, ...]
     where: Callable[[dict[str, Any]], bool] | None = None
-    until: float | None = None  # a window (monotonic deadline) instead of a count
     served: int = 0
 
     def take(self, body: dict[str, Any]) -> int | str | None:
-        if self.until is not None:
-            if time.monotonic() >= self.until:
-                return None
-        elif self.remaining <= 0:
+        if self.remaining <= 0:
             return None
         if self.where is not None and not self.where(body):
             return None
@@ -82,23 +81,14 @@ class FakeSendGrid:
     def fail_next(
         self,
         count: int = 1,
-        status: int | str = 500,
+        statuses: int | str | tuple[int | str, ...] = 500,
         where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         """Answer the next `count` requests (whose JSON body satisfies `where`) with
-        `status`, an HTTP code or "timeout"."""
+        `statuses` in turn: HTTP codes or "timeout". Queued behind the faults added before."""
+        cycle = statuses if isinstance(statuses, tuple) else (statuses,)
         with self._lock:
-            self.faults.append(_Fault(count, (status,), where))
-
-    def fail_for(
-        self,
-        seconds: float,
-        statuses: tuple[int | str, ...] = (500, 429, TIMEOUT),
-        where: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> None:
-        """An outage: for `seconds` from now every request fails, with `statuses` in turn."""
-        with self._lock:
-            self.faults.append(_Fault(0, tuple(statuses), where, time.monotonic() + seconds))
+            self.faults.append(_Fault(count, cycle, where))
 
     def heal(self) -> None:
         """Drop every pending fault."""

@@ -15,10 +15,12 @@ Stripe's v1 API the billing adapter uses, with Stripe's semantics where they mat
   parameter-validation errors and injected faults that happen before execution are not
   stored (so a retry really runs);
 - errors in Stripe's JSON shape (`{"error": {"type", "code", "message", "param"}}`);
-- fault injection: `fail_next(count, status, path=..., after_effect=..., where=...)` for
-  the next requests, `fail_for(seconds, statuses)` for a window of time (an outage), with
-  500 `api_error`, 429 rate limits, 4xx refusals (`invalid_request_error`) and "timeout"
-  (the request is held `timeout_seconds`, then the connection closes without an answer).
+- fault injection counted in requests, never in seconds (so it holds on any machine load):
+  `fail_next(count, statuses, path=..., after_effect=..., where=...)` answers the next
+  `count` matching requests with `statuses` in turn (an outage of `count` calls): 500
+  `api_error`, 429 rate limits, 4xx refusals (`invalid_request_error`) and "timeout" (the
+  request is held `timeout_seconds`, then the connection closes without an answer). Faults
+  queue up in the order they were added: a request takes the first one it matches.
 
 Usage::
 
@@ -76,30 +78,25 @@ _DROP = 0  # the status `handle` returns for an answer that is never sent
 @dataclass
 class _Fault:
     remaining: int
-    status: int | str
+    statuses: tuple[int | str, ...]
     method: str | None
     path: str | None
     after_effect: bool
     where: Callable[[dict[str, Any]], bool] | None = None
-    until: float | None = None  # a window (monotonic deadline) instead of a count
-    statuses: tuple[int | str, ...] = ()  # a window cycles through these
     served: int = 0
 
     def matches(self, method: str, path: str, params: dict[str, Any]) -> bool:
-        if self.until is not None and time.monotonic() >= self.until:
-            return False
         return (
-            (self.method is None or self.method == method)
+            self.remaining > 0
+            and (self.method is None or self.method == method)
             and (self.path is None or re.fullmatch(self.path, path) is not None)
             and (self.where is None or bool(self.where(params)))
         )
 
     def take(self) -> int | str:
-        self.served += 1
-        if self.until is not None:
-            return self.statuses[(self.served - 1) % len(self.statuses)]
         self.remaining -= 1
-        return self.status
+        self.served += 1
+        return self.statuses[(self.served - 1) % len(self.statuses)]
 
 
 @dataclass
@@ -179,40 +176,24 @@ class StripeDouble:
     def fail_next(
         self,
         count: int = 1,
-        status: int | str = 500,
+        statuses: int | str | tuple[int | str, ...] = 500,
         *,
         method: str | None = None,
         path: str | None = None,
         after_effect: bool = False,
         where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        """Answer the next `count` matching requests with `status` (500 `api_error`, 429
-        rate limit, another 4xx `invalid_request_error`, or `"timeout"`: no answer, the
-        connection closes after `timeout_seconds`). `path` is a regex matched against the
-        whole path, `method` "GET" or "POST", `where` a predicate on the request's
-        parameters. With `after_effect=True` the request is executed first (the object is
-        created or changed) and only the answer is lost: a crash after Stripe acted. Such a
-        500 is stored for idempotent replay, as Stripe does."""
+        """Answer the next `count` matching requests with `statuses` in turn (500
+        `api_error`, 429 rate limit, another 4xx `invalid_request_error`, or `"timeout"`: no
+        answer, the connection closes after `timeout_seconds`). `path` is a regex matched
+        against the whole path, `method` "GET" or "POST", `where` a predicate on the
+        request's parameters. With `after_effect=True` the request is executed first (the
+        object is created or changed) and only the answer is lost: a crash after Stripe
+        acted. Such a 500 is stored for idempotent replay, as Stripe does. Queued behind
+        the faults added before: a request takes the first pending fault it matches."""
+        cycle = statuses if isinstance(statuses, tuple) else (statuses,)
         with self._lock:
-            self._faults.append(_Fault(count, status, method, path, after_effect, where))
-
-    def fail_for(
-        self,
-        seconds: float,
-        statuses: tuple[int | str, ...] = (500, 429, TIMEOUT),
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        after_effect: bool = False,
-        where: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> None:
-        """An outage: for `seconds` from now every matching request fails, with the
-        `statuses` in turn (see `fail_next`)."""
-        with self._lock:
-            self._faults.append(
-                _Fault(0, statuses[0], method, path, after_effect, where,
-                       until=time.monotonic() + seconds, statuses=tuple(statuses))
-            )  # fmt: skip
+            self._faults.append(_Fault(count, cycle, method, path, after_effect, where))
 
     def heal(self) -> None:
         """Drop every pending fault: the double answers normally again."""
@@ -301,9 +282,7 @@ class StripeDouble:
         self, method: str, path: str, params: dict[str, Any]
     ) -> tuple[_Fault | None, int | str]:
         for fault in self._faults:
-            if (fault.remaining > 0 or fault.until is not None) and fault.matches(
-                method, path, params
-            ):
+            if fault.matches(method, path, params):
                 status = fault.take()
                 self.faults_served[str(status)] += 1
                 return fault, status

@@ -5,7 +5,8 @@
   and started again mid-run; one per session.
 - `WorkerProcess`: `python -m workers.main` as a separate OS process configured only through
   its environment (so `kill -9` is real), restartable.
-- `TcpProxy`: a loopback TCP forwarder that can be stopped and started (a database outage).
+- `TcpProxy`: a loopback TCP forwarder whose outage counts connections (cut the open ones,
+  refuse the next N), so it lasts until the worker has met it on any machine load.
 - `OrderDriver`: starts orders and plays every human of the happy path from this process
   (accept the terms, approve the license, record the payment) from the search attributes
   the workflows publish (`PendingTask`, `AmountDueCents`): no query, so it keeps driving
@@ -328,9 +329,10 @@ def running_workers() -> Iterator[list[WorkerProcess]]:
 
 
 class TcpProxy:
-    """127.0.0.1:<port> -> target. `stop()` closes the listener and cuts every open
-    connection (clients see resets, new connections are refused); `start()` listens again
-    on the same port."""
+    """127.0.0.1:<port> -> target. `refuse(n)` is an outage counted in connections: every
+    open connection is cut (clients see resets) and the next `n` new ones are closed as
+    soon as they are accepted; then it forwards again. `stop()` closes the listener and
+    cuts every open connection; `start()` listens again on the same port."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -339,6 +341,8 @@ class TcpProxy:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.outages = 0
+        self.refusing = 0  # connections still to refuse in the current outage
+        self.refused = 0  # connections refused, all outages together
 
     def start(self) -> None:
         listener = socket.socket()
@@ -354,13 +358,23 @@ class TcpProxy:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
+        self._cut()
+        self.outages += 1
+
+    def refuse(self, connections: int) -> None:
+        """An outage: cut every open connection, refuse the next `connections` new ones."""
+        with self._lock:
+            self.refusing = connections
+        self._cut()
+        self.outages += 1
+
+    def _cut(self) -> None:
         with self._lock:
             conns, self._conns = self._conns, set()
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
-        self.outages += 1
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -368,6 +382,14 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            with self._lock:
+                refuse = self.refusing > 0
+                if refuse:
+                    self.refusing -= 1
+                    self.refused += 1
+            if refuse:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
@@ -581,7 +603,8 @@ def check_outbox_files(data_dir: Path, url: str, workflow_ids: list[str]) -> Non
     files = {str(p) for p in (data_dir / "outbox").glob("*.eml")}
     partial = list((data_dir / "outbox").glob("*.partial"))
     assert paths == files and not partial, (
-        f"outbox files differ from rows: {len(paths)} rows, {len(files)} files, {len(partial)} partial"
+        f"outbox files differ from rows: {len(paths)} rows, {len(files)} files, "
+        f"{len(partial)} partial"
     )
 
 
@@ -651,7 +674,8 @@ async def timeline(client: Client, workflow_id: str) -> str:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     events = list(history.events)
     start = events[0].event_time.ToDatetime()
-    return "\n".join(
-        f"+{(e.event_time.ToDatetime() - start).total_seconds():6.2f} {EventType.Name(e.event_type).removeprefix('EVENT_TYPE_')}"
-        for e in events
-    )
+    lines = []
+    for e in events:
+        offset = (e.event_time.ToDatetime() - start).total_seconds()
+        lines.append(f"+{offset:6.2f} {EventType.Name(e.event_type).removeprefix('EVENT_TYPE_')}")
+    return "\n".join(lines)

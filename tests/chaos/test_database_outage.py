@@ -1,7 +1,8 @@
 """The records database (PostgreSQL, a fresh schema) goes away for a while: the worker reaches
-it through a TCP proxy that the test stops (open connections are cut, new ones refused) and
-starts again. Activities fail and retry, workflows wait, and afterwards every order has
-exactly its rows: nothing half-written, nothing twice.
+it through a TCP proxy that cuts the open connections and refuses the next few new ones (an
+outage counted in connections, so it lasts until the worker has met it, whatever the load).
+Activities fail and retry, workflows wait, and afterwards every order has exactly its rows:
+nothing half-written, nothing twice.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from tests.chaos.conftest import (
     scale,
     stalls,
 )
+from tests.eventually import eventually
 from tests.postgres import postgres_schema
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(6, 30)
 OUTAGES = scale(1, 2)
-DOWN_FOR = scale(1.5, 8.0)  # seconds without a database
+REFUSED = scale(4, 20)  # connections refused per outage
 
 
 async def test_records_database_outage(
@@ -57,13 +59,27 @@ async def test_records_database_outage(
             driver = OrderDriver(await stack.client(), stack.task_queue)
             await driver.start(RUNS)
             driving = asyncio.create_task(driver.drive(timeout=scale(60, 240)))
-            for n in range(1, OUTAGES + 1):
-                await asyncio.sleep(random.uniform(0.3, 1.2))
+            # Each outage lands at a random point of the humans' work (counted in their
+            # signals, three per order), never after the last order is done.
+            signals = sorted(random.sample(range(1, 3 * RUNS - 3), OUTAGES))
+            for n, after in enumerate(signals, start=1):
+                await eventually(
+                    lambda after=after: driving.done() or len(driver.signaled) >= after,
+                    timeout=scale(60, 240),
+                    what=f"{after} signals before outage #{n}",
+                )
                 progress = dict(driver.progress())
-                proxy.stop()
-                await asyncio.sleep(DOWN_FOR)
-                proxy.start()
-                log(f"database outage #{n}: {DOWN_FOR} s from {progress}")
+                down = time.monotonic()
+                proxy.refuse(REFUSED)
+                await eventually(
+                    lambda: driving.done() or proxy.refusing == 0,
+                    timeout=scale(60, 240),
+                    what=f"the worker to meet outage #{n}",
+                )
+                log(
+                    f"database outage #{n}: {REFUSED} connections refused in "
+                    f"{time.monotonic() - down:.1f} s from {progress}"
+                )
             await driving
             elapsed = time.monotonic() - began
             worker.stop()
@@ -73,9 +89,11 @@ async def test_records_database_outage(
             counts = check_records(direct_url, driver.workflow_ids)
             check_outbox_files(stack.data_dir, direct_url, driver.workflow_ids)
             failed = worker.count("OperationalError")
+            assert proxy.refused == OUTAGES * REFUSED, "an outage ended before the worker met it"
             assert failed > 0, "no activity met the outage: the test proved nothing"
             log(
-                f"database outage: {RUNS} runs, {OUTAGES} x {DOWN_FOR} s, all paid in {elapsed:.1f} s; "
+                f"database outage: {RUNS} runs, {OUTAGES} x {REFUSED} connections refused, "
+                f"all paid in {elapsed:.1f} s; "
                 f"{counts}; activity attempts failed on the database: {failed}; stalls > 3 s: "
                 f"{dict(await stalls(driver.client, driver.workflow_ids))}"
             )

@@ -29,14 +29,18 @@ from tests.chaos.conftest import (
     check_sendgrid,
     check_stripe,
     log,
-    rng,
     scale,
     stalls,
 )
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(6, 30)
-OUTAGE = scale(1.5, 10.0)  # seconds of 500 / 429 / timeouts, then of lost answers
+# Outages count requests, not seconds: the next OUTAGE calls answer 500 / 429 / timeout in
+# turn, then (Stripe) the next LOST POSTs take effect but their answers are lost. Every
+# fault is served whatever the machine's load, since every failed call is retried.
+OUTAGE = scale(6, 60)
+LOST = scale(4, 40)
 HOLD = scale(0.5, 2.0)  # how long a "timeout" holds the request before hanging up
 
 
@@ -44,19 +48,16 @@ async def wait_for_task(
     driver: OrderDriver, workflow_id: str, task: str, timeout: float = 60
 ) -> dict[str, Any]:
     handle = driver.client.get_workflow_handle(workflow_id)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for pending in await handle.query("pending_tasks"):
-            if pending["task"] == task:
-                return pending
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{task} never pending on {workflow_id}: {await handle.query('status')}")
+
+    async def pending() -> dict[str, Any] | None:
+        return next((t for t in await handle.query("pending_tasks") if t["task"] == task), None)
+
+    return await eventually(pending, timeout=timeout, what=f"{task} pending on {workflow_id}")
 
 
 async def test_flaky_stripe_and_sendgrid(
     sqlite_stack: Stack, running_workers: list[WorkerProcess]
 ) -> None:
-    random = rng("flaky")
     stack = sqlite_stack
     with StripeDouble() as double:
         fake = FakeSendGrid(timeout_seconds=HOLD).start()
@@ -73,7 +74,7 @@ async def test_flaky_stripe_and_sendgrid(
             )
             [refused_invoice] = await driver.start(1)
             [refused_email] = await driver.start(1)
-            # Permanent refusals first (they win over the outage windows below).
+            # Permanent refusals first (they win over the outages queued below).
             order_of = refused_invoice.removeprefix("order-")
             double.fail_next(
                 1, 400, method="POST", path="/v1/invoices",
@@ -81,20 +82,15 @@ async def test_flaky_stripe_and_sendgrid(
             )  # fmt: skip
             refused_key = f"{refused_email}:acceptance:request"
             fake.fail_next(1, 400, where=lambda body: idempotency_key(body) == refused_key)
-            # The outages: every call fails for a while, 500 / 429 / timeout in turn; SendGrid
-            # from the first email on, Stripe from the first invoice on ...
-            fake.fail_for(OUTAGE, (500, 429, TIMEOUT))
+            # The outages, queued behind the refusals: SendGrid's next OUTAGE calls fail,
+            # 500 / 429 / timeout in turn; so do Stripe's, then Stripe acts on the next LOST
+            # POSTs but their answers are lost (the connection drops after it acted), so
+            # every retry must find what the lost attempt made.
+            fake.fail_next(OUTAGE, (500, 429, TIMEOUT))
+            double.fail_next(OUTAGE, (500, 429, TIMEOUT))
+            double.fail_next(LOST, TIMEOUT, method="POST", after_effect=True)
             await driver.start(RUNS)
             driving = asyncio.create_task(driver.drive(timeout=scale(60, 240)))
-            while not double.requests and not driving.done():
-                await asyncio.sleep(0.05)
-            double.fail_for(OUTAGE, (500, 429, TIMEOUT))
-            log(f"flaky: Stripe outage from {dict(driver.progress())}")
-            # ... then Stripe acts but its answers are lost (the connection drops after it
-            # acted), so every retry must find what the lost attempt made.
-            await asyncio.sleep(OUTAGE + random.uniform(0.0, 0.5))
-            double.fail_for(OUTAGE * 0.75, (TIMEOUT,), method="POST", after_effect=True)
-            log(f"flaky: Stripe answers lost after effect from {dict(driver.progress())}")
 
             # Stripe refused the invoice of one order for good: an operations task, no retries.
             task = await wait_for_task(driver, refused_invoice, "resolve_failed_step")
@@ -128,6 +124,14 @@ async def test_flaky_stripe_and_sendgrid(
 
             assert {"500", "429", "timeout"} <= set(double.faults_served), double.faults_served
             assert {"500", "429", "timeout"} <= set(fake.faults_served), fake.faults_served
+            # Every scheduled fault was served, whatever the load: none expired unserved.
+            outage = Counter((500, 429, TIMEOUT) * (OUTAGE // 3))
+            assert double.faults_served == Counter(
+                {str(k): n for k, n in (outage + Counter({400: 1, TIMEOUT: LOST})).items()}
+            ), double.faults_served
+            assert fake.faults_served == Counter(
+                {str(k): n for k, n in (outage + Counter({400: 1})).items()}
+            ), fake.faults_served
             outcomes = await driver.outcomes()
             assert set(outcomes.values()) == {"paid"}, outcomes
             others = [w for w in driver.workflow_ids if w != refused_email]

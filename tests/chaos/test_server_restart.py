@@ -47,9 +47,8 @@ async def test_dev_server_restart_loses_nothing(
         kill = FULL and n % 2 == 0  # the full run also kills the server (-9) every other time
         progress = dict(driver.progress())
         unreachable = await dev_server.restart(DOWN_FOR, kill=kill)
-        log(
-            f"server {'kill -9' if kill else 'stop'} #{n}: unreachable {unreachable:.1f} s at {progress}"
-        )
+        how = "kill -9" if kill else "stop"
+        log(f"server {how} #{n}: unreachable {unreachable:.1f} s at {progress}")
     await driving
     elapsed = time.monotonic() - began
 
@@ -61,5 +60,6 @@ async def test_dev_server_restart_loses_nothing(
     check_outbox_files(stack.data_dir, stack.database_url, driver.workflow_ids)
     log(
         f"server restart: {RUNS} runs, {RESTARTS} restarts, all paid in {elapsed:.1f} s; {counts}; "
-        f"driver RPC errors {driver.rpc_errors}; stalls > 3 s: {dict(await stalls(driver.client, driver.workflow_ids))}"
+        f"driver RPC errors {driver.rpc_errors}; "
+        f"stalls > 3 s: {dict(await stalls(driver.client, driver.workflow_ids))}"
     )

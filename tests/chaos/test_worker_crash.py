@@ -88,9 +88,8 @@ async def test_kill_9_worker_mid_run(
             f"worker crash ({backend}): {RUNS} runs, {worker.kills} kills, all paid in "
             f"{elapsed:.1f} s; {counts}"
         )
-        log(
-            f"kills at {kill_times} s; stalls > 3 s: {dict(await stalls(driver.client, driver.workflow_ids))}"
-        )
+        stalled = dict(await stalls(driver.client, driver.workflow_ids))
+        log(f"kills at {kill_times} s; stalls > 3 s: {stalled}")
         assert worker.kills == KILLS  # every kill landed mid-run (each one stalls the runs ~10 s)
     finally:
         if double is not None:
