@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import session_scope
+from activities.errors import AgreementInvalid
 from models.contracts import AgreementDraft, AgreementRequest, AgreementSignature, SignedAgreement
 from models.settings import Settings
 from models.tables import AgreementRow
@@ -42,18 +43,14 @@ def agreement_id_for(idempotency_key: str) -> str:
     return "agr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
 
 
-def render_agreement(template: str, context: dict) -> tuple[str, str]:
+def render_agreement(template: str, context: dict[str, Any]) -> tuple[str, str]:
     """(title, text) of the agreement; the first line of the template is its title."""
     try:
         text = _ENV.get_template(f"{template}.md").render(context).strip() + "\n"
     except TemplateNotFound:
-        raise ApplicationError(
-            f"unknown agreement template {template!r}", type="AgreementInvalid", non_retryable=True
-        ) from None
+        raise AgreementInvalid(f"unknown agreement template {template!r}") from None
     except UndefinedError as exc:
-        raise ApplicationError(
-            f"agreement {template!r}: {exc.message}", type="AgreementInvalid", non_retryable=True
-        ) from None
+        raise AgreementInvalid(f"agreement {template!r}: {exc.message}") from None
     title = text.splitlines()[0].lstrip("# ").strip()
     return title, text
 
@@ -107,17 +104,9 @@ class AgreementActivities:
         with session_scope(self.url) as session:
             row = session.get(AgreementRow, signature.agreement_id)
             if row is None:
-                raise ApplicationError(
-                    f"unknown agreement {signature.agreement_id}",
-                    type="AgreementInvalid",
-                    non_retryable=True,
-                )
+                raise AgreementInvalid(f"unknown agreement {signature.agreement_id}")
             if row.sha256 != signature.sha256:
-                raise ApplicationError(
-                    "the signed text differs from the agreement on record",
-                    type="AgreementInvalid",
-                    non_retryable=True,
-                )
+                raise AgreementInvalid("the signed text differs from the agreement on record")
             if row.status != "signed":
                 row.status = "signed"
                 row.signed_at = _aware(signature.signed_at or datetime.now(UTC))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.errors import InvalidDeadlineRequest
 from models.calendar import add_business_days
 from models.contracts import DeadlineRequest
 
@@ -23,4 +23,4 @@ def business_deadline(req: DeadlineRequest) -> datetime:
     try:
         return add_business_days(req.start, req.business_days, req.country)
     except (TypeError, ValueError) as exc:
-        raise ApplicationError(str(exc), type="InvalidDeadlineRequest", non_retryable=True) from exc
+        raise InvalidDeadlineRequest(str(exc)) from exc

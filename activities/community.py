@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 from sqlmodel import select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import session_scope
+from activities.errors import RocketChatRefused, RocketChatUnauthorized, RocketChatUnavailable
 from models.rocketchat import Workgroup, WorkgroupRequest
 from models.settings import Settings
 from models.tables import RocketChatWorkgroupRow
@@ -67,25 +67,22 @@ class RocketChatClient:
         try:
             response = self.http.request(method, self.base + endpoint, **kw)
         except httpx.HTTPError as exc:
-            raise ApplicationError(
-                f"Rocket.Chat {endpoint}: {type(exc).__name__}: {exc}", type="RocketChatUnavailable"
+            raise RocketChatUnavailable(
+                f"Rocket.Chat {endpoint}: {type(exc).__name__}: {exc}"
             ) from None
         try:
-            data = response.json()
+            data: dict[str, Any] = response.json()
         except ValueError:
             data = {}
         if response.status_code in (401, 403):
-            raise ApplicationError(
-                f"Rocket.Chat {endpoint}: not authorized (check ROCKETCHAT_USER_ID / ROCKETCHAT_AUTH_TOKEN)",
-                type="RocketChatUnauthorized",
-                non_retryable=True,
+            raise RocketChatUnauthorized(
+                f"Rocket.Chat {endpoint}: not authorized "
+                "(check ROCKETCHAT_USER_ID / ROCKETCHAT_AUTH_TOKEN)"
             )
         if response.status_code >= 500 or response.status_code == 429:
-            raise ApplicationError(
-                f"Rocket.Chat {endpoint}: HTTP {response.status_code}", type="RocketChatUnavailable"
-            )
+            raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: HTTP {response.status_code}")
         if response.status_code >= 400 or not data.get("success", False):
-            raise RocketChatError(
+            raise RocketChatRefused(
                 endpoint,
                 data.get("errorType") or data.get("error") or f"HTTP {response.status_code}",
                 data,
@@ -98,27 +95,16 @@ class RocketChatClient:
         kind = "groups" if private else "channels"
         key = "group" if private else "channel"
         try:
-            room = self._call(
+            room: dict[str, Any] = self._call(
                 "POST", f"{kind}.create", json={"name": name, "members": members, "readOnly": False}
             )[key]
-        except RocketChatError as exc:
+        except RocketChatRefused as exc:
             if exc.error_type != "error-duplicate-channel-name":
                 raise
             room = self._call("GET", f"{kind}.info", params={"roomName": name})[key]
         if topic:
             self._call("POST", f"{kind}.setTopic", json={"roomId": room["_id"], "topic": topic})
         return room
-
-
-class RocketChatError(ApplicationError):
-    def __init__(self, endpoint: str, error_type: str, data: dict[str, Any]) -> None:
-        super().__init__(
-            f"Rocket.Chat {endpoint} refused: {error_type}",
-            data,
-            type="RocketChatRefused",
-            non_retryable=True,
-        )
-        self.error_type = error_type
 
 
 class CommunityActivities:
@@ -144,10 +130,8 @@ class CommunityActivities:
         if self.settings.rocketchat_backend == "rest":
             token = self.settings.rocketchat_auth_token
             if not self.settings.rocketchat_user_id or token is None:
-                raise ApplicationError(
-                    "ROCKETCHAT_BACKEND=rest needs ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN",
-                    type="RocketChatUnauthorized",
-                    non_retryable=True,
+                raise RocketChatUnauthorized(
+                    "ROCKETCHAT_BACKEND=rest needs ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN"
                 )
             client = RocketChatClient(
                 server, self.settings.rocketchat_user_id, token.get_secret_value(), self.transport

@@ -14,9 +14,9 @@ from sqlalchemy import Table, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import get_engine, session_scope
+from activities.errors import InvalidRecord
 from activities.records import _aware, _execute, upsert_statement
 from models.deals import (
     OPEN_STATUSES,
@@ -70,7 +70,8 @@ def allocate_deal_number(
             continue  # another submission took this sequence, or this one was allocated meanwhile
         return number
     raise RuntimeError(
-        f"could not allocate a deal number for {submission_key} after {ALLOCATION_ATTEMPTS} attempts"
+        f"could not allocate a deal number for {submission_key} "
+        f"after {ALLOCATION_ATTEMPTS} attempts"
     )
 
 
@@ -123,9 +124,9 @@ class DealActivities:
         key = normalize_company(query.end_customer_name)
         domain = email_domain(query.contact_email)
         sku = query.sku.strip().upper()
-        matches = [DealRegistrationRow.customer_key == key]
+        matches = [col(DealRegistrationRow.customer_key) == key]
         if domain:
-            matches.append(DealRegistrationRow.email_domain == domain)
+            matches.append(col(DealRegistrationRow.email_domain) == domain)
         with session_scope(self.url) as session:
             rows = session.exec(
                 select(DealRegistrationRow).where(
@@ -178,7 +179,8 @@ class DealActivities:
     def release_deal_claims(self, deal_number: str) -> None:
         """Free the opportunity (the approved registration lapsed or was withdrawn)."""
         with session_scope(self.url) as session:
-            session.exec(delete(DealClaimRow).where(col(DealClaimRow.deal_number) == deal_number))  # type: ignore[call-overload]
+            claims = col(DealClaimRow.deal_number) == deal_number
+            session.exec(delete(DealClaimRow).where(claims))
 
     @activity.defn(name="record_referral_fee")
     def record_referral_fee(self, record: ReferralFeeRecord) -> None:
@@ -204,10 +206,9 @@ class DealActivities:
                 )
                 return
             if row.amount_cents != record.amount_cents:
-                raise ApplicationError(
-                    f"referral fee of {record.deal_number} is {row.amount_cents} cents, not {record.amount_cents}",
-                    type="InvalidRecord",
-                    non_retryable=True,
+                raise InvalidRecord(
+                    f"referral fee of {record.deal_number} is {row.amount_cents} cents, "
+                    f"not {record.amount_cents}"
                 )
             if record.status == "paid" and row.status != "paid":
                 row.status, row.reference, row.paid_at = "paid", record.reference, at

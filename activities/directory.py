@@ -15,9 +15,9 @@ from sqlalchemy import Table, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import get_engine, session_scope
+from activities.errors import InvalidScreeningInput
 from activities.records import _aware, _execute, upsert_statement
 from models.applications import PrescreenRequest, PrescreenResult, prescreen
 from models.directory import LogoError, LogoRef, PublishedListing, UnpublishRequest, check_logo
@@ -67,12 +67,9 @@ class DirectoryActivities:
     def unpublish_listing(self, request: UnpublishRequest) -> bool:
         """Remove the partner's entry from the public directory (idempotent)."""
         engine = get_engine(self.url)
+        table: Table = DirectoryListingRow.__table__  # type: ignore[attr-defined]
         with engine.begin() as conn:
-            result = conn.execute(
-                delete(DirectoryListingRow.__table__).where(
-                    DirectoryListingRow.__table__.c.partner_id == request.partner_id
-                )
-            )  # type: ignore[attr-defined]
+            result = conn.execute(delete(table).where(table.c.partner_id == request.partner_id))
         return bool(result.rowcount)
 
     @activity.defn(name="prescreen_application")
@@ -84,9 +81,7 @@ class DirectoryActivities:
         try:
             screening = screen(application.country, application.subdivision, request.review_date)
         except ValueError as exc:
-            raise ApplicationError(
-                str(exc), type="InvalidScreeningInput", non_retryable=True
-            ) from exc
+            raise InvalidScreeningInput(str(exc)) from exc
         languages = official_languages(application.country)
         criteria = prescreen(application, request.review_date, languages, screening)
         return PrescreenResult(

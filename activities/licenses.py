@@ -41,9 +41,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import session_scope
+from activities.errors import InvalidLicenseRequest
 from models.contracts import IssuedLicense, LicenseRequest
 from models.settings import Settings
 from models.tables import LicenseRow
@@ -166,7 +166,7 @@ def license_id_for(idempotency_key: str) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:26]
 
 
-def sign_license(payload: dict, private_key: Ed25519PrivateKey) -> str:
+def sign_license(payload: dict[str, Any], private_key: Ed25519PrivateKey) -> str:
     """The license file text for `payload` (JSON-able values), signed by `private_key`."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     data = body.encode("utf-8")
@@ -277,17 +277,9 @@ class LicenseActivities:
     def _new_row(self, req: LicenseRequest) -> LicenseRow:
         for name in ("starts_at", "expires_at"):
             if getattr(req, name).tzinfo is None:
-                raise ApplicationError(
-                    f"{name} must be timezone-aware",
-                    type="InvalidLicenseRequest",
-                    non_retryable=True,
-                )
+                raise InvalidLicenseRequest(f"{name} must be timezone-aware")
         if req.expires_at <= req.starts_at:
-            raise ApplicationError(
-                "expires_at must be after starts_at",
-                type="InvalidLicenseRequest",
-                non_retryable=True,
-            )
+            raise InvalidLicenseRequest("expires_at must be after starts_at")
         key = self.signing_key()
         license_id = license_id_for(req.idempotency_key)
         fields = req.model_dump(include={"licensee", "customer", "customer_email", "sku", "users"})

@@ -16,9 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.database import get_engine, session_scope
+from activities.errors import InvalidRecord
 from models.contracts import DecisionRecord, OrderRecord
 from models.settings import Settings
 from models.tables import DecisionRow, OrderRow
@@ -35,11 +35,7 @@ def upsert_statement(engine: Engine, table: Table) -> Any:
 
 def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ApplicationError(
-            f"{what} must be timezone-aware, got {value.isoformat()}",
-            type="InvalidRecord",
-            non_retryable=True,
-        )
+        raise InvalidRecord(f"{what} must be timezone-aware, got {value.isoformat()}")
     return value
 
 
@@ -49,7 +45,7 @@ def _execute(engine: Engine, stmt: Any) -> None:
         with engine.begin() as conn:
             conn.execute(stmt)
     except DataError as exc:
-        raise ApplicationError(str(exc.orig), type="InvalidRecord", non_retryable=True) from exc
+        raise InvalidRecord(str(exc.orig)) from exc
 
 
 class RecordActivities:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.errors import InvalidScreeningInput
 from models.contracts import ScreeningRequest, ScreeningResult
 from models.screening import screen
 
@@ -18,7 +18,7 @@ def screen_party(req: ScreeningRequest) -> ScreeningResult:
     try:
         result = screen(req.country, req.subdivision, req.on)
     except ValueError as exc:
-        raise ApplicationError(str(exc), type="InvalidScreeningInput", non_retryable=True) from exc
+        raise InvalidScreeningInput(str(exc)) from exc
     if not result.allowed:
         activity.logger.info("screening refused %s: %s", req.party or "party", result.reason)
     return result

@@ -254,7 +254,7 @@ def outbox(
 ) -> None:
     """Emails sent by the local outbox (and the SendGrid send log), newest first."""
     from activities.database import migrate
-    from activities.email import list_outbox
+    from activities.email.records import list_outbox
 
     settings = get_settings()
     migrate(settings.resolved_database_url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -60,7 +61,7 @@ WORKFLOWS = [
 ]
 
 
-def activities_for(settings: Settings) -> list:
+def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     """All activities, bound to the adapters the settings choose."""
     email = EmailActivities(settings)
     billing = BillingActivities(settings)
@@ -88,7 +89,7 @@ def activities_for(settings: Settings) -> list:
     ]
 
 
-def _rocketchat_activities(settings: Settings) -> list:
+def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.community import CommunityActivities
     from activities.rocketchat_records import RocketChatRecordActivities
     from activities.web_checks import WebCheckActivities
@@ -100,7 +101,7 @@ def _rocketchat_activities(settings: Settings) -> list:
     ]
 
 
-def _sales_activities(settings: Settings) -> list:
+def _sales_activities(settings: Settings) -> list[Callable[..., Any]]:
     deals = DealActivities(settings)
     return [
         deals.record_deal,
@@ -111,7 +112,7 @@ def _sales_activities(settings: Settings) -> list:
     ]
 
 
-def _lifecycle_activities(settings: Settings) -> list:
+def _lifecycle_activities(settings: Settings) -> list[Callable[..., Any]]:
     directory = DirectoryActivities(settings)
     return [directory.publish_listing, directory.unpublish_listing, directory.prescreen_application]
 

@@ -7,8 +7,8 @@ raw body, checked with `SENDGRID_WEBHOOK_PUBLIC_KEY`; the timestamp must be with
 `PARTNERFLOW_WEBHOOK_TOLERANCE` seconds. The body is a JSON array of events.
 
 Process emails carry `custom_args` (`workflow_id`, `step`, `idempotency_key`, set by
-`activities.email.sendgrid_body`), which SendGrid copies onto each event. A `bounce` (also of
-type `blocked`) or a `dropped` event of a process email is sent to its workflow as the
+`activities.email.sendgrid.sendgrid_body`), which SendGrid copies onto each event. A `bounce`
+(also of type `blocked`) or a `dropped` event of a process email is sent to its workflow as the
 `email_event` signal; the workflow ignores an `sg_event_id` it has seen, so SendGrid's retries
 have no second effect. Every other event (delivered, open, deferred, ...) and events of
 workflows that no longer run answer 200 and are ignored; Temporal unavailable answers 503 so

@@ -19,13 +19,10 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.billing import (
-    BillingActivities,
-    LocalBilling,
-    StripeBilling,
-    list_invoices,
-    local_invoice_id,
-)
+from activities.billing import BillingActivities
+from activities.billing.local import LocalBilling, local_invoice_id
+from activities.billing.records import list_invoices
+from activities.billing.stripe import StripeBilling
 from activities.database import session_scope
 from models.contracts import InvoiceAction, InvoiceInfo, InvoiceLine, InvoiceRequest
 from models.settings import Settings

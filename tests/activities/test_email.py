@@ -25,19 +25,14 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-import activities.email as email_module
+import activities.email.local as outbox_module
+import activities.email.sendgrid as sendgrid_module
 from activities.database import session_scope
-from activities.email import (
-    EmailActivities,
-    OutboxMailer,
-    SendGridMailer,
-    available_templates,
-    format_date,
-    format_money,
-    list_outbox,
-    render_email,
-    sendgrid_body,
-)
+from activities.email import EmailActivities
+from activities.email.local import OutboxMailer
+from activities.email.records import list_outbox
+from activities.email.render import available_templates, format_date, format_money, render_email
+from activities.email.sendgrid import SendGridMailer, sendgrid_body
 from models.contracts import EmailAttachment, EmailRequest
 from models.links import read_token
 from models.settings import Settings
@@ -378,9 +373,9 @@ def test_outbox_eml_has_text_html_and_attachment(settings: Settings) -> None:
 def test_outbox_racing_duplicate_is_already_sent(settings: Settings, monkeypatch) -> None:
     acts = EmailActivities(settings)
     send(acts, make_request())
-    real_find = email_module._find
+    real_find = outbox_module.find_email
     calls = iter([None])  # the racing attempt's lookup misses the committed row once
-    monkeypatch.setattr(email_module, "_find", lambda s, k: next(calls, real_find(s, k)))
+    monkeypatch.setattr(outbox_module, "find_email", lambda s, k: next(calls, real_find(s, k)))
 
     receipt = send(acts, make_request())
 
@@ -547,9 +542,7 @@ def test_sendgrid_unreachable_is_retryable(sg_settings: Settings) -> None:
 def test_sendgrid_timeout_is_unconfirmed_and_never_resent(
     sg_settings: Settings, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import activities.email as email_module
-
-    monkeypatch.setattr(email_module, "SENDGRID_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(sendgrid_module, "SENDGRID_TIMEOUT_SECONDS", 0.2)
     sendgrid.delay_seconds = 0.6  # SendGrid got the request but answers too late
     acts = EmailActivities(sg_settings)
     request = make_request()
@@ -598,7 +591,7 @@ def test_sendgrid_crash_before_confirm_leaves_an_unconfirmed_claim(
         raise WorkerCrash
 
     acts = EmailActivities(sg_settings)
-    monkeypatch.setattr(email_module, "utcnow", crash)  # dies after SendGrid accepted it
+    monkeypatch.setattr(sendgrid_module, "utcnow", crash)  # dies after SendGrid accepted it
     with pytest.raises(WorkerCrash):
         send(acts, make_request())
     monkeypatch.undo()

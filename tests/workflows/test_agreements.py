@@ -124,7 +124,7 @@ async def test_unsigned_agreement_expires_after_reminders(
         await _pending(handle, "sign_test_agreement")
         result = await handle.result()
         assert result["signed"] is None
-        from activities.email import list_outbox
+        from activities.email.records import list_outbox
 
         steps = sorted(row.step for row in list_outbox(settings, workflow_id=handle.id))
         assert steps == [
@@ -143,7 +143,7 @@ async def test_sign_page_shows_the_text_and_signs(
 
     import httpx
 
-    from activities.email import list_outbox
+    from activities.email.records import list_outbox
     from starters.web.app import create_app
 
     async def body(handle: Any) -> None:
