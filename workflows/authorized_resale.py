@@ -26,11 +26,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.orders import review_order_terms
 
-from workflows import _activities as act
-from workflows._agreements import sign_task
-from workflows._sales import CALENDAR, SalesWorkflow
-from workflows._tasks import HumanTask
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import PROGRAM
+from workflows.signatures import sign_task
 
 REACH_OUT = HumanTask(
     task="reach_out",
@@ -132,7 +132,7 @@ class AuthorizedResale(SalesWorkflow):
     @workflow.run
     async def run(self, request: AuthorizedResaleInput) -> SalesOutcome:
         self._request = request
-        self._interruptible = False  # nothing interrupts a resale request
+        self.clock.interruption = None  # nothing interrupts a resale request
         self._facts = {
             "request_id": request.request_id,
             "reseller_company": request.reseller.company,
@@ -144,20 +144,19 @@ class AuthorizedResale(SalesWorkflow):
         workflow.upsert_search_attributes([PROGRAM.value_set("mattermost")])
         self.set_stage("screening")
         if refusal := await self.screen(
-            "intake", request.end_customer_name, request.end_customer_country
+            request.end_customer_name, request.end_customer_country, step="screening:intake"
         ):
             await self._tell("refused", "refused", reason=refusal)
             return self._end("embargoed", refusal)
         await self._tell("received", "request received")
 
-        due = await act.business_deadline(workflow.now(), request.outreach_business_days, CALENDAR)
+        due = await business_deadline(workflow.now(), request.outreach_business_days, CALENDAR)
         self.open_task(REACH_OUT, due)
         self.set_stage("outreach")
         await self.wait_for(
             REACH_OUT,
             lambda: self._outreach is not None,
-            reminders=[await act.business_deadline(workflow.now(), 1, CALENDAR)],
-            due_at=due,
+            Deadline(reminders=[await business_deadline(workflow.now(), 1, CALENDAR)], due_at=due),
         )
         self.close_task(REACH_OUT.task)
         assert self._outreach is not None
@@ -165,14 +164,13 @@ class AuthorizedResale(SalesWorkflow):
             REACH_OUT.task, self._outreach.contacted_by, "reached_out", notes=self._outreach.notes
         )
 
-        due = await act.business_deadline(workflow.now(), request.approval_business_days, CALENDAR)
+        due = await business_deadline(workflow.now(), request.approval_business_days, CALENDAR)
         self.open_task(DECIDE, due)
         self.set_stage("approval")
         await self.wait_for(
             DECIDE,
             lambda: self._decision is not None,
-            reminders=[due - timedelta(hours=4)],
-            due_at=due,
+            Deadline(reminders=[due - timedelta(hours=4)], due_at=due),
         )
         self.close_task(DECIDE.task)
         decision = self._decision
@@ -235,7 +233,7 @@ class AuthorizedResale(SalesWorkflow):
         )
         await self._tell("agreement_signed", "agreement signed")
 
-        due = await act.business_deadline(
+        due = await business_deadline(
             workflow.now(), request.purchase_order_business_days, CALENDAR
         )
         example = {
@@ -253,10 +251,12 @@ class AuthorizedResale(SalesWorkflow):
         await self.wait_for(
             PURCHASE_ORDER,
             lambda: self._po is not None,
-            reminders=[due - timedelta(days=2)],
-            due_at=due,
-            remind=self._reseller_reminder,
-            escalate=self._reseller_escalation,
+            Deadline(
+                reminders=[due - timedelta(days=2)],
+                due_at=due,
+                remind=self._reseller_reminder,
+                escalate=self._reseller_escalation,
+            ),
         )
         self.close_task(PURCHASE_ORDER.task)
         po = self._po

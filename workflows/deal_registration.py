@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from models.deals import (
         PAYMENTS_EMAIL,
         ApprovalClaim,
+        ClaimResult,
+        DealConflict,
         DealConflictQuery,
         DealInformation,
         DealPurchaseOrder,
@@ -40,12 +42,12 @@ with workflow.unsafe.imports_passed_through():
     from models.orders import review_order_terms
     from models.pricing import quote
 
-from workflows import _activities as act
-from workflows import _deal_activities as deals
-from workflows._agreements import sign_task
-from workflows._sales import CALENDAR, SalesWorkflow
-from workflows._tasks import HumanTask
+from workflows.calls import RECORD, call
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
+from workflows.signatures import sign_task
 
 REVIEW = HumanTask(
     task="review_deal",
@@ -282,7 +284,10 @@ class DealRegistration(SalesWorkflow):
         await self._record("screening")
         address = deal.end_customer.address
         if refusal := await self.screen(
-            "intake", deal.end_customer.legal_name, address.country, address.subdivision
+            deal.end_customer.legal_name,
+            address.country,
+            address.subdivision,
+            step="screening:intake",
         ):
             await self._tell("refused", "refused", reason=refusal)
             return await self._end("embargoed", refusal)
@@ -301,7 +306,12 @@ class DealRegistration(SalesWorkflow):
         if not await self._protected_until_quoted():
             if self._interrupt:
                 return await self._interrupted()
-            await deals.release_deal_claims(deal.deal_number)
+            await call(
+                "release_deal_claims",
+                deal.deal_number,
+                options=RECORD,
+                summary=f"release the opportunity of {deal.deal_number}",
+            )
             reason = f"no quotation within the {deal.protection_days}-day protection period"
             await self.decide("protection", "system", "lapsed", reason=reason)
             await self._tell("lapsed", "lapsed", reason=reason)
@@ -311,7 +321,12 @@ class DealRegistration(SalesWorkflow):
         if self._interrupt:
             return await self._interrupted()
         if not signed:
-            await deals.release_deal_claims(deal.deal_number)
+            await call(
+                "release_deal_claims",
+                deal.deal_number,
+                options=RECORD,
+                summary=f"release the opportunity of {deal.deal_number}",
+            )
             reason = "the customer did not sign the quotation before the link expired"
             await self._tell("quotation_expired", "quotation expired", reason=reason)
             return await self._end("quotation_expired", reason)
@@ -324,14 +339,18 @@ class DealRegistration(SalesWorkflow):
 
     async def _check_conflicts(self) -> None:
         deal = self._require()
-        conflicts = await deals.find_deal_conflicts(
+        conflicts = await call(
+            "find_deal_conflicts",
             DealConflictQuery(
                 deal_number=deal.deal_number,
                 partner_id=deal.partner.partner_id or "",
                 end_customer_name=deal.end_customer.legal_name,
                 contact_email=deal.end_customer.contact.email,
                 sku=deal.sku,
-            )
+            ),
+            options=RECORD,
+            result_type=list[DealConflict],
+            summary=f"channel conflicts: {deal.end_customer.legal_name} / {deal.sku}",
         )
         self._facts["channel_conflicts"] = [c.model_dump() for c in conflicts]
         if conflicts:
@@ -359,7 +378,7 @@ class DealRegistration(SalesWorkflow):
         while True:
             round_number += 1
             self._facts["review_round"] = round_number
-            due = await act.business_deadline(workflow.now(), deal.review_business_days, CALENDAR)
+            due = await business_deadline(workflow.now(), deal.review_business_days, CALENDAR)
             self._review = None
             self.open_task(REVIEW, due, description=self._review_description())
             self.set_stage("in_review")
@@ -367,8 +386,7 @@ class DealRegistration(SalesWorkflow):
                 await self.wait_for(
                     REVIEW,
                     lambda: self._review is not None,
-                    reminders=[due - REVIEW_REMINDER],
-                    due_at=due,
+                    Deadline(reminders=[due - REVIEW_REMINDER], due_at=due),
                 )
                 if self._interrupt:
                     self.close_task(REVIEW.task)
@@ -394,13 +412,17 @@ class DealRegistration(SalesWorkflow):
 
     async def _claim(self, review: DealReview) -> bool:
         deal = self._require()
-        claim = await deals.claim_deal_approval(
+        claim = await call(
+            "claim_deal_approval",
             ApprovalClaim(
                 deal_number=deal.deal_number,
                 end_customer_name=deal.end_customer.legal_name,
                 contact_email=deal.end_customer.contact.email,
                 sku=deal.sku,
-            )
+            ),
+            options=RECORD,
+            result_type=ClaimResult,
+            summary=f"hold the opportunity for {deal.deal_number}",
         )
         if claim.granted:
             return True
@@ -414,7 +436,7 @@ class DealRegistration(SalesWorkflow):
 
     async def _ask_partner(self, review: DealReview, round_number: int) -> bool:
         deal = self._require()
-        due = await act.business_deadline(workflow.now(), deal.answer_business_days, CALENDAR)
+        due = await business_deadline(workflow.now(), deal.answer_business_days, CALENDAR)
         self._answer = None
         example = {"answered_by": deal.partner.contact.email, "answer": "…"}
         self.open_task(
@@ -434,10 +456,12 @@ class DealRegistration(SalesWorkflow):
         answered = await self.wait_for(
             ANSWER,
             lambda: self._answer is not None,
-            reminders=[due - timedelta(days=1)],
-            due_at=due,
-            remind=self._partner_reminder(ANSWER, round_number),
-            escalate=self._partner_escalation(ANSWER, round_number),
+            Deadline(
+                reminders=[due - timedelta(days=1)],
+                due_at=due,
+                remind=self._partner_reminder(ANSWER, round_number),
+                escalate=self._partner_escalation(ANSWER, round_number),
+            ),
         )
         self.close_task(ANSWER.task)
         if not answered:
@@ -491,9 +515,7 @@ class DealRegistration(SalesWorkflow):
         quoted = await self.wait_for(
             QUOTE,
             lambda: self._quote is not None,
-            reminders=[reminder],
-            expires_at=protected_until,
-            remind=remind,
+            Deadline(reminders=[reminder], expires_at=protected_until, remind=remind),
         )
         self.close_task(QUOTE.task)
         if quoted:
@@ -562,9 +584,7 @@ class DealRegistration(SalesWorkflow):
         deal = self._require()
         quotation = self._quote
         assert quotation is not None
-        due = await act.business_deadline(
-            workflow.now(), deal.purchase_order_business_days, CALENDAR
-        )
+        due = await business_deadline(workflow.now(), deal.purchase_order_business_days, CALENDAR)
         example = {
             "number": f"PO-{deal.deal_number.removeprefix('DR-')}",
             "submitted_by": deal.partner.contact.email,
@@ -584,10 +604,12 @@ class DealRegistration(SalesWorkflow):
         got = await self.wait_for(
             PURCHASE_ORDER,
             lambda: self._po is not None,
-            reminders=[due - timedelta(days=2)],
-            due_at=due,
-            remind=self._partner_reminder(PURCHASE_ORDER, 0),
-            escalate=self._partner_escalation(PURCHASE_ORDER, 0),
+            Deadline(
+                reminders=[due - timedelta(days=2)],
+                due_at=due,
+                remind=self._partner_reminder(PURCHASE_ORDER, 0),
+                escalate=self._partner_escalation(PURCHASE_ORDER, 0),
+            ),
         )
         self.close_task(PURCHASE_ORDER.task)
         return got
@@ -637,14 +659,19 @@ class DealRegistration(SalesWorkflow):
         )
 
     async def _interrupted(self) -> SalesOutcome:
-        self._interruptible = False
+        self.clock.interruption = None
         self.close_all_tasks()
         deal = self._require()
         if self._interrupt == "withdrawn":
             withdrawal = self._withdrawal
             assert withdrawal is not None
             if self._approved:
-                await deals.release_deal_claims(deal.deal_number)
+                await call(
+                    "release_deal_claims",
+                    deal.deal_number,
+                    options=RECORD,
+                    summary=f"release the opportunity of {deal.deal_number}",
+                )
             await self.decide(
                 "withdraw", withdrawal.withdrawn_by, "withdrawn", reason=withdrawal.reason
             )
@@ -684,7 +711,12 @@ class DealRegistration(SalesWorkflow):
             status="payable",
             at=workflow.now(),
         )
-        await deals.record_referral_fee(fee)
+        await call(
+            "record_referral_fee",
+            fee,
+            options=RECORD,
+            summary=f"referral fee {fee.deal_number}: {fee.status}",
+        )
         await self._record("purchased_online")
         self.set_stage("referral_fee_payable")
         await self.email(
@@ -712,16 +744,18 @@ class DealRegistration(SalesWorkflow):
         await self.wait_for(
             REFERRAL_FEE,
             lambda: self._fee_paid is not None,
-            reminders=[due - timedelta(days=3)],
-            due_at=due,
+            Deadline(reminders=[due - timedelta(days=3)], due_at=due),
         )
         self.close_task(REFERRAL_FEE.task)
         paid = self._fee_paid
         assert paid is not None
-        await deals.record_referral_fee(
+        await call(
+            "record_referral_fee",
             fee.model_copy(
                 update={"status": "paid", "reference": paid.reference, "at": workflow.now()}
-            )
+            ),
+            options=RECORD,
+            summary=f"referral fee {fee.deal_number}: paid",
         )
         await self.decide(
             REFERRAL_FEE.task,
@@ -804,7 +838,8 @@ class DealRegistration(SalesWorkflow):
 
     async def _record(self, status: str) -> None:
         deal = self._require()
-        await deals.record_deal(
+        await call(
+            "record_deal",
             DealRecord(
                 deal_number=deal.deal_number,
                 workflow_id=workflow.info().workflow_id,
@@ -816,7 +851,9 @@ class DealRegistration(SalesWorkflow):
                 status=status,
                 protected_until=self._protected_until,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"record deal {deal.deal_number} ({status})",
         )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
@@ -883,7 +920,7 @@ class DealRegistration(SalesWorkflow):
 
     async def _end(self, outcome: str, reason: str | None, **extra: Any) -> SalesOutcome:
         self._closed = True
-        self._interruptible = False
+        self.clock.interruption = None
         self.close_all_tasks()
         self._facts.update(outcome=outcome, reason=reason)
         if outcome in ("embargoed", "rejected", "lapsed", "withdrawn", "quotation_expired"):

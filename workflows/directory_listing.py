@@ -19,7 +19,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.applications import PartnerLeft
-    from models.contracts import DecisionRecord
     from models.directory import (
         EXAMPLE_LOGO,
         LISTING_DESCRIPTION,
@@ -32,9 +31,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.tasks import LinkSpec
 
-from workflows import _activities as act
-from workflows import _lifecycle_activities as life
-from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.calls import RECORD, call
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CALENDAR = "US"
@@ -210,8 +210,7 @@ class DirectoryListing(ProcessWorkflow):
         self.set_stage("awaiting_listing")
         links = {"action_url": LinkSpec(purpose="directory_listing", expires_at=now + LINK_VALID)}
         if round_number == 1:
-            await life.notify(
-                self,
+            await self.notify(
                 "listing:request",
                 [data.contact.email],
                 "listing_request",
@@ -219,12 +218,11 @@ class DirectoryListing(ProcessWorkflow):
                 links=links,
             )
         reminders = [
-            await act.business_deadline(now, d, CALENDAR) for d in SUBMIT_REMINDER_BUSINESS_DAYS
+            await business_deadline(now, d, CALENDAR) for d in SUBMIT_REMINDER_BUSINESS_DAYS
         ]
 
         async def remind(number: int) -> None:
-            await life.notify(
-                self,
+            await self.notify(
                 f"listing:{round_number}:reminder:{number}",
                 [data.contact.email],
                 "listing_request",
@@ -235,8 +233,7 @@ class DirectoryListing(ProcessWorkflow):
         await self.wait_for(
             SUBMIT_LISTING,
             lambda: self._submission is not None or self._left is not None,
-            reminders=reminders,
-            remind=remind,
+            Deadline(reminders=reminders, remind=remind),
         )
         self.close_task(SUBMIT_LISTING.task)
         return self._left is None
@@ -247,8 +244,8 @@ class DirectoryListing(ProcessWorkflow):
         submission = self._submission
         assert submission is not None
         now = workflow.now()
-        due_at = await act.business_deadline(now, REVIEW_BUSINESS_DAYS, CALENDAR)
-        reminder = await act.business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(now, REVIEW_BUSINESS_DAYS, CALENDAR)
+        reminder = await business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
         self._review = None
         self._facts["submitted_listing"] = submission.model_dump(mode="json")
         self.open_task(
@@ -260,15 +257,14 @@ class DirectoryListing(ProcessWorkflow):
         await self.wait_for(
             REVIEW_LISTING,
             lambda: self._review is not None or self._left is not None,
-            reminders=[reminder],
-            due_at=due_at,
+            Deadline(reminders=[reminder], due_at=due_at),
         )
         self.close_task(REVIEW_LISTING.task)
         self._submission = None
         review = self._review
         if review is None:  # the partner left during the review
             return False
-        await self._decide(
+        await self.decide(
             f"review_listing:{round_number}",
             review.reviewer,
             review.decision,
@@ -280,8 +276,7 @@ class DirectoryListing(ProcessWorkflow):
                     purpose="directory_listing", expires_at=workflow.now() + LINK_VALID
                 )
             }
-            await life.notify(
-                self,
+            await self.notify(
                 f"listing:{round_number}:changes",
                 [data.contact.email],
                 "listing_changes_requested",
@@ -290,7 +285,8 @@ class DirectoryListing(ProcessWorkflow):
             )
             return False
         self._version += 1
-        await life.publish_listing(
+        await call(
+            "publish_listing",
             PublishedListing(
                 partner_id=data.partner_id,
                 workflow_id=workflow.info().workflow_id,
@@ -308,7 +304,9 @@ class DirectoryListing(ProcessWorkflow):
                 industries=data.industries,
                 version=self._version,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"publish directory listing {data.partner_id} v{self._version}",
         )
         self._published = submission
         self._facts.update(
@@ -321,8 +319,7 @@ class DirectoryListing(ProcessWorkflow):
                 purpose="directory_listing", expires_at=workflow.now() + LINK_VALID
             )
         }
-        await life.notify(
-            self,
+        await self.notify(
             f"listing:published:{self._version}",
             [data.contact.email],
             "listing_published",
@@ -337,15 +334,19 @@ class DirectoryListing(ProcessWorkflow):
         assert left is not None
         for task in list(self._tasks):
             self.close_task(task)
-        removed = await life.unpublish_listing(
+        removed = await call(
+            "unpublish_listing",
             UnpublishRequest(
                 partner_id=data.partner_id,
                 workflow_id=workflow.info().workflow_id,
                 reason=left.reason,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            result_type=bool,
+            summary=f"remove directory listing {data.partner_id}",
         )
-        await self._decide(
+        await self.decide(
             "partner_left", left.decided_by, "removed", reason=left.reason, was_published=removed
         )
         self._facts.update(removed_reason=left.reason)
@@ -355,21 +356,6 @@ class DirectoryListing(ProcessWorkflow):
             outcome="removed",
             reason=left.reason,
             versions_published=self._version,
-        )
-
-    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
         )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:

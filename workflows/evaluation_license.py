@@ -30,11 +30,12 @@ with workflow.unsafe.imports_passed_through():
         PartnerLeft,
         evaluation_refusal,
     )
-    from models.contracts import DecisionRecord, LicenseRequest
+    from models.contracts import IssuedLicense, LicenseRequest, PartnerRecord
 
-from workflows import _activities as act
-from workflows import _lifecycle_activities as life
-from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.calls import EXTERNAL, RECORD, call
+from workflows.deadlines import Deadline, business_deadline, wait_until
+from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CALENDAR = "US"
@@ -110,14 +111,19 @@ class EvaluationLicense(ProcessWorkflow):
             users=EVALUATION_USERS,
         )
         self.set_stage("checking_partner")
-        partner = await act.get_partner(form.partner_id)
+        partner = await call(
+            "get_partner",
+            form.partner_id,
+            options=RECORD,
+            result_type=PartnerRecord | None,
+            summary=f"look up partner {form.partner_id}",
+        )
         if refusal := evaluation_refusal(partner, form.partner_id):
-            await self._decide(
+            await self.decide(
                 f"partner_check:{data.license_year}", "system", "refused", reason=refusal
             )
             if data.license_year == 1:
-                await life.notify(
-                    self,
+                await self.notify(
                     "request:refused",
                     [form.contact.email],
                     "evaluation_license_refused",
@@ -131,8 +137,7 @@ class EvaluationLicense(ProcessWorkflow):
             if self._left is not None:
                 return await self._partner_left()
             assert self._review is not None
-            await life.notify(
-                self,
+            await self.notify(
                 "request:rejected",
                 [form.contact.email],
                 "evaluation_license_refused",
@@ -147,13 +152,12 @@ class EvaluationLicense(ProcessWorkflow):
         # Reminder 30 days before expiry, with the renewal task.
         self.set_stage("licensed")
         remind_at = expires_at - timedelta(days=data.expiry_reminder_days)
-        await self._wait_until(
+        await wait_until(
             lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
         )
         if self._left is not None:
             return await self._partner_left(licenses)
-        await life.notify(
-            self,
+        await self.notify(
             f"license:{data.license_year}:expiring",
             [form.contact.email],
             "evaluation_license_expiring",
@@ -172,16 +176,16 @@ class EvaluationLicense(ProcessWorkflow):
         decided = await self.wait_for(
             RENEW_LICENSE,
             lambda: self._renewal is not None or self._left is not None,
-            expires_at=expires_at,
+            Deadline(expires_at=expires_at),
         )
         self.close_task(RENEW_LICENSE.task)
         if self._left is not None:
             return await self._partner_left(licenses)
         if not decided or self._renewal is None:
-            await self._decide(f"renewal:{data.license_year}", "system", "expired")
+            await self.decide(f"renewal:{data.license_year}", "system", "expired")
             return self._end("expired", "no renewal before the license expired", licenses)
         renewal = self._renewal
-        await self._decide(
+        await self.decide(
             f"renewal:{data.license_year}",
             renewal.decided_by,
             renewal.decision,
@@ -202,22 +206,21 @@ class EvaluationLicense(ProcessWorkflow):
 
     async def _review_request(self) -> bool:
         now = workflow.now()
-        reminder = await act.business_deadline(
+        reminder = await business_deadline(
             now, self._require().review_reminder_business_days, CALENDAR
         )
-        due_at = await act.business_deadline(now, self._require().review_business_days, CALENDAR)
+        due_at = await business_deadline(now, self._require().review_business_days, CALENDAR)
         self.open_task(REVIEW_REQUEST, due_at)
         self.set_stage("review")
         await self.wait_for(
             REVIEW_REQUEST,
             lambda: self._review is not None or self._left is not None,
-            reminders=[reminder],
-            due_at=due_at,
+            Deadline(reminders=[reminder], due_at=due_at),
         )
         self.close_task(REVIEW_REQUEST.task)
         if self._review is None:
             return False
-        await self._decide(
+        await self.decide(
             "review_evaluation_license",
             self._review.reviewer,
             self._review.decision,
@@ -231,7 +234,8 @@ class EvaluationLicense(ProcessWorkflow):
         workflow_id = workflow.info().workflow_id
         now = workflow.now()
         starts_at = data.starts_at if data.starts_at and data.starts_at > now else now
-        issued = await act.issue_license(
+        issued = await call(
+            "issue_license",
             LicenseRequest(
                 idempotency_key=f"{workflow_id}:license:{data.license_year}",
                 workflow_id=workflow_id,
@@ -242,22 +246,24 @@ class EvaluationLicense(ProcessWorkflow):
                 users=EVALUATION_USERS,
                 starts_at=starts_at,
                 expires_at=starts_at + timedelta(days=EVALUATION_TERM_DAYS),
-            )
+            ),
+            options=EXTERNAL,
+            result_type=IssuedLicense,
+            summary=f"issue license for {EVALUATION_USERS} users",
         )
         self._facts.update(
             license_id=issued.license_id,
             license_starts_at=issued.starts_at.isoformat(),
             license_expires_at=issued.expires_at.isoformat(),
         )
-        await self._decide(
+        await self.decide(
             f"license:{data.license_year}",
             "system",
             "issued",
             license_id=issued.license_id,
             expires_at=issued.expires_at.isoformat(),
         )
-        await life.notify(
-            self,
+        await self.notify(
             f"license:{data.license_year}:issued",
             [form.contact.email],
             "evaluation_license_issued",
@@ -277,7 +283,7 @@ class EvaluationLicense(ProcessWorkflow):
     async def _partner_left(self, licenses: list[str] | None = None) -> EvaluationLicenseResult:
         left = self._left
         assert left is not None
-        await self._decide("partner_left", left.decided_by, "stopped", reason=left.reason)
+        await self.decide("partner_left", left.decided_by, "stopped", reason=left.reason)
         return self._end("partner_left", left.reason, licenses)
 
     def _end(
@@ -296,21 +302,6 @@ class EvaluationLicense(ProcessWorkflow):
             licenses=issued,
             license_years=len(issued),
         )  # type: ignore[arg-type]
-
-    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
-        )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         form = self._require().form

@@ -18,13 +18,13 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
-        DecisionRecord,
         InvoiceAction,
         InvoiceClosure,
         InvoiceEvent,
         InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
+        IssuedLicense,
         LicenseRequest,
         LicenseReview,
         OrderFulfillmentInput,
@@ -32,14 +32,15 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         OrderRecord,
         PaymentRecorded,
-        ScreeningRequest,
         TermsAcceptance,
     )
     from models.orders import order_facts, review_order_terms
     from models.tasks import LinkSpec
 
-from workflows import _activities as act
-from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.calls import EXTERNAL, RECORD, call
+from workflows.deadlines import Deadline, business_deadline, wait_until
+from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
     INVOICE_DUE_AT,
@@ -250,7 +251,7 @@ class OrderFulfillment(ProcessWorkflow):
             return await self._end("embargoed", refusal)
         if reasons := review_order_terms(order):
             return await self._refuse("; ".join(reasons))
-        await self._decide("terms_review", "system", "accepted")
+        await self.decide("terms_review", "system", "accepted")
         await self._record_order("awaiting_acceptance")
 
         if not await self._collect_acceptance():
@@ -278,12 +279,10 @@ class OrderFulfillment(ProcessWorkflow):
         order = self._require_order()
         now = workflow.now()
         reminders = [
-            await act.business_deadline(now, d, CALENDAR)
+            await business_deadline(now, d, CALENDAR)
             for d in order.acceptance_reminder_business_days
         ]
-        expires_at = await act.business_deadline(
-            now, order.acceptance_expiry_business_days, CALENDAR
-        )
+        expires_at = await business_deadline(now, order.acceptance_expiry_business_days, CALENDAR)
         self._facts["acceptance_expires_at"] = expires_at.isoformat()
         contact = order.end_customer.contact
         example = {**ACCEPT_TERMS.example, "name": contact.name, "email": contact.email}
@@ -310,14 +309,12 @@ class OrderFulfillment(ProcessWorkflow):
         accepted = await self.wait_for(
             ACCEPT_TERMS,
             lambda: self._acceptance is not None,
-            reminders=reminders,
-            expires_at=expires_at,
-            remind=remind,
+            Deadline(reminders=reminders, expires_at=expires_at, remind=remind),
         )
         self.close_task(ACCEPT_TERMS.task)
         if accepted:
             assert self._acceptance is not None
-            await self._decide(
+            await self.decide(
                 "accept_terms",
                 self._acceptance.email,
                 "accepted",
@@ -327,7 +324,7 @@ class OrderFulfillment(ProcessWorkflow):
 
     async def _review_license(self) -> bool:
         order = self._require_order()
-        due_at = await act.business_deadline(
+        due_at = await business_deadline(
             workflow.now(), order.license_review_business_days, CALENDAR
         )
         self.open_task(REVIEW_LICENSE, due_at)
@@ -335,12 +332,11 @@ class OrderFulfillment(ProcessWorkflow):
         await self.wait_for(
             REVIEW_LICENSE,
             lambda: self._review is not None,
-            reminders=[due_at - timedelta(hours=4)],
-            due_at=due_at,
+            Deadline(reminders=[due_at - timedelta(hours=4)], due_at=due_at),
         )
         self.close_task(REVIEW_LICENSE.task)
         assert self._review is not None
-        await self._decide(
+        await self.decide(
             "review_license",
             self._review.reviewer,
             self._review.decision,
@@ -352,7 +348,8 @@ class OrderFulfillment(ProcessWorkflow):
         order = self._require_order()
         workflow_id = workflow.info().workflow_id
         starts_at = workflow.now()
-        issued = await act.issue_license(
+        issued = await call(
+            "issue_license",
             LicenseRequest(
                 idempotency_key=f"{workflow_id}:license",
                 workflow_id=workflow_id,
@@ -363,7 +360,10 @@ class OrderFulfillment(ProcessWorkflow):
                 users=order.seats,
                 starts_at=starts_at,
                 expires_at=starts_at + timedelta(days=order.license_term_days),
-            )
+            ),
+            options=EXTERNAL,
+            result_type=IssuedLicense,
+            summary=f"issue license for {order.seats} users",
         )
         self._facts.update(
             license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat()
@@ -418,7 +418,15 @@ class OrderFulfillment(ProcessWorkflow):
         # A refusal (e.g. Stripe's 400) becomes the operations task `resolve_failed_step`;
         # the invoice cannot be skipped: fix the cause and retry.
         invoice = await self.run_step(
-            "invoice:create", lambda: act.create_invoice(request), skippable=False
+            "invoice:create",
+            lambda: call(
+                "create_invoice",
+                request,
+                options=EXTERNAL.taking(120),
+                result_type=InvoiceInfo,
+                summary="create, finalize and send the invoice",
+            ),
+            skippable=False,
         )
         assert invoice is not None
         self._invoice = invoice
@@ -492,7 +500,7 @@ class OrderFulfillment(ProcessWorkflow):
         if until is None:
             await workflow.wait_condition(ready)
             return True
-        return await self._wait_until(ready, until, "invoice: next notice")
+        return await wait_until(ready, until, "invoice: next notice")
 
     async def _apply(self, command: _InvoiceCommand) -> None:
         invoice = self._require_invoice()
@@ -506,19 +514,31 @@ class OrderFulfillment(ProcessWorkflow):
             reason=command.detail.get("reason"),
         )  # type: ignore[arg-type]
         try:
-            self._invoice = await act.apply_invoice_action(action)
+            self._invoice = await call(
+                "apply_invoice_action",
+                action,
+                options=EXTERNAL,
+                result_type=InvoiceInfo,
+                summary=f"invoice {action.action}",
+            )
         except ActivityError as exc:
             # The billing system refused (e.g. the invoice changed there): record why and
             # take the billing system's current view of the invoice.
             self.note(
                 f"invoice:{command.action}", command.actor, "rejected", reason=str(exc.cause or exc)
             )
-            self._invoice = await act.get_invoice(invoice.id)
+            self._invoice = await call(
+                "get_invoice",
+                invoice.id,
+                options=EXTERNAL,
+                result_type=InvoiceInfo,
+                summary=f"read invoice {invoice.id}",
+            )
             self._publish_invoice()
             return
         if command.action != "pay":
             self._facts["invoice_closed_reason"] = command.detail.get("reason")
-        await self._decide(
+        await self.decide(
             f"invoice:{command.action}", command.actor, command.action, **command.detail
         )
 
@@ -551,30 +571,15 @@ class OrderFulfillment(ProcessWorkflow):
     # --- helpers ---------------------------------------------------------------------------------
 
     async def _screen(self, step: str) -> str | None:
-        order = self._require_order()
-        address = order.end_customer.address
-        result = await act.screen_party(
-            ScreeningRequest(
-                country=address.country,
-                subdivision=address.subdivision,
-                party=order.end_customer.legal_name,
-                on=workflow.now(),
-            )
+        customer = self._require_order().end_customer
+        address = customer.address
+        return await self.screen(
+            customer.legal_name, address.country, address.subdivision, step=f"screening:{step}"
         )
-        self._facts[f"screening_{step}"] = {
-            "allowed": result.allowed,
-            "data_version": result.data_version,
-        }
-        if result.allowed:
-            return None
-        await self._decide(
-            f"screening:{step}", "system", "refused", reason=result.reason, program=result.program
-        )
-        return result.reason or "embargoed"
 
     async def _refuse(self, reason: str) -> OrderFulfillmentResult:
         order = self._require_order()
-        await self._decide("terms_review", "system", "refused", reason=reason)
+        await self.decide("terms_review", "system", "refused", reason=reason)
         await self.email(
             "order:refused",
             [order.reseller.contact.email],
@@ -603,24 +608,10 @@ class OrderFulfillment(ProcessWorkflow):
             amount_cents=order.total_cents,
         )
 
-    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
-        )
-
     async def _record_order(self, status: str) -> None:
         order = self._require_order()
-        await act.record_order(
+        await call(
+            "record_order",
             OrderRecord(
                 order_id=order.order_id,
                 workflow_id=workflow.info().workflow_id,
@@ -633,7 +624,9 @@ class OrderFulfillment(ProcessWorkflow):
                 currency=order.currency,
                 status=status,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"record order ({status})",
         )
 
     def _publish(self) -> None:

@@ -23,12 +23,11 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
-        DecisionRecord,
         EmailAttachment,
+        InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
         PartnerRecord,
-        ScreeningRequest,
     )
     from models.forms import money
     from models.rocketchat import (
@@ -48,19 +47,21 @@ with workflow.unsafe.imports_passed_through():
         RocketChatOnboardingResult,
         RocketChatPartnershipInput,
         WebCheckRequest,
+        WebCheckResult,
         WebsiteFollowUp,
         WebsitePublished,
+        Workgroup,
         WorkgroupCreatedManually,
         WorkgroupRequest,
         add_months,
         training_schedule,
     )
 
-from workflows import _activities as act
-from workflows import _rocketchat_activities as rc
-from workflows._agreements import AgreementWorkflow, sign_task
-from workflows._tasks import HumanTask
+from workflows.calls import EXTERNAL, RECORD, call
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
 from workflows.search_attributes import PARTNER_ID, PROGRAM
+from workflows.signatures import AgreementWorkflow, sign_task
 
 BRAND_GUIDE_URL = "https://github.com/RocketChat/Rocket.Chat.Artwork"
 BADGE_SVG = (
@@ -300,21 +301,10 @@ class RocketChatOnboarding(AgreementWorkflow):
             "website": str(app.website),
         }
         self.set_stage("screening")
-        screening = await act.screen_party(
-            ScreeningRequest(
-                country=app.country,
-                subdivision=app.subdivision,
-                party=app.company,
-                on=workflow.now(),
-            )
-        )
-        self._facts["screening"] = {
-            "allowed": screening.allowed,
-            "data_version": screening.data_version,
-        }
-        if not screening.allowed:
-            await self._decide("screening", "system", "refused", reason=screening.reason)
-            return await self._end("embargoed", screening.reason or "embargoed")
+        if refusal := await self.screen(
+            app.company, app.country, app.subdivision, step="screening"
+        ):
+            return await self._end("embargoed", refusal)
         await self._upsert_partner("applicant")
 
         # 1. pre-requirements review
@@ -325,7 +315,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             business_days=2,
         )
         assert self._review is not None
-        await self._decide(
+        await self.decide(
             "review_prerequisites",
             self._review.reviewer,
             self._review.decision,
@@ -350,20 +340,20 @@ class RocketChatOnboarding(AgreementWorkflow):
             "scheduled_at": self._meeting.scheduled_at.isoformat(),
             "location": self._meeting.location,
         }
-        await self._decide(
+        await self.decide(
             "schedule_meeting",
             self._meeting.account_manager,
             "scheduled",
             scheduled_at=self._meeting.scheduled_at.isoformat(),
         )
-        held_due = await act.business_deadline(
+        held_due = await business_deadline(
             max(self._meeting.scheduled_at, workflow.now()), 2, CALENDAR
         )
         await self._human(
             RECORD_MEETING, "meeting", lambda: self._held is not None, due_at=held_due
         )
         assert self._held is not None
-        await self._decide(
+        await self.decide(
             "record_meeting", self._held.account_manager, "held", notes=self._held.notes
         )
 
@@ -371,7 +361,7 @@ class RocketChatOnboarding(AgreementWorkflow):
         await self._human(SET_GOALS, "goals", lambda: self._goals is not None, business_days=5)
         assert self._goals is not None
         self._facts["goals"] = [g.model_dump() for g in self._goals.goals]
-        await self._decide("set_goals", self._goals.agreed_by, "agreed", goals=self._facts["goals"])
+        await self.decide("set_goals", self._goals.agreed_by, "agreed", goals=self._facts["goals"])
 
         # 4. contract
         await self._human(
@@ -491,11 +481,11 @@ class RocketChatOnboarding(AgreementWorkflow):
         now = workflow.now()
         if due_at is None:
             assert business_days is not None
-            due_at = await act.business_deadline(now, business_days, CALENDAR)
+            due_at = await business_deadline(now, business_days, CALENDAR)
         reminder = now + (due_at - now) / 2
         self.open_task(spec, due_at)
         self.set_stage(stage)
-        await self.wait_for(spec, done, reminders=[reminder], due_at=due_at)
+        await self.wait_for(spec, done, Deadline(reminders=[reminder], due_at=due_at))
         self.close_task(spec.task)
 
     async def _website_step(self) -> str | None:
@@ -519,17 +509,19 @@ class RocketChatOnboarding(AgreementWorkflow):
                 )
             ],
         )
-        due_at = await act.business_deadline(workflow.now(), 10, CALENDAR)
+        due_at = await business_deadline(workflow.now(), 10, CALENDAR)
         example = {"url": str(app.website), "confirmed_by": str(app.contact.email)}
         self.open_task(WEBSITE_PUBLISHED, due_at, example=example)
-        reminder = await act.business_deadline(workflow.now(), 5, CALENDAR)
+        reminder = await business_deadline(workflow.now(), 5, CALENDAR)
         await self.wait_for(
             WEBSITE_PUBLISHED,
             lambda: self._website is not None,
-            reminders=[reminder],
-            due_at=due_at,
-            remind=self._partner_reminder(WEBSITE_PUBLISHED),
-            escalate=self._partner_escalation(WEBSITE_PUBLISHED, "account_manager"),
+            Deadline(
+                reminders=[reminder],
+                due_at=due_at,
+                remind=self._partner_reminder(WEBSITE_PUBLISHED),
+                escalate=self._partner_escalation(WEBSITE_PUBLISHED, "account_manager"),
+            ),
         )
         self.close_task(WEBSITE_PUBLISHED.task)
         assert self._website is not None
@@ -537,7 +529,14 @@ class RocketChatOnboarding(AgreementWorkflow):
         attempt = 0
         while True:
             attempt += 1
-            result = await rc.check_partner_website(WebCheckRequest(url=url))
+            request = WebCheckRequest(url=url)
+            result = await call(
+                "check_partner_website",
+                request,
+                options=EXTERNAL.taking(120),
+                result_type=WebCheckResult,
+                summary=f"check {request.url} mentions Rocket.Chat",
+            )
             self._facts["website_check"] = {
                 "url": url,
                 "ok": result.ok,
@@ -552,24 +551,26 @@ class RocketChatOnboarding(AgreementWorkflow):
                 reason=result.reason,
             )
             if result.ok:
-                await self._decide(f"website_check:{attempt}", "system", "passed", url=url)
+                await self.decide(f"website_check:{attempt}", "system", "passed", url=url)
                 return url
             self._follow_up = None
-            due = await act.business_deadline(workflow.now(), 5, CALENDAR)
+            due = await business_deadline(workflow.now(), 5, CALENDAR)
             self.open_task(
                 WEBSITE_FOLLOW_UP,
                 due,
                 description=f"{WEBSITE_FOLLOW_UP.description}. Last check of {url}: {result.reason}",
                 example={**WEBSITE_FOLLOW_UP.example, "url": url},
             )
-            await self.wait_for(WEBSITE_FOLLOW_UP, lambda: self._follow_up is not None, due_at=due)
+            await self.wait_for(
+                WEBSITE_FOLLOW_UP, lambda: self._follow_up is not None, Deadline(due_at=due)
+            )
             self.close_task(WEBSITE_FOLLOW_UP.task)
             follow_up = self._follow_up
             assert follow_up is not None
             if follow_up.url:
                 url = str(follow_up.url)
             if follow_up.outcome == "verified_manually":
-                await self._decide(
+                await self.decide(
                     f"website_check:{attempt}",
                     follow_up.decided_by,
                     "verified_manually",
@@ -583,14 +584,18 @@ class RocketChatOnboarding(AgreementWorkflow):
         app = self._require_app()
         workflow_id = workflow.info().workflow_id
         try:
-            group = await rc.create_workgroup(
+            group = await call(
+                "create_workgroup",
                 WorkgroupRequest(
                     idempotency_key=f"{workflow_id}:workgroup",
                     workflow_id=workflow_id,
                     partner_id=app.partner_id,
                     company=app.company,
                     topic=f"{app.company} × Rocket.Chat core team",
-                )
+                ),
+                options=EXTERNAL,
+                result_type=Workgroup,
+                summary=f"community workgroup for {app.company}",
             )
         except ActivityError as exc:
             reason = str(exc.cause or exc)
@@ -604,7 +609,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             self.close_task(WORKGROUP_MANUAL.task)
             assert self._workgroup_manual is not None
             self._facts["workgroup"] = self._workgroup_manual.room_name
-            await self._decide(
+            await self.decide(
                 "workgroup",
                 self._workgroup_manual.created_by,
                 "created_manually",
@@ -616,7 +621,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             "url": group.url,
             "backend": group.backend,
         }
-        await self._decide("workgroup", "system", "created", room=group.room_name, url=group.url)
+        await self.decide("workgroup", "system", "created", room=group.room_name, url=group.url)
         return group.url
 
     async def _training_step(self, signed_at: datetime) -> None:
@@ -648,15 +653,17 @@ class RocketChatOnboarding(AgreementWorkflow):
         await self.wait_for(
             BASIC_TRAINING,
             lambda: all(s in self._certifications for s in app.services),
-            reminders=reminders,
-            due_at=escalation,
-            remind=self._partner_reminder(BASIC_TRAINING, cc_role="partner_manager"),
-            escalate=escalate,
+            Deadline(
+                reminders=reminders,
+                due_at=escalation,
+                remind=self._partner_reminder(BASIC_TRAINING, cc_role="partner_manager"),
+                escalate=escalate,
+            ),
         )
         self.close_task(BASIC_TRAINING.task)
         late = workflow.now() > deadline
         self._facts["training_completed_at"] = workflow.now().isoformat()
-        await self._decide(
+        await self.decide(
             "basic_training",
             "system",
             "certified_late" if late else "certified",
@@ -676,7 +683,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 f"{spec.task}:reminder:{number}",
                 [str(self._require_app().contact.email)],
                 "task_reminder",
-                self._task_context(spec),
+                self.task_context(spec),
                 cc=cc,
             )
 
@@ -688,7 +695,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 f"{spec.task}:escalation",
                 [str(self._require_app().contact.email), f"role:{owner_role}"],
                 "task_escalation",
-                self._task_context(spec),
+                self.task_context(spec),
                 cc=["role:operations"],
             )
 
@@ -699,7 +706,8 @@ class RocketChatOnboarding(AgreementWorkflow):
     async def _invoice_fee(self, signed_at: datetime) -> FeeInvoice:
         app = self._require_app()
         workflow_id = workflow.info().workflow_id
-        invoice = await act.create_invoice(
+        invoice = await call(
+            "create_invoice",
             InvoiceRequest(
                 idempotency_key=f"rocketchat:{app.partner_id}:program-fee:1",
                 workflow_id=workflow_id,
@@ -722,14 +730,17 @@ class RocketChatOnboarding(AgreementWorkflow):
                     "fee_year": "1",
                 },
                 issued_at=workflow.now(),
-            )
+            ),
+            options=EXTERNAL.taking(120),
+            result_type=InvoiceInfo,
+            summary="create, finalize and send the invoice",
         )
         self._facts["fee_invoice"] = {
             "id": invoice.id,
             "number": invoice.number,
             "amount_cents": invoice.amount_due_cents,
         }
-        await self._decide(
+        await self.decide(
             "program_fee:1",
             "system",
             "invoiced",
@@ -789,7 +800,8 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     async def _upsert_partner(self, status: str) -> None:
         app = self._require_app()
-        await act.upsert_partner(
+        await call(
+            "upsert_partner",
             PartnerRecord(
                 partner_id=app.partner_id,
                 program="rocketchat",
@@ -808,22 +820,9 @@ class RocketChatOnboarding(AgreementWorkflow):
                     "signed_at": self._facts.get("signed_at"),
                 },
                 at=workflow.now(),
-            )
-        )
-
-    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"partner {app.partner_id}: {status}",
         )
 
     async def _end(

@@ -28,8 +28,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
-        DecisionRecord,
         InvoiceAction,
+        InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
         PartnerRecord,
@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SalesReport,
         SalesReportRecord,
         WebCheckRequest,
+        WebCheckResult,
         add_months,
         compliance_failures,
         goal_attainment,
@@ -67,10 +68,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.tasks import HistoryEntry
 
-from workflows import _activities as act
-from workflows import _rocketchat_activities as rc
-from workflows._lifecycle_activities import unpublish_listing
-from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.calls import EXTERNAL, RECORD, call
+from workflows.deadlines import wait_until
+from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
@@ -235,9 +236,7 @@ class RocketChatPartnership(ProcessWorkflow):
             now = workflow.now()
             events = self._events(now, q_end)
             at, kind, arg = events[0]
-            woke = await self._wait_until(
-                lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip()
-            )
+            woke = await wait_until(lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip())
             if woke and self._inbox:
                 outcome = await self._handle(*self._inbox.pop(0))
             elif not woke:
@@ -307,7 +306,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 ],
             )
         elif kind == "report_reminder":
-            self._bump(
+            self.bump_task(
                 SALES_REPORT.task,
                 reminders_sent=(self._tasks[SALES_REPORT.task].reminders_sent + 1)
                 if SALES_REPORT.task in self._tasks
@@ -317,19 +316,19 @@ class RocketChatPartnership(ProcessWorkflow):
                 f"report:{arg}:reminder",
                 [str(s.application.contact.email)],
                 "task_reminder",
-                self._task_context(SALES_REPORT),
+                self.task_context(SALES_REPORT),
             )
         elif kind == "report_due":
             if arg not in s.reports and arg not in s.missed_months:
                 s.missed_months.append(arg)
                 self._facts["missed_reports"] = list(s.missed_months)
                 self.note(SALES_REPORT.task, "system", "missed", month=arg)
-                self._bump(SALES_REPORT.task, escalated=True)
+                self.bump_task(SALES_REPORT.task, escalated=True)
                 await self.email(
                     f"report:{arg}:escalation",
                     [str(s.application.contact.email), "role:account_manager"],
                     "task_escalation",
-                    self._task_context(SALES_REPORT),
+                    self.task_context(SALES_REPORT),
                 )
         elif kind == "fee":
             await self._invoice_fee(int(arg))
@@ -383,7 +382,7 @@ class RocketChatPartnership(ProcessWorkflow):
             )
         elif kind == "renewal":
             self.close_task(RENEWAL.task)
-            await self._decide(
+            await self.decide(
                 f"renewal:{s.term_end:%Y-%m-%d}",
                 item.decided_by,
                 item.decision,
@@ -420,7 +419,8 @@ class RocketChatPartnership(ProcessWorkflow):
         owed = share.owed_to_rocketchat_cents
         invoice_id = None
         if owed > 0:
-            invoice = await act.create_invoice(
+            invoice = await call(
+                "create_invoice",
                 InvoiceRequest(
                     idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{report.month}",
                     workflow_id=workflow_id,
@@ -444,10 +444,14 @@ class RocketChatPartnership(ProcessWorkflow):
                         "report_month": report.month,
                     },
                     issued_at=workflow.now(),
-                )
+                ),
+                options=EXTERNAL.taking(120),
+                result_type=InvoiceInfo,
+                summary="create, finalize and send the invoice",
             )
             invoice_id = invoice.id
-        await rc.record_sales_report(
+        await call(
+            "record_sales_report",
             SalesReportRecord(
                 idempotency_key=f"rocketchat:{app.partner_id}:sales-report:{report.month}",
                 partner_id=app.partner_id,
@@ -459,7 +463,9 @@ class RocketChatPartnership(ProcessWorkflow):
                 owed_to_rocketchat_cents=owed,
                 invoice_id=invoice_id,
                 submitted_at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"record sales report {report.month}",
         )
         s.reports[report.month] = ReportSummary(
             month=report.month,
@@ -490,15 +496,19 @@ class RocketChatPartnership(ProcessWorkflow):
     async def _pay_fee(self, payment: FeePayment) -> None:
         s = self._state()
         fee = next(f for f in s.fee_invoices if f.year == payment.year)
-        await act.apply_invoice_action(
+        await call(
+            "apply_invoice_action",
             InvoiceAction(
                 invoice_id=fee.invoice_id,
                 idempotency_key=f"rocketchat:{s.application.partner_id}:program-fee:{fee.year}:pay",
                 action="pay",
-            )
+            ),
+            options=EXTERNAL,
+            result_type=InvoiceInfo,
+            summary="invoice pay",
         )
         fee.paid = True
-        await self._decide(
+        await self.decide(
             f"program_fee:{fee.year}", payment.recorded_by, "paid", reference=payment.reference
         )
         self.close_task(FEE_PAYMENT.task)
@@ -511,7 +521,8 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         app = s.application
         workflow_id = workflow.info().workflow_id
-        invoice = await act.create_invoice(
+        invoice = await call(
+            "create_invoice",
             InvoiceRequest(
                 idempotency_key=f"rocketchat:{app.partner_id}:program-fee:{year}",
                 workflow_id=workflow_id,
@@ -533,7 +544,10 @@ class RocketChatPartnership(ProcessWorkflow):
                     "fee_year": str(year),
                 },
                 issued_at=workflow.now(),
-            )
+            ),
+            options=EXTERNAL.taking(120),
+            result_type=InvoiceInfo,
+            summary="create, finalize and send the invoice",
         )
         fee = FeeInvoice(
             year=year,
@@ -542,7 +556,7 @@ class RocketChatPartnership(ProcessWorkflow):
             due_at=invoice.due_at,
         )
         s.fee_invoices.append(fee)
-        await self._decide(f"program_fee:{year}", "system", "invoiced", invoice_id=invoice.id)
+        await self.decide(f"program_fee:{year}", "system", "invoiced", invoice_id=invoice.id)
         self._facts["fees"] = [f.model_dump(mode="json") for f in s.fee_invoices]
         if FEE_PAYMENT.task not in self._tasks:
             self._open_fee_task(fee)
@@ -557,8 +571,13 @@ class RocketChatPartnership(ProcessWorkflow):
             s.signed_at, s.term_end, start, min(end, now) + timedelta(seconds=1)
         )
         reports = [s.reports[m] for m in due_months if m in s.reports]
-        check = await rc.check_partner_website(
-            WebCheckRequest(url=s.website_url or str(s.application.website))
+        request = WebCheckRequest(url=s.website_url or str(s.application.website))
+        check = await call(
+            "check_partner_website",
+            request,
+            options=EXTERNAL.taking(120),
+            result_type=WebCheckResult,
+            summary=f"check {request.url} mentions Rocket.Chat",
         )
         compliance = {
             "term_in_force": s.term_months >= 12 and now <= s.term_end,
@@ -623,7 +642,7 @@ class RocketChatPartnership(ProcessWorkflow):
         s.reviews.append(review)
         s.pending_review = None
         self.close_task(QUARTERLY_REVIEW.task)
-        await self._decide(
+        await self.decide(
             f"quarterly_review:{review.quarter}",
             decision.reviewer,
             decision.outcome,
@@ -660,9 +679,16 @@ class RocketChatPartnership(ProcessWorkflow):
         for task in list(self._tasks):
             self.close_task(task)
         status = "removed"
-        current = await act.get_partner(app.partner_id)
+        current = await call(
+            "get_partner",
+            app.partner_id,
+            options=RECORD,
+            result_type=PartnerRecord | None,
+            summary=f"look up partner {app.partner_id}",
+        )
         attributes = {**(current.attributes if current else {}), "ended": outcome, "reason": reason}
-        await act.upsert_partner(
+        await call(
+            "upsert_partner",
             PartnerRecord(
                 partner_id=app.partner_id,
                 program="rocketchat",
@@ -675,17 +701,23 @@ class RocketChatPartnership(ProcessWorkflow):
                 status=status,
                 attributes=attributes,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"partner {app.partner_id}: {status}",
         )
-        delisted = await unpublish_listing(
+        delisted = await call(
+            "unpublish_listing",
             UnpublishRequest(
                 partner_id=app.partner_id,
                 workflow_id=workflow.info().workflow_id,
                 reason=reason,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            result_type=bool,
+            summary=f"remove directory listing {app.partner_id}",
         )
-        await self._decide("partnership", "system", outcome, reason=reason, delisted=delisted)
+        await self.decide("partnership", "system", outcome, reason=reason, delisted=delisted)
         headline = (
             "You have been removed from the Rocket.Chat Partner Program"
             if outcome == "removed"
@@ -754,13 +786,13 @@ class RocketChatPartnership(ProcessWorkflow):
         description = f"{SALES_REPORT.description}; outstanding: {', '.join(months)}"
         self.open_task(SALES_REPORT, report_due_at(month), description=description, example=example)
         if previous is not None and previous.example.get("month") == month:
-            self._bump(
+            self.bump_task(
                 SALES_REPORT.task,
                 reminders_sent=previous.reminders_sent,
                 escalated=previous.escalated,
             )
         elif month in s.missed_months:
-            self._bump(SALES_REPORT.task, escalated=True)
+            self.bump_task(SALES_REPORT.task, escalated=True)
 
     def _open_fee_task(self, fee: FeeInvoice) -> None:
         if FEE_PAYMENT.task in self._tasks:
@@ -820,29 +852,14 @@ class RocketChatPartnership(ProcessWorkflow):
     async def _escalate(self, spec: HumanTask, step: str) -> None:
         """The task's deadline passed: email its owner role and operations (one email per
         occurrence: the step names the quarter or the date, as runs share the workflow id)."""
-        self._bump(spec.task, escalated=True)
+        self.bump_task(spec.task, escalated=True)
         await self.email(
             step,
             [f"role:{spec.assignee}", "role:operations"],
             "task_escalation",
-            self._task_context(spec),
+            self.task_context(spec),
         )
         self.note(spec.task, "system", "escalated", email_step=step)
-
-    async def _decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
-        )
 
     def _state(self) -> RocketChatPartnershipInput:
         assert self._s is not None

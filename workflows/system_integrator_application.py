@@ -24,13 +24,11 @@ with workflow.unsafe.imports_passed_through():
         SiApplicationResult,
         SiDecision,
     )
-    from models.contracts import ScreeningRequest
     from models.directory import DirectoryListingInput
 
-from workflows import _activities as act
-from workflows import _lifecycle_activities as life
-from workflows._partner_application import PartnerApplicationWorkflow
-from workflows._tasks import HumanTask
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.partner_application import PartnerApplicationWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CALENDAR = "US"
@@ -136,26 +134,21 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
             contact=application.contact.model_dump(),
         )
         self.set_stage("screening")
-        screening = await act.screen_party(
-            ScreeningRequest(
-                country=application.country, party=application.company, on=workflow.now()
-            )
-        )
-        if not screening.allowed:
-            await self.decide("screening", "system", "refused", reason=screening.reason)
-            await life.notify(
-                self,
+        if refusal := await self.screen(application.company, application.country, step="screening"):
+            await self.notify(
                 "application:declined",
                 [application.contact.email],
                 "application_declined",
-                self._mail(reasons=[screening.reason or "embargoed"]),
+                self._mail(reasons=[refusal]),
             )
-            return await self._end("embargoed", screening.reason)
+            return await self._end("embargoed", refusal)
 
-        due_at = await act.business_deadline(workflow.now(), DISCUSSION_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(workflow.now(), DISCUSSION_BUSINESS_DAYS, CALENDAR)
         self.open_task(RECORD_DISCUSSION, due_at)
         self.set_stage("discussion")
-        await self.wait_for(RECORD_DISCUSSION, lambda: self._discussion is not None, due_at=due_at)
+        await self.wait_for(
+            RECORD_DISCUSSION, lambda: self._discussion is not None, Deadline(due_at=due_at)
+        )
         self.close_task(RECORD_DISCUSSION.task)
         assert self._discussion is not None
         self._facts["discussion"] = self._discussion.model_dump(mode="json")
@@ -163,10 +156,12 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
             "record_discussion", self._discussion.held_by, "held", notes=self._discussion.notes
         )
 
-        due_at = await act.business_deadline(workflow.now(), DECISION_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(workflow.now(), DECISION_BUSINESS_DAYS, CALENDAR)
         self.open_task(DECIDE_APPLICATION, due_at)
         self.set_stage("decision")
-        await self.wait_for(DECIDE_APPLICATION, lambda: self._decision is not None, due_at=due_at)
+        await self.wait_for(
+            DECIDE_APPLICATION, lambda: self._decision is not None, Deadline(due_at=due_at)
+        )
         self.close_task(DECIDE_APPLICATION.task)
         decision = self._decision
         assert decision is not None
@@ -174,8 +169,7 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
             "decide_application", decision.decided_by, decision.decision, reason=decision.reason
         )
         if decision.decision == "reject":
-            await life.notify(
-                self,
+            await self.notify(
                 "application:rejected",
                 [application.contact.email],
                 "application_declined",
@@ -208,8 +202,7 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
                 website=str(application.website),
             )
         )
-        await life.notify(
-            self,
+        await self.notify(
             "partner:welcome",
             [application.contact.email],
             "partner_welcome",
@@ -223,8 +216,8 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
 
     async def _track_benefits(self) -> None:
         now = workflow.now()
-        reminder = await act.business_deadline(now, BENEFIT_REMINDER_BUSINESS_DAYS, CALENDAR)
-        due_at = await act.business_deadline(now, BENEFIT_DUE_BUSINESS_DAYS, CALENDAR)
+        reminder = await business_deadline(now, BENEFIT_REMINDER_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(now, BENEFIT_DUE_BUSINESS_DAYS, CALENDAR)
         company = self._require().company
         for spec in BENEFIT_TASKS.values():
             self.open_task(spec, due_at, description=f"{spec.description}: {company}")
@@ -232,7 +225,9 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
 
         async def track(benefit: str, spec: HumanTask) -> None:
             await self.wait_for(
-                spec, lambda: benefit in self._benefits, reminders=[reminder], due_at=due_at
+                spec,
+                lambda: benefit in self._benefits,
+                Deadline(reminders=[reminder], due_at=due_at),
             )
             self.close_task(spec.task)
             done = self._benefits[benefit]

@@ -34,12 +34,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.directory import DirectoryListingInput
 
-from workflows import _activities as act
-from workflows import _lifecycle_activities as life
-from workflows._agreements import sign_task
-from workflows._partner_application import PartnerApplicationWorkflow
-from workflows._tasks import HumanTask
+from workflows.calls import LOCAL, call
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.partner_application import PartnerApplicationWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
+from workflows.signatures import sign_task
 
 CALENDAR = "US"
 REVIEW_REMINDER_BUSINESS_DAYS = 5  # one week
@@ -183,8 +183,12 @@ class VarApplication(PartnerApplicationWorkflow):
             contact=application.contact.model_dump(),
         )
         self.set_stage("prescreen")
-        screen = await life.prescreen_application(
-            PrescreenRequest(application=application, review_date=workflow.now().date())
+        screen = await call(
+            "prescreen_application",
+            PrescreenRequest(application=application, review_date=workflow.now().date()),
+            options=LOCAL.taking(30),
+            result_type=PrescreenResult,
+            summary=f"pre-screen {application.company} ({application.country})",
         )
         self._facts.update(
             criteria=[c.model_dump() for c in screen.criteria],
@@ -205,8 +209,7 @@ class VarApplication(PartnerApplicationWorkflow):
         if review is None:
             return await self._end("rejected", "no answer to the request for more information")
         if review.decision == "reject":
-            await life.notify(
-                self,
+            await self.notify(
                 "application:rejected",
                 [application.contact.email],
                 "application_declined",
@@ -285,8 +288,7 @@ class VarApplication(PartnerApplicationWorkflow):
         await self.decide(
             "activation", "system", "active", discount_percent=RESELLER_DISCOUNT_PERCENT
         )
-        await life.notify(
-            self,
+        await self.notify(
             "partner:welcome",
             [application.contact.email],
             "partner_welcome",
@@ -310,8 +312,8 @@ class VarApplication(PartnerApplicationWorkflow):
         while True:
             round_number += 1
             now = workflow.now()
-            reminder = await act.business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
-            due_at = await act.business_deadline(now, REVIEW_DUE_BUSINESS_DAYS, CALENDAR)
+            reminder = await business_deadline(now, REVIEW_REMINDER_BUSINESS_DAYS, CALENDAR)
+            due_at = await business_deadline(now, REVIEW_DUE_BUSINESS_DAYS, CALENDAR)
             self._review = None
             criteria = "; ".join(
                 f"{c.name}: {'ok' if c.passed else 'FAILED'} ({c.evidence})"
@@ -326,10 +328,12 @@ class VarApplication(PartnerApplicationWorkflow):
             await self.wait_for(
                 REVIEW_APPLICATION,
                 lambda: self._review is not None,
-                reminders=[reminder],
-                due_at=due_at,
-                remind=self._review_reminder(round_number),
-                escalate=self._review_escalation(round_number),
+                Deadline(
+                    reminders=[reminder],
+                    due_at=due_at,
+                    remind=self._review_reminder(round_number),
+                    escalate=self._review_escalation(round_number),
+                ),
             )
             self.close_task(REVIEW_APPLICATION.task)
             review = self._review
@@ -350,10 +354,8 @@ class VarApplication(PartnerApplicationWorkflow):
     async def _ask(self, round_number: int, questions: str) -> bool:
         application = self._require()
         now = workflow.now()
-        reminders = [
-            await act.business_deadline(now, d, CALENDAR) for d in INFO_REMINDER_BUSINESS_DAYS
-        ]
-        expires_at = await act.business_deadline(now, INFO_EXPIRY_BUSINESS_DAYS, CALENDAR)
+        reminders = [await business_deadline(now, d, CALENDAR) for d in INFO_REMINDER_BUSINESS_DAYS]
+        expires_at = await business_deadline(now, INFO_EXPIRY_BUSINESS_DAYS, CALENDAR)
         self._information = None
         self.open_task(
             PROVIDE_INFORMATION,
@@ -363,8 +365,7 @@ class VarApplication(PartnerApplicationWorkflow):
         )
         self.set_stage("awaiting_information")
         context = self._mail(questions=questions, expires_at=expires_at.isoformat())
-        await life.notify(
-            self,
+        await self.notify(
             f"information:{round_number}:request",
             [application.contact.email],
             "application_information_request",
@@ -372,8 +373,7 @@ class VarApplication(PartnerApplicationWorkflow):
         )
 
         async def remind(number: int) -> None:
-            await life.notify(
-                self,
+            await self.notify(
                 f"information:{round_number}:reminder:{number}",
                 [application.contact.email],
                 "application_information_request",
@@ -383,9 +383,7 @@ class VarApplication(PartnerApplicationWorkflow):
         answered = await self.wait_for(
             PROVIDE_INFORMATION,
             lambda: self._information is not None,
-            reminders=reminders,
-            expires_at=expires_at,
-            remind=remind,
+            Deadline(reminders=reminders, expires_at=expires_at, remind=remind),
         )
         self.close_task(PROVIDE_INFORMATION.task)
         if answered:
@@ -402,10 +400,10 @@ class VarApplication(PartnerApplicationWorkflow):
         return answered
 
     async def _assign_sales_manager(self) -> SalesManagerAssignment:
-        due_at = await act.business_deadline(workflow.now(), ONBOARDING_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(workflow.now(), ONBOARDING_BUSINESS_DAYS, CALENDAR)
         self.open_task(ASSIGN_SALES_MANAGER, due_at)
         await self.wait_for(
-            ASSIGN_SALES_MANAGER, lambda: self._sales_manager is not None, due_at=due_at
+            ASSIGN_SALES_MANAGER, lambda: self._sales_manager is not None, Deadline(due_at=due_at)
         )
         self.close_task(ASSIGN_SALES_MANAGER.task)
         assert self._sales_manager is not None
@@ -420,8 +418,8 @@ class VarApplication(PartnerApplicationWorkflow):
 
     async def _enablement(self) -> None:
         now = workflow.now()
-        reminder = await act.business_deadline(now, ENABLEMENT_REMINDER_BUSINESS_DAYS, CALENDAR)
-        due_at = await act.business_deadline(now, ENABLEMENT_DUE_BUSINESS_DAYS, CALENDAR)
+        reminder = await business_deadline(now, ENABLEMENT_REMINDER_BUSINESS_DAYS, CALENDAR)
+        due_at = await business_deadline(now, ENABLEMENT_DUE_BUSINESS_DAYS, CALENDAR)
         self.open_task(CONFIRM_TRAINING, due_at)
         self.open_task(CONFIRM_LOCAL_SUPPORT, due_at)
 
@@ -429,8 +427,7 @@ class VarApplication(PartnerApplicationWorkflow):
             await self.wait_for(
                 CONFIRM_TRAINING,
                 lambda: self._training is not None,
-                reminders=[reminder],
-                due_at=due_at,
+                Deadline(reminders=[reminder], due_at=due_at),
             )
             self.close_task(CONFIRM_TRAINING.task)
             assert self._training is not None
@@ -445,8 +442,7 @@ class VarApplication(PartnerApplicationWorkflow):
             await self.wait_for(
                 CONFIRM_LOCAL_SUPPORT,
                 lambda: self._support is not None,
-                reminders=[reminder],
-                due_at=due_at,
+                Deadline(reminders=[reminder], due_at=due_at),
             )
             self.close_task(CONFIRM_LOCAL_SUPPORT.task)
             assert self._support is not None
@@ -461,24 +457,22 @@ class VarApplication(PartnerApplicationWorkflow):
 
     def _review_reminder(self, round_number: int) -> Any:
         async def remind(number: int) -> None:
-            await life.notify(
-                self,
+            await self.notify(
                 f"review_application:{round_number}:reminder:{number}",
                 ["role:partner_manager"],
                 "task_reminder",
-                self._task_context(REVIEW_APPLICATION),
+                self.task_context(REVIEW_APPLICATION),
             )
 
         return remind
 
     def _review_escalation(self, round_number: int) -> Any:
         async def escalate() -> None:
-            await life.notify(
-                self,
+            await self.notify(
                 f"review_application:{round_number}:escalation",
                 ["role:partner_manager", "role:operations"],
                 "task_escalation",
-                self._task_context(REVIEW_APPLICATION),
+                self.task_context(REVIEW_APPLICATION),
             )
 
         return escalate
@@ -486,8 +480,7 @@ class VarApplication(PartnerApplicationWorkflow):
     async def _decline(self, outcome: str, screen: PrescreenResult) -> VarApplicationResult:
         application = self._require()
         reasons = [c.evidence for c in screen.failed]
-        await life.notify(
-            self,
+        await self.notify(
             "application:declined",
             [application.contact.email],
             "application_declined",

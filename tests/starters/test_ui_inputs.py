@@ -38,7 +38,7 @@ from models.settings import Settings
 from starters.form_preparation import PREPARATIONS
 from tests.conftest import _test_settings
 from workers.main import WORKFLOWS, build_worker
-from workflows._tasks import HumanTask
+from workflows.human_tasks import HumanTask
 
 UI_INPUTS = Path(__file__).resolve().parents[2] / "docs" / "ui-inputs"
 FAILED_EVENTS = {
@@ -303,7 +303,8 @@ def handler_models() -> dict[str, set[type]]:
     models: dict[str, set[type]] = {}
     for cls in WORKFLOWS:
         module = sys.modules[cls.__module__]
-        for value in [*vars(module).values(), *vars(sys.modules["workflows._tasks"]).values()]:
+        shared = sys.modules["workflows.human_tasks"]
+        for value in [*vars(module).values(), *vars(shared).values()]:
             if isinstance(value, HumanTask):
                 models.setdefault(value.handler, set()).add(value.model)
     return models

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.agreements import get_agreement
     from models.settings import Settings
     from workers.main import activities_for, workflow_runner
-from workflows._agreements import AgreementWorkflow, sign_task
+from workflows.signatures import AgreementWorkflow, sign_task
 
 SIGN = sign_task("sign_test_agreement", "reseller", "The reseller signs the test agreement")
 CONTEXT = {

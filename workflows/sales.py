@@ -4,8 +4,6 @@ company for their own tasks, and the hand-over to `OrderFulfillment` as a child 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -13,17 +11,12 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
-        DecisionRecord,
         OrderFulfillmentInput,
         OrderFulfillmentResult,
         OrderProgress,
-        ScreeningRequest,
     )
     from models.forms.spec import money
 
-from workflows import _activities as act
-from workflows._agreements import AgreementWorkflow
-from workflows._tasks import HumanTask
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
     DEAL_NUMBER,
@@ -34,6 +27,7 @@ from workflows.search_attributes import (
     PROGRAM,
     STAGE,
 )
+from workflows.signatures import AgreementWorkflow
 
 CALENDAR = "US"
 INVOICE_OUTCOMES = ("paid", "void", "uncollectible")
@@ -43,90 +37,18 @@ class SalesWorkflow(AgreementWorkflow):
     def __init__(self) -> None:
         super().__init__()
         self._interrupt: str | None = None
-        self._interruptible = True
         self._order_seq = 0
-
-    # Waits end early (returning False) once an interrupting event (a withdrawal, the
-    # customer buying online) arrived; the process checks `_interrupt` after each wait.
-    async def wait_for(
-        self,
-        spec: HumanTask,
-        done: Callable[[], bool],
-        *,
-        reminders: Sequence[datetime] = (),
-        due_at: datetime | None = None,
-        expires_at: datetime | None = None,
-        remind: Callable[[int], Awaitable[None]] | None = None,
-        escalate: Callable[[], Awaitable[None]] | None = None,
-    ) -> bool:
-        if not self._interruptible:
-            return await super().wait_for(
-                spec,
-                done,
-                reminders=reminders,
-                due_at=due_at,
-                expires_at=expires_at,
-                remind=remind,
-                escalate=escalate,
-            )
-        now = workflow.now()
-        finished = await super().wait_for(
-            spec,
-            lambda: done() or self._interrupt is not None,
-            reminders=[t for t in reminders if t > now],
-            due_at=due_at if due_at is None or due_at > now else None,
-            expires_at=expires_at,
-            remind=remind,
-            escalate=escalate,
-        )
-        return finished and done()
+        # Waits end early (returning False) once an interrupting event (a withdrawal, the
+        # customer buying online) arrived; the process checks `_interrupt` after each wait.
+        self.clock.interruption = lambda: self._interrupt is not None
 
     def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
         # A signature wait ended by a withdrawal is not an expiry (collect_signature reads
         # the early end as one): the withdrawal itself is recorded instead.
-        if event == "expired" and self._interrupt is not None and self._interruptible:
+        interruptible = self.clock.interruption is not None
+        if event == "expired" and self._interrupt is not None and interruptible:
             return
         super().note(step, actor, event, **detail)
-
-    async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
-        )
-
-    async def screen(
-        self, step: str, party: str, country: str, subdivision: str | None = None
-    ) -> str | None:
-        """None when allowed, else the refusal reason (recorded)."""
-        result = await act.screen_party(
-            ScreeningRequest(
-                country=country, subdivision=subdivision, party=party, on=workflow.now()
-            )
-        )
-        self._facts[f"screening_{step}"] = {
-            "allowed": result.allowed,
-            "data_version": result.data_version,
-        }
-        if result.allowed:
-            return None
-        reason = result.reason or f"{party} is in a country or region under U.S. embargo"
-        await self.decide(
-            f"screening:{step}", "system", "refused", reason=reason, program=result.program
-        )
-        return reason
-
-    def close_all_tasks(self) -> None:
-        for task in list(self._tasks):
-            self.close_task(task)
 
     async def run_order(
         self, order: OrderFulfillmentInput, *, partner_id: str | None, deal_number: str | None
@@ -135,7 +57,7 @@ class SalesWorkflow(AgreementWorkflow):
         its end; the child's outcome and invoice land in this workflow's facts and
         search attributes."""
         child_id = f"order-{order.order_id}"
-        self._interruptible = False
+        self.clock.interruption = None
         self._facts["order"] = {
             "workflow_id": child_id,
             "order_id": order.order_id,

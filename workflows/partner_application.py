@@ -9,31 +9,15 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from models.contracts import Contact, DecisionRecord, PartnerRecord
+    from models.contracts import Contact, PartnerRecord
     from models.directory import DirectoryListingInput
 
-from workflows import _activities as act
-from workflows._agreements import AgreementWorkflow
+from workflows.calls import RECORD, call
+from workflows.signatures import AgreementWorkflow
 
 
 class PartnerApplicationWorkflow(AgreementWorkflow):
     """Base of the partner application processes."""
-
-    async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
-        """Note a decision in the history and keep it in the audit records (once)."""
-        workflow_id = workflow.info().workflow_id
-        self.note(step, actor, decision, **detail)
-        await act.record_decision(
-            DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
-                workflow_id=workflow_id,
-                step=step,
-                actor=actor,
-                decision=decision,
-                detail=detail,
-                at=workflow.now(),
-            )
-        )
 
     async def save_partner(
         self,
@@ -48,7 +32,8 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
         discount_percent: int = 0,
         attributes: dict[str, Any],
     ) -> None:
-        await act.upsert_partner(
+        await call(
+            "upsert_partner",
             PartnerRecord(
                 partner_id=partner_id,
                 program="mattermost",
@@ -62,7 +47,9 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
                 discount_percent=discount_percent,
                 attributes=attributes,
                 at=workflow.now(),
-            )
+            ),
+            options=RECORD,
+            summary=f"partner {partner_id}: {status}",
         )
         self._facts["partner_status"] = status
 

@@ -1,37 +1,50 @@
-"""The human-task protocol, shared by every process workflow.
+"""The base of every process workflow: state that operators can see and act on.
 
-A workflow declares each human step once as a `HumanTask` (task, handler, assignee,
-description, JSON example, input model). `ProcessWorkflow` then gives it:
+`ProcessWorkflow` gives each process:
 
 - the `status` and `pending_tasks` queries (PRODUCT.md, "Self-describing contract");
 - the `Stage`, `PendingTask`, `Assignee` and `TaskDueAt` search attributes and the
   workflow's current details in the Temporal UI, kept current;
 - `accept()`: validation of a signal's JSON input; an invalid input or a task that is not
   pending is rejected, recorded in the history, and changes nothing else;
-- `wait_for()`: waiting on a task with reminders before its deadline, an escalation after
-  it, and an optional expiry;
+- `wait_for()`: waiting on a task with its `Deadline` (reminders, escalation, expiry), kept
+  by the process's `TaskClock`;
+- `decide()` (a decision noted and kept in the audit records), `screen()` (the embargo
+  check), `conclude()` (every open task closed, the outcome shown);
 - the `email_event` signal (SendGrid webhook): a bounced, blocked or dropped process email
-  becomes the operations task `fix_email_delivery`, completed by `email_delivery_fixed`.
+  becomes the operations task `fix_email_delivery`, completed by `email_delivery_fixed`;
+- `run_step()`: a step an outside system refused for good becomes the operations task
+  `resolve_failed_step` (retry or skip).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.contracts import EmailDeliveryFixed, EmailEvent, EmailRequest
+    from models.contracts import (
+        DecisionRecord,
+        EmailDeliveryFixed,
+        EmailEvent,
+        EmailReceipt,
+        EmailRequest,
+        ScreeningRequest,
+        ScreeningResult,
+    )
     from models.failed_steps import FailedStepResolution
+    from models.notices import KINDS, notice
     from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 
-from workflows import _activities as act
+from workflows.calls import EXTERNAL, LOCAL, RECORD, call
+from workflows.deadlines import Deadline, TaskClock
+from workflows.human_tasks import FIX_EMAIL_DELIVERY, RESOLVE_FAILED_STEP, HumanTask
 from workflows.search_attributes import ASSIGNEE, PENDING_TASK, STAGE, TASK_DUE_AT
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,48 +53,6 @@ T = TypeVar("T")
 # Marks histories in which a permanently failed step opened `resolve_failed_step` (before,
 # the error failed the workflow): replaying an older failed run keeps failing it.
 FAILED_STEP_TASK_PATCH = "failed-step-task"
-
-
-@dataclass(frozen=True)
-class HumanTask:
-    """A human step, declared once: what it is, who owns it, how to complete it."""
-
-    task: str
-    handler: str
-    assignee: str
-    description: str
-    model: type[BaseModel]
-    example: dict[str, Any]
-    kind: Literal["signal", "update"] = "signal"
-
-
-FIX_EMAIL_DELIVERY = HumanTask(
-    task="fix_email_delivery",
-    handler="email_delivery_fixed",
-    assignee="operations",
-    description="A process email was not delivered: correct the contact or resend it, then confirm",
-    model=EmailDeliveryFixed,
-    example={
-        "decided_by": "partners@mattermost.com",
-        "action": "contact_updated",
-        "note": "Corrected the address with the partner and resent the email by hand",
-    },
-)
-
-
-RESOLVE_FAILED_STEP = HumanTask(
-    task="resolve_failed_step",
-    handler="resolve_failed_step",
-    assignee="operations",
-    description="A step failed for good (an outside system refused it): fix the cause, then "
-    "retry the step (or skip it where allowed)",
-    model=FailedStepResolution,
-    example={
-        "decided_by": "operations@mattermost.com",
-        "action": "retry",
-        "reason": "fixed the customer's data",
-    },
-)
 
 
 class ProcessWorkflow:
@@ -98,6 +69,7 @@ class ProcessWorkflow:
         self._failed_step_skippable = True
         self._email_events_seen: set[str] = set()
         self._undelivered: list[EmailEvent] = []
+        self.clock = TaskClock(self)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -215,7 +187,8 @@ class ProcessWorkflow:
             self.open_task(
                 RESOLVE_FAILED_STEP,
                 None,
-                description=f"Step {step} failed for good: {reason}. Fix the cause, then {actions}.",
+                description=f"Step {step} failed for good: {reason}. "
+                f"Fix the cause, then {actions}.",
                 example={**RESOLVE_FAILED_STEP.example, "reason": f"fixed: {reason}"[:200]},
             )
             await workflow.wait_condition(lambda: self._step_resolution is not None)
@@ -290,84 +263,24 @@ class ProcessWorkflow:
             self.note(step, "system", "rejected", reason="invalid input", errors=errors)
             return None
 
-    # --- waiting with reminders, escalation and expiry -----------------------------------
+    def close_all_tasks(self) -> None:
+        for task in list(self._tasks):
+            self.close_task(task)
 
-    async def wait_for(
-        self,
-        spec: HumanTask,
-        done: Callable[[], bool],
-        *,
-        reminders: Sequence[datetime] = (),
-        due_at: datetime | None = None,
-        expires_at: datetime | None = None,
-        remind: Callable[[int], Awaitable[None]] | None = None,
-        escalate: Callable[[], Awaitable[None]] | None = None,
-    ) -> bool:
-        """Wait until `done()`; remind at each reminder time, escalate at `due_at`.
-        Returns False if `expires_at` passes first."""
-        events: list[tuple[datetime, str, int]] = [
-            (t, "remind", i + 1) for i, t in enumerate(reminders)
-        ]
-        if due_at is not None:
-            events.append((due_at, "escalate", 0))
-        if expires_at is not None:
-            events.append((expires_at, "expire", 0))
-        for at, kind, number in sorted(events, key=lambda e: e[0]):
-            if await self._wait_until(done, at, f"{spec.task}: {kind}"):
-                return True
-            if kind == "remind":
-                await (remind or self._default_reminder(spec))(number)
-                self._bump(spec.task, reminders_sent=number)
-                self.note(spec.task, "system", "reminded", number=number)
-            elif kind == "escalate":
-                await (escalate or self._default_escalation(spec))()
-                self._bump(spec.task, escalated=True)
-                self.note(spec.task, "system", "escalated", due_at=at.isoformat())
-            else:
-                return False
-        await workflow.wait_condition(done)
-        return True
+    def conclude(self, outcome: str, reason: str | None) -> None:
+        """The process ends: every open task closes, the outcome shows as facts and stage."""
+        self.close_all_tasks()
+        self._facts.update(outcome=outcome, reason=reason)
+        self.set_stage(outcome)
 
-    async def _wait_until(self, done: Callable[[], bool], at: datetime, summary: str) -> bool:
-        remaining = at - workflow.now()
-        if done():
-            return True
-        if remaining.total_seconds() <= 0:
-            return False
-        try:
-            await workflow.wait_condition(done, timeout=remaining, timeout_summary=summary)
-            return True
-        except TimeoutError:
-            return done()
-
-    def _bump(self, task: str, **changes: Any) -> None:
+    def bump_task(self, task: str, **changes: Any) -> None:
+        """Update an open task (reminders sent, escalated) where operators see it."""
         if task in self._tasks:
             self._tasks[task] = self._tasks[task].model_copy(update=changes)
             self._publish()
 
-    def _default_reminder(self, spec: HumanTask) -> Callable[[int], Awaitable[None]]:
-        async def remind(number: int) -> None:
-            await self.email(
-                f"{spec.task}:reminder:{number}",
-                [f"role:{spec.assignee}"],
-                "task_reminder",
-                self._task_context(spec),
-            )
-
-        return remind
-
-    def _default_escalation(self, spec: HumanTask) -> Callable[[], Awaitable[None]]:
-        async def escalate() -> None:
-            await self.email(
-                f"{spec.task}:escalation",
-                [f"role:{spec.assignee}", "role:operations"],
-                "task_escalation",
-                self._task_context(spec),
-            )
-
-        return escalate
-
-    def _task_context(self, spec: HumanTask) -> dict[str, Any]:
+    def task_context(self, spec: HumanTask) -> dict[str, Any]:
+        """The open task as the reminder and escalation emails show it."""
         task = self._tasks.get(spec.task)
         return {
             "task": spec.task,
@@ -377,6 +290,70 @@ class ProcessWorkflow:
             "due_at": task.due_at.isoformat() if task and task.due_at else None,
             "assignee": spec.assignee,
         }
+
+    async def wait_for(
+        self, spec: HumanTask, done: Callable[[], bool], deadline: Deadline | None = None
+    ) -> bool:
+        """Wait until `done()` with the task's reminders, escalation and expiry (see
+        `TaskClock`); False when it expired first."""
+        return await self.clock.wait(spec, done, deadline or Deadline())
+
+    # --- decisions and screening ------------------------------------------------------------
+
+    async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
+        """Note a decision in the history and keep it in the audit records (once)."""
+        workflow_id = workflow.info().workflow_id
+        self.note(step, actor, decision, **detail)
+        await call(
+            "record_decision",
+            DecisionRecord(
+                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                workflow_id=workflow_id,
+                step=step,
+                actor=actor,
+                decision=decision,
+                detail=detail,
+                at=workflow.now(),
+            ),
+            options=RECORD,
+            summary=f"audit: {step} {decision}",
+        )
+
+    async def screen(
+        self, party: str, country: str, subdivision: str | None = None, *, step: str
+    ) -> str | None:
+        """The embargo check of `party`: None when allowed, else the refusal reason (decided
+        as `step`). The result shows in the facts under `step` (`:` read as `_`)."""
+        result = await call(
+            "screen_party",
+            ScreeningRequest(
+                country=country, subdivision=subdivision, party=party, on=workflow.now()
+            ),
+            options=LOCAL,
+            result_type=ScreeningResult,
+            summary=f"embargo screening: {party} ({country})",
+        )
+        self._facts[step.replace(":", "_")] = {
+            "allowed": result.allowed,
+            "data_version": result.data_version,
+        }
+        if result.allowed:
+            return None
+        reason = result.reason or f"{party} is in a country or region under U.S. embargo"
+        await self.decide(step, "system", "refused", reason=reason, program=result.program)
+        return reason
+
+    # --- emails -----------------------------------------------------------------------------
+
+    async def notify(
+        self, step: str, to: list[str], kind: str, context: dict[str, Any], **extra: Any
+    ) -> None:
+        """A partner-lifecycle email: a `models.notices` kind is rendered by the
+        `partner_notice` template; any other name is an email template of its own."""
+        if kind in KINDS:
+            await self.email(step, to, "partner_notice", notice(kind, context), **extra)
+        else:
+            await self.email(step, to, kind, context, **extra)
 
     async def email(
         self, step: str, to: list[str], template: str, context: dict[str, Any], **extra: Any
@@ -393,7 +370,13 @@ class ProcessWorkflow:
             **extra,
         )
         try:
-            receipt = await act.send_email(request)
+            receipt = await call(
+                "send_email",
+                request,
+                options=EXTERNAL,
+                result_type=EmailReceipt,
+                summary=f"email {template} ({step})",
+            )
             if receipt.status == "unconfirmed":  # the provider timed out: never sent twice
                 self.note(step, "system", "email_unconfirmed", template=template, to=to)
         except ActivityError as exc:

@@ -21,8 +21,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.tasks import LinkSpec
 
-from workflows import _activities as act
-from workflows._tasks import HumanTask, ProcessWorkflow
+from workflows.calls import RECORD, call
+from workflows.deadlines import Deadline, business_deadline
+from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 
 
 def sign_task(task: str, assignee: str, description: str) -> HumanTask:
@@ -116,11 +118,12 @@ class AgreementWorkflow(ProcessWorkflow):
         """Prepare, send and wait for one signature; None when the link expired unsigned."""
         workflow_id = workflow.info().workflow_id
         now = workflow.now()
-        expires_at = await act.business_deadline(now, valid_business_days, calendar)
+        expires_at = await business_deadline(now, valid_business_days, calendar)
         reminders = [
-            await act.business_deadline(now, days, calendar) for days in reminder_business_days
+            await business_deadline(now, days, calendar) for days in reminder_business_days
         ]
-        draft = await act.prepare_agreement(
+        draft = await call(
+            "prepare_agreement",
             AgreementRequest(
                 idempotency_key=f"{workflow_id}:{task.task}",
                 workflow_id=workflow_id,
@@ -129,7 +132,10 @@ class AgreementWorkflow(ProcessWorkflow):
                 context=context,
                 signer_email=signer_email,
                 expires_at=expires_at,
-            )
+            ),
+            options=RECORD,
+            result_type=AgreementDraft,
+            summary=f"prepare {kind}",
         )
         self._drafts[draft.agreement_id] = draft
         self._facts[f"{task.task}_agreement"] = {
@@ -175,15 +181,19 @@ class AgreementWorkflow(ProcessWorkflow):
         signed = await self.wait_for(
             task,
             lambda: draft.agreement_id in self._signatures,
-            reminders=reminders,
-            expires_at=expires_at,
-            remind=remind,
+            Deadline(reminders=reminders, expires_at=expires_at, remind=remind),
         )
         self.close_task(task.task)
         if not signed:
             self.note(task.task, "system", "expired", agreement_id=draft.agreement_id)
             return None
-        result = await act.record_signature(self._signatures[draft.agreement_id])
+        result = await call(
+            "record_signature",
+            self._signatures[draft.agreement_id],
+            options=RECORD,
+            result_type=SignedAgreement,
+            summary=f"store signature of {draft.agreement_id}",
+        )
         self.note(
             task.task,
             result.signer_email,
