@@ -6,35 +6,30 @@ local ledger, Ed25519 licenses) in a temporary data dir, so the tests check real
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest_asyncio
-from sqlmodel import select
 from temporalio import activity
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributeKey
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.billing import BillingActivities
-from activities.database import session_scope
 from activities.email import EmailActivities
 from models.contracts import EmailReceipt, EmailRequest, InvoiceInfo, InvoiceRequest
 from models.settings import Settings
-from models.tables import DecisionRow, EmailRow, InvoiceRow, LicenseRow
-from tests.factories import order_input
-from tests.workflows.recording import record_histories, recording
-from workers.main import WORKFLOWS, activities_for, workflow_runner
-from workflows.order_fulfillment import OrderFulfillment
+from models.tables import DecisionRow, InvoiceRow, LicenseRow
+from tests.eventually import eventually
+from tests.workflows.harness import (
+    Harness,
+    attribute_is,
+    drive_to_invoice,
+    pending,
+    search_attribute,
+    workflow_harness,
+)
+from workers.main import activities_for
 from workflows.search_attributes import INVOICE_STAGE, STAGE
 
 ACCEPT = {
@@ -46,101 +41,16 @@ ACCEPT = {
 APPROVE = {"reviewer": "license-desk@mattermost.com", "decision": "approve"}
 
 
-@dataclass
-class Harness:
-    env: WorkflowEnvironment
-    client: Client
-    settings: Settings
-    task_queue: str
-    started: list[WorkflowHandle] = field(default_factory=list)
-
-    async def start(self, **overrides: Any) -> WorkflowHandle:
-        order = order_input(**overrides)
-        handle = await self.client.start_workflow(
-            OrderFulfillment.run,
-            order,
-            id=f"order-{order.order_id}",
-            task_queue=self.task_queue,
-            execution_timeout=timedelta(days=400),
-        )
-        self.started.append(handle)
-        return handle
-
-    def rows(self, table: type, workflow_id: str) -> list[Any]:
-        with session_scope(self.settings.resolved_database_url) as session:
-            return list(session.exec(select(table).where(table.workflow_id == workflow_id)))
-
-    def email_steps(self, workflow_id: str) -> list[str]:
-        return [row.step for row in self.rows(EmailRow, workflow_id)]
-
-
-async def _harness(
-    env: WorkflowEnvironment, settings: Settings, activities: list[Callable[..., Any]]
-) -> AsyncIterator[Harness]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    task_queue = f"orders-{uuid.uuid4().hex[:8]}"
-    harness = Harness(env, env.client, settings, task_queue)
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=activities,
-        activity_executor=ThreadPoolExecutor(8),
-    ):
-        yield harness
-        if recording():
-            await record_histories(env.client, [h.id for h in harness.started])
-        # A workflow left running without its worker would hold back time skipping for
-        # every later test on the shared server.
-        for handle in harness.started:
-            with contextlib.suppress(Exception):
-                await handle.terminate("test finished")
-
-
 @pytest_asyncio.fixture
 async def harness(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Harness]:
-    async for h in _harness(time_skipping_env, settings, activities_for(settings)):
+    async with workflow_harness(time_skipping_env, settings) as h:
         yield h
 
 
-async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
-    """One attribute, decoded on its own (the time-skipping server keeps unset datetimes
-    in a shape the typed decoder of the whole set rejects)."""
-    raw = await handle._client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace="default", execution=WorkflowExecution(workflow_id=handle.id)
-        )
-    )
-    payload = raw.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
-    return json.loads(payload.data) if payload is not None and payload.data else None
-
-
-async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:
-    """Wait (in real time; no timers fire meanwhile) until `task` is pending."""
-    for _ in range(int(timeout / 0.05)):
-        tasks = await handle.query("pending_tasks")
-        for t in tasks:
-            if t["task"] == task:
-                return t
-        await asyncio.sleep(0.05)
-    status = await handle.query("status")
-    raise AssertionError(f"{task} never became pending; status: {status}")
-
-
-async def drive_to_invoice(handle: WorkflowHandle) -> dict[str, Any]:
-    accept = await pending(handle, "accept_terms")
-    await handle.signal("accept_terms", accept["example"])
-    review = await pending(handle, "review_license")
-    await handle.signal("review_license", review["example"])
-    return await pending(handle, "record_payment")
-
-
 async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     accept = await pending(handle, "accept_terms")
     assert accept["assignee"] == "end_customer" and accept["due_at"]
     assert accept["example"]["email"] == ACCEPT["email"]
@@ -179,7 +89,7 @@ async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
 
 
 async def test_terms_never_accepted_expire_after_reminders(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await pending(handle, "accept_terms")
     result = await handle.result()  # time skips through both reminders to the expiry
     assert result.outcome == "expired"
@@ -193,10 +103,13 @@ async def test_terms_never_accepted_expire_after_reminders(harness: Harness) -> 
 
 
 async def test_acceptance_after_a_reminder_goes_on(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await pending(handle, "accept_terms")
     await harness.env.sleep(timedelta(days=7))  # past the first reminder (3 business days)
-    assert "acceptance:reminder:1" in harness.email_steps(handle.id)
+    assert "acceptance:reminder:1" in await harness.emailed(handle.id, "acceptance:reminder:1")
+    await eventually(
+        lambda: _reminded(handle, "accept_terms"), what="the reminder counted on the task"
+    )
     [task] = await handle.query("pending_tasks")
     assert task["reminders_sent"] >= 1
     await handle.signal("accept_terms", ACCEPT)
@@ -206,16 +119,18 @@ async def test_acceptance_after_a_reminder_goes_on(harness: Harness) -> None:
 
 
 async def test_license_review_deadline_escalates(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await handle.signal("accept_terms", (await pending(handle, "accept_terms"))["example"])
     await pending(handle, "review_license")
     await harness.env.sleep(timedelta(days=5))  # one business day, whatever the weekday
-    task = await pending(handle, "review_license")
+    task = await eventually(
+        lambda: _escalated(handle, "review_license"), what="review_license escalated"
+    )
     assert task["escalated"] is True and task["reminders_sent"] == 1
     assert {"review_license:reminder:1", "review_license:escalation"} <= set(
-        harness.email_steps(handle.id)
+        await harness.emailed(handle.id, "review_license:reminder:1", "review_license:escalation")
     )
-    assert await search_attribute(handle, STAGE) == "license_review:escalated"
+    assert await attribute_is(handle, STAGE, "license_review:escalated")
     await handle.signal("review_license", APPROVE)
     await pending(handle, "record_payment")
 
@@ -223,11 +138,12 @@ async def test_license_review_deadline_escalates(harness: Harness) -> None:
 async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(
     harness: Harness,
 ) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await drive_to_invoice(handle)
     await harness.env.sleep(timedelta(days=62))
-    assert await search_attribute(handle, INVOICE_STAGE) == "overdue"
-    steps = harness.email_steps(handle.id)
+    assert await attribute_is(handle, INVOICE_STAGE, "overdue")
+    notices = [f"invoice:overdue:{n}" for n in range(1, 5)]
+    steps = await harness.emailed(handle.id, "invoice:due_reminder", *notices)
     assert {
         "invoice:due_reminder",
         "invoice:overdue:1",
@@ -246,18 +162,15 @@ async def test_overdue_invoice_gets_notices_then_finance_marks_uncollectible(
 
 
 async def test_finance_voids_the_invoice(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await drive_to_invoice(handle)
     await handle.signal("void_invoice", {"decided_by": ""})  # invalid: named per field, no effect
-    for _ in range(100):
-        rejected = [
-            h
-            for h in (await handle.query("status"))["history"]
-            if h["step"] == "void" and h["event"] == "rejected"
-        ]
-        if rejected:
-            break
-        await asyncio.sleep(0.05)
+
+    async def void_rejected() -> list[dict[str, Any]]:
+        history = (await handle.query("status"))["history"]
+        return [h for h in history if h["step"] == "void" and h["event"] == "rejected"]
+
+    rejected = await eventually(void_rejected, what="the invalid void rejected")
     assert {e["field"] for e in rejected[0]["detail"]["errors"]} == {"decided_by", "reason"}
     await handle.signal(
         "void_invoice",
@@ -271,7 +184,7 @@ async def test_finance_voids_the_invoice(harness: Harness) -> None:
 
 
 async def test_stripe_style_paid_event_closes_the_invoice(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await drive_to_invoice(handle)
     status = await handle.query("status")
     invoice_id = status["facts"]["invoice_id"]
@@ -292,7 +205,9 @@ async def test_stripe_style_paid_event_closes_the_invoice(harness: Harness) -> N
 
 
 async def test_end_customer_purchase_order_is_refused(harness: Harness) -> None:
-    handle = await harness.start(purchase_order={"number": "PO-C-1", "issued_by": "end_customer"})
+    handle = await harness.start_order(
+        purchase_order={"number": "PO-C-1", "issued_by": "end_customer"}
+    )
     result = await handle.result()
     assert result.outcome == "refused"
     assert "end-customer purchase orders" in (result.reason or "")
@@ -302,7 +217,7 @@ async def test_end_customer_purchase_order_is_refused(harness: Harness) -> None:
 
 
 async def test_custom_terms_are_refused(harness: Harness) -> None:
-    handle = await harness.start(
+    handle = await harness.start_order(
         purchase_order={"number": "PO-C-2", "issued_by": "reseller", "custom_terms": "Net 90"}
     )
     result = await handle.result()
@@ -310,7 +225,7 @@ async def test_custom_terms_are_refused(harness: Harness) -> None:
 
 
 async def test_embargoed_customer_is_refused_at_intake(harness: Harness) -> None:
-    handle = await harness.start(
+    handle = await harness.start_order(
         end_customer={
             "legal_name": "Empresa Ejemplo S.A.",
             "address": {"line1": "Calle 23", "city": "Havana", "country": "CU"},
@@ -324,7 +239,7 @@ async def test_embargoed_customer_is_refused_at_intake(harness: Harness) -> None
 
 
 async def test_crimea_region_is_refused_by_subdivision(harness: Harness) -> None:
-    handle = await harness.start(
+    handle = await harness.start_order(
         end_customer={
             "legal_name": "Example LLC",
             "address": {
@@ -340,17 +255,18 @@ async def test_crimea_region_is_refused_by_subdivision(harness: Harness) -> None
 
 
 async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start_order()
     await pending(handle, "accept_terms")
     before = await handle.query("status")
     await handle.signal("accept_terms", {"name": "", "email": "not-an-email"})
     await handle.signal("review_license", APPROVE)  # not pending yet
     await handle.signal("record_payment", "not even an object")
-    for _ in range(100):
+
+    async def three_more() -> dict[str, Any] | None:
         after = await handle.query("status")
-        if len(after["history"]) >= len(before["history"]) + 3:
-            break
-        await asyncio.sleep(0.05)
+        return after if len(after["history"]) >= len(before["history"]) + 3 else None
+
+    after = await eventually(three_more, what="the three invalid signals recorded")
     rejected = after["history"][len(before["history"]) :]
     assert [h["event"] for h in rejected] == ["rejected", "rejected", "rejected"]
     fields = {e["field"] for e in rejected[0]["detail"]["errors"]}
@@ -361,6 +277,17 @@ async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Har
     # the workflow goes on: a valid acceptance still works
     await handle.signal("accept_terms", ACCEPT)
     await pending(handle, "review_license")
+
+
+async def _reminded(handle: WorkflowHandle, task: str) -> dict[str, Any] | None:
+    """The pending `task` once a reminder about it was counted."""
+    found = [t for t in await handle.query("pending_tasks") if t["task"] == task]
+    return found[0] if found and found[0]["reminders_sent"] >= 1 else None
+
+
+async def _escalated(handle: WorkflowHandle, task: str) -> dict[str, Any] | None:
+    found = [t for t in await handle.query("pending_tasks") if t["task"] == task]
+    return found[0] if found and found[0]["escalated"] else None
 
 
 def _crash_after_effect(
@@ -399,8 +326,8 @@ async def test_retried_activities_send_no_second_email_and_no_second_invoice(
         _crash_after_effect(send_email, "send_email", calls),
         _crash_after_effect(create_invoice, "create_invoice", calls),
     ]
-    async for h in _harness(time_skipping_env, settings, acts):
-        handle = await h.start()
+    async with workflow_harness(time_skipping_env, settings, acts) as h:
+        handle = await h.start_order()
         await drive_to_invoice(handle)
         payment = await pending(handle, "record_payment")
         await handle.signal("record_payment", payment["example"])
@@ -428,8 +355,8 @@ async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
         return email.send_email(request)
 
     acts = [a for a in activities_for(settings) if a.__name__ != "send_email"] + [send_email]
-    async for h in _harness(time_skipping_env, settings, acts):
-        handle = await h.start()
+    async with workflow_harness(time_skipping_env, settings, acts) as h:
+        handle = await h.start_order()
         await pending(handle, "accept_terms")
         status = await handle.query("status")
         [failure] = [e for e in status["history"] if e["event"] == "email_failed"]

@@ -1,0 +1,390 @@
+"""The one harness of the workflow tests: a worker with every workflow and the real
+activities (local adapters: SQLite records, outbox, local ledger) on its own task queue, a
+loopback partner website, helpers to wait for tasks and read records, and at the end the
+histories recorded (PARTNERFLOW_RECORD_HISTORIES=1) and whatever a test left running
+terminated, children included (a workflow left waiting holds back time skipping).
+
+Every wait is for an effect (`eventually`), never for the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlmodel import select
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.database import session_scope
+from models.deals import AuthorizedResaleInput, DealRegistrationInput
+from models.settings import Settings
+from models.tables import EmailRow
+from tests.eventually import eventually
+from tests.factories import order_input
+from tests.workflows.recording import record_histories, recording
+from workers.main import WORKFLOWS, activities_for, workflow_runner
+from workflows.authorized_resale import AuthorizedResale
+from workflows.deal_registration import DealRegistration
+from workflows.order_fulfillment import OrderFulfillment
+from workflows.rocketchat_onboarding import RocketChatOnboarding
+from workflows.rocketchat_partnership import RocketChatPartnership
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+TIMEOUT = timedelta(days=5 * 366)  # execution timeout: the longest test spans four years
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+
+def _name(activity: Callable[..., Any]) -> str:
+    return str(getattr(activity, "__temporal_activity_definition").name)
+
+
+def all_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """The worker's activities, plus any a test needs that workers/main does not register."""
+    from activities.community import CommunityActivities
+    from activities.deals import DealActivities
+    from activities.rocketchat_records import RocketChatRecordActivities
+    from activities.web_checks import WebCheckActivities
+
+    registered = activities_for(settings)
+    names = {_name(a) for a in registered}
+    deals = DealActivities(settings)
+    extra = [
+        deals.record_deal,
+        deals.find_deal_conflicts,
+        deals.claim_deal_approval,
+        deals.release_deal_claims,
+        deals.record_referral_fee,
+        WebCheckActivities(settings).check_partner_website,
+        CommunityActivities(settings).create_workgroup,
+        RocketChatRecordActivities(settings).record_sales_report,
+    ]
+    return registered + [a for a in extra if _name(a) not in names]
+
+
+def all_workflows() -> list[Any]:
+    extra = [
+        OrderFulfillment,
+        DealRegistration,
+        AuthorizedResale,
+        RocketChatOnboarding,
+        RocketChatPartnership,
+    ]
+    return list({w.__name__: w for w in [*WORKFLOWS, *extra]}.values())
+
+
+class PartnerSite(BaseHTTPRequestHandler):
+    """A partner's website: `/plain` does not name Rocket.Chat, every other page does."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        body = b"<html><body>We are an official <b>Rocket.Chat</b> Technology Provider."
+        if self.path.startswith("/plain"):
+            body = b"<html><body>Chat hosting and more."
+        body += b"</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def partner_site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PartnerSite)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def _merged(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return data
+
+
+def deal_input(**overrides: Any) -> DealRegistrationInput:
+    data: dict[str, Any] = {
+        "deal_number": f"DR-2026-{random.randint(1, 999_999):06d}",
+        "partner": {
+            "company": "Nordlicht IT-Systemhaus GmbH",
+            "partner_id": f"nordlicht-{uuid.uuid4().hex[:6]}",
+            "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
+        },
+        "end_customer": {
+            "legal_name": "Hanse Logistik AG",
+            "address": {
+                "line1": "Am Sandtorkai 50",
+                "city": "Hamburg",
+                "postal_code": "20457",
+                "country": "DE",
+            },
+            "contact": {"name": "Jonas Weber", "email": "jonas.weber@hanse-logistik.example"},
+        },
+        "sku": "MM-ENT-1Y",
+        "product": "Mattermost Enterprise, 1 year",
+        "seats": 250,
+        "list_unit_price_cents": 12_000,
+        "expected_close_date": date(2027, 3, 31),
+        "discount_percent": 20,
+    }
+    return DealRegistrationInput.model_validate(_merged(data, overrides))
+
+
+def resale_input(**overrides: Any) -> AuthorizedResaleInput:
+    data: dict[str, Any] = {
+        "request_id": f"T-{uuid.uuid4().hex[:10]}",
+        "reseller": {
+            "company": "Baltic Procurement Services OÜ",
+            "contact": {"name": "Mari Tamm", "email": "mari.tamm@baltic-procurement.example"},
+        },
+        "end_customer_name": "Tallinna Sadam AS",
+        "end_customer_country": "EE",
+    }
+    data.update(overrides)
+    return AuthorizedResaleInput.model_validate(data)
+
+
+# --- the harness -----------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    settings: Settings
+    task_queue: str
+    site: str  # the partner website's base URL
+    started: list[str] = field(default_factory=list)  # workflow ids, terminated at the end
+
+    async def start(self, workflow: Any, arg: Any, workflow_id: str) -> WorkflowHandle:
+        handle = await self.client.start_workflow(
+            workflow, arg, id=workflow_id, task_queue=self.task_queue, execution_timeout=TIMEOUT
+        )
+        self.started.append(workflow_id)
+        return handle
+
+    async def start_order(self, **overrides: Any) -> WorkflowHandle:
+        order = order_input(**overrides)
+        return await self.start(OrderFulfillment.run, order, f"order-{order.order_id}")
+
+    async def start_deal(
+        self, deal: DealRegistrationInput | None = None, **overrides: Any
+    ) -> WorkflowHandle:
+        deal = deal or deal_input(**overrides)
+        return await self.start(DealRegistration.run, deal, f"deal-{deal.deal_number}")
+
+    async def start_resale(
+        self, request: AuthorizedResaleInput | None = None, **overrides: Any
+    ) -> WorkflowHandle:
+        request = request or resale_input(**overrides)
+        return await self.start(AuthorizedResale.run, request, f"resale-{request.request_id}")
+
+    def handle(self, workflow_id: str) -> WorkflowHandle:
+        """A workflow the test did not start itself (a child, a form's), ended afterwards."""
+        self.started.append(workflow_id)
+        return self.client.get_workflow_handle(workflow_id)
+
+    def child(self, order_id: str) -> WorkflowHandle:
+        return self.handle(f"order-{order_id}")
+
+    async def task(self, handle: WorkflowHandle, task: str) -> dict[str, Any]:
+        return await pending(handle, task)
+
+    async def complete(self, handle: WorkflowHandle, task: str, **changes: Any) -> dict[str, Any]:
+        """Wait for `task`, then send its published example (with `changes`)."""
+        open_task = await pending(handle, task)
+        await handle.signal(open_task["handler"], {**open_task["example"], **changes})
+        return open_task
+
+    async def gone(self, handle: WorkflowHandle, task: str) -> None:
+        await gone(handle, task)
+
+    def rows(self, table: type, workflow_id: str | None = None, **where: Any) -> list[Any]:
+        if workflow_id is not None:
+            where["workflow_id"] = workflow_id
+        with session_scope(self.settings.resolved_database_url) as session:
+            query = select(table)
+            for key, value in where.items():
+                query = query.where(getattr(table, key) == value)
+            return list(session.exec(query))
+
+    def emails(self, workflow_id: str) -> list[EmailRow]:
+        return self.rows(EmailRow, workflow_id)
+
+    def email_steps(self, workflow_id: str) -> list[str]:
+        """The steps emailed so far, in the order they were sent."""
+        return [row.step for row in self.emails(workflow_id)]
+
+    async def emailed(self, workflow_id: str, *steps: str) -> list[str]:
+        """The email steps once all of `steps` were sent (the activity a timer started)."""
+
+        def sent() -> list[str]:
+            found = self.email_steps(workflow_id)
+            return found if set(steps) <= set(found) else []
+
+        return await eventually(sent, what=f"emails {steps} of {workflow_id}")
+
+    async def _quiet(self) -> None:
+        """Until no started workflow has an activity in flight (bounded): an activity of a
+        terminated workflow would lock time skipping for the next test until its timeout."""
+
+        async def idle() -> bool:
+            for workflow_id in dict.fromkeys(self.started):
+                with contextlib.suppress(RPCError):  # never started (a child not yet made)
+                    raw = await _describe(self.client, workflow_id)
+                    running = raw.workflow_execution_info.status == RUNNING
+                    if running and raw.pending_activities:
+                        return False
+            return True
+
+        with contextlib.suppress(AssertionError):
+            await eventually(idle, timeout=2.0, what="activities in flight to finish")
+
+
+@contextlib.asynccontextmanager
+async def workflow_harness(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    activities: list[Callable[..., Any]] | None = None,
+) -> AsyncIterator[Harness]:
+    """A worker on a fresh task queue; `activities` replaces the real ones (fault tests)."""
+    queue = f"wf-{uid()}"
+    # Forms started through the intake land on this worker's task queue.
+    queued = settings.model_copy(update={"temporal_task_queue": queue})
+    with partner_site() as site:
+        harness = Harness(env, env.client, queued, queue, site)
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=all_workflows(),
+            workflow_runner=workflow_runner(),
+            activities=all_activities(settings) if activities is None else activities,
+            activity_executor=ThreadPoolExecutor(8),
+        ):
+            try:
+                yield harness
+                if recording():
+                    await record_histories(harness.client, harness.started)
+            finally:
+                await harness._quiet()
+                for workflow_id in dict.fromkeys(harness.started):
+                    with contextlib.suppress(Exception):
+                        await env.client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+# --- waiting for a workflow ------------------------------------------------------------------
+
+
+async def status(handle: WorkflowHandle) -> dict[str, Any]:
+    return await handle.query("status")
+
+
+async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The task named `task` once it is pending on the workflow's current run."""
+
+    async def found() -> dict[str, Any] | None:
+        return next((t for t in await handle.query("pending_tasks") if t["task"] == task), None)
+
+    try:
+        return await eventually(found, timeout=timeout, what=f"{task} pending on {handle.id}")
+    except AssertionError as waited:
+        now = json.dumps(await status(handle), default=str)[:3000]
+        raise AssertionError(f"{waited}; status: {now}") from None
+
+
+async def gone(handle: WorkflowHandle, task: str, timeout: float = 10.0) -> None:
+    async def closed() -> bool:
+        return all(t["task"] != task for t in await handle.query("pending_tasks"))
+
+    await eventually(closed, timeout=timeout, what=f"{task} closed on {handle.id}")
+
+
+def events(state: dict[str, Any], step: str) -> list[str]:
+    """The events of `step` in a status query's history."""
+    return [h["event"] for h in state["history"] if h["step"] == step]
+
+
+async def history_events(handle: WorkflowHandle, step_prefix: str) -> list[tuple[str, str]]:
+    return [
+        (h["step"], h["event"])
+        for h in (await status(handle))["history"]
+        if h["step"].startswith(step_prefix)
+    ]
+
+
+async def _describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+    """The raw description: the time-skipping server keeps unset datetime attributes in a
+    shape the typed decoder of `handle.describe()` rejects."""
+    return await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+
+
+async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
+    """One attribute, decoded on its own."""
+    raw = await _describe(handle._client, handle.id)
+    payload = raw.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
+    return json.loads(payload.data) if payload is not None and payload.data else None
+
+
+async def attribute_is(handle: WorkflowHandle, key: SearchAttributeKey, value: Any) -> Any:
+    """Wait until the workflow publishes `value` under `key`."""
+
+    async def published() -> bool:
+        return await search_attribute(handle, key) == value
+
+    return await eventually(published, what=f"{key.name} = {value!r} on {handle.id}")
+
+
+async def drive_to_invoice(handle: WorkflowHandle) -> dict[str, Any]:
+    """Accept the terms and approve the license of an order; its open payment task."""
+    for task in ("accept_terms", "review_license"):
+        open_task = await pending(handle, task)
+        await handle.signal(task, open_task["example"])
+    return await pending(handle, "record_payment")
+
+
+async def pay_child(harness: Harness, order_id: str) -> None:
+    """Drive the child OrderFulfillment with its published examples to a paid invoice."""
+    child = harness.child(order_id)
+    for task in ("accept_terms", "review_license", "record_payment"):
+        open_task = await pending(child, task)
+        await child.signal(open_task["handler"], open_task["example"])
