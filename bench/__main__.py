@@ -26,7 +26,9 @@ MAKE_TEST_TARGET_SECONDS = 120.0
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Partnerflow benchmarks against a bare Temporal baseline, measured in the same run.",
+        description=(
+            "Partnerflow benchmarks against a bare Temporal baseline, measured in the same run."
+        ),
     )
     p.add_argument(
         "--only",
@@ -88,7 +90,10 @@ def parser() -> argparse.ArgumentParser:
         "--max-cached",
         type=int,
         default=None,
-        help="the workers' max_cached_workflows (default: build_worker's, PARTNERFLOW_MAX_CACHED_WORKFLOWS's default)",
+        help=(
+            "the workers' max_cached_workflows (default: build_worker's, "
+            "PARTNERFLOW_MAX_CACHED_WORKFLOWS's default)"
+        ),
     )
     c.add_argument(
         "--year-days",
@@ -204,7 +209,9 @@ async def run_benchmarks(
         results.append(result)
     print(table(rows))
     print(
-        f"\n{machine['cpu_count']} CPUs, Python {machine['python']}, temporalio {machine['temporalio']}, load {machine['load_average_at_start']}, commit {machine['git_commit']}"
+        f"\n{machine['cpu_count']} CPUs, Python {machine['python']}, temporalio "
+        f"{machine['temporalio']}, load {machine['load_average_at_start']}, commit "
+        f"{machine['git_commit']}"
     )
     return results
 

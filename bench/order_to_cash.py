@@ -198,7 +198,8 @@ def _median_counts(rows: list[dict[str, int]]) -> dict[str, int]:
 
 def _sizes(parent: dict[str, int], child: dict[str, int]) -> str:
     """activities + human signals + internal signals, parent and child together."""
-    return f"{parent['activities'] + child['activities']}+{parent['human_signals'] + child['human_signals']}+{parent['internal_signals'] + child['internal_signals']}"
+    kinds = ("activities", "human_signals", "internal_signals")
+    return "+".join(str(parent[kind] + child[kind]) for kind in kinds)
 
 
 # --- the benchmark ---------------------------------------------------------------------------

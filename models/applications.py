@@ -161,14 +161,19 @@ def check_existing_customer(application: VarApplicationForm) -> Criterion:
     return Criterion(
         name="existing_customer",
         passed=False,
-        evidence="no existing customer who asked to buy Mattermost Enterprise through resale is named",
+        evidence=(
+            "no existing customer who asked to buy Mattermost Enterprise through resale is named"
+        ),
     )
 
 
 def check_operating_history(application: VarApplicationForm, review_date: date) -> Criterion:
     years = years_between(application.founded_on, review_date)
     ok = application.founded_on <= review_date and years >= MIN_OPERATING_YEARS
-    evidence = f"operating since {application.founded_on.isoformat()}: {max(years, 0)} full year(s) at the review date {review_date.isoformat()} (minimum {MIN_OPERATING_YEARS})"
+    evidence = (
+        f"operating since {application.founded_on.isoformat()}: {max(years, 0)} full year(s) "
+        f"at the review date {review_date.isoformat()} (minimum {MIN_OPERATING_YEARS})"
+    )
     return Criterion(name="operating_history", passed=ok, evidence=evidence)
 
 
@@ -182,13 +187,19 @@ def check_local_language(
         return Criterion(
             name="local_language_support",
             passed=True,
-            evidence=f"{country} is English-speaking (CLDR official languages: {', '.join(official_languages)}): no local-language requirement",
+            evidence=(
+                f"{country} is English-speaking (CLDR official languages: "
+                f"{', '.join(official_languages)}): no local-language requirement"
+            ),
         )
     if not official_languages:
         return Criterion(
             name="local_language_support",
             passed=False,
-            evidence=f"no official language is known for {country} (CLDR): a reviewer must check local-language support",
+            evidence=(
+                f"no official language is known for {country} (CLDR): "
+                "a reviewer must check local-language support"
+            ),
         )
     missing = [
         tier
@@ -203,12 +214,18 @@ def check_local_language(
         return Criterion(
             name="local_language_support",
             passed=False,
-            evidence=f"{country} is not English-speaking (CLDR official languages: {local}); {' and '.join(missing)} support is not offered in a local language",
+            evidence=(
+                f"{country} is not English-speaking (CLDR official languages: {local}); "
+                f"{' and '.join(missing)} support is not offered in a local language"
+            ),
         )
     return Criterion(
         name="local_language_support",
         passed=True,
-        evidence=f"{country} is not English-speaking (CLDR official languages: {local}); first- and second-tier support offered in a local language",
+        evidence=(
+            f"{country} is not English-speaking (CLDR official languages: {local}); "
+            "first- and second-tier support offered in a local language"
+        ),
     )
 
 
@@ -275,7 +292,10 @@ class ApplicationReview(Contract):
     notes: str | None = Field(default=None, max_length=2000)
     territory: list[str] | None = Field(
         default=None,
-        description="On approval: the approved territory (ISO countries), when it differs from the one sought",
+        description=(
+            "On approval: the approved territory (ISO countries), "
+            "when it differs from the one sought"
+        ),
     )
     industries: list[str] | None = Field(
         default=None,
@@ -350,7 +370,10 @@ SI_APPLICATION_EXAMPLE: dict[str, Any] = {
     "city": "Oslo",
     "website": "https://fjord-integrations.example.com",
     "contact": {"name": "Ingrid Berg", "email": "ingrid.berg@example.com"},
-    "expertise": "We deploy and operate Mattermost for public agencies and integrate it with GitLab, Jira and on-premise identity providers.",
+    "expertise": (
+        "We deploy and operate Mattermost for public agencies and integrate it with GitLab, "
+        "Jira and on-premise identity providers."
+    ),
     "organization_type": "commercial",
 }
 
@@ -402,7 +425,9 @@ class SiApplicationForm(Contract):
     expertise: str = Field(
         min_length=10,
         max_length=4000,
-        description="How the company deploys, manages, extends, customizes and integrates Mattermost",
+        description=(
+            "How the company deploys, manages, extends, customizes and integrates Mattermost"
+        ),
     )
     organization_type: Literal["commercial", "open_source"] = "commercial"
 
@@ -515,7 +540,8 @@ class EvaluationLicenseForm(Contract):
             or not value.rstrip().removesuffix(RESELLER_SUFFIX).strip()
         ):
             raise ValueError(
-                f"add {RESELLER_SUFFIX} after your organization name, e.g. 'Example GmbH {RESELLER_SUFFIX}'"
+                f"add {RESELLER_SUFFIX} after your organization name, "
+                f"e.g. 'Example GmbH {RESELLER_SUFFIX}'"
             )
         return value
 
@@ -542,7 +568,11 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
         "value_added_reseller",
         "system_integrator",
     ):
-        return f"{partner_id} is a {partner.program} {partner.partner_type.replace('_', ' ')}, not a Mattermost Value-Added Reseller or System Integrator"
+        kind = partner.partner_type.replace("_", " ")
+        return (
+            f"{partner_id} is a {partner.program} {kind}, "
+            "not a Mattermost Value-Added Reseller or System Integrator"
+        )
     if partner.status != "active":
         return f"{partner_id} is not an active partner (status {partner.status})"
     return None

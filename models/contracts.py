@@ -154,7 +154,9 @@ class EmailRequest(Contract):
     step: str
     to: list[str] = Field(
         min_length=1,
-        description="Addresses, or roles like `role:finance` that the adapter resolves from settings",
+        description=(
+            "Addresses, or roles like `role:finance` that the adapter resolves from settings"
+        ),
     )
     cc: list[str] = Field(default_factory=list)
     template: str = Field(description="Template name under activities/templates/email/")

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import EmailStr, Field, model_validator
+from pydantic.config import JsonDict
 
 from models.contracts import (
     Contact,
@@ -146,7 +147,7 @@ def referral_fee_note(deal_number: str) -> str:
 
 # --- deal registration: form and workflow input --------------------------------------------
 
-DEAL_FORM_EXAMPLE = {
+DEAL_FORM_EXAMPLE: JsonDict = {
     "partner_id": "nordlicht-it",
     "registered_by": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
     "end_customer": {
@@ -381,7 +382,7 @@ class ReferralFeeRecord(Contract):
 
 # --- authorized resale ------------------------------------------------------------------------
 
-RESALE_FORM_EXAMPLE = {
+RESALE_FORM_EXAMPLE: JsonDict = {
     "request_id": "RS-2026-0042",
     "reseller": {
         "company": "Baltic Procurement Services OÜ",

@@ -124,7 +124,12 @@ LISTING_DESCRIPTION = (
 )
 
 # A 240 x 80 white PNG (base64), so the published example passes the logo check.
-EXAMPLE_LOGO_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAPAAAABQCAIAAACoK28rAAAArUlEQVR42u3SAQ0AAAjDMMC/5+PjaSUs2yQDLU4CDA2GBkODoTE0GBoMDYYGQ2NoMDQYGgwNhsbQYGgwNBgaDI2hwdBgaDA0GBpDg6HB0GBoMDSGBkODocHQYGgMDYYGQ4OhMTQYGgwNhgZDY2gwNBgaDA2GxtBgaDA0GBoMjaHB0GBoMDQYGkODocHQYGgwNIYGQ4OhwdBgaAwNhgZDg6HB0BgaDA2GBkNjaOjwu/4Dndp7VhYAAAAASUVORK5CYII="
+EXAMPLE_LOGO_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAPAAAABQCAIAAACoK28rAAAArUlEQVR42u3SAQ0AAAjDMMC/5+PjaSUs2yQDLU4C"
+    "DA2GBkODoTE0GBoMDYYGQ2NoMDQYGgwNhsbQYGgwNBgaDI2hwdBgaDA0GBpDg6HB0GBoMDSGBkODocHQYGgMDYYG"
+    "Q4OhMTQYGgwNhgZDY2gwNBgaDA2GxtBgaDA0GBoMjaHB0GBoMDQYGkODocHQYGgwNIYGQ4OhwdBgaAwNhgZDg6HB"
+    "0BgaDA2GBkNjaOjwu/4Dndp7VhYAAAAASUVORK5CYII="
+)
 
 EXAMPLE_LOGO_BYTES = base64.b64decode(EXAMPLE_LOGO_BASE64)
 EXAMPLE_LOGO_ID = hashlib.sha256(EXAMPLE_LOGO_BYTES).hexdigest()[:32]
@@ -159,7 +164,9 @@ class ListingForm(ListingFields):
     logo_base64: str = Field(
         min_length=1,
         max_length=3 * 1024 * 1024,
-        description=f"The logo file (PNG, JPEG, GIF or WebP, at least {MIN_LOGO_WIDTH} px wide), base64",
+        description=(
+            f"The logo file (PNG, JPEG, GIF or WebP, at least {MIN_LOGO_WIDTH} px wide), base64"
+        ),
     )
 
 
@@ -195,7 +202,10 @@ class DirectoryListingInput(Contract):
     max_reviews_per_run: int = Field(
         default=25,
         gt=0,
-        description="Continue as new (carrying the published listing) after this many reviews, so the history stays bounded",
+        description=(
+            "Continue as new (carrying the published listing) after this many reviews, "
+            "so the history stays bounded"
+        ),
     )
 
 

@@ -27,7 +27,11 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": f"Your application to the {context['program']}",
             "paragraphs": [
-                f"Thank you for applying to the {context['program']} with {company}. After reviewing application {context['application_id']}, we cannot take it further at this time.",
+                (
+                    f"Thank you for applying to the {context['program']} with {company}. After "
+                    f"reviewing application {context['application_id']}, we cannot take it further "
+                    "at this time."
+                ),
                 "The reasons:" if reasons else "",
                 *[f"- {reason}" for reason in reasons],
                 "If your situation changes, you are welcome to apply again.",
@@ -36,11 +40,19 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         }
     if kind == "application_information_request":
         return base | {
-            "headline": f"{again}More information needed for application {context['application_id']}",
+            "headline": (
+                f"{again}More information needed for application {context['application_id']}"
+            ),
             "paragraphs": [
-                f"Thank you for applying to the {context['program']}. To continue the review, we need a few more details:",
+                (
+                    f"Thank you for applying to the {context['program']}. To continue the review, "
+                    "we need a few more details:"
+                ),
                 str(context["questions"]),
-                f"Please reply by {_date(context.get('expires_at'))}; the review goes on as soon as we have your answers.",
+                (
+                    f"Please reply by {_date(context.get('expires_at'))}; the review goes on as "
+                    "soon as we have your answers."
+                ),
             ],
             "facts": [
                 ["Application", context["application_id"]],
@@ -62,9 +74,15 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": f"Welcome to the {context['program']}",
             "paragraphs": [
-                f"{company} is now a Mattermost {context['partner_type']}. Your partnership includes:",
+                (
+                    f"{company} is now a Mattermost {context['partner_type']}. Your partnership "
+                    "includes:"
+                ),
                 *[f"- {benefit}" for benefit in context.get("benefits") or []],
-                "We will send you a link to submit your listing for the Mattermost partner directory.",
+                (
+                    "We will send you a link to submit your listing for the Mattermost partner "
+                    "directory."
+                ),
             ],
             "facts": facts,
         }
@@ -72,8 +90,15 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": f"{again}Your listing in the Mattermost partner directory",
             "paragraphs": [
-                "Now that your partner agreement is in place, please submit your listing for the Mattermost partner directory (https://mattermost.com/partners/):",
-                "- partner name (your legal name may be abbreviated), a 30–100-word description of your business, the city, state/province and country of your main office, your website, and your logo (at least 200 px wide).",
+                (
+                    "Now that your partner agreement is in place, please submit your listing for "
+                    "the Mattermost partner directory (https://mattermost.com/partners/):"
+                ),
+                (
+                    "- partner name (your legal name may be abbreviated), a 30–100-word "
+                    "description of your business, the city, state/province and country of your "
+                    "main office, your website, and your logo (at least 200 px wide)."
+                ),
                 "Value-Added Reseller listings show your reseller territory.",
             ],
             "facts": [["Partner", context["partner_id"]]],
@@ -83,7 +108,10 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": "Changes needed to your directory listing",
             "paragraphs": [
-                "Thank you for your directory listing. Before we publish it, please make these changes and submit it again:",
+                (
+                    "Thank you for your directory listing. Before we publish it, please make "
+                    "these changes and submit it again:"
+                ),
                 str(context.get("comments") or ""),
             ],
             "facts": [["Partner", context["partner_id"]]],
@@ -94,7 +122,12 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": f"Your directory listing is {verb}",
             "paragraphs": [
-                f"The listing of {context.get('name', company)} is {verb} in the Mattermost partner directory (https://mattermost.com/partners/). To change it, submit an update with the link below; a reviewer checks it before it replaces the published listing."
+                (
+                    f"The listing of {context.get('name', company)} is {verb} in the Mattermost "
+                    "partner directory (https://mattermost.com/partners/). To change it, submit "
+                    "an update with the link below; a reviewer checks it before it replaces the "
+                    "published listing."
+                )
             ],
             "facts": [["Partner", context["partner_id"]]],
             "action_label": "Update your listing",
@@ -103,9 +136,15 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": "Your Partner Evaluation License request",
             "paragraphs": [
-                "Thank you for requesting a Partner Evaluation License for Mattermost Enterprise. We cannot deliver it:",
+                (
+                    "Thank you for requesting a Partner Evaluation License for Mattermost "
+                    "Enterprise. We cannot deliver it:"
+                ),
                 str(context.get("reason") or ""),
-                "Evaluation licenses are available to active Mattermost Value-Added Resellers and System Integrators partners.",
+                (
+                    "Evaluation licenses are available to active Mattermost Value-Added Resellers "
+                    "and System Integrators partners."
+                ),
             ],
             "facts": [["Partner", context["partner_id"]]],
         }
@@ -113,7 +152,11 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": "Your Partner Evaluation License for Mattermost Enterprise",
             "paragraphs": [
-                "Your one-year Mattermost Enterprise evaluation license is attached. To activate it, sign in to Mattermost as a system admin, open System Console > About > Edition and License, and upload the file.",
+                (
+                    "Your one-year Mattermost Enterprise evaluation license is attached. To "
+                    "activate it, sign in to Mattermost as a system admin, open System Console > "
+                    "About > Edition and License, and upload the file."
+                ),
                 "We will remind you 30 days before it expires; the license is renewable.",
             ],
             "facts": [
@@ -128,7 +171,10 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return base | {
             "headline": f"Your Partner Evaluation License expires in {context['days']} days",
             "paragraphs": [
-                "Your Mattermost Enterprise evaluation license expires soon. Our license desk reviews its renewal now; you will receive the new license by email."
+                (
+                    "Your Mattermost Enterprise evaluation license expires soon. Our license desk "
+                    "reviews its renewal now; you will receive the new license by email."
+                )
             ],
             "facts": [
                 ["License ID", context["license_id"]],

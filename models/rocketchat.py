@@ -99,7 +99,8 @@ class RocketChatApplication(Contract):
         unknown = [s for s in self.services if s not in allowed]
         if unknown:
             raise ValueError(
-                f"services {unknown} are not services of a {PARTNER_TYPE_LABELS[self.partner_type]}; choose from {sorted(allowed)}"
+                f"services {unknown} are not services of a "
+                f"{PARTNER_TYPE_LABELS[self.partner_type]}; choose from {sorted(allowed)}"
             )
         if len(set(self.services)) != len(self.services):
             raise ValueError("services are listed twice")
@@ -304,7 +305,7 @@ class RenewalDecision(Contract):
     @field_validator("term_months")
     @classmethod
     def _year(cls, value: int) -> int:
-        return ContractTerms._at_least_a_year(value)  # type: ignore[operator]
+        return ContractTerms._at_least_a_year(value)
 
 
 class ReviewRequest(Contract):
@@ -452,7 +453,7 @@ def goal_attainment(goals: list[Goal], reports: list[ReportSummary]) -> dict[str
         "prospective_sales": sum(r.prospective_sales for r in reports),
         "certified_staff": max((r.certified_staff for r in reports), default=0),
     }
-    result = {}
+    result: dict[str, dict[str, int]] = {}
     for goal in goals:
         value = achieved[goal.metric]
         percent = 100 if goal.quarter_target == 0 else value * 100 // goal.quarter_target

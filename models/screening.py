@@ -58,13 +58,18 @@ def _country(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=1)
+def _subdivision_codes() -> frozenset[str]:
+    return frozenset(subdivision.code for subdivision in pycountry.subdivisions)
+
+
 def _subdivision(country: str, code: str | None) -> str | None:
     if not code or not code.strip():
         return None
     code = code.strip().upper()
     if "-" not in code:  # "43" given with country "UA"
         code = f"{country}-{code}"
-    if pycountry.subdivisions.get(code=code) is None:
+    if code not in _subdivision_codes():
         raise ValueError(f"unknown ISO 3166-2 subdivision code {code!r}")
     return code
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -171,9 +171,7 @@ class AgreementRow(SQLModel, table=True):
     signer_user_agent: str | None = Field(default=None, max_length=500)
 
 
-# --- issue 4: the public partner directory (DirectoryListing) ------------------------------
-
-from sqlalchemy import LargeBinary  # noqa: E402
+# --- the public partner directory (DirectoryListing) ----------------------------------------
 
 
 class DirectoryListingRow(SQLModel, table=True):
@@ -215,9 +213,7 @@ class DirectoryLogoRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-# --- deal registrations (issue 3) ------------------------------------------------------------
-
-from sqlalchemy import UniqueConstraint  # noqa: E402
+# --- deal registrations ----------------------------------------------------------------------
 
 
 class DealNumberRow(SQLModel, table=True):
@@ -283,7 +279,7 @@ class ReferralFeeRow(SQLModel, table=True):
     paid_at: datetime | None = None
 
 
-# --- issue 5: Rocket.Chat partnership (community workgroups, monthly sales reports) --------
+# --- Rocket.Chat partnership (community workgroups, monthly sales reports) -----------------
 
 
 class RocketChatWorkgroupRow(SQLModel, table=True):

@@ -56,7 +56,9 @@ class FakeRocketChat(BaseHTTPRequestHandler):
                     400,
                     {
                         "success": False,
-                        "error": "A channel with name already exists [error-duplicate-channel-name]",
+                        "error": (
+                            "A channel with name already exists [error-duplicate-channel-name]"
+                        ),
                         "errorType": "error-duplicate-channel-name",
                     },
                 )

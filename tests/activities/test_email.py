@@ -102,7 +102,7 @@ AGREEMENT = {
     "expires_at": NOW + timedelta(days=14),
 }
 CONTEXTS: dict[str, dict[str, Any]] = {
-    # issue 3: deal registration and authorized resale
+    # deal registration and authorized resale
     "deal_registration_update": {
         **DEAL,
         "event": "approved",

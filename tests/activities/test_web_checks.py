@@ -17,7 +17,8 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/partners": (
         200,
         {"Content-Type": "text/html; charset=utf-8"},
-        b"<html><body><h1>Our partners</h1><img alt='Rocket.Chat partner badge' src='/b.png'></body></html>",
+        b"<html><body><h1>Our partners</h1>"
+        b"<img alt='Rocket.Chat partner badge' src='/b.png'></body></html>",
     ),
     "/plain": (
         200,

@@ -1,5 +1,6 @@
-"""Pure rules of issue 4: the VAR pre-screen criteria with their evidence, the forms'
-validation, the listing rules (words, logo with Pillow), and the email wording."""
+"""Pure rules of partner applications and the directory: the VAR pre-screen criteria with
+their evidence, the forms' validation, the listing rules (words, logo with Pillow), and the
+email wording."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""partner directory: published listings and logos (issue 4)
+"""partner directory: published listings and logos
 
 Revision ID: 0004
 Revises: 0002
