@@ -358,6 +358,16 @@ async def _describe(client: Client, workflow_id: str) -> DescribeWorkflowExecuti
     )
 
 
+async def history_once(handle: WorkflowHandle, step: str, event: str) -> list[tuple[str, str]]:
+    """The history events of `step` (a prefix) once `event` of `step` is among them."""
+
+    async def recorded() -> list[tuple[str, str]]:
+        found = await history_events(handle, step)
+        return found if (step, event) in found else []
+
+    return await eventually(recorded, what=f"{step} {event} on {handle.id}")
+
+
 async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
     """One attribute, decoded on its own."""
     raw = await _describe(handle._client, handle.id)

@@ -11,15 +11,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.agreements import get_agreement
 from models.settings import Settings
-from tests.workflows.sales_harness import (
+from tests.eventually import eventually
+from tests.workflows.harness import (
     Harness,
-    harness_for,
+    attribute_is,
     history_events,
+    history_once,
     pay_child,
     pending,
     search_attribute,
     status,
-    until,
+    workflow_harness,
 )
 from workflows.search_attributes import INVOICE_STAGE, STAGE
 
@@ -34,7 +36,7 @@ CUSTOMER = {
 async def harness(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Harness]:
-    async for h in harness_for(time_skipping_env, settings):
+    async with workflow_harness(time_skipping_env, settings) as h:
         yield h
 
 
@@ -79,8 +81,8 @@ async def test_resale_happy_path_to_paid_invoice(harness: Harness) -> None:
     await pay_child(harness, f"RS-{request_id}")
     result = await handle.result()
     assert result.outcome == "paid" and result.invoice_number
-    assert await search_attribute(harness.client, handle.id, INVOICE_STAGE) == "paid"
-    assert await search_attribute(harness.client, handle.id, STAGE) == "paid"
+    assert await search_attribute(handle, INVOICE_STAGE) == "paid"
+    assert await search_attribute(handle, STAGE) == "paid"
     child = await harness.client.get_workflow_handle(f"order-RS-{request_id}").result()
     assert child["amount_cents"] == 100 * 12_000
     steps = set(harness.email_steps(handle.id))
@@ -100,22 +102,22 @@ async def test_refused_purchase_orders_name_the_reason(harness: Harness) -> None
         "end_customer": {"legal_name": "Tallinna Sadam AS", "contact": CUSTOMER["contact"]},
     }
     await handle.signal("submit_purchase_order", missing)
-    await until(lambda: _rejected(handle, "end_customer.address"))
+    await eventually(lambda: _rejected(handle, "end_customer.address"))
     await handle.signal(
         "submit_purchase_order",
         {**po["example"], "end_customer": CUSTOMER, "issued_by": "end_customer"},
     )
-    await until(lambda: _rejected(handle, "end-customer purchase orders"))
+    await eventually(lambda: _rejected(handle, "end-customer purchase orders"))
     await handle.signal(
         "submit_purchase_order",
         {**po["example"], "end_customer": CUSTOMER, "custom_terms": "Net 90"},
     )
-    await until(lambda: _rejected(handle, "custom terms"))
+    await eventually(lambda: _rejected(handle, "custom terms"))
     await handle.signal(
         "submit_purchase_order",
         {**po["example"], "end_customer": {**CUSTOMER, "legal_name": "Someone Else OÜ"}},
     )
-    await until(lambda: _rejected(handle, "is not the customer of this resale"))
+    await eventually(lambda: _rejected(handle, "is not the customer of this resale"))
     st = await status(handle)
     assert st["stage"] == "awaiting_purchase_order" and [
         t["task"] for t in st["pending_tasks"]
@@ -148,9 +150,9 @@ async def test_outreach_is_reminded_and_escalated(harness: Harness) -> None:
     handle = await harness.start_resale()
     await pending(handle, "reach_out")
     await harness.env.sleep(timedelta(days=7))  # skips time on the test server
-    events = await history_events(handle, "reach_out")
+    events = await history_once(handle, "reach_out", "escalated")
     assert ("reach_out", "reminded") in events and ("reach_out", "escalated") in events
-    assert await search_attribute(harness.client, handle.id, STAGE) == "outreach:escalated"
+    assert await attribute_is(handle, STAGE, "outreach:escalated")
 
 
 async def test_embargoed_end_customer_is_refused_first(harness: Harness) -> None:

@@ -12,16 +12,18 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.deals import DealActivities, get_referral_fee, get_registration, list_claims
 from models.deals import ApprovalClaim, DealRecord
 from models.settings import Settings
-from tests.workflows.sales_harness import (
+from tests.eventually import eventually
+from tests.workflows.harness import (
     Harness,
+    attribute_is,
     deal_input,
-    harness_for,
     history_events,
+    history_once,
     pay_child,
     pending,
     search_attribute,
     status,
-    until,
+    workflow_harness,
 )
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
@@ -39,7 +41,7 @@ APPROVE = {"reviewer": "sales-manager@mattermost.com", "decision": "approve"}
 async def harness(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Harness]:
-    async for h in harness_for(time_skipping_env, settings):
+    async with workflow_harness(time_skipping_env, settings) as h:
         yield h
 
 
@@ -58,7 +60,7 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
         quote_task["example"]["net_price_cents"] == 2_400_000
         and quote_task["example"]["discount_percent"] == 20
     )
-    assert await search_attribute(harness.client, handle.id, DEAL_NUMBER) == deal.deal_number
+    assert await search_attribute(handle, DEAL_NUMBER) == deal.deal_number
 
     # A quotation whose discount or net price does not follow the approved registration is refused.
     await handle.signal("submit_quotation", {**quote_task["example"], "discount_percent": 30})
@@ -85,7 +87,9 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
         "end_customer": deal.end_customer.model_dump(mode="json"),
     }
     await handle.signal("submit_purchase_order", po_early)
-    await until(lambda: _has_rejection(handle, "submit_purchase_order", "not signed the quotation"))
+    await eventually(
+        lambda: _has_rejection(handle, "submit_purchase_order", "not signed the quotation")
+    )
     assert (await status(handle))["stage"] == "awaiting_quotation_signature"
 
     await handle.signal("sign_agreement", sign["example"])
@@ -99,7 +103,7 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     await handle.signal(
         "submit_purchase_order", {**po_task["example"], "issued_by": "end_customer"}
     )
-    await until(
+    await eventually(
         lambda: _has_rejection(handle, "submit_purchase_order", "end-customer purchase orders")
     )
     reasons = [
@@ -117,13 +121,12 @@ async def test_approved_deal_to_paid_invoice_through_the_child_order(harness: Ha
     assert (
         result.outcome == "paid" and result.order_id == deal.deal_number and result.invoice_number
     )
-    assert await search_attribute(harness.client, handle.id, INVOICE_STAGE) == "paid"
-    assert (
-        await search_attribute(harness.client, handle.id, INVOICE_NUMBER) == result.invoice_number
-    )
+    assert await search_attribute(handle, INVOICE_STAGE) == "paid"
+    assert await search_attribute(handle, INVOICE_NUMBER) == result.invoice_number
     child = f"order-{deal.deal_number}"
-    assert await search_attribute(harness.client, child, DEAL_NUMBER) == deal.deal_number
-    assert await search_attribute(harness.client, child, PARTNER_ID) == deal.partner.partner_id
+    child_handle = harness.client.get_workflow_handle(child)
+    assert await search_attribute(child_handle, DEAL_NUMBER) == deal.deal_number
+    assert await search_attribute(child_handle, PARTNER_ID) == deal.partner.partner_id
     child_result = await harness.client.get_workflow_handle(child).result()
     assert child_result["amount_cents"] == 2_400_000  # the discounted net price
     assert ("withdraw", "rejected") in await history_events(handle, "withdraw")
@@ -255,7 +258,7 @@ async def test_channel_conflict_is_flagged_and_a_second_approval_is_impossible(
     facts = (await status(handle))["facts"]
     assert [c["deal_number"] for c in facts["channel_conflicts"]] == [other]
     await handle.signal("review_deal", APPROVE)
-    await until(
+    await eventually(
         lambda: _has_rejection(
             handle,
             "review_deal",
@@ -289,7 +292,7 @@ async def test_protection_lapses_without_a_quotation(harness: Harness) -> None:
     assert not [c for c in list_claims(harness.settings) if c.deal_number == deal.deal_number]
     row = get_registration(harness.settings, deal.deal_number)
     assert row is not None and row.status == "lapsed"
-    assert await search_attribute(harness.client, handle.id, STAGE) == "lapsed"
+    assert await search_attribute(handle, STAGE) == "lapsed"
 
 
 async def test_customer_purchased_online_makes_a_referral_fee_payable_until_paid(
@@ -386,11 +389,11 @@ async def test_review_deadline_reminds_and_escalates_to_the_sales_managers(
     handle = await harness.start_deal()
     await pending(handle, "review_deal")
     await harness.env.sleep(timedelta(days=6))
-    events = await history_events(handle, "review_deal")
+    events = await history_once(handle, "review_deal", "escalated")
     assert ("review_deal", "reminded") in events and ("review_deal", "escalated") in events
-    assert await search_attribute(harness.client, handle.id, STAGE) == "in_review:escalated"
+    assert await attribute_is(handle, STAGE, "in_review:escalated")
     assert {"review_deal:reminder:1", "review_deal:escalation"} <= set(
-        harness.email_steps(handle.id)
+        await harness.emailed(handle.id, "review_deal:reminder:1", "review_deal:escalation")
     )
 
 
@@ -404,15 +407,14 @@ async def test_unanswered_question_reminds_the_partner_by_email(harness: Harness
     )
     await pending(handle, "provide_deal_information")
     await harness.env.sleep(timedelta(days=10))
+    question = "deal:provide_deal_information:1"
+    await harness.emailed(handle.id, f"{question}:reminder:1", f"{question}:escalation")
     mails = {m.step: m for m in harness.emails(handle.id)}
     reminder = mails["deal:provide_deal_information:1:reminder:1"]
     escalation = mails["deal:provide_deal_information:1:escalation"]
     assert deal.partner.contact.email in reminder.to_addrs and "Budget?" in reminder.text_body
     assert deal.partner.contact.email in escalation.to_addrs
-    assert (
-        await search_attribute(harness.client, handle.id, STAGE)
-        == "information_requested:escalated"
-    )
+    assert await attribute_is(handle, STAGE, "information_requested:escalated")
     await handle.signal(
         "provide_deal_information", {"answered_by": "lena@x.example", "answer": "Approved for Q1"}
     )
@@ -432,20 +434,15 @@ async def test_the_deal_mirrors_the_child_orders_invoice_while_it_runs(harness: 
     for task in ("accept_terms", "review_license"):
         await child.signal(task, (await pending(child, task))["example"])
     await pending(child, "record_payment")
-    await until(lambda: _invoice_stage_is(harness, handle.id, "open"))  # pushed by the child
+    await attribute_is(handle, INVOICE_STAGE, "open")  # pushed by the child
     assert (
-        await search_attribute(harness.client, handle.id, AMOUNT_DUE_CENTS)
-        == quote_task["example"]["net_price_cents"]
+        await search_attribute(handle, AMOUNT_DUE_CENTS) == quote_task["example"]["net_price_cents"]
     )
     facts = (await status(handle))["facts"]
     assert facts["order"]["stage"] == "invoiced" and facts["order"]["pending_tasks"] == [
         "record_payment"
     ]
     assert facts["invoice_stage"] == "open" and facts["order"]["invoice_number"]
-
-
-async def _invoice_stage_is(harness: Harness, workflow_id: str, stage: str) -> bool:
-    return await search_attribute(harness.client, workflow_id, INVOICE_STAGE) == stage
 
 
 async def test_unsigned_quotation_expires_and_frees_the_opportunity(harness: Harness) -> None:
