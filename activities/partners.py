@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Table
+from sqlmodel import select
 from temporalio import activity
 
 from activities.database import get_engine, session_scope
@@ -49,6 +50,7 @@ class PartnerActivities:
 
 
 def get_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:
+    """The partner as recorded, or None when unknown."""
     with session_scope(settings.resolved_database_url) as session:
         row = session.get(PartnerRow, partner_id)
         if row is None:
@@ -59,8 +61,7 @@ def get_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:
 def list_partners(
     settings: Settings, program: str | None = None, status: str | None = None
 ) -> list[PartnerRecord]:
-    from sqlmodel import select
-
+    """The partners on record, by company name, optionally of one program or status."""
     with session_scope(settings.resolved_database_url) as session:
         query = select(PartnerRow)
         if program:
