@@ -342,9 +342,7 @@ class AuthorizedResale(SalesWorkflow):
         )
 
     def _end(self, outcome: str, reason: str | None, **extra: Any) -> SalesOutcome:
-        self.close_all_tasks()
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
+        self.conclude(outcome, reason)
         return SalesOutcome(
             workflow_id=workflow.info().workflow_id, outcome=outcome, reason=reason, **extra
         )

@@ -332,8 +332,7 @@ class DirectoryListing(ProcessWorkflow):
         data = self._require_input()
         left = self._left
         assert left is not None
-        for task in list(self._tasks):
-            self.close_task(task)
+        self.close_all_tasks()
         removed = await call(
             "unpublish_listing",
             UnpublishRequest(

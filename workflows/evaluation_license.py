@@ -290,11 +290,8 @@ class EvaluationLicense(ProcessWorkflow):
         self, outcome: str, reason: str | None, licenses: list[str] | None = None
     ) -> EvaluationLicenseResult:
         data = self._require()
-        for task in list(self._tasks):
-            self.close_task(task)
+        self.conclude(outcome, reason)
         issued = licenses if licenses is not None else list(data.licenses)
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
         return EvaluationLicenseResult(
             partner_id=data.form.partner_id,
             outcome=outcome,

@@ -592,10 +592,7 @@ class OrderFulfillment(ProcessWorkflow):
         self, outcome: str, reason: str | None, *, license_id: str | None = None
     ) -> OrderFulfillmentResult:
         order = self._require_order()
-        for task in list(self._tasks):
-            self.close_task(task)
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
+        self.conclude(outcome, reason)
         await self._record_order(outcome)
         invoice = self._invoice
         return OrderFulfillmentResult(

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.calls import EXTERNAL, RECORD, call
-from workflows.deadlines import Deadline, business_deadline
+from workflows.deadlines import Deadline, Escalate, business_deadline
 from workflows.human_tasks import HumanTask
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
@@ -519,7 +519,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             Deadline(
                 reminders=[reminder],
                 due_at=due_at,
-                remind=self._partner_reminder(WEBSITE_PUBLISHED),
+                remind=self.clock.reminder_email(WEBSITE_PUBLISHED, to=self._partner()),
                 escalate=self._partner_escalation(WEBSITE_PUBLISHED, "account_manager"),
             ),
         )
@@ -656,7 +656,9 @@ class RocketChatOnboarding(AgreementWorkflow):
             Deadline(
                 reminders=reminders,
                 due_at=escalation,
-                remind=self._partner_reminder(BASIC_TRAINING, cc_role="partner_manager"),
+                remind=self.clock.reminder_email(
+                    BASIC_TRAINING, to=self._partner(), cc=["role:partner_manager"]
+                ),
                 escalate=escalate,
             ),
         )
@@ -676,30 +678,14 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     # --- partner emails for partner-owned tasks ------------------------------------------------
 
-    def _partner_reminder(self, spec: HumanTask, cc_role: str | None = None) -> Any:
-        async def remind(number: int) -> None:
-            cc = [f"role:{cc_role}"] if cc_role else []
-            await self.email(
-                f"{spec.task}:reminder:{number}",
-                [str(self._require_app().contact.email)],
-                "task_reminder",
-                self.task_context(spec),
-                cc=cc,
-            )
+    def _partner(self) -> list[str]:
+        return [str(self._require_app().contact.email)]
 
-        return remind
-
-    def _partner_escalation(self, spec: HumanTask, owner_role: str) -> Any:
-        async def escalate() -> None:
-            await self.email(
-                f"{spec.task}:escalation",
-                [str(self._require_app().contact.email), f"role:{owner_role}"],
-                "task_escalation",
-                self.task_context(spec),
-                cc=["role:operations"],
-            )
-
-        return escalate
+    def _partner_escalation(self, spec: HumanTask, owner_role: str) -> Escalate:
+        """The escalation email to the partner and the role that follows the task up."""
+        return self.clock.escalation_email(
+            spec, to=[*self._partner(), f"role:{owner_role}"], cc=["role:operations"]
+        )
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -828,10 +814,7 @@ class RocketChatOnboarding(AgreementWorkflow):
     async def _end(
         self, outcome: str, reason: str | None, **extra: Any
     ) -> RocketChatOnboardingResult:
-        for task in list(self._tasks):
-            self.close_task(task)
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
+        self.conclude(outcome, reason)
         return RocketChatOnboardingResult(
             partner_id=self._require_app().partner_id, outcome=outcome, reason=reason, **extra
         )  # type: ignore[arg-type]

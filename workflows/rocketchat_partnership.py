@@ -676,8 +676,7 @@ class RocketChatPartnership(ProcessWorkflow):
     async def _finish(self, outcome: str, reason: str) -> RocketChatPartnershipResult:
         s = self._state()
         app = s.application
-        for task in list(self._tasks):
-            self.close_task(task)
+        self.close_all_tasks()
         status = "removed"
         current = await call(
             "get_partner",

@@ -241,10 +241,7 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
 
     async def _end(self, outcome: str, reason: str | None) -> SiApplicationResult:
         application = self._require()
-        for task in list(self._tasks):
-            self.close_task(task)
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
+        self.conclude(outcome, reason)
         return SiApplicationResult(
             application_id=application.application_id,
             partner_id=application.resolved_partner_id,

@@ -325,14 +325,15 @@ class VarApplication(PartnerApplicationWorkflow):
                 description=f"Review the VAR application of {application.company} ({application.country}), round {round_number}. Pre-screen: {criteria}",
             )
             self.set_stage("application_review")
+            review_step = f"review_application:{round_number}"
             await self.wait_for(
                 REVIEW_APPLICATION,
                 lambda: self._review is not None,
                 Deadline(
                     reminders=[reminder],
                     due_at=due_at,
-                    remind=self._review_reminder(round_number),
-                    escalate=self._review_escalation(round_number),
+                    remind=self.clock.reminder_email(REVIEW_APPLICATION, step=review_step),
+                    escalate=self.clock.escalation_email(REVIEW_APPLICATION, step=review_step),
                 ),
             )
             self.close_task(REVIEW_APPLICATION.task)
@@ -455,28 +456,6 @@ class VarApplication(PartnerApplicationWorkflow):
 
         await asyncio.gather(training(), support())
 
-    def _review_reminder(self, round_number: int) -> Any:
-        async def remind(number: int) -> None:
-            await self.notify(
-                f"review_application:{round_number}:reminder:{number}",
-                ["role:partner_manager"],
-                "task_reminder",
-                self.task_context(REVIEW_APPLICATION),
-            )
-
-        return remind
-
-    def _review_escalation(self, round_number: int) -> Any:
-        async def escalate() -> None:
-            await self.notify(
-                f"review_application:{round_number}:escalation",
-                ["role:partner_manager", "role:operations"],
-                "task_escalation",
-                self.task_context(REVIEW_APPLICATION),
-            )
-
-        return escalate
-
     async def _decline(self, outcome: str, screen: PrescreenResult) -> VarApplicationResult:
         application = self._require()
         reasons = [c.evidence for c in screen.failed]
@@ -490,10 +469,7 @@ class VarApplication(PartnerApplicationWorkflow):
 
     async def _end(self, outcome: str, reason: str | None) -> VarApplicationResult:
         application = self._require()
-        for task in list(self._tasks):
-            self.close_task(task)
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
+        self.conclude(outcome, reason)
         if outcome != "active":
             await self.decide("outcome", "system", outcome, reason=reason)
         return VarApplicationResult(
