@@ -40,6 +40,7 @@ _ENV.filters["money"] = _money
 
 
 def agreement_id_for(idempotency_key: str) -> str:
+    """`agr_<20 hex>`: the same key always names the same agreement."""
     return "agr_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
 
 
@@ -60,6 +61,8 @@ def _aware(value: datetime) -> datetime:
 
 
 class AgreementActivities:
+    """Agreement texts and signatures, bound to one records database."""
+
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
 

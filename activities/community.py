@@ -108,6 +108,8 @@ class RocketChatClient:
 
 
 class CommunityActivities:
+    """The workgroup activity, over `transport` when given (tests)."""
+
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.transport = transport
@@ -184,6 +186,7 @@ def _workgroup(row: RocketChatWorkgroupRow) -> Workgroup:
 
 
 def list_workgroups(settings: Settings, partner_id: str | None = None) -> list[Workgroup]:
+    """The recorded workgroups, optionally of one partner."""
     with session_scope(settings.resolved_database_url) as session:
         query = select(RocketChatWorkgroupRow)
         if partner_id:

@@ -76,21 +76,26 @@ def allocate_deal_number(
 
 
 def get_registration(settings: Settings, deal_number: str) -> DealRegistrationRow | None:
+    """The registration with the deal number, or None."""
     with session_scope(settings.resolved_database_url) as session:
         return session.get(DealRegistrationRow, deal_number)
 
 
 def get_referral_fee(settings: Settings, deal_number: str) -> ReferralFeeRow | None:
+    """The referral-fee payable of the deal, or None."""
     with session_scope(settings.resolved_database_url) as session:
         return session.get(ReferralFeeRow, deal_number)
 
 
 def list_claims(settings: Settings) -> list[DealClaimRow]:
+    """The opportunities approved registrations hold, by opportunity."""
     with session_scope(settings.resolved_database_url) as session:
         return list(session.exec(select(DealClaimRow).order_by(col(DealClaimRow.opportunity_key))))
 
 
 class DealActivities:
+    """Deal-registration writes and the conflict check, bound to one records database."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.resolved_database_url

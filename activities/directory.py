@@ -38,6 +38,8 @@ def official_languages(country: str) -> tuple[str, ...]:
 
 
 class DirectoryActivities:
+    """Directory listings and the VAR pre-screen, bound to one records database."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.resolved_database_url
@@ -116,6 +118,7 @@ def store_logo(settings: Settings, data: bytes) -> LogoRef:
 
 
 def get_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | None:
+    """The stored logo (bytes and type), or None."""
     with session_scope(settings.resolved_database_url) as session:
         return session.get(DirectoryLogoRow, logo_id)
 
@@ -134,6 +137,7 @@ def list_listings(
 
 
 def get_listing(settings: Settings, partner_id: str) -> PublishedListing | None:
+    """The partner's published listing, or None when not in the directory."""
     with session_scope(settings.resolved_database_url) as session:
         row = session.get(DirectoryListingRow, partner_id)
         return _listing(row) if row else None

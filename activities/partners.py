@@ -18,6 +18,8 @@ from models.tables import PartnerRow
 
 
 class PartnerActivities:
+    """Partner records, bound to one records database."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.resolved_database_url

@@ -16,6 +16,8 @@ from models.tables import RocketChatSalesReportRow
 
 
 class RocketChatRecordActivities:
+    """Rocket.Chat sales reports, bound to one records database."""
+
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
 
@@ -38,6 +40,7 @@ class RocketChatRecordActivities:
 
 
 def list_sales_reports(settings: Settings, partner_id: str) -> list[RocketChatSalesReportRow]:
+    """The partner's monthly sales reports, oldest month first."""
     with session_scope(settings.resolved_database_url) as session:
         query = select(RocketChatSalesReportRow).where(
             RocketChatSalesReportRow.partner_id == partner_id

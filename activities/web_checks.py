@@ -143,6 +143,8 @@ def check_website(
 
 
 class WebCheckActivities:
+    """The partner-website check, over `transport` when given (tests)."""
+
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.transport = transport

@@ -122,6 +122,7 @@ PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "idna", "pycountr
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, sharing the deterministic contract libraries."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )
@@ -159,6 +160,7 @@ class _HeartbeatingActivity(ActivityInboundInterceptor):
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+    """The worker of every workflow and activity, on the settings' task queue unless given."""
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -172,6 +174,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
 
 
 async def run_worker(settings: Settings | None = None) -> None:
+    """Migrate the records, register search attributes, then run the worker until stopped."""
     settings = settings or get_settings()
     migrate(settings.resolved_database_url)
     client = await connect(settings)
@@ -190,6 +193,7 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 def main() -> None:
+    """`partnerflow worker`: run the worker with logging to stderr."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
