@@ -47,7 +47,10 @@ DECIDE = HumanTask(
     task="approve_resale",
     handler="decide_resale",
     assignee="sales_manager",
-    description="Approve the one-time resale with the purchase-order details for the customer, or reject it (reason required)",
+    description=(
+        "Approve the one-time resale with the purchase-order details for the customer, or reject "
+        "it (reason required)"
+    ),
     model=ResaleDecision,
     example={
         "approver": "sales-manager@mattermost.com",
@@ -65,13 +68,19 @@ DECIDE = HumanTask(
 SIGN = sign_task(
     "sign_reseller_agreement",
     "partner",
-    "The reseller signs the one-time authorized reseller agreement (signed link emailed to the reseller's contact)",
+    (
+        "The reseller signs the one-time authorized reseller agreement (signed link emailed to "
+        "the reseller's contact)"
+    ),
 )
 PURCHASE_ORDER = HumanTask(
     task="submit_purchase_order",
     handler="submit_purchase_order",
     assignee="partner",
-    description="Send the purchase order to partners@mattermost.com with the customer's name, address and contact information",
+    description=(
+        "Send the purchase order to partners@mattermost.com with the customer's name, address and "
+        "contact information"
+    ),
     model=ResalePurchaseOrder,
     example={},
 )
@@ -121,7 +130,8 @@ class AuthorizedResale(SalesWorkflow):
             request.end_customer_name
         ):
             problems.append(
-                f"the end customer {po.end_customer.legal_name} is not the customer of this resale ({request.end_customer_name})"
+                f"the end customer {po.end_customer.legal_name} is not the customer of this "
+                f"resale ({request.end_customer_name})"
             )
         problems += review_order_terms(self._order_for(po))
         if problems:

@@ -53,7 +53,10 @@ REVIEW = HumanTask(
     task="review_deal",
     handler="review_deal",
     assignee="sales_manager",
-    description="Review the deal registration: approve, reject (reason required) or request more information (question)",
+    description=(
+        "Review the deal registration: approve, reject (reason required) or request more "
+        "information (question)"
+    ),
     model=DealReview,
     example={"reviewer": "sales-manager@mattermost.com", "decision": "approve"},
 )
@@ -61,7 +64,10 @@ ANSWER = HumanTask(
     task="provide_deal_information",
     handler="provide_deal_information",
     assignee="partner",
-    description="Answer the reviewer's question about the deal registration (form `deal-information` or this signal)",
+    description=(
+        "Answer the reviewer's question about the deal registration (form `deal-information` or "
+        "this signal)"
+    ),
     model=DealInformation,
     example={"answered_by": "partner@example.com", "answer": "…"},
 )
@@ -69,7 +75,10 @@ QUOTE = HumanTask(
     task="submit_quotation",
     handler="submit_quotation",
     assignee="sales_manager",
-    description="Prepare the quotation for the approved deal: quote number, list price, discount, net price and the customer's contact email for the license key",
+    description=(
+        "Prepare the quotation for the approved deal: quote number, list price, discount, net "
+        "price and the customer's contact email for the license key"
+    ),
     model=Quotation,
     example={},
 )
@@ -82,7 +91,10 @@ PURCHASE_ORDER = HumanTask(
     task="submit_purchase_order",
     handler="submit_purchase_order",
     assignee="partner",
-    description="Send the purchase order for the signed quotation: billed to the reseller, amount = the quotation's net price, with the end customer's details",
+    description=(
+        "Send the purchase order for the signed quotation: billed to the reseller, amount = the "
+        "quotation's net price, with the end customer's details"
+    ),
     model=DealPurchaseOrder,
     example={},
 )
@@ -90,7 +102,10 @@ REFERRAL_FEE = HumanTask(
     task="record_referral_fee_paid",
     handler="record_referral_fee_paid",
     assignee="finance",
-    description="Pay the partner's referral-fee invoice (sent to payments@mattermost.com) and record the payment",
+    description=(
+        "Pay the partner's referral-fee invoice (sent to payments@mattermost.com) and record the "
+        "payment"
+    ),
     model=ReferralFeePaid,
     example={},
 )
@@ -142,7 +157,10 @@ class DealRegistration(SalesWorkflow):
                 ANSWER.task,
                 answer.answered_by,
                 "rejected",
-                reason=f"the answer is for deal {answer.deal_number}, not {self._require().deal_number}",
+                reason=(
+                    f"the answer is for deal {answer.deal_number}, not "
+                    f"{self._require().deal_number}"
+                ),
             )
             return
         self._answer = answer
@@ -162,7 +180,10 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
-                reason=f"the approved registration's reseller discount is {deal.discount_percent}%, not {quotation.discount_percent}%",
+                reason=(
+                    f"the approved registration's reseller discount is {deal.discount_percent}%, "
+                    f"not {quotation.discount_percent}%"
+                ),
             )
             return
         expected = quote(quotation.list_unit_price_cents, quotation.seats, deal.discount_percent)
@@ -171,7 +192,10 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
-                reason=f"net price {quotation.net_price_cents} cents does not follow from the list price and discount: expected {expected.net_cents} cents",
+                reason=(
+                    f"net price {quotation.net_price_cents} cents does not follow from the list "
+                    f"price and discount: expected {expected.net_cents} cents"
+                ),
             )
             return
         self._quote = quotation
@@ -186,7 +210,10 @@ class DealRegistration(SalesWorkflow):
                 PURCHASE_ORDER.task,
                 "system",
                 "rejected",
-                reason="the customer has not signed the quotation yet: a purchase order is accepted only after the customer's signature on the quotation",
+                reason=(
+                    "the customer has not signed the quotation yet: a purchase order is accepted "
+                    "only after the customer's signature on the quotation"
+                ),
             )
             return
         po = self.accept(PURCHASE_ORDER, payload, DealPurchaseOrder)
@@ -234,7 +261,10 @@ class DealRegistration(SalesWorkflow):
                 "customer_purchased_online",
                 report.reported_by,
                 "rejected",
-                reason=f"a referral fee is owed only on an approved, protected registration without a purchase order (stage {self._stage})",
+                reason=(
+                    "a referral fee is owed only on an approved, protected registration without "
+                    f"a purchase order (stage {self._stage})"
+                ),
             )
             return
         self._online = report
@@ -430,7 +460,11 @@ class DealRegistration(SalesWorkflow):
             REVIEW.task,
             review.reviewer,
             "rejected",
-            reason=f"deal {claim.held_by} is already approved for this opportunity ({claim.matched_on}): two approved registrations of the same opportunity are impossible",
+            reason=(
+                f"deal {claim.held_by} is already approved for this opportunity "
+                f"({claim.matched_on}): two approved registrations of the same opportunity are "
+                "impossible"
+            ),
         )
         return False
 
@@ -782,17 +816,20 @@ class DealRegistration(SalesWorkflow):
         problems = []
         if po.amount_cents != quotation.net_price_cents:
             problems.append(
-                f"the amount {po.amount_cents} cents does not match quotation {quotation.quote_number} ({quotation.net_price_cents} cents)"
+                f"the amount {po.amount_cents} cents does not match quotation "
+                f"{quotation.quote_number} ({quotation.net_price_cents} cents)"
             )
         if normalize_company(po.bill_to) != normalize_company(deal.partner.company):
             problems.append(
-                f"the purchase order must be billed to the reseller {deal.partner.company}, not {po.bill_to}"
+                f"the purchase order must be billed to the reseller {deal.partner.company}, "
+                f"not {po.bill_to}"
             )
         if normalize_company(po.end_customer.legal_name) != normalize_company(
             deal.end_customer.legal_name
         ):
             problems.append(
-                f"the end customer {po.end_customer.legal_name} is not the registered customer {deal.end_customer.legal_name}"
+                f"the end customer {po.end_customer.legal_name} is not the registered "
+                f"customer {deal.end_customer.legal_name}"
             )
         draft = OrderFulfillmentInput(
             order_id=deal.deal_number,

@@ -47,7 +47,10 @@ SUBMIT_LISTING = HumanTask(
     task="submit_listing",
     handler="submit_listing",
     assignee="partner",
-    description="The partner submits its directory listing (name, 30–100-word description, city, state/province, country, website URL, logo at least 200 px wide) on the listing page",
+    description=(
+        "The partner submits its directory listing (name, 30–100-word description, city, "
+        "state/province, country, website URL, logo at least 200 px wide) on the listing page"
+    ),
     model=ListingSubmission,
     example={},
 )
@@ -55,7 +58,10 @@ REVIEW_LISTING = HumanTask(
     task="review_listing",
     handler="review_listing",
     assignee="reviewer",
-    description="Review the submitted directory listing: approve it for the public directory, or ask for changes",
+    description=(
+        "Review the submitted directory listing: approve it for the public directory, or ask for "
+        "changes"
+    ),
     model=ListingReview,
     example={"reviewer": "partners@mattermost.com", "decision": "approve"},
 )
@@ -251,7 +257,10 @@ class DirectoryListing(ProcessWorkflow):
         self.open_task(
             REVIEW_LISTING,
             due_at,
-            description=f"Review the directory listing of {data.company} (submission {round_number}): approve it, or ask for changes",
+            description=(
+                f"Review the directory listing of {data.company} (submission {round_number}): "
+                "approve it, or ask for changes"
+            ),
         )
         self.set_stage("listing_review")
         await self.wait_for(

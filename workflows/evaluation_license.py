@@ -44,7 +44,10 @@ REVIEW_REQUEST = HumanTask(
     task="review_evaluation_license",
     handler="review_evaluation_license",
     assignee="license_desk",
-    description="Review the partner's Evaluation License request against the certified-reseller records and approve delivery (within 2–3 business days)",
+    description=(
+        "Review the partner's Evaluation License request against the certified-reseller records "
+        "and approve delivery (within 2–3 business days)"
+    ),
     model=EvaluationReview,
     example={"reviewer": "license-desk@mattermost.com", "decision": "approve"},
 )
@@ -52,7 +55,10 @@ RENEW_LICENSE = HumanTask(
     task="renew_evaluation_license",
     handler="renew_evaluation_license",
     assignee="license_desk",
-    description="The partner's Evaluation License expires in 30 days: renew it for another year, or let it expire",
+    description=(
+        "The partner's Evaluation License expires in 30 days: renew it for another year, or let "
+        "it expire"
+    ),
     model=EvaluationRenewal,
     example={"decided_by": "license-desk@mattermost.com", "decision": "renew"},
 )
@@ -170,7 +176,10 @@ class EvaluationLicense(ProcessWorkflow):
         self.open_task(
             RENEW_LICENSE,
             expires_at,
-            description=f"The Evaluation License {license_id} of {form.company} expires on {expires_at:%Y-%m-%d}: renew it for another year, or let it expire",
+            description=(
+                f"The Evaluation License {license_id} of {form.company} expires on "
+                f"{expires_at:%Y-%m-%d}: renew it for another year, or let it expire"
+            ),
         )
         self.set_stage("renewal")
         decided = await self.wait_for(

@@ -183,7 +183,10 @@ class OrderFulfillment(ProcessWorkflow):
                 "record_payment",
                 payment.recorded_by,
                 "rejected",
-                reason=f"amount {payment.amount_cents} differs from the amount due {self._invoice.amount_due_cents}",
+                reason=(
+                    f"amount {payment.amount_cents} differs from the amount due "
+                    f"{self._invoice.amount_due_cents}"
+                ),
             )
             return
         self._commands.append(_InvoiceCommand("pay", payment.recorded_by, payment.model_dump()))
@@ -406,7 +409,10 @@ class OrderFulfillment(ProcessWorkflow):
             ],
             currency=order.currency,
             days_until_due=order.invoice_days_until_due,
-            description=f"Order {order.order_id}, purchase order {order.purchase_order.number}, end customer {order.end_customer.legal_name}",
+            description=(
+                f"Order {order.order_id}, purchase order {order.purchase_order.number}, end "
+                f"customer {order.end_customer.legal_name}"
+            ),
             metadata={
                 "order_id": order.order_id,
                 "workflow_id": workflow_id,

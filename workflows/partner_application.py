@@ -62,12 +62,16 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
                 listing,
                 id=listing_id,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"Directory listing of {listing.company} ({listing.partner_type.replace('_', ' ')})",
+                static_summary=(
+                    f"Directory listing of {listing.company} "
+                    f"({listing.partner_type.replace('_', ' ')})"
+                ),
                 static_details=(
                     f"**{listing.company}**, {listing.partner_type.replace('_', ' ')}\n\n"
                     f"- **Contact:** {listing.contact.name} <{listing.contact.email}>\n"
                     f"- **Territory:** {', '.join(listing.territory) or '—'}\n"
-                    "- The partner submits the listing on the signed `/listing` page emailed to them; "
+                    "- The partner submits the listing on the signed `/listing` page emailed "
+                    "to them; "
                     "it appears on the public `/partners` directory once approved.\n"
                     f"- **Started by:** `{workflow.info().workflow_id}`"
                 ),

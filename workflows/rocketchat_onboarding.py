@@ -65,16 +65,21 @@ from workflows.signatures import AgreementWorkflow, sign_task
 
 BRAND_GUIDE_URL = "https://github.com/RocketChat/Rocket.Chat.Artwork"
 BADGE_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="220" height="48" role="img" aria-label="Official Rocket.Chat Partner">'
+    '<svg xmlns="http://www.w3.org/2000/svg" width="220" height="48" role="img" '
+    'aria-label="Official Rocket.Chat Partner">'
     '<rect width="220" height="48" rx="6" fill="#f5455c"/>'
-    '<text x="110" y="30" fill="#fff" font-family="Helvetica,Arial,sans-serif" font-size="15" text-anchor="middle">Official Rocket.Chat Partner</text></svg>\n'
+    '<text x="110" y="30" fill="#fff" font-family="Helvetica,Arial,sans-serif" font-size="15" '
+    'text-anchor="middle">Official Rocket.Chat Partner</text></svg>\n'
 )
 
 REVIEW_PREREQUISITES = HumanTask(
     "review_prerequisites",
     "review_prerequisites",
     "partner_manager",
-    "Review the partner's pre-requirements (company, type, services, website) and approve or decline",
+    (
+        "Review the partner's pre-requirements (company, type, services, website) and approve or "
+        "decline"
+    ),
     PrerequisitesReview,
     {"reviewer": "partners@rocket.chat", "decision": "approve"},
 )
@@ -82,7 +87,10 @@ SCHEDULE_MEETING = HumanTask(
     "schedule_meeting",
     "schedule_meeting",
     "account_manager",
-    "Schedule the partnership meeting with the partner (details of the partnership, business location)",
+    (
+        "Schedule the partnership meeting with the partner (details of the partnership, business "
+        "location)"
+    ),
     MeetingScheduled,
     {
         "account_manager": "sales@rocket.chat",
@@ -106,7 +114,10 @@ SET_GOALS = HumanTask(
     "set_goals",
     "set_goals",
     "account_manager",
-    "Agree measurable goals for the next three months and the year (the baseline of the quarterly reviews)",
+    (
+        "Agree measurable goals for the next three months and the year (the baseline of the "
+        "quarterly reviews)"
+    ),
     GoalsSet,
     {
         "agreed_by": "sales@rocket.chat",
@@ -132,13 +143,19 @@ SET_CONTRACT_TERMS = HumanTask(
 SIGN_CONTRACT = sign_task(
     "sign_partner_agreement",
     "partner",
-    "The partner click-signs the Rocket.Chat Partner Agreement (link emailed to the partner's contact)",
+    (
+        "The partner click-signs the Rocket.Chat Partner Agreement (link emailed to the partner's "
+        "contact)"
+    ),
 )
 WEBSITE_PUBLISHED = HumanTask(
     "publish_website",
     "website_published",
     "partner",
-    "The partner adds the Rocket.Chat logo, partnership description and services to its website and names the page",
+    (
+        "The partner adds the Rocket.Chat logo, partnership description and services to its "
+        "website and names the page"
+    ),
     WebsitePublished,
     {
         "url": "https://partner.example/partners/rocket-chat",
@@ -149,7 +166,10 @@ WEBSITE_FOLLOW_UP = HumanTask(
     "website_follow_up",
     "website_follow_up",
     "account_manager",
-    "The partner's website does not name Rocket.Chat yet: follow up with the partner, then check again or confirm by hand",
+    (
+        "The partner's website does not name Rocket.Chat yet: follow up with the partner, then "
+        "check again or confirm by hand"
+    ),
     WebsiteFollowUp,
     {"decided_by": "sales@rocket.chat", "outcome": "recheck"},
 )
@@ -157,7 +177,10 @@ WORKGROUP_MANUAL = HumanTask(
     "create_workgroup",
     "workgroup_created",
     "partner_manager",
-    "The community server refused to create the workgroup: create it on open.rocket.chat by hand and record its name",
+    (
+        "The community server refused to create the workgroup: create it on open.rocket.chat by "
+        "hand and record its name"
+    ),
     WorkgroupCreatedManually,
     {"created_by": "partners@rocket.chat", "room_name": "partner-example"},
 )
@@ -165,7 +188,10 @@ BASIC_TRAINING = HumanTask(
     "basic_training",
     "record_certification",
     "partner",
-    "The partner completes basic training for each service type it provides within 60 days of signature; the trainer records each certification",
+    (
+        "The partner completes basic training for each service type it provides within 60 days of "
+        "signature; the trainer records each certification"
+    ),
     Certification,
     {"service": "consulting", "certified_by": "training@rocket.chat", "trainee": "Jane Doe"},
 )
@@ -262,7 +288,10 @@ class RocketChatOnboarding(AgreementWorkflow):
                 BASIC_TRAINING.task,
                 cert.certified_by,
                 "rejected",
-                reason=f"{cert.service!r} is not an uncertified service of this partner ({', '.join(services)})",
+                reason=(
+                    f"{cert.service!r} is not an uncertified service of this partner "
+                    f"({', '.join(services)})"
+                ),
             )
             return
         self._certifications[cert.service] = cert
@@ -326,7 +355,10 @@ class RocketChatOnboarding(AgreementWorkflow):
                 "declined",
                 "Your Rocket.Chat partner application",
                 [
-                    f"Thank you for applying to the Rocket.Chat Partner Program. We cannot accept the application as submitted: {self._review.reason}"
+                    (
+                        "Thank you for applying to the Rocket.Chat Partner Program. We cannot "
+                        f"accept the application as submitted: {self._review.reason}"
+                    )
                 ],
             )
             return await self._end("declined", self._review.reason)
@@ -387,7 +419,10 @@ class RocketChatOnboarding(AgreementWorkflow):
                 "not_signed",
                 "Your Rocket.Chat partner agreement expired",
                 [
-                    "The link to sign the Rocket.Chat Partner Agreement expired before it was signed. Contact your account manager to receive a new one."
+                    (
+                        "The link to sign the Rocket.Chat Partner Agreement expired before it was "
+                        "signed. Contact your account manager to receive a new one."
+                    )
                 ],
             )
             return await self._end("not_signed", "the partner agreement was not signed in time")
@@ -401,9 +436,19 @@ class RocketChatOnboarding(AgreementWorkflow):
             "signed",
             "Welcome to the Rocket.Chat Partner Program",
             [
-                f"Your Rocket.Chat Partner Agreement is signed: {app.company} is now an official Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]}.",
-                f"The yearly partner program fee of {money(YEARLY_PROGRAM_FEE_CENTS)} is invoiced separately, payable within 30 days.",
-                "Next steps: put Rocket.Chat on your website, join your workgroup on the community server, and complete the basic training for each service you provide within 60 days.",
+                (
+                    f"Your Rocket.Chat Partner Agreement is signed: {app.company} is now an "
+                    f"official Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]}."
+                ),
+                (
+                    f"The yearly partner program fee of {money(YEARLY_PROGRAM_FEE_CENTS)} is "
+                    "invoiced separately, payable within 30 days."
+                ),
+                (
+                    "Next steps: put Rocket.Chat on your website, join your workgroup on the "
+                    "community server, and complete the basic training for each service you "
+                    "provide within 60 days."
+                ),
             ],
             facts=[
                 ["Program fee invoice", fee.invoice_id],
@@ -445,7 +490,8 @@ class RocketChatOnboarding(AgreementWorkflow):
             ),
             static_summary=f"Rocket.Chat partnership: {app.company} ({PARTNER_TYPE_LABELS[app.partner_type]})",
             static_details=(
-                f"**{app.company}**, Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]} ({app.country})\n\n"
+                f"**{app.company}**, Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]} "
+                f"({app.country})\n\n"
                 f"- **Contact:** {app.contact.name} <{app.contact.email}>\n"
                 f"- **Term:** {terms.term_months} months from {signed_at.date().isoformat()}, "
                 f"yearly fee {money(fee.amount_cents)}\n"
@@ -459,7 +505,11 @@ class RocketChatOnboarding(AgreementWorkflow):
             "onboarded",
             "Onboarding complete",
             [
-                "Your onboarding is complete. Your monthly sales report is due on the 10th of each month for the month before, and we review the partnership with you every quarter."
+                (
+                    "Your onboarding is complete. Your monthly sales report is due on the 10th of "
+                    "each month for the month before, and we review the partnership with you "
+                    "every quarter."
+                )
             ],
             facts=[["Workgroup", workgroup or "—"], ["Website", website or "—"]],
         )
@@ -496,10 +546,18 @@ class RocketChatOnboarding(AgreementWorkflow):
             "badge",
             "Your Rocket.Chat partner badge and brand guide",
             [
-                "Please add your company's Rocket.Chat partnership to your website: the Rocket.Chat logo, a description of the partnership and its type, and the services you provide. The partner badge is attached; the brand guide and logos are at "
+                (
+                    "Please add your company's Rocket.Chat partnership to your website: the "
+                    "Rocket.Chat logo, a description of the partnership and its type, and the "
+                    "services you provide. The partner badge is attached; the brand guide and "
+                    "logos are at "
+                )
                 + BRAND_GUIDE_URL
                 + ".",
-                "When the page is online, confirm it with the page's address (signal website_published), and we will check it.",
+                (
+                    "When the page is online, confirm it with the page's address (signal "
+                    "website_published), and we will check it."
+                ),
             ],
             attachments=[
                 EmailAttachment(
@@ -674,7 +732,10 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     def _training_description(self, remaining: list[str]) -> str:
         labels = SERVICES[self._require_app().partner_type]
-        return f"{BASIC_TRAINING.description}. Still to certify: {', '.join(labels[s] for s in remaining)}"
+        return (
+            f"{BASIC_TRAINING.description}. Still to certify: "
+            f"{', '.join(labels[s] for s in remaining)}"
+        )
 
     # --- partner emails for partner-owned tasks ------------------------------------------------
 

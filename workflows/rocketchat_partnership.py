@@ -80,7 +80,10 @@ SALES_REPORT = HumanTask(
     "monthly_sales_report",
     "submit_sales_report",
     "partner",
-    "The partner submits its monthly sales report (sales closed, prospective sales, hosting revenue, referred projects, premium offers, share statistics)",
+    (
+        "The partner submits its monthly sales report (sales closed, prospective sales, hosting "
+        "revenue, referred projects, premium offers, share statistics)"
+    ),
     SalesReport,
     {},
 )
@@ -88,7 +91,10 @@ QUARTERLY_REVIEW = HumanTask(
     "quarterly_review",
     "decide_review",
     "reviewer",
-    "Decide the quarterly review: compliant, warning or removal (goal attainment and compliance are in the workflow's facts)",
+    (
+        "Decide the quarterly review: compliant, warning or removal (goal attainment and "
+        "compliance are in the workflow's facts)"
+    ),
     ReviewDecision,
     {"reviewer": "partners@rocket.chat", "quarter": 1, "outcome": "compliant"},
 )
@@ -145,7 +151,10 @@ class RocketChatPartnership(ProcessWorkflow):
                 SALES_REPORT.task,
                 report.submitted_by,
                 "rejected",
-                reason=f"no report for {report.month} is expected (open: {', '.join(self._open_months()) or 'none'})",
+                reason=(
+                    f"no report for {report.month} is expected (open: "
+                    f"{', '.join(self._open_months()) or 'none'})"
+                ),
             )
             return
         self._inbox.append(("report", report))
@@ -302,7 +311,12 @@ class RocketChatPartnership(ProcessWorkflow):
                 f"report:{arg}:request",
                 "Your monthly sales report is due",
                 [
-                    f"Please submit your sales report for {arg} (sales closed, prospective sales, hosting revenue, referred projects, premium offers sold, and whether 'share the statistics' is ON in your projects) by {report_due_at(arg):%B %d, %Y}."
+                    (
+                        f"Please submit your sales report for {arg} (sales closed, prospective "
+                        "sales, hosting revenue, referred projects, premium offers sold, and "
+                        "whether 'share the statistics' is ON in your projects) by "
+                        f"{report_due_at(arg):%B %d, %Y}."
+                    )
                 ],
             )
         elif kind == "report_reminder":
@@ -437,7 +451,10 @@ class RocketChatPartnership(ProcessWorkflow):
                         if line.rocketchat_cents > 0
                     ],
                     days_until_due=30,
-                    description=f"Rocket.Chat revenue share, {report.month} ({PARTNER_TYPE_LABELS[app.partner_type]})",
+                    description=(
+                        f"Rocket.Chat revenue share, {report.month} "
+                        f"({PARTNER_TYPE_LABELS[app.partner_type]})"
+                    ),
                     metadata={
                         "partner_id": app.partner_id,
                         "program": "rocketchat",
@@ -623,7 +640,10 @@ class RocketChatPartnership(ProcessWorkflow):
         self.open_task(
             QUARTERLY_REVIEW,
             review.period_end + timedelta(days=REVIEW_DECISION_DAYS),
-            description=f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: {review.proposed}",
+            description=(
+                f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: "
+                f"{review.proposed}"
+            ),
             example=example,
         )
         self._facts["review"] = review.model_dump(mode="json")
@@ -665,8 +685,15 @@ class RocketChatPartnership(ProcessWorkflow):
                 f"review:{review.quarter}:warning",
                 "Warning after your quarterly partnership review",
                 [
-                    f"The review of quarter {review.quarter} found requirements of the Rocket.Chat Partner Program that are not met: {', '.join(review.failures)}. {decision.notes or ''}",
-                    "If they are still not met at the next quarterly review, Rocket.Chat may remove you from the program.",
+                    (
+                        f"The review of quarter {review.quarter} found requirements of the "
+                        "Rocket.Chat Partner Program that are not met: "
+                        f"{', '.join(review.failures)}. {decision.notes or ''}"
+                    ),
+                    (
+                        "If they are still not met at the next quarterly review, Rocket.Chat may "
+                        "remove you from the program."
+                    ),
                 ],
             )
         return None
@@ -727,7 +754,10 @@ class RocketChatPartnership(ProcessWorkflow):
             headline,
             [
                 f"{reason}.",
-                "Your listing as a Rocket.Chat partner is withdrawn; please remove the Rocket.Chat partner badge from your website.",
+                (
+                    "Your listing as a Rocket.Chat partner is withdrawn; please remove the "
+                    "Rocket.Chat partner badge from your website."
+                ),
             ],
             cc=["role:partner_manager"],
         )

@@ -78,13 +78,20 @@ class SalesWorkflow(AgreementWorkflow):
             id=child_id,
             result_type=OrderFulfillmentResult,
             search_attributes=TypedSearchAttributes(pairs),
-            static_summary=f"Order {order.order_id} ({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): {order.reseller.company} → {order.end_customer.legal_name}",
+            static_summary=(
+                f"Order {order.order_id} "
+                f"({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): "
+                f"{order.reseller.company} → {order.end_customer.legal_name}"
+            ),
             static_details=(
                 f"**Order {order.order_id}** for {order.end_customer.legal_name}, "
                 f"{money(order.total_cents, order.currency)}\n\n"
-                f"- **Reseller:** {order.reseller.company} — {order.reseller.contact.name} <{order.reseller.contact.email}>\n"
-                f"- **End customer:** {order.end_customer.contact.name} <{order.end_customer.contact.email}>\n"
-                f"- **Started by:** `{workflow.info().workflow_id}`{' (deal ' + deal_number + ')' if deal_number else ''}"
+                f"- **Reseller:** {order.reseller.company} — {order.reseller.contact.name} "
+                f"<{order.reseller.contact.email}>\n"
+                f"- **End customer:** {order.end_customer.contact.name} "
+                f"<{order.end_customer.contact.email}>\n"
+                "- **Started by:** "
+                f"`{workflow.info().workflow_id}`{' (deal ' + deal_number + ')' if deal_number else ''}"
             ),
         )
         # The child reports every change (`order_progress`); the result closes the loop.

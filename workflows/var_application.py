@@ -55,7 +55,10 @@ REVIEW_APPLICATION = HumanTask(
     task="review_application",
     handler="review_application",
     assignee="partner_manager",
-    description="Review the Value-Added Reseller application against the criteria (within 1–2 weeks): approve, reject with a reason, or ask for more information",
+    description=(
+        "Review the Value-Added Reseller application against the criteria (within 1–2 weeks): "
+        "approve, reject with a reason, or ask for more information"
+    ),
     model=ApplicationReview,
     example={"reviewer": "partners@mattermost.com", "decision": "approve"},
 )
@@ -73,13 +76,19 @@ PROVIDE_INFORMATION = HumanTask(
 SIGN_AGREEMENT = sign_task(
     "sign_var_agreement",
     "partner",
-    "The applicant signs the non-exclusive Mattermost Value-Added Reseller Agreement (link emailed to the contact)",
+    (
+        "The applicant signs the non-exclusive Mattermost Value-Added Reseller Agreement (link "
+        "emailed to the contact)"
+    ),
 )
 ASSIGN_SALES_MANAGER = HumanTask(
     task="assign_sales_manager",
     handler="assign_sales_manager",
     assignee="sales_manager",
-    description="Assign the Sales Manager the new reseller works with on Mattermost Enterprise opportunities",
+    description=(
+        "Assign the Sales Manager the new reseller works with on Mattermost Enterprise "
+        "opportunities"
+    ),
     model=SalesManagerAssignment,
     example={
         "sales_manager": {"name": "Sam Rivera", "email": "sam.rivera@mattermost.com"},
@@ -297,7 +306,10 @@ class VarApplication(PartnerApplicationWorkflow):
                 discount_percent=RESELLER_DISCOUNT_PERCENT,
                 sales_manager=sales.sales_manager.model_dump(),
                 benefits=[
-                    "the reseller discount on Mattermost Enterprise list prices (on approved deal registrations)",
+                    (
+                        "the reseller discount on Mattermost Enterprise list prices (on approved "
+                        "deal registrations)"
+                    ),
                     "deal registration",
                     "your listing in the Mattermost partner directory, with your territory",
                     "a renewable Partner Evaluation License for up to 50 users",
@@ -322,7 +334,10 @@ class VarApplication(PartnerApplicationWorkflow):
             self.open_task(
                 REVIEW_APPLICATION,
                 due_at,
-                description=f"Review the VAR application of {application.company} ({application.country}), round {round_number}. Pre-screen: {criteria}",
+                description=(
+                    f"Review the VAR application of {application.company} "
+                    f"({application.country}), round {round_number}. Pre-screen: {criteria}"
+                ),
             )
             self.set_stage("application_review")
             review_step = f"review_application:{round_number}"
