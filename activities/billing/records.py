@@ -60,6 +60,7 @@ def lines_json(request: InvoiceRequest) -> str:
 
 
 def not_found(invoice_id: str) -> InvoiceNotFound:
+    """The permanent error for an invoice id no billing system knows."""
     return InvoiceNotFound(f"no invoice {invoice_id}", {"invoice_id": invoice_id})
 
 
