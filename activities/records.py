@@ -21,7 +21,13 @@ from activities.database import get_engine, session_scope
 from activities.errors import InvalidRecord
 from models.contracts import DecisionRecord, OrderRecord
 from models.settings import Settings
-from models.tables import DecisionRow, OrderRow
+from models.tables import (
+    DecisionRow,
+    InvoiceRow,
+    OrderRow,
+    ReferralFeeRow,
+    RocketChatSalesReportRow,
+)
 
 
 def upsert_statement(engine: Engine, table: Table) -> Any:
@@ -120,3 +126,44 @@ def get_order(settings: Settings, order_id: str) -> OrderRecord | None:
             return None
         data = row.model_dump(exclude={"created_at", "updated_at"})
         return OrderRecord(**data, at=row.updated_at)
+
+
+# --- reads for the finance board and `partnerflow invoices` -----------------------------------
+
+
+def invoice_currencies_and_customers(
+    settings: Settings, numbers: list[str]
+) -> dict[str, tuple[str, str]]:
+    """Invoice number → (currency in capitals, customer name), for the numbers on record."""
+    known: dict[str, tuple[str, str]] = {}
+    with session_scope(settings.resolved_database_url) as session:
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start : start + 500]
+            for row in session.exec(select(InvoiceRow).where(col(InvoiceRow.number).in_(chunk))):
+                known[row.number or ""] = (row.currency.upper(), row.customer_name)
+    return known
+
+
+def list_referral_fee_rows(settings: Settings) -> list[ReferralFeeRow]:
+    """Every referral fee Mattermost owes or paid partners, newest first."""
+    with session_scope(settings.resolved_database_url) as session:
+        newest_first = col(ReferralFeeRow.created_at).desc()
+        return list(session.exec(select(ReferralFeeRow).order_by(newest_first)))
+
+
+def list_sales_reports_with_invoices(
+    settings: Settings, limit: int = 500
+) -> list[tuple[RocketChatSalesReportRow, InvoiceRow | None]]:
+    """Rocket.Chat monthly sales reports (newest month first, then by partner), each with
+    the invoice that bills its revenue share (None when not invoiced)."""
+    report = RocketChatSalesReportRow
+    with session_scope(settings.resolved_database_url) as session:
+        order = (col(report.month).desc(), col(report.partner_id))
+        rows = list(session.exec(select(report).order_by(*order).limit(limit)))
+        ids = [r.invoice_id for r in rows if r.invoice_id]
+        invoices = (
+            {i.id: i for i in session.exec(select(InvoiceRow).where(col(InvoiceRow.id).in_(ids)))}
+            if ids
+            else {}
+        )
+    return [(r, invoices.get(r.invoice_id or "")) for r in rows]

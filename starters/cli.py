@@ -1,19 +1,26 @@
 """`partnerflow`: run the stack, start processes, list and complete human tasks, follow
-invoices, read the outbox, verify license files."""
+invoices, read the outbox, verify license files.
+
+Each command imports what it needs when it runs, so `partnerflow --help` and the quick
+commands do not load the worker, the web service or the records database."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 license_app = typer.Typer(no_args_is_help=True, help="Enterprise license files.")
@@ -105,9 +112,8 @@ def start(
         raise typer.Exit(1)
     workflow_id = result.body["workflow_id"]
     settings = get_settings()
-    console.print(
-        f"Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
-    )
+    ui = f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+    console.print(f"Temporal UI: {ui}/workflows/{workflow_id}")
 
 
 def apply_override(payload: dict[str, Any], override: str) -> None:
@@ -152,7 +158,8 @@ def tasks(
             console.print(f"  {row['command']}", style="cyan", highlight=False, markup=False)
         else:
             console.print(
-                "  (the workflow did not answer its pending_tasks query; listed from search attributes)"
+                "  (the workflow did not answer its pending_tasks query; "
+                "listed from search attributes)"
             )
 
 
@@ -267,9 +274,8 @@ def outbox(
     if not rows:
         console.print("The outbox is empty.")
     for r in rows:
-        console.print(
-            f"{_short_time(r.sent_at or r.created_at)}  [bold]{r.workflow_id}[/bold]  {r.step}  [{r.status}]"
-        )
+        when = _short_time(r.sent_at or r.created_at)
+        console.print(f"{when}  [bold]{r.workflow_id}[/bold]  {r.step}  [{r.status}]")
         console.print(f"  to {r.to_addrs}: {r.subject}", highlight=False, markup=False)
         if r.eml_path:
             console.print(f"  {r.eml_path}", style="dim", highlight=False)
@@ -295,9 +301,8 @@ def license_verify(
 
 @app.command()
 def schedules(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Set up the Temporal Schedules of the Rocket.Chat quarterly reviews (one per active partner)."""
-    from dataclasses import asdict
-
+    """Set up the Temporal Schedules of the Rocket.Chat quarterly reviews (one per active
+    partner)."""
     from starters.schedules import sync_from_records
 
     async def _sync() -> list[Any]:
@@ -320,7 +325,7 @@ def schedules(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print(table if results else "No Rocket.Chat partners.")
 
 
-async def _client():  # type: ignore[no-untyped-def]
+async def _client() -> Client:
     from workers.client import connect
 
     settings = get_settings()
@@ -335,12 +340,11 @@ async def _client():  # type: ignore[no-untyped-def]
 def _short_time(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 
@@ -381,7 +385,7 @@ def operator_hash(
 ) -> None:
     """Ask for a password twice and print the `name:pbkdf2_sha256$...` entry for
     PARTNERFLOW_OPERATORS (entries are separated by `;`)."""
-    from starters.web.auth import MIN_PASSWORD_LENGTH, NAME_PATTERN, hash_password
+    from starters.web.operators import MIN_PASSWORD_LENGTH, NAME_PATTERN, hash_password
 
     name = (name or typer.prompt("Operator name")).strip()
     if not NAME_PATTERN.match(name):

@@ -22,8 +22,9 @@ from rich.console import Console
 from activities.database import migrate
 from activities.licenses import load_or_create_signing_key
 from models.settings import Settings
-from starters.web.auth import ensure_dev_operator
+from starters.web.app import create_app
 from starters.web.codec import codec_endpoint
+from starters.web.operators import ensure_dev_operator
 from workers.client import connect
 from workers.main import build_worker
 from workers.search_attributes import register_search_attributes
@@ -93,9 +94,8 @@ def _banner(settings: Settings) -> None:
     base = settings.public_base_url
     console.rule("[bold]Partnerflow is running")
     console.print(f"Temporal Web UI     {settings.temporal_ui_url}")
-    console.print(
-        f"Temporal gRPC       {settings.temporal_address}  (namespace {settings.temporal_namespace})"
-    )
+    grpc = f"{settings.temporal_address}  (namespace {settings.temporal_namespace})"
+    console.print(f"Temporal gRPC       {grpc}")
     console.print(f"Web service         {base}   forms: {base}/webhooks/forms")
     console.print(f"Webhook secret      {settings.secret('webhook_secret')}")
     console.print(
@@ -107,7 +107,8 @@ def _banner(settings: Settings) -> None:
     console.print("Start an example order, in another terminal:")
     console.print("  [bold].venv/bin/partnerflow start order --example[/bold]")
     console.print(
-        "Then: .venv/bin/partnerflow tasks   ·   .venv/bin/partnerflow act WORKFLOW_ID HANDLER --input '{...}'"
+        "Then: .venv/bin/partnerflow tasks   ·   "
+        ".venv/bin/partnerflow act WORKFLOW_ID HANDLER --input '{...}'"
     )
     console.rule()
 
@@ -130,8 +131,6 @@ async def run_stack(settings: Settings) -> None:
         await _wait_for_temporal(settings, server)
         client = await connect(settings)
         await register_search_attributes(client, settings.temporal_namespace)
-        from starters.web.app import create_app
-
         web = uvicorn.Server(
             uvicorn.Config(
                 create_app(settings, client),
@@ -140,7 +139,9 @@ async def run_stack(settings: Settings) -> None:
                 log_level="warning",
             )
         )
-        web.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn before 0.29 installed its own signal handlers here; later versions have no
+        # such method (`capture_signals` instead), so the assignment only affects old ones
+        web.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         worker = build_worker(client, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -26,9 +26,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import col, select
 from temporalio.client import Client
 
+from activities.records import (
+    invoice_currencies_and_customers,
+    list_referral_fee_rows,
+    list_sales_reports_with_invoices,
+)
 from models.settings import Settings
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
@@ -208,10 +212,12 @@ def csv_rows(invoices: Iterable[Invoice], now: datetime) -> list[list[str]]:
     rows = [list(CSV_HEADER)]
     for i in invoices:
         unpaid = i.stage in UNPAID_STAGES
+        days = str(days_past_due(i.due_at, now)) if unpaid else ""
+        bucket = aging_bucket(i.due_at, now) if unpaid else ""
         rows.append([
-            _cell(i.invoice_number or ""), i.stage, i.currency, str(decimal_amount(i.amount_due_cents)), str(i.amount_due_cents),
-            i.due_at.astimezone(UTC).isoformat() if i.due_at else "",
-            str(days_past_due(i.due_at, now)) if unpaid else "", aging_bucket(i.due_at, now) if unpaid else "",
+            _cell(i.invoice_number or ""), i.stage, i.currency,
+            str(decimal_amount(i.amount_due_cents)), str(i.amount_due_cents),
+            i.due_at.astimezone(UTC).isoformat() if i.due_at else "", days, bucket,
             _cell(i.workflow_id), i.workflow_type, _cell(i.customer or ""),
         ])  # fmt: skip
     return rows
@@ -260,18 +266,10 @@ async def list_invoices(
 
 def with_records(settings: Settings, invoices: list[Invoice]) -> list[Invoice]:
     """Currency and customer from the invoice records, when they have the invoice."""
-    from activities.database import session_scope
-    from models.tables import InvoiceRow
-
     numbers = [i.invoice_number for i in invoices if i.invoice_number]
     if not numbers:
         return invoices
-    known: dict[str, tuple[str, str]] = {}
-    with session_scope(settings.resolved_database_url) as session:
-        for start in range(0, len(numbers), 500):
-            chunk = numbers[start : start + 500]
-            for row in session.exec(select(InvoiceRow).where(col(InvoiceRow.number).in_(chunk))):
-                known[row.number or ""] = (row.currency.upper(), row.customer_name)
+    known = invoice_currencies_and_customers(settings, numbers)
     return [
         replace(i, currency=known[i.invoice_number][0], customer=known[i.invoice_number][1])
         if i.invoice_number in known
@@ -334,13 +332,6 @@ def grand_total(items: Iterable[Any], amount_attr: str) -> dict[str, Total]:
 
 def list_referral_fees(settings: Settings) -> list[ReferralFee]:
     """Referral fees Mattermost owes partners: payable first, then paid, newest first."""
-    from activities.database import session_scope
-    from models.tables import ReferralFeeRow
-
-    with session_scope(settings.resolved_database_url) as session:
-        rows = list(
-            session.exec(select(ReferralFeeRow).order_by(col(ReferralFeeRow.created_at).desc()))
-        )
     fees = [
         ReferralFee(
             deal_number=r.deal_number,
@@ -354,7 +345,7 @@ def list_referral_fees(settings: Settings) -> list[ReferralFee]:
             created_at=r.created_at,
             paid_at=r.paid_at,
         )  # fmt: skip
-        for r in rows
+        for r in list_referral_fee_rows(settings)
     ]
     return sorted(fees, key=lambda f: f.status != "payable")
 
@@ -362,29 +353,8 @@ def list_referral_fees(settings: Settings) -> list[ReferralFee]:
 def list_revenue_share(settings: Settings, limit: int = 500) -> list[RevenueShareReport]:
     """Rocket.Chat revenue share from the monthly sales reports (newest month first), with
     the state of the invoice that bills it."""
-    from activities.database import session_scope
-    from models.tables import InvoiceRow, RocketChatSalesReportRow
-
-    with session_scope(settings.resolved_database_url) as session:
-        rows = list(
-            session.exec(
-                select(RocketChatSalesReportRow)
-                .order_by(
-                    col(RocketChatSalesReportRow.month).desc(),
-                    col(RocketChatSalesReportRow.partner_id),
-                )
-                .limit(limit)
-            )
-        )
-        ids = [r.invoice_id for r in rows if r.invoice_id]
-        invoices = (
-            {i.id: i for i in session.exec(select(InvoiceRow).where(col(InvoiceRow.id).in_(ids)))}
-            if ids
-            else {}
-        )
     reports = []
-    for r in rows:
-        invoice = invoices.get(r.invoice_id or "")
+    for r, invoice in list_sales_reports_with_invoices(settings, limit):
         try:
             lines = tuple(
                 str(line.get("description", ""))

@@ -31,6 +31,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.partners import list_partners
 from models.contracts import PartnerRecord
 from models.settings import Settings
 from workflows.search_attributes import PARTNER_ID, PROGRAM
@@ -63,7 +64,9 @@ def review_schedule(partner: PartnerRecord, signed_at: datetime, task_queue: str
         hour=[ScheduleRange(signed_at.hour)],
         day_of_month=[ScheduleRange(day)],
         month=[ScheduleRange(m) for m in quarter_months(signed_at)],
-        comment=f"quarterly review of {partner.company}, from the signature on {signed_at:%Y-%m-%d}",
+        comment=(
+            f"quarterly review of {partner.company}, from the signature on {signed_at:%Y-%m-%d}"
+        ),
     )
     action = ScheduleActionStartWorkflow(
         "RocketChatReviewTrigger",
@@ -83,7 +86,8 @@ def review_schedule(partner: PartnerRecord, signed_at: datetime, task_queue: str
         spec=ScheduleSpec(calendars=[calendar], time_zone_name="UTC"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         state=ScheduleState(
-            note=f"Rocket.Chat quarterly review of {partner.company} ({partner.partner_type}); managed by `partnerflow schedules`"
+            note=f"Rocket.Chat quarterly review of {partner.company} ({partner.partner_type}); "
+            "managed by `partnerflow schedules`"
         ),
     )
 
@@ -148,8 +152,6 @@ async def sync_review_schedules(
 
 
 async def sync_from_records(client: Client, settings: Settings) -> list[ScheduleResult]:
-    from activities.partners import list_partners
-
     return await sync_review_schedules(
         client, settings, list_partners(settings, program="rocketchat")
     )

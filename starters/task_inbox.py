@@ -61,9 +61,10 @@ class TaskRow:
     @classmethod
     def from_pending(cls, workflow_id: str, workflow_type: str, task: PendingTask) -> TaskRow:
         return cls(
-            workflow_id=workflow_id, workflow_type=workflow_type, task=task.task, handler=task.handler,
-            assignee=task.assignee, description=task.description, kind=task.kind, due_at=_aware(task.due_at),
-            escalated=task.escalated, reminders_sent=task.reminders_sent, opened_at=_aware(task.opened_at),
+            workflow_id=workflow_id, workflow_type=workflow_type, task=task.task,
+            handler=task.handler, assignee=task.assignee, description=task.description,
+            kind=task.kind, due_at=_aware(task.due_at), escalated=task.escalated,
+            reminders_sent=task.reminders_sent, opened_at=_aware(task.opened_at),
             example=dict(task.example),
         )  # fmt: skip
 
@@ -83,8 +84,9 @@ class TaskRow:
             "workflow_id": self.workflow_id, "workflow_type": self.workflow_type, "task": self.task,
             "handler": self.handler, "kind": self.kind, "description": self.description,
             "assignee": self.assignee, "due_at": self.due_at.isoformat() if self.due_at else None,
-            "escalated": self.escalated, "reminders_sent": self.reminders_sent, "example": self.example,
-            "answered": self.answered, "command": self.act_command if self.answered else None,
+            "escalated": self.escalated, "reminders_sent": self.reminders_sent,
+            "example": self.example, "answered": self.answered,
+            "command": self.act_command if self.answered else None,
         }  # fmt: skip
 
 
@@ -108,12 +110,17 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def act_command(workflow_id: str, handler: str, example: dict[str, Any]) -> str:
     """The shell command that completes the task with its example input."""
-    return f"partnerflow act {shlex.quote(workflow_id)} {shlex.quote(handler)} --input {shlex.quote(json.dumps(example, ensure_ascii=False))}"
+    data = json.dumps(example, ensure_ascii=False)
+    return (
+        f"partnerflow act {shlex.quote(workflow_id)} {shlex.quote(handler)} "
+        f"--input {shlex.quote(data)}"
+    )
 
 
 def workflow_ui_url(ui_url: str, namespace: str, workflow_id: str) -> str:
     """The workflow's page in the Temporal Web UI."""
-    return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
+    namespace_url = f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
+    return f"{namespace_url}/workflows/{quote(workflow_id, safe='')}"
 
 
 def filter_tasks(rows: list[TaskRow], filters: TaskFilters, now: datetime) -> list[TaskRow]:
@@ -197,7 +204,9 @@ def _rows_from_attributes(execution: Any) -> list[TaskRow]:
             assignee=assignees[i]
             if i < len(assignees)
             else (assignees[0] if assignees else "unknown"),
-            description="The workflow did not answer its pending_tasks query; see it in the Temporal UI.",
+            description=(
+                "The workflow did not answer its pending_tasks query; see it in the Temporal UI."
+            ),
             due_at=due,
             answered=False,
         )  # fmt: skip

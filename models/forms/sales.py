@@ -85,9 +85,7 @@ DEAL_REGISTRATION_FORM = FormSpec(
 class DealInformationForm(DealInformation):
     """The partner's answer to a reviewer's question about a running deal registration."""
 
-    deal_number: str = Field(  # type: ignore[assignment]
-        pattern=DEAL_NUMBER_PATTERN, description="The deal the answer is for"
-    )
+    deal_number: str = Field(pattern=DEAL_NUMBER_PATTERN, description="The deal the answer is for")
 
 
 DEAL_INFORMATION_FORM = FormSpec(
@@ -112,9 +110,7 @@ DEAL_INFORMATION_FORM = FormSpec(
 class PurchasedOnlineForm(PurchasedOnline):
     """The customer of an approved, protected deal registration bought online."""
 
-    deal_number: str = Field(  # type: ignore[assignment]
-        pattern=DEAL_NUMBER_PATTERN, description="The approved registration"
-    )
+    deal_number: str = Field(pattern=DEAL_NUMBER_PATTERN, description="The approved registration")
 
 
 DEAL_PURCHASED_ONLINE_FORM = FormSpec(

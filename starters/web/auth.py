@@ -1,41 +1,22 @@
-"""Operator login for the internal pages (task inbox, finance board).
+"""Operator sign-in for the internal pages: `GET/POST /login`, `POST /logout`, and the
+`LoginRequired` handler (303 to the login page for browsers, 401 for CSV and JSON clients).
+Credentials, sessions and who is signed in: `starters.web.operators`.
 
-Two modes (`PARTNERFLOW_AUTH_MODE`):
-
-- `password` (default): operators are listed in `PARTNERFLOW_OPERATORS` as
-  `name:pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>;name2:...` (make an entry with
-  `partnerflow operator hash NAME`). `/login` checks the password and sets a signed session
-  cookie (HMAC-SHA256 with the session secret, 12 hours, HttpOnly, SameSite=Lax, Secure when
-  `PUBLIC_BASE_URL` is https). In the local default, when no operator is configured,
-  `partnerflow run` creates the operator `ops` with a random password kept in
-  `<data dir>/dev-operator-password`, and the pages accept it while that file exists.
-- `proxy-header`: a trusted reverse proxy authenticates people and passes the operator's
-  name in `PARTNERFLOW_AUTH_HEADER` (default `X-Forwarded-User`). Use it only behind a proxy
-  that removes that header from clients' requests.
-
-Pages call `require_operator(request, settings)`: it returns the operator's name, or raises
-`LoginRequired`, which answers a browser with 303 to `/login?next=<this page>` and a CSV or
-JSON client with 401.
+Failed logins are slowed down and limited per source address: a short delay on each
+failure, and at most `MAX_FAILURES` within `FAILURE_WINDOW_SECONDS` (then 429 until the
+oldest failure ages out).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import functools
-import hashlib
 import hmac
-import json
-import re
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -45,289 +26,28 @@ from fastapi.responses import (
 )
 
 from models.settings import Settings
+from starters.web.deps import SettingsDep
+from starters.web.operators import (
+    SESSION_COOKIE,
+    SESSION_TTL_SECONDS,
+    LoginRequired,
+    OperatorsError,
+    current_operator,
+    dummy_hash,
+    operators_for,
+    safe_next,
+    secure_cookies,
+    sign_session,
+    verify_password,
+)
+from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, templates
 
-SCHEME = "pbkdf2_sha256"
-DEFAULT_ITERATIONS = 600_000  # OWASP's recommendation for PBKDF2-HMAC-SHA256
-MIN_ITERATIONS = 1_000
-MIN_PASSWORD_LENGTH = 8
-SESSION_COOKIE = "partnerflow_session"
 LOGIN_CSRF_COOKIE = "partnerflow_login_csrf"
-SESSION_TTL_SECONDS = 12 * 3600
-# Internal pages send their origin on same-site requests (the Origin check needs it), and
-# nothing to other sites.
-INTERNAL_PAGE_HEADERS = {
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
-DEV_OPERATOR = "ops"
-DEV_PASSWORD_FILE = "dev-operator-password"
-DEFAULT_NEXT = "/tasks"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
-
-# Failed logins per source address: a short delay on each failure, and at most
-# MAX_FAILURES within FAILURE_WINDOW_SECONDS (then 429 until the oldest failure ages out).
 FAILURE_DELAY_SECONDS = 0.4
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
 
-
-class LoginRequired(Exception):
-    """No operator is signed in; `api` clients get 401 instead of a redirect."""
-
-    def __init__(self, next_url: str, api: bool = False) -> None:
-        super().__init__(next_url)
-        self.next_url, self.api = next_url, api
-
-
-class OperatorsError(ValueError):
-    """PARTNERFLOW_OPERATORS is malformed."""
-
-
-# --- password hashing --------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-
-
-def hash_password(
-    password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None
-) -> str:
-    """`pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>` of the password (random 16-byte salt)."""
-    if iterations < MIN_ITERATIONS:
-        raise ValueError(f"at least {MIN_ITERATIONS} iterations")
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return f"{SCHEME}${iterations}${_b64(salt)}${_b64(digest)}"
-
-
-def parse_hash(encoded: str) -> tuple[int, bytes, bytes]:
-    """(iterations, salt, digest) of an encoded hash; ValueError when it is not one."""
-    try:
-        scheme, iterations_text, salt_text, digest_text = encoded.split("$")
-        iterations = int(iterations_text)
-        salt, digest = _unb64(salt_text), _unb64(digest_text)
-    except (ValueError, binascii.Error) as exc:
-        raise ValueError("not a pbkdf2_sha256$<iterations>$<salt>$<hash> entry") from exc
-    if scheme != SCHEME or iterations < MIN_ITERATIONS or not salt or len(digest) < 16:
-        raise ValueError("not a pbkdf2_sha256$<iterations>$<salt>$<hash> entry")
-    return iterations, salt, digest
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    """Whether the password matches the encoded hash (constant-time comparison)."""
-    try:
-        iterations, salt, digest = parse_hash(encoded)
-    except ValueError:
-        return False
-    candidate = hashlib.pbkdf2_hmac(
-        "sha256", password.encode(), salt, iterations, dklen=len(digest)
-    )
-    return hmac.compare_digest(candidate, digest)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash to check unknown names against: a wrong name costs as long as a wrong password."""
-    return hash_password(
-        "partnerflow-no-such-operator", iterations=DEFAULT_ITERATIONS, salt=b"\0" * 16
-    )
-
-
-# --- operators ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credential:
-    """An operator's stored secret: a PBKDF2 hash, or the local dev password itself."""
-
-    name: str
-    password_hash: str | None = None
-    dev_password: str | None = None
-
-    def check(self, password: str) -> bool:
-        if self.password_hash is not None:
-            return verify_password(password, self.password_hash)
-        expected = (self.dev_password or "").encode()
-        return bool(expected) and hmac.compare_digest(password.encode(), expected)
-
-    @property
-    def fingerprint(self) -> str:
-        """Changes when the password changes: sessions of an old password stop working."""
-        stored = self.password_hash or self.dev_password or ""
-        return hashlib.sha256(stored.encode()).hexdigest()[:16]
-
-
-def parse_operators(text: str) -> dict[str, Credential]:
-    """`name:hash;name2:hash` (newlines also separate entries) → credentials by name."""
-    operators: dict[str, Credential] = {}
-    for raw in re.split(r"[;\n]", text):
-        entry = raw.strip()
-        if not entry:
-            continue
-        name, sep, encoded = entry.partition(":")
-        name, encoded = name.strip(), encoded.strip()
-        if not sep or not NAME_PATTERN.match(name):
-            raise OperatorsError(
-                f"PARTNERFLOW_OPERATORS: {name or entry[:20]!r} is not name:pbkdf2_sha256$..."
-            )
-        try:
-            parse_hash(encoded)
-        except ValueError as exc:
-            raise OperatorsError(
-                f"PARTNERFLOW_OPERATORS: the entry of {name!r} is not a pbkdf2_sha256 hash"
-            ) from exc
-        if name in operators:
-            raise OperatorsError(f"PARTNERFLOW_OPERATORS: {name!r} is listed twice")
-        operators[name] = Credential(name=name, password_hash=encoded)
-    return operators
-
-
-def dev_password_path(settings: Settings) -> Path:
-    return settings.data_dir / DEV_PASSWORD_FILE
-
-
-def operators_configured(settings: Settings) -> bool:
-    return settings.operators is not None and bool(settings.operators.get_secret_value().strip())
-
-
-def operators_for(settings: Settings) -> dict[str, Credential]:
-    """The configured operators; without any, the local dev operator when its file exists."""
-    if operators_configured(settings):
-        return parse_operators(settings.operators.get_secret_value())  # type: ignore[union-attr]
-    path = dev_password_path(settings)
-    if path.is_file():
-        password = path.read_text().strip()
-        if password:
-            return {DEV_OPERATOR: Credential(name=DEV_OPERATOR, dev_password=password)}
-    return {}
-
-
-def ensure_dev_operator(settings: Settings) -> tuple[str, Path, str] | None:
-    """Local default (password mode, no operators configured): the dev operator `ops`, with a
-    random password created once in `<data dir>/dev-operator-password` (mode 0600).
-    Returns (name, file, password), or None when operators are configured or proxy mode."""
-    if settings.auth_mode != "password" or operators_configured(settings):
-        return None
-    path = dev_password_path(settings)
-    if not path.is_file() or not path.read_text().strip():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(secrets.token_urlsafe(18) + "\n")
-    return DEV_OPERATOR, path, path.read_text().strip()
-
-
-# --- session cookie ----------------------------------------------------------------------------
-
-
-def _session_key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"partnerflow-operator-session-v1", hashlib.sha256).digest()
-
-
-def sign_session(
-    secret: str,
-    operator: str,
-    fingerprint: str = "",
-    *,
-    now: float | None = None,
-    ttl: int = SESSION_TTL_SECONDS,
-) -> str:
-    """`<base64url(json)>.<hex HMAC-SHA256>` naming the operator, with its expiry."""
-    issued = int(now if now is not None else time.time())
-    claims = {"o": operator, "i": issued, "e": issued + ttl, "f": fingerprint}
-    payload = (
-        base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
-        .decode()
-        .rstrip("=")
-    )
-    signature = hmac.new(_session_key(secret), payload.encode(), hashlib.sha256).hexdigest()
-    return f"{payload}.{signature}"
-
-
-def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[str, str] | None:
-    """(operator, fingerprint) of a valid, unexpired session token; None otherwise."""
-    payload, _, signature = token.rpartition(".")
-    if not payload or not signature:
-        return None
-    expected = hmac.new(_session_key(secret), payload.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature, expected):
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        operator, expires, fingerprint = (
-            str(claims["o"]),
-            int(claims["e"]),
-            str(claims.get("f", "")),
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        return None
-    if (now if now is not None else time.time()) >= expires:
-        return None
-    return operator, fingerprint
-
-
-def secure_cookies(settings: Settings) -> bool:
-    return settings.public_base_url.lower().startswith("https://")
-
-
-# --- who is signed in --------------------------------------------------------------------------
-
-
-def current_operator(request: Request, settings: Settings) -> str | None:
-    """The signed-in operator's name: the proxy's header (proxy-header mode), or the valid
-    session cookie of a still-configured operator with an unchanged password."""
-    if settings.auth_mode == "proxy-header":
-        value = (request.headers.get(settings.auth_header) or "").strip()
-        return value[:200] or None
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    session = read_session(settings.secret("session_secret"), token)
-    if session is None:
-        return None
-    name, fingerprint = session
-    try:
-        credential = operators_for(settings).get(name)
-    except OperatorsError:
-        return None
-    if credential is None or not hmac.compare_digest(credential.fingerprint, fingerprint):
-        return None
-    return name
-
-
-def safe_next(value: str | None, default: str = DEFAULT_NEXT) -> str:
-    """A same-site relative path to go to after login; anything else is the default."""
-    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
-        return default
-    if "\\" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or value.startswith("/login") or value.startswith("/logout"):
-        return default
-    return value
-
-
-def _wants_api(request: Request) -> bool:
-    path = request.url.path
-    if path.endswith((".csv", ".json")):
-        return True
-    accept = request.headers.get("accept", "")
-    return "text/html" not in accept and ("application/json" in accept or "text/csv" in accept)
-
-
-def require_operator(request: Request, settings: Settings) -> str:
-    """The signed-in operator, or LoginRequired (303 to /login for browsers, 401 for APIs)."""
-    operator = current_operator(request, settings)
-    if operator is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(safe_next(target), api=_wants_api(request))
-    return operator
+router = APIRouter()
 
 
 def _same_origin(request: Request, settings: Settings) -> bool:
@@ -386,175 +106,157 @@ class FailureLimiter:
 # --- routes ------------------------------------------------------------------------------------
 
 
-def register_auth(app: FastAPI, settings: Settings) -> None:
-    """`GET/POST /login`, `POST /logout` and the LoginRequired handler."""
-    from starters.web.app import PAGE_HEADERS, templates
-
-    limiter = FailureLimiter()
-    app.state.login_limiter = limiter
-    app.state.login_failure_delay = FAILURE_DELAY_SECONDS
-
-    @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if settings.auth_mode == "proxy-header":
-            detail = f"sign-in required: the {settings.auth_header} header from the sign-in proxy is missing"
-            if exc.api:
-                return JSONResponse({"detail": detail}, status_code=401, headers=PAGE_HEADERS)
-            return templates.TemplateResponse(
-                request,
-                "message.html",
-                {"title": "Sign-in required", "message": detail},
-                status_code=401,
-                headers=PAGE_HEADERS,
-            )
+async def login_required_handler(request: Request, exc: Exception) -> Response:
+    """`LoginRequired`: the login page for browsers, 401 for API clients (and proxy mode)."""
+    assert isinstance(exc, LoginRequired)
+    settings: Settings = request.app.state.settings
+    if settings.auth_mode == "proxy-header":
+        detail = (
+            f"sign-in required: the {settings.auth_header} header from the sign-in proxy is missing"
+        )
         if exc.api:
-            return JSONResponse(
-                {"detail": "login required", "login_url": "/login"},
-                status_code=401,
-                headers={**PAGE_HEADERS, "WWW-Authenticate": 'Cookie realm="partnerflow"'},
-            )
-        return RedirectResponse(
-            "/login?" + urlencode({"next": exc.next_url}), status_code=303, headers=PAGE_HEADERS
+            return JSONResponse({"detail": detail}, status_code=401, headers=PAGE_HEADERS)
+        return templates.TemplateResponse(
+            request,
+            "message.html",
+            {"title": "Sign-in required", "message": detail},
+            status_code=401,
+            headers=PAGE_HEADERS,
         )
+    if exc.api:
+        return JSONResponse(
+            {"detail": "login required", "login_url": "/login"},
+            status_code=401,
+            headers={**PAGE_HEADERS, "WWW-Authenticate": 'Cookie realm="partnerflow"'},
+        )
+    return RedirectResponse(
+        "/login?" + urlencode({"next": exc.next_url}), status_code=303, headers=PAGE_HEADERS
+    )
 
-    def form(
-        request: Request,
-        next_url: str,
-        *,
-        name: str = "",
-        error: str | None = None,
-        status_code: int = 200,
-    ) -> Response:
-        csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-        try:
-            configured = bool(operators_for(settings))
-            problem = None
-        except OperatorsError as exc:
-            configured, problem = False, str(exc)
-        context = {
-            "title": "Operator sign-in",
-            "next": next_url,
-            "name": name,
-            "error": error,
-            "csrf": csrf,
-            "proxy_mode": settings.auth_mode == "proxy-header",
-            "auth_header": settings.auth_header,
-            "configured": configured,
-            "problem": problem,
-            "operator": current_operator(request, settings),
-            "internal": True,
-            "referrer_policy": "same-origin",
-        }
-        response = templates.TemplateResponse(
-            request, "login.html", context, status_code=status_code, headers=INTERNAL_PAGE_HEADERS
+
+def _form(
+    request: Request,
+    settings: Settings,
+    next_url: str,
+    *,
+    name: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    try:
+        configured = bool(operators_for(settings))
+        problem = None
+    except OperatorsError as exc:
+        configured, problem = False, str(exc)
+    context = {
+        "title": "Operator sign-in",
+        "next": next_url,
+        "name": name,
+        "error": error,
+        "csrf": csrf,
+        "proxy_mode": settings.auth_mode == "proxy-header",
+        "auth_header": settings.auth_header,
+        "configured": configured,
+        "problem": problem,
+        "operator": current_operator(request, settings),
+        "internal": True,
+        "referrer_policy": "same-origin",
+    }
+    response = templates.TemplateResponse(
+        request, "login.html", context, status_code=status_code, headers=INTERNAL_PAGE_HEADERS
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(settings),
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, name="login_page")
+async def login_page(
+    request: Request,
+    settings: SettingsDep,
+    next: str | None = None,  # noqa: A002
+) -> Response:
+    """The operators' sign-in form (works without JavaScript)."""
+    return _form(request, settings, safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request, settings: SettingsDep) -> Response:
+    """Check the name and password; on success set the session cookie and go to `next`."""
+    data = await request.form()
+    next_url = safe_next(str(data.get("next") or ""))
+    name = str(data.get("name") or "").strip()[:64]
+    password = str(data.get("password") or "")
+    if settings.auth_mode == "proxy-header":
+        error = f"Sign-in is handled by your company's sign-in proxy ({settings.auth_header})."
+        return _form(request, settings, next_url, error=error, status_code=400)
+    sent_token = str(data.get("csrf") or "")
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if (
+        not _same_origin(request, settings)
+        or not cookie_token
+        or not hmac.compare_digest(sent_token, cookie_token)
+    ):
+        error = "The sign-in form expired or came from another site. Please sign in again."
+        return _form(request, settings, next_url, name=name, error=error, status_code=403)
+    limiter: FailureLimiter = request.app.state.login_limiter
+    client_key = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(client_key)
+    if wait:
+        error = (
+            "Too many failed sign-ins from your address. "
+            f"Try again in {(wait + 59) // 60} minute(s)."
         )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            csrf,
-            max_age=3600,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookies(settings),
-            path="/login",
-        )
+        response = _form(request, settings, next_url, name=name, error=error, status_code=429)
+        response.headers["Retry-After"] = str(wait)
         return response
+    try:
+        credential = operators_for(settings).get(name)
+    except OperatorsError:
+        error = "Sign-in is not configured correctly (PARTNERFLOW_OPERATORS). Ask an administrator."
+        return _form(request, settings, next_url, name=name, error=error, status_code=500)
+    if credential is None:
+        # an unknown name costs as long as a wrong password
+        await asyncio.to_thread(verify_password, password, dummy_hash())
+        ok = False
+    else:
+        ok = bool(password) and await asyncio.to_thread(credential.check, password)
+    if not ok or credential is None:
+        limiter.failed(client_key)
+        await asyncio.sleep(request.app.state.login_failure_delay)
+        error = "The name or password is not correct."
+        return _form(request, settings, next_url, name=name, error=error, status_code=400)
+    limiter.succeeded(client_key)
+    token = sign_session(settings.secret("session_secret"), credential.name, credential.fingerprint)
+    response = RedirectResponse(next_url, status_code=303, headers=PAGE_HEADERS)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(settings),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
 
-    @app.get("/login", response_class=HTMLResponse, name="login_page")
-    async def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
-        """The operators' sign-in form (works without JavaScript)."""
-        return form(request, safe_next(next))
 
-    @app.post("/login", response_class=HTMLResponse)
-    async def login_submit(request: Request) -> Response:
-        """Check the name and password; on success set the session cookie and go to `next`."""
-        data = await request.form()
-        next_url = safe_next(str(data.get("next") or ""))
-        name = str(data.get("name") or "").strip()[:64]
-        password = str(data.get("password") or "")
-        if settings.auth_mode == "proxy-header":
-            return form(
-                request,
-                next_url,
-                error=f"Sign-in is handled by your company's sign-in proxy ({settings.auth_header}).",
-                status_code=400,
-            )
-        sent_token = str(data.get("csrf") or "")
-        cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-        if (
-            not _same_origin(request, settings)
-            or not cookie_token
-            or not hmac.compare_digest(sent_token, cookie_token)
-        ):
-            return form(
-                request,
-                next_url,
-                name=name,
-                error="The sign-in form expired or came from another site. Please sign in again.",
-                status_code=403,
-            )
-        client_key = request.client.host if request.client else "unknown"
-        wait = limiter.retry_after(client_key)
-        if wait:
-            response = form(
-                request,
-                next_url,
-                name=name,
-                error=f"Too many failed sign-ins from your address. Try again in {(wait + 59) // 60} minute(s).",
-                status_code=429,
-            )
-            response.headers["Retry-After"] = str(wait)
-            return response
-        try:
-            credential = operators_for(settings).get(name)
-        except OperatorsError:
-            return form(
-                request,
-                next_url,
-                name=name,
-                error="Sign-in is not configured correctly (PARTNERFLOW_OPERATORS). Ask an administrator.",
-                status_code=500,
-            )
-        if credential is None:
-            await asyncio.to_thread(
-                verify_password, password, _dummy_hash()
-            )  # same cost as a wrong password
-            ok = False
-        else:
-            ok = bool(password) and await asyncio.to_thread(credential.check, password)
-        if not ok or credential is None:
-            limiter.failed(client_key)
-            await asyncio.sleep(app.state.login_failure_delay)
-            return form(
-                request,
-                next_url,
-                name=name,
-                error="The name or password is not correct.",
-                status_code=400,
-            )
-        limiter.succeeded(client_key)
-        token = sign_session(
-            settings.secret("session_secret"), credential.name, credential.fingerprint
-        )
-        response = RedirectResponse(next_url, status_code=303, headers=PAGE_HEADERS)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=SESSION_TTL_SECONDS,
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookies(settings),
-            path="/",
-        )
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-        return response
-
-    @app.post("/logout")
-    async def logout(request: Request) -> Response:
-        """End the session (the cookie is SameSite=Lax: another site cannot post this with it)."""
-        if not _same_origin(request, settings):
-            return PlainTextResponse("cross-site request refused", status_code=403)
-        response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
-        response.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings)
-        )
-        return response
+@router.post("/logout")
+async def logout(request: Request, settings: SettingsDep) -> Response:
+    """End the session (the cookie is SameSite=Lax: another site cannot post this with it)."""
+    if not _same_origin(request, settings):
+        return PlainTextResponse("cross-site request refused", status_code=403)
+    response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings)
+    )
+    return response

@@ -13,14 +13,16 @@ import logging
 from typing import Any
 
 import stripe
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.settings import Settings
 from starters.intake import RPC_TIMEOUT
+from starters.web.deps import SettingsDep, TemporalDep
+from starters.web.pages import json_error
 
 log = logging.getLogger(__name__)
+router = APIRouter()
 
 # Stripe event type -> the invoice status it reports
 INVOICE_EVENTS = {
@@ -50,55 +52,52 @@ def invoice_signal(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return workflow_id, payload
 
 
-def register_billing_webhooks(app: FastAPI, settings: Settings) -> None:
-    from starters.web.app import _temporal
-
-    @app.post("/webhooks/stripe")
-    async def stripe_webhook(request: Request) -> JSONResponse:
-        """Stripe event webhook (signed with `STRIPE_WEBHOOK_SECRET`)."""
-        secret = settings.stripe_webhook_secret
-        if secret is None:
+@router.post("/webhooks/stripe")
+async def stripe_webhook(
+    request: Request, settings: SettingsDep, temporal: TemporalDep
+) -> JSONResponse:
+    """Stripe event webhook (signed with `STRIPE_WEBHOOK_SECRET`)."""
+    secret = settings.stripe_webhook_secret
+    if secret is None:
+        return JSONResponse(
+            {"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"},
+            status_code=404,
+        )
+    raw = await request.body()
+    try:
+        stripe.WebhookSignature.verify_header(
+            raw.decode("utf-8"),
+            request.headers.get("Stripe-Signature"),
+            secret.get_secret_value(),
+            tolerance=settings.webhook_tolerance_seconds,
+        )
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        return JSONResponse({"detail": f"invalid Stripe signature: {exc}"}, status_code=400)
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return JSONResponse({"detail": "body is not JSON"}, status_code=400)
+    routed = invoice_signal(event) if isinstance(event, dict) and "id" in event else None
+    if routed is None:
+        return JSONResponse({"received": True, "ignored": True})
+    workflow_id, payload = routed
+    try:
+        client = await temporal.client()
+        await client.get_workflow_handle(workflow_id).signal(
+            "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # closed long ago or not ours
             return JSONResponse(
-                {"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"},
-                status_code=404,
+                {
+                    "received": True,
+                    "ignored": True,
+                    "reason": f"no running workflow {workflow_id}",
+                }
             )
-        raw = await request.body()
-        try:
-            stripe.WebhookSignature.verify_header(
-                raw.decode("utf-8"),
-                request.headers.get("Stripe-Signature"),
-                secret.get_secret_value(),
-                tolerance=settings.webhook_tolerance_seconds,
-            )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-            return JSONResponse({"detail": f"invalid Stripe signature: {exc}"}, status_code=400)
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            return JSONResponse({"detail": "body is not JSON"}, status_code=400)
-        routed = invoice_signal(event) if isinstance(event, dict) and "id" in event else None
-        if routed is None:
-            return JSONResponse({"received": True, "ignored": True})
-        workflow_id, payload = routed
-        try:
-            client = await _temporal(app)
-            await client.get_workflow_handle(workflow_id).signal(
-                "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
-            )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:  # closed long ago or not ours
-                return JSONResponse(
-                    {
-                        "received": True,
-                        "ignored": True,
-                        "reason": f"no running workflow {workflow_id}",
-                    }
-                )
-            log.warning("invoice_event to %s failed: %s", workflow_id, exc)
-            return JSONResponse(
-                {"detail": "temporarily unavailable"}, status_code=503
-            )  # Stripe retries
-        except Exception as exc:
-            log.warning("Temporal unreachable for Stripe event %s: %s", event.get("id"), exc)
-            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
-        return JSONResponse({"received": True, "workflow_id": workflow_id})
+        log.warning("invoice_event to %s failed: %s", workflow_id, exc)
+        return json_error(503, "temporarily unavailable")  # Stripe retries
+    except Exception as exc:
+        log.warning("Temporal unreachable for Stripe event %s: %s", event.get("id"), exc)
+        return json_error(503, "temporarily unavailable")
+    return JSONResponse({"received": True, "workflow_id": workflow_id})

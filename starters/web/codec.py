@@ -22,18 +22,21 @@ import json
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from temporalio.api.common.v1 import Payload
 
 from models.settings import Settings
-from starters.web.app import read_body
-from starters.web.auth import current_operator
+from starters.web.deps import SettingsDep
+from starters.web.operators import current_operator
+from starters.web.pages import read_body
 from workers.codec import EncryptionCodec, UnknownKeyError
 
 ACTIONS = ("encode", "decode")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 ALLOW_HEADERS = "content-type, x-namespace, authorization"
+
+router = APIRouter(prefix="/codec")
 
 
 def codec_token(settings: Settings) -> str:
@@ -47,37 +50,36 @@ def codec_endpoint(settings: Settings) -> str:
     return f"{settings.public_base_url.rstrip('/')}/codec/{codec_token(settings)}"
 
 
-def register_codec_server(app: FastAPI, settings: Settings) -> None:
-    """Add the codec endpoints and their CORS preflights to `app`."""
+@router.options("/{action}", include_in_schema=False)
+@router.options("/{token}/{action}", include_in_schema=False)
+async def codec_preflight(request: Request, settings: SettingsDep) -> Response:
+    """CORS preflight: allowed only for the configured Temporal UI origin."""
+    headers = _cors_headers(settings, request)
+    if not headers:
+        return Response(status_code=403)
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    return Response(status_code=204, headers=headers)
 
-    @app.options("/codec/{action}", include_in_schema=False)
-    @app.options("/codec/{token}/{action}", include_in_schema=False)
-    async def codec_preflight(request: Request) -> Response:
-        """CORS preflight: allowed only for the configured Temporal UI origin."""
-        headers = _cors_headers(settings, request)
-        if not headers:
-            return Response(status_code=403)
-        headers.update(
-            {
-                "Access-Control-Allow-Methods": "POST, OPTIONS",
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                "Access-Control-Max-Age": "600",
-            }
-        )
-        return Response(status_code=204, headers=headers)
 
-    @app.post("/codec/{action}")
-    async def codec(action: str, request: Request) -> Response:
-        """Encode or decode payloads (`Authorization: Bearer` or an operator session)."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return await _apply(
-            settings, request, action, token if scheme.lower() == "bearer" else None
-        )
+@router.post("/{action}")
+async def codec(action: str, request: Request, settings: SettingsDep) -> Response:
+    """Encode or decode payloads (`Authorization: Bearer` or an operator session)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return await _apply(settings, request, action, token if scheme.lower() == "bearer" else None)
 
-    @app.post("/codec/{token}/{action}", include_in_schema=False)
-    async def codec_capability(token: str, action: str, request: Request) -> Response:
-        """Encode or decode payloads through the capability URL given to the Temporal UI."""
-        return await _apply(settings, request, action, token)
+
+@router.post("/{token}/{action}", include_in_schema=False)
+async def codec_capability(
+    token: str, action: str, request: Request, settings: SettingsDep
+) -> Response:
+    """Encode or decode payloads through the capability URL given to the Temporal UI."""
+    return await _apply(settings, request, action, token)
 
 
 async def _apply(settings: Settings, request: Request, action: str, token: str | None) -> Response:
@@ -91,20 +93,20 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
     if not _authorized(settings, request, token):
         return error(
             401,
-            "codec server: authenticate with the codec token (capability URL or Authorization: Bearer) or sign in",
+            "codec server: authenticate with the codec token (capability URL or "
+            "Authorization: Bearer) or sign in",
         )
     keys = settings.resolved_payload_keys()
     if not keys:
         return error(
             404,
-            "payload encryption is off (no PARTNERFLOW_PAYLOAD_KEY): there is nothing to encode or decode",
+            "payload encryption is off (no PARTNERFLOW_PAYLOAD_KEY): "
+            "there is nothing to encode or decode",
         )
     namespace = request.headers.get("x-namespace")
     if namespace and namespace != settings.temporal_namespace:
-        return error(
-            403,
-            f"this codec server serves namespace {settings.temporal_namespace!r}, not {namespace!r}",
-        )
+        served = settings.temporal_namespace
+        return error(403, f"this codec server serves namespace {served!r}, not {namespace!r}")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return error(415, "Content-Type must be application/json")

@@ -9,11 +9,13 @@ rejection if it does not fit its current step). Works without JavaScript.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from temporalio.client import WorkflowQueryFailedError
@@ -22,12 +24,22 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.directory import LogoError, get_logo, list_listings, store_logo
 from models.applications import COUNTRY_NAMES
 from models.directory import EXAMPLE_LOGO_BYTES, EXAMPLE_LOGO_ID, ListingFields, ListingSubmission
-from models.links import LinkClaims, LinkError, read_token
-from models.settings import Settings
+from models.links import LinkClaims
 from models.tasks import WorkflowStatus
 from starters.intake import RPC_TIMEOUT
+from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
+from starters.web.pages import (
+    PAGE_HEADERS,
+    PageError,
+    busy,
+    message,
+    not_recorded,
+    read_link,
+    templates,
+)
 
 log = logging.getLogger(__name__)
+router = APIRouter()
 PURPOSE = "directory_listing"
 PROGRAMS = {
     "value_added_reseller": "Value-Added Reseller",
@@ -36,247 +48,245 @@ PROGRAMS = {
 }
 FIELDS = ("name", "description", "city", "state", "country", "website")
 MAX_UPLOAD_BYTES = 3 * 1024 * 1024
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
 
 
-def register_directory_pages(app: FastAPI, settings: Settings) -> None:
-    from starters.web.app import PAGE_HEADERS, PageError, _busy, _message, _temporal, templates
+@dataclass(frozen=True)
+class ListingProcess:
+    """The directory listing behind a listing link, and its workflow's status."""
 
-    async def load(token: str) -> tuple[LinkClaims, WorkflowStatus]:
-        try:
-            claims = read_token(settings.secret("link_secret"), token, PURPOSE)
-        except LinkError as exc:
-            if "expired" in str(exc):
-                raise PageError(
-                    410,
-                    "This link has expired",
-                    "The link to submit your listing has expired. Please ask your partner manager for a new one.",
-                ) from exc
-            raise PageError(
-                403,
-                "This link is not valid",
-                "We could not verify this link. Please use the link from your email exactly as it was sent.",
-            ) from exc
-        try:
-            client = await _temporal(app)
-            handle = client.get_workflow_handle(claims.workflow_id)
-            status = await handle.query(
-                "status", result_type=WorkflowStatus, rpc_timeout=RPC_TIMEOUT
-            )
-            if status.stage == "removed":
-                raise PageError(
-                    410, "No longer open", "This partner listing was removed from the directory."
-                )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise PageError(
-                    404, "Listing not found", "We could not find this partner listing."
-                ) from exc
-            raise _busy() from exc
-        except WorkflowQueryFailedError as exc:
-            raise _busy() from exc
-        return claims, status
+    claims: LinkClaims
+    status: WorkflowStatus
 
-    def accepting(status: WorkflowStatus) -> bool:
-        pending = {t.task for t in status.pending_tasks}
+    @property
+    def accepting(self) -> bool:
+        """Whether the partner may submit now (asked to, or published and not in review)."""
+        pending = {t.task for t in self.status.pending_tasks}
         return "submit_listing" in pending or (
-            status.stage == "published" and "review_listing" not in pending
+            self.status.stage == "published" and "review_listing" not in pending
         )
 
-    def page(
-        request: Request,
-        status: WorkflowStatus,
-        values: dict[str, Any],
-        errors: dict[str, str],
-        status_code: int = 200,
-    ) -> Response:
-        context = {
-            "company": status.facts.get("company", ""),
-            "territory": [COUNTRY_NAMES.get(c, c) for c in status.facts.get("territory") or []]
-            if status.facts.get("partner_type") == "value_added_reseller"
-            else [],
-            "values": values,
-            "errors": errors,
-        }
-        return templates.TemplateResponse(
-            request, "listing.html", context, status_code=status_code, headers=PAGE_HEADERS
-        )
 
-    def initial_values(status: WorkflowStatus) -> dict[str, Any]:
-        listing = status.facts.get("listing") or status.facts.get("submitted_listing") or {}
-        return {field: listing.get(field) or "" for field in FIELDS}
-
-    @app.get("/listing/{token}", response_class=HTMLResponse, name="listing_page")
-    async def listing_page(token: str, request: Request) -> Response:
-        """The partner's listing form, prefilled with the published listing."""
-        try:
-            _, status = await load(token)
-        except PageError as exc:
-            return _message(request, exc.status_code, exc.title, exc.message)
-        if not accepting(status):
-            return _message(
-                request,
-                200,
-                "Your listing is under review",
-                "We received your listing and a reviewer is checking it. We will email you when it is published or if changes are needed.",
-            )
-        return page(request, status, initial_values(status), {})
-
-    @app.post("/listing/{token}", response_class=HTMLResponse)
-    async def listing_submit(token: str, request: Request) -> Response:
-        """The listing form's POST (multipart): check the fields and the logo, signal, 303."""
-        try:
-            claims, status = await load(token)
-        except PageError as exc:
-            return _message(request, exc.status_code, exc.title, exc.message)
-        if not accepting(status):
-            return _message(
-                request,
-                409,
-                "Your listing is under review",
-                "A submission of your listing is already being reviewed. Please wait for the reviewer's answer.",
-            )
-        form = await request.form()
-        values = {field: str(form.get(field) or "").strip() for field in FIELDS}
-        errors: dict[str, str] = {}
-        try:
-            fields = ListingFields.model_validate({**values, "state": values["state"] or None})
-        except ValidationError as exc:
-            fields = None
-            for error in exc.errors(include_url=False):
-                field = str(error["loc"][0]) if error["loc"] else "form"
-                message = error["msg"].removeprefix("Value error, ")
-                errors.setdefault(field, f"{field.capitalize()}: {message}")
-        upload = form.get("logo")
-        data = (
-            await upload.read(MAX_UPLOAD_BYTES + 1)
-            if upload is not None and hasattr(upload, "read")
-            else b""
+async def load_listing(token: str, settings: SettingsDep, temporal: TemporalDep) -> ListingProcess:
+    """The link's listing process; a friendly page (`PageError`) when the link or the
+    process is not usable: expired 410, invalid 403, unknown 404, removed 410, busy 503."""
+    claims = read_link(
+        settings,
+        token,
+        PURPOSE,
+        expired="The link to submit your listing has expired. "
+        "Please ask your partner manager for a new one.",
+    )
+    try:
+        client = await temporal.client()
+        handle = client.get_workflow_handle(claims.workflow_id)
+        status = await handle.query("status", result_type=WorkflowStatus, rpc_timeout=RPC_TIMEOUT)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise PageError(
+                404, "Listing not found", "We could not find this partner listing."
+            ) from exc
+        raise busy() from exc
+    except (WorkflowQueryFailedError, TemporalUnavailable) as exc:
+        raise busy() from exc
+    if status.stage == "removed":
+        raise PageError(
+            410, "No longer open", "This partner listing was removed from the directory."
         )
-        logo = None
-        try:
-            logo = await _in_thread(store_logo, settings, data)
-        except LogoError as exc:
-            errors["logo"] = f"Logo: {exc}"
-        if errors or fields is None or logo is None:
-            return page(request, status, values, errors, status_code=400)
-        partner_id = str(status.facts.get("partner_id"))
-        submission = ListingSubmission.model_validate(
-            {**fields.model_dump(), "partner_id": partner_id, "logo": logo.model_dump()}
-        )
-        try:
-            client = await _temporal(app)
-            await client.get_workflow_handle(claims.workflow_id).signal(
-                "submit_listing", submission.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT
-            )
-        except Exception as exc:
-            log.warning("submit_listing signal to %s failed: %s", claims.workflow_id, exc)
-            return _message(
-                request,
-                503,
-                "Please try again",
-                "We could not record your listing just now. Nothing was recorded; please submit again.",
-            )
-        return RedirectResponse(
-            str(request.url_for("listing_done", token=token)), status_code=303, headers=PAGE_HEADERS
-        )
+    return ListingProcess(claims, status)
 
-    @app.get("/listing/{token}/done", response_class=HTMLResponse, name="listing_done")
-    async def listing_done(token: str, request: Request) -> Response:
-        """Confirmation after submitting."""
-        try:
-            await load(token)
-        except PageError as exc:
-            return _message(request, exc.status_code, exc.title, exc.message)
-        return _message(
+
+Listing = Annotated[ListingProcess, Depends(load_listing)]
+
+
+@router.get("/listing/{token}", response_class=HTMLResponse, name="listing_page")
+async def listing_page(request: Request, listing: Listing) -> Response:
+    """The partner's listing form, prefilled with the published listing."""
+    if not listing.accepting:
+        return message(
             request,
             200,
-            "Thank you",
-            "Your listing was received. A reviewer checks it before it appears in the Mattermost partner directory; we will email you.",
+            "Your listing is under review",
+            "We received your listing and a reviewer is checking it. We will email you when "
+            "it is published or if changes are needed.",
         )
+    return _page(request, listing.status, _initial_values(listing.status), {})
 
-    def filters(request: Request) -> tuple[str | None, str | None]:
-        country = (request.query_params.get("country") or "").strip().upper() or None
-        program = (request.query_params.get("program") or "").strip() or None
-        return country, program
 
-    @app.get("/partners", response_class=HTMLResponse, name="partner_directory")
-    async def partner_directory(request: Request) -> Response:
-        """The public partner directory, filtered by `country` (ISO code) and `program`."""
-        country, program = filters(request)
-        everyone = await _in_thread(list_listings, settings)
-        listings = [
-            e
-            for e in everyone
-            if (not country or e.country == country) and (not program or e.partner_type == program)
-        ]
-        countries = sorted(
-            {e.country for e in everyone}, key=lambda code: COUNTRY_NAMES.get(code, code)
+@router.post("/listing/{token}", response_class=HTMLResponse)
+async def listing_submit(
+    token: str,
+    request: Request,
+    listing: Listing,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """The listing form's POST (multipart): check the fields and the logo, signal, 303."""
+    if not listing.accepting:
+        return message(
+            request,
+            409,
+            "Your listing is under review",
+            "A submission of your listing is already being reviewed. "
+            "Please wait for the reviewer's answer.",
         )
-        context = {
-            "listings": listings,
-            "country": country,
-            "program": program,
-            "countries": [(code, COUNTRY_NAMES.get(code, code)) for code in countries],
-            "programs": [
-                (key, label) for key, label in PROGRAMS.items() if key != "authorized_reseller"
-            ],
-            "program_labels": PROGRAMS,
-            "country_names": COUNTRY_NAMES,
-            "query": urlencode(
-                {k: v for k, v in (("country", country), ("program", program)) if v}
-            ),
-        }
-        return templates.TemplateResponse(
-            request, "directory.html", context, headers={"Cache-Control": "public, max-age=60"}
+    form = await request.form()
+    values = {field: str(form.get(field) or "").strip() for field in FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        fields = ListingFields.model_validate({**values, "state": values["state"] or None})
+    except ValidationError as exc:
+        fields = None
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "form"
+            text = error["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, f"{field.capitalize()}: {text}")
+    upload = form.get("logo")
+    data = (
+        await upload.read(MAX_UPLOAD_BYTES + 1)
+        if upload is not None and hasattr(upload, "read")
+        else b""
+    )
+    logo = None
+    try:
+        logo = await asyncio.to_thread(store_logo, settings, data)
+    except LogoError as exc:
+        errors["logo"] = f"Logo: {exc}"
+    if errors or fields is None or logo is None:
+        return _page(request, listing.status, values, errors, status_code=400)
+    partner_id = str(listing.status.facts.get("partner_id"))
+    submission = ListingSubmission.model_validate(
+        {**fields.model_dump(), "partner_id": partner_id, "logo": logo.model_dump()}
+    )
+    workflow_id = listing.claims.workflow_id
+    try:
+        client = await temporal.client()
+        await client.get_workflow_handle(workflow_id).signal(
+            "submit_listing", submission.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT
         )
-
-    @app.get("/partners.json", name="partner_directory_json")
-    async def partner_directory_json(request: Request) -> JSONResponse:
-        """The public directory as JSON (same filters): name, program, location, website,
-        logo URL, and the territory of Value-Added Resellers."""
-        country, program = filters(request)
-        listings = await _in_thread(list_listings, settings, country, program)
-        base = str(request.base_url).rstrip("/")
-        return JSONResponse(
-            [
-                {
-                    "partner_id": e.partner_id,
-                    "name": e.name,
-                    "program": e.partner_type,
-                    "program_label": PROGRAMS.get(e.partner_type, e.partner_type),
-                    "description": e.description,
-                    "city": e.city,
-                    "state": e.state,
-                    "country": e.country,
-                    "website": e.website,
-                    "logo_url": f"{base}/partners/logos/{e.logo_id}",
-                    "territory": e.territory,
-                    "updated_at": e.at.isoformat(),
-                }
-                for e in listings
-            ],
-            headers={"Cache-Control": "public, max-age=60"},
-        )
-
-    @app.get("/partners/logos/{logo_id}", name="partner_logo")
-    async def partner_logo(logo_id: str) -> Response:
-        """A directory logo (content-addressed, cached for a long time)."""
-        row = await _in_thread(get_logo, settings, logo_id)
-        if row is None:
-            if logo_id == EXAMPLE_LOGO_ID:  # the published task example's logo
-                return Response(EXAMPLE_LOGO_BYTES, media_type="image/png")
-            return Response(status_code=404)
-        return Response(
-            row.content,
-            media_type=row.content_type,
-            headers={
-                "Cache-Control": "public, max-age=31536000, immutable",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+    except Exception as exc:
+        log.warning("submit_listing signal to %s failed: %s", workflow_id, exc)
+        return not_recorded(request, "listing")
+    return RedirectResponse(
+        str(request.url_for("listing_done", token=token)), status_code=303, headers=PAGE_HEADERS
+    )
 
 
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    import asyncio
+@router.get("/listing/{token}/done", response_class=HTMLResponse, name="listing_done")
+async def listing_done(request: Request, listing: Listing) -> Response:
+    """Confirmation after submitting."""
+    return message(
+        request,
+        200,
+        "Thank you",
+        "Your listing was received. A reviewer checks it before it appears in the Mattermost "
+        "partner directory; we will email you.",
+    )
 
-    return await asyncio.to_thread(fn, *args)
+
+@router.get("/partners", response_class=HTMLResponse, name="partner_directory")
+async def partner_directory(request: Request, settings: SettingsDep) -> Response:
+    """The public partner directory, filtered by `country` (ISO code) and `program`."""
+    country, program = _filters(request)
+    everyone = await asyncio.to_thread(list_listings, settings)
+    listings = [
+        e
+        for e in everyone
+        if (not country or e.country == country) and (not program or e.partner_type == program)
+    ]
+    countries = sorted(
+        {e.country for e in everyone}, key=lambda code: COUNTRY_NAMES.get(code, code)
+    )
+    context = {
+        "listings": listings,
+        "country": country,
+        "program": program,
+        "countries": [(code, COUNTRY_NAMES.get(code, code)) for code in countries],
+        "programs": [
+            (key, label) for key, label in PROGRAMS.items() if key != "authorized_reseller"
+        ],
+        "program_labels": PROGRAMS,
+        "country_names": COUNTRY_NAMES,
+        "query": urlencode({k: v for k, v in (("country", country), ("program", program)) if v}),
+    }
+    return templates.TemplateResponse(request, "directory.html", context, headers=PUBLIC_CACHE)
+
+
+@router.get("/partners.json", name="partner_directory_json")
+async def partner_directory_json(request: Request, settings: SettingsDep) -> JSONResponse:
+    """The public directory as JSON (same filters): name, program, location, website,
+    logo URL, and the territory of Value-Added Resellers."""
+    country, program = _filters(request)
+    listings = await asyncio.to_thread(list_listings, settings, country, program)
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        [
+            {
+                "partner_id": e.partner_id,
+                "name": e.name,
+                "program": e.partner_type,
+                "program_label": PROGRAMS.get(e.partner_type, e.partner_type),
+                "description": e.description,
+                "city": e.city,
+                "state": e.state,
+                "country": e.country,
+                "website": e.website,
+                "logo_url": f"{base}/partners/logos/{e.logo_id}",
+                "territory": e.territory,
+                "updated_at": e.at.isoformat(),
+            }
+            for e in listings
+        ],
+        headers=PUBLIC_CACHE,
+    )
+
+
+@router.get("/partners/logos/{logo_id}", name="partner_logo")
+async def partner_logo(logo_id: str, settings: SettingsDep) -> Response:
+    """A directory logo (content-addressed, cached for a long time)."""
+    row = await asyncio.to_thread(get_logo, settings, logo_id)
+    if row is None:
+        if logo_id == EXAMPLE_LOGO_ID:  # the published task example's logo
+            return Response(EXAMPLE_LOGO_BYTES, media_type="image/png")
+        return Response(status_code=404)
+    return Response(
+        row.content,
+        media_type=row.content_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _filters(request: Request) -> tuple[str | None, str | None]:
+    country = (request.query_params.get("country") or "").strip().upper() or None
+    program = (request.query_params.get("program") or "").strip() or None
+    return country, program
+
+
+def _initial_values(status: WorkflowStatus) -> dict[str, Any]:
+    listing = status.facts.get("listing") or status.facts.get("submitted_listing") or {}
+    return {field: listing.get(field) or "" for field in FIELDS}
+
+
+def _page(
+    request: Request,
+    status: WorkflowStatus,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    facts = status.facts
+    vars_territory = facts.get("partner_type") == "value_added_reseller"
+    context = {
+        "company": facts.get("company", ""),
+        "territory": [COUNTRY_NAMES.get(c, c) for c in facts.get("territory") or []]
+        if vars_territory
+        else [],
+        "values": values,
+        "errors": errors,
+    }
+    return templates.TemplateResponse(
+        request, "listing.html", context, status_code=status_code, headers=PAGE_HEADERS
+    )

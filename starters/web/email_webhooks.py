@@ -19,22 +19,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import time
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.settings import Settings
 from starters.intake import RPC_TIMEOUT
-from starters.web.app import read_body
+from starters.web.deps import SettingsDep, TemporalDep
+from starters.web.pages import json_error, read_body
 
 log = logging.getLogger(__name__)
+router = APIRouter()
 
 SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE
 TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP
@@ -96,122 +98,118 @@ class _Verifier:
             return False
 
 
-def _json(status_code: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status_code)
+@functools.lru_cache(maxsize=4)
+def _verifier(public_key: str) -> _Verifier:
+    """One verifier per configured key (loading the key is not free)."""
+    return _Verifier(public_key)
 
 
-def register_email_webhooks(app: FastAPI, settings: Settings) -> None:
-    from starters.web.app import _temporal
-
-    verifier = (
-        _Verifier(settings.sendgrid_webhook_public_key)
-        if settings.sendgrid_webhook_public_key and settings.sendgrid_webhook_public_key.strip()
-        else None
-    )
-
-    @app.post(
-        "/webhooks/sendgrid",
-        openapi_extra={
-            "parameters": [
-                {
-                    "in": "header",
-                    "name": SIGNATURE_HEADER,
-                    "required": True,
-                    "schema": {"type": "string", "description": "base64 DER ECDSA signature"},
-                },
-                {
-                    "in": "header",
-                    "name": TIMESTAMP_HEADER,
-                    "required": True,
-                    "schema": {"type": "string", "example": "1767225600"},
-                },
-            ],
-            "requestBody": {
+@router.post(
+    "/webhooks/sendgrid",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": SIGNATURE_HEADER,
                 "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "email": {"type": "string"},
-                                    "timestamp": {"type": "integer"},
-                                    "event": {"type": "string"},
-                                    "sg_event_id": {"type": "string"},
-                                    "reason": {"type": "string"},
-                                    "type": {"type": "string"},
-                                    "workflow_id": {"type": "string"},
-                                    "step": {"type": "string"},
-                                },
+                "schema": {"type": "string", "description": "base64 DER ECDSA signature"},
+            },
+            {
+                "in": "header",
+                "name": TIMESTAMP_HEADER,
+                "required": True,
+                "schema": {"type": "string", "example": "1767225600"},
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "email": {"type": "string"},
+                                "timestamp": {"type": "integer"},
+                                "event": {"type": "string"},
+                                "sg_event_id": {"type": "string"},
+                                "reason": {"type": "string"},
+                                "type": {"type": "string"},
+                                "workflow_id": {"type": "string"},
+                                "step": {"type": "string"},
                             },
-                        }
+                        },
                     }
-                },
+                }
             },
         },
-    )
-    async def sendgrid_webhook(request: Request) -> JSONResponse:
-        """SendGrid Event Webhook (signed, `SENDGRID_WEBHOOK_PUBLIC_KEY`): a bounced, blocked
-        or dropped process email becomes the task `fix_email_delivery` on its workflow."""
-        if verifier is None:
-            return _json(
-                404, "SendGrid event webhooks are not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)"
+    },
+)
+async def sendgrid_webhook(
+    request: Request, settings: SettingsDep, temporal: TemporalDep
+) -> JSONResponse:
+    """SendGrid Event Webhook (signed, `SENDGRID_WEBHOOK_PUBLIC_KEY`): a bounced, blocked
+    or dropped process email becomes the task `fix_email_delivery` on its workflow."""
+    key = (settings.sendgrid_webhook_public_key or "").strip()
+    if not key:
+        return json_error(
+            404, "SendGrid event webhooks are not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)"
+        )
+    signature = request.headers.get(SIGNATURE_HEADER, "").strip()
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+    if not signature or not timestamp:
+        return json_error(401, f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
+    if not timestamp.isdigit() or not timestamp.isascii():
+        return json_error(401, f"malformed {TIMESTAMP_HEADER} header: unix seconds expected")
+    tolerance = settings.webhook_tolerance_seconds
+    if abs(time.time() - int(timestamp)) > tolerance:
+        return json_error(
+            401, f"stale timestamp: more than {tolerance} seconds from the server's clock"
+        )
+    raw = await read_body(request, MAX_EVENT_BODY_BYTES)
+    if raw is None:
+        return json_error(413, f"request body larger than {MAX_EVENT_BODY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return json_error(400, "body is not UTF-8")
+    try:
+        valid = _verifier(key).verify(text, signature, timestamp)
+    except ValueError as exc:  # the configured key cannot be loaded: fix it, SendGrid retries
+        log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key: %s", exc)
+        return json_error(503, "SendGrid event webhook misconfigured")
+    if not valid:
+        return json_error(401, "invalid SendGrid signature")
+    try:
+        events = json.loads(text)
+    except ValueError as exc:
+        return json_error(400, f"body is not valid JSON: {exc}")
+    if not isinstance(events, list):
+        return json_error(400, "body must be a JSON array of events")
+    routed: list[str] = []
+    ignored = 0
+    for event in events:
+        signal = email_signal(event)
+        if signal is None:
+            ignored += 1
+            continue
+        workflow_id, payload = signal
+        try:
+            client = await temporal.client()
+            await client.get_workflow_handle(workflow_id).signal(
+                EMAIL_EVENT_SIGNAL, payload, rpc_timeout=RPC_TIMEOUT
             )
-        signature = request.headers.get(SIGNATURE_HEADER, "").strip()
-        timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
-        if not signature or not timestamp:
-            return _json(401, f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-        if not timestamp.isdigit() or not timestamp.isascii():
-            return _json(401, f"malformed {TIMESTAMP_HEADER} header: unix seconds expected")
-        tolerance = settings.webhook_tolerance_seconds
-        if abs(time.time() - int(timestamp)) > tolerance:
-            return _json(
-                401, f"stale timestamp: more than {tolerance} seconds from the server's clock"
-            )
-        raw = await read_body(request, MAX_EVENT_BODY_BYTES)
-        if raw is None:
-            return _json(413, f"request body larger than {MAX_EVENT_BODY_BYTES} bytes")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return _json(400, "body is not UTF-8")
-        try:
-            valid = verifier.verify(text, signature, timestamp)
-        except ValueError as exc:  # the configured key cannot be loaded: fix it, SendGrid retries
-            log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key: %s", exc)
-            return _json(503, "SendGrid event webhook misconfigured")
-        if not valid:
-            return _json(401, "invalid SendGrid signature")
-        try:
-            events = json.loads(text)
-        except ValueError as exc:
-            return _json(400, f"body is not valid JSON: {exc}")
-        if not isinstance(events, list):
-            return _json(400, "body must be a JSON array of events")
-        routed: list[str] = []
-        ignored = 0
-        for event in events:
-            signal = email_signal(event)
-            if signal is None:
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # closed or not ours
                 ignored += 1
                 continue
-            workflow_id, payload = signal
-            try:
-                client = await _temporal(app)
-                await client.get_workflow_handle(workflow_id).signal(
-                    EMAIL_EVENT_SIGNAL, payload, rpc_timeout=RPC_TIMEOUT
-                )
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:  # closed or not ours
-                    ignored += 1
-                    continue
-                log.warning("email_event to %s failed: %s", workflow_id, exc)
-                return _json(503, "temporarily unavailable")  # SendGrid retries the batch
-            except Exception as exc:
-                log.warning(
-                    "Temporal unreachable for SendGrid event %s: %s", payload["sg_event_id"], exc
-                )
-                return _json(503, "temporarily unavailable")
-            routed.append(workflow_id)
-        return JSONResponse({"received": len(events), "routed": routed, "ignored": ignored})
+            log.warning("email_event to %s failed: %s", workflow_id, exc)
+            return json_error(503, "temporarily unavailable")  # SendGrid retries the batch
+        except Exception as exc:
+            log.warning(
+                "Temporal unreachable for SendGrid event %s: %s", payload["sg_event_id"], exc
+            )
+            return json_error(503, "temporarily unavailable")
+        routed.append(workflow_id)
+    return JSONResponse({"received": len(events), "routed": routed, "ignored": ignored})

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from models.settings import Settings
@@ -30,97 +30,96 @@ from starters.finance import (
     with_records,
 )
 from starters.task_inbox import workflow_ui_url
-from starters.web.auth import INTERNAL_PAGE_HEADERS, require_operator
+from starters.web.deps import (
+    Operator,
+    SettingsDep,
+    TemporalConnection,
+    TemporalDep,
+    TemporalUnavailable,
+)
+from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, templates, unreachable
 
 log = logging.getLogger(__name__)
+router = APIRouter()
 STAGE_TITLES = {
     "draft": "Draft", "open": "Open (not yet due)", "overdue": "Overdue", "paid": "Paid",
     "void": "Void", "uncollectible": "Uncollectible",
 }  # fmt: skip
+RECORDS_UNREACHABLE = (
+    "The records database is not reachable: referral fees and revenue share are not shown."
+)
 
 
-def register_finance_pages(app: FastAPI, settings: Settings) -> None:
-    from starters.web.app import PAGE_HEADERS, TemporalUnavailable, _message, _temporal, templates
+async def _invoices(settings: Settings, temporal: TemporalConnection) -> list[Invoice] | None:
+    try:
+        found = await list_invoices(await temporal.client())
+    except TemporalUnavailable as exc:
+        log.warning("finance board: Temporal unreachable: %s", exc)
+        return None
+    try:
+        return await asyncio.to_thread(with_records, settings, found)
+    except Exception as exc:  # the records are optional here: currency then defaults
+        log.warning("finance board: invoice records not readable: %s", exc)
+        return found
 
-    async def invoices() -> list[Invoice] | None:
-        try:
-            client = await _temporal(app)
-            found = await list_invoices(client)
-        except TemporalUnavailable as exc:
-            log.warning("finance board: Temporal unreachable: %s", exc)
-            return None
-        try:
-            return await asyncio.to_thread(with_records, settings, found)
-        except Exception as exc:  # the records are optional here: currency then defaults
-            log.warning("finance board: invoice records not readable: %s", exc)
-            return found
 
-    @app.get("/finance", response_class=HTMLResponse, name="finance_board")
-    async def finance_board(request: Request) -> Response:
-        """Invoices by stage, aging, referral fees and Rocket.Chat revenue share (operators only)."""
-        operator = require_operator(request, settings)
-        found = await invoices()
-        if found is None:
-            return _message(
-                request,
-                503,
-                "Temporal is not reachable",
-                "The finance board cannot be loaded right now. Please try again in a minute.",
-            )
-        now = datetime.now(UTC)
-        board = build_board(found, now)
-        try:
-            fees = await asyncio.to_thread(list_referral_fees, settings)
-            shares = await asyncio.to_thread(list_revenue_share, settings)
-            records_error = None
-        except Exception as exc:
-            log.warning("finance board: records not readable: %s", exc)
-            fees, shares, records_error = (
-                [],
-                [],
-                "The records database is not reachable: referral fees and revenue share are not shown.",
-            )
-        context = {
-            "title": "Finance",
-            "operator": operator,
-            "internal": True,
-            "referrer_policy": "same-origin",
-            "wide": True,
-            "nav": "finance",
-            "proxy_mode": settings.auth_mode == "proxy-header",
-            "board": board,
-            "stages": [s for s in INVOICE_STAGES]
-            + [s for s in board.by_stage if s not in INVOICE_STAGES],
-            "stage_titles": STAGE_TITLES,
-            "aging_buckets": AGING_BUCKETS,
-            "fees": fees,
-            "fee_totals": totals_by(fees, "status", "amount_cents"),
-            "shares": shares,
-            "share_totals": totals_by(shares, "invoice_status", "owed_to_rocketchat_cents"),
-            "share_total": grand_total(shares, "owed_to_rocketchat_cents"),
-            "records_error": records_error,
-            "money": money,
-            "now": now,
-            "ui_url": lambda workflow_id: workflow_ui_url(
-                settings.temporal_ui_url, settings.temporal_namespace, workflow_id
-            ),
-        }
-        return templates.TemplateResponse(
-            request, "finance.html", context, headers=INTERNAL_PAGE_HEADERS
-        )
+@router.get("/finance", response_class=HTMLResponse, name="finance_board")
+async def finance_board(
+    request: Request, operator: Operator, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    """Invoices by stage, aging, referral fees and Rocket.Chat revenue share (operators only)."""
+    found = await _invoices(settings, temporal)
+    if found is None:
+        return unreachable(request, "finance board")
+    now = datetime.now(UTC)
+    board = build_board(found, now)
+    try:
+        fees = await asyncio.to_thread(list_referral_fees, settings)
+        shares = await asyncio.to_thread(list_revenue_share, settings)
+        records_error = None
+    except Exception as exc:
+        log.warning("finance board: records not readable: %s", exc)
+        fees, shares, records_error = [], [], RECORDS_UNREACHABLE
+    context = {
+        "title": "Finance",
+        "operator": operator,
+        "internal": True,
+        "referrer_policy": "same-origin",
+        "wide": True,
+        "nav": "finance",
+        "proxy_mode": settings.auth_mode == "proxy-header",
+        "board": board,
+        "stages": [*INVOICE_STAGES, *(s for s in board.by_stage if s not in INVOICE_STAGES)],
+        "stage_titles": STAGE_TITLES,
+        "aging_buckets": AGING_BUCKETS,
+        "fees": fees,
+        "fee_totals": totals_by(fees, "status", "amount_cents"),
+        "shares": shares,
+        "share_totals": totals_by(shares, "invoice_status", "owed_to_rocketchat_cents"),
+        "share_total": grand_total(shares, "owed_to_rocketchat_cents"),
+        "records_error": records_error,
+        "money": money,
+        "now": now,
+        "ui_url": lambda workflow_id: workflow_ui_url(
+            settings.temporal_ui_url, settings.temporal_namespace, workflow_id
+        ),
+    }
+    return templates.TemplateResponse(
+        request, "finance.html", context, headers=INTERNAL_PAGE_HEADERS
+    )
 
-    @app.get("/finance.csv", name="finance_csv")
-    async def finance_csv(request: Request) -> Response:
-        """Every invoice as CSV (exact amounts, aging of unpaid ones; operators only)."""
-        require_operator(request, settings)
-        found = await invoices()
-        if found is None:
-            return JSONResponse({"detail": "Temporal is not reachable"}, status_code=503)
-        now = datetime.now(UTC)
-        body = to_csv(build_board(found, now).invoices, now)
-        filename = f"partnerflow-invoices-{now:%Y-%m-%d}.csv"
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+
+@router.get("/finance.csv", name="finance_csv")
+async def finance_csv(operator: Operator, settings: SettingsDep, temporal: TemporalDep) -> Response:
+    """Every invoice as CSV (exact amounts, aging of unpaid ones; operators only)."""
+    found = await _invoices(settings, temporal)
+    if found is None:
+        return JSONResponse({"detail": "Temporal is not reachable"}, status_code=503)
+    now = datetime.now(UTC)
+    body = to_csv(build_board(found, now).invoices, now)
+    filename = f"partnerflow-invoices-{now:%Y-%m-%d}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
-from starters.web.auth import hash_password
+from starters.web.operators import hash_password
 
 OPERATOR = "anna"
 OPERATOR_PASSWORD = "anna-correct-horse"

@@ -27,8 +27,8 @@ from starters.cli import app as cli
 from starters.devstack import dev_server_command
 from starters.intake import submit_form
 from starters.web.app import create_app
-from starters.web.auth import SESSION_COOKIE, hash_password, operators_for, sign_session
 from starters.web.codec import codec_token
+from starters.web.operators import SESSION_COOKIE, hash_password, operators_for, sign_session
 from workers.codec import data_converter
 from workers.main import build_worker
 

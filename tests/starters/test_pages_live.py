@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
 from starters.web.app import create_app
-from starters.web.auth import SESSION_COOKIE, ensure_dev_operator
+from starters.web.operators import SESSION_COOKIE, ensure_dev_operator
 from tests.starters.conftest import (
     OPERATOR,
     PagesStack,

@@ -36,9 +36,9 @@ from starters.task_inbox import (
     sort_tasks,
     workflow_ui_url,
 )
-from starters.web.auth import (
+from starters.web.auth import FailureLimiter
+from starters.web.operators import (
     DEV_OPERATOR,
-    FailureLimiter,
     OperatorsError,
     ensure_dev_operator,
     hash_password,

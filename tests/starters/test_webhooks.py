@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
-import types
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from models.forms import FORMS, OrderForm
 from models.settings import Settings
 from starters.intake import SignatureError, sign, submission_sha256, verify_signature
+from starters.web import deps
 from starters.web.app import MAX_BODY_BYTES, create_app
 from workflows.search_attributes import PARTNER_ID, PROGRAM, STAGE
 
@@ -234,10 +233,9 @@ async def test_forms_publish_a_valid_example_that_starts_the_workflow(
 # --- Temporal unreachable / lazy connect --------------------------------------------------------
 
 
-def _fake_client_module(monkeypatch: pytest.MonkeyPatch, connect) -> None:
-    module = types.ModuleType("workers.client")
-    module.connect = connect  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "workers.client", module)
+def _fake_connect(monkeypatch: pytest.MonkeyPatch, connect) -> None:
+    """The web service connects to Temporal with `connect` (instead of `workers.client`'s)."""
+    monkeypatch.setattr(deps, "connect", connect)
 
 
 async def test_503_when_temporal_is_unreachable(
@@ -246,7 +244,7 @@ async def test_503_when_temporal_is_unreachable(
     async def connect(_settings: Settings):
         raise RuntimeError("Failed client connect: connection refused")
 
-    _fake_client_module(monkeypatch, connect)
+    _fake_connect(monkeypatch, connect)
     app = create_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -263,7 +261,7 @@ async def test_connects_lazily_when_no_client_is_given(
     async def connect(_settings: Settings):
         return time_skipping_env.client
 
-    _fake_client_module(monkeypatch, connect)
+    _fake_connect(monkeypatch, connect)
     app = create_app(settings, workflow_execution_timeout=timedelta(minutes=10))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

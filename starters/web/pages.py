@@ -1,0 +1,141 @@
+"""What every page and webhook of the web service shares: the templates, the page headers,
+the friendly message page (and `PageError`, shown as one), the JSON error body, reading a
+bounded request body, signed links and form-error wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from models.links import LinkClaims, LinkError, read_token
+from models.settings import Settings
+
+MAX_BODY_BYTES = 256 * 1024
+PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+# Internal pages send their origin on same-site requests (the login's Origin check needs it),
+# and nothing to other sites.
+INTERNAL_PAGE_HEADERS = {
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+FIELD_LABELS = {"name": "full name", "title": "job title", "email": "email address"}
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+class PageError(Exception):
+    """An error shown to a person as a friendly page; raise it from a route or dependency."""
+
+    def __init__(self, status_code: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.title, self.message = status_code, title, message
+
+
+def message(request: Request, status_code: int, title: str, text: str) -> Response:
+    """The message page: a title and one paragraph."""
+    return templates.TemplateResponse(
+        request,
+        "message.html",
+        {"title": title, "message": text},
+        status_code=status_code,
+        headers=PAGE_HEADERS,
+    )
+
+
+async def page_error_handler(request: Request, exc: Exception) -> Response:
+    """`PageError` raised anywhere in a route answers as the message page."""
+    assert isinstance(exc, PageError)
+    return message(request, exc.status_code, exc.title, exc.message)
+
+
+def busy() -> PageError:
+    """503: the workflow cannot be read right now."""
+    return PageError(
+        503,
+        "Please try again later",
+        "We cannot load your order right now. Please try again in a few minutes.",
+    )
+
+
+def unreachable(request: Request, what: str) -> Response:
+    """503 page of an internal page that needs Temporal when it cannot be reached."""
+    return message(
+        request,
+        503,
+        "Temporal is not reachable",
+        f"The {what} cannot be loaded right now. Please try again in a minute.",
+    )
+
+
+def not_recorded(request: Request, what: str) -> Response:
+    """503 page when a signal carrying a person's submission could not be delivered."""
+    return message(
+        request,
+        503,
+        "Please try again",
+        f"We could not record your {what} just now. Nothing was recorded; please submit again.",
+    )
+
+
+def json_error(status_code: int, detail: str, **extra: Any) -> JSONResponse:
+    """`{"detail": ..., **extra}` with the status code."""
+    return JSONResponse({"detail": detail, **extra}, status_code=status_code)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The raw body, or None as soon as it exceeds `limit` bytes (never read further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_link(settings: Settings, token: str, purpose: str, *, expired: str) -> LinkClaims:
+    """The claims of a signed link; 410 (saying `expired`) or 403 as a page otherwise."""
+    try:
+        return read_token(settings.secret("link_secret"), token, purpose)
+    except LinkError as exc:
+        if "expired" in str(exc):
+            raise PageError(410, "This link has expired", expired) from exc
+        raise PageError(
+            403,
+            "This link is not valid",
+            "We could not verify this link. "
+            "Please use the link from your email exactly as it was sent.",
+        ) from exc
+
+
+def agreed(value: object) -> bool:
+    """Whether a form's "I agree" checkbox was ticked."""
+    return str(value or "") in {"yes", "on", "true", "1"}
+
+
+def friendly_errors(exc: ValidationError) -> dict[str, str]:
+    """One sentence per bad field of a signer's form (name, title, email, agreed)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        if field == "agreed":
+            text = "Please tick “I agree” to accept the terms."
+        elif field in FIELD_LABELS and error["type"] in {
+            "missing",
+            "string_too_short",
+            "value_error",
+        }:
+            text = f"Please enter your {FIELD_LABELS[field]}."
+        else:
+            text = f"{FIELD_LABELS.get(field, field).capitalize()}: {error['msg']}"
+        errors.setdefault(field, text)
+    return errors
