@@ -109,8 +109,10 @@ class AuthorizedResale(SalesWorkflow):
 
     @workflow.signal
     def decide_resale(self, payload: Any) -> None:
-        """Internal resale approval: `{"approver": "...", "decision": "approve", "lines": [{"sku": "MM-ENT-1Y",
-        "description": "Mattermost Enterprise, 1 year", "seats": 100, "unit_price_cents": 12000}]}` or
+        """Internal resale approval: `{"approver": "...", "decision": "approve",
+        "lines": [{"sku": "MM-ENT-1Y",
+        "description": "Mattermost Enterprise, 1 year", "seats": 100,
+        "unit_price_cents": 12000}]}` or
         `{"approver": "...", "decision": "reject", "reason": "..."}`."""
         decision = self.accept(DECIDE, payload, ResaleDecision)
         if decision is not None and self._decision is None:

@@ -138,7 +138,8 @@ class DealRegistration(SalesWorkflow):
 
     @workflow.signal
     def review_deal(self, payload: Any) -> None:
-        """Sales manager's decision: `{"reviewer": "sales-manager@mattermost.com", "decision": "approve"}`,
+        """Sales manager's decision: `{"reviewer": "sales-manager@mattermost.com",
+        "decision": "approve"}`,
         `{"reviewer": "...", "decision": "reject", "reason": "..."}` or
         `{"reviewer": "...", "decision": "request_information", "question": "..."}`."""
         review = self.accept(REVIEW, payload, DealReview)
@@ -168,7 +169,8 @@ class DealRegistration(SalesWorkflow):
     @workflow.signal
     def submit_quotation(self, payload: Any) -> None:
         """The Sales Manager's quotation (the pending task's example has the computed prices):
-        `{"quote_number": "Q-2026-0042", "prepared_by": "sales-manager@mattermost.com", "seats": 250,
+        `{"quote_number": "Q-2026-0042", "prepared_by": "sales-manager@mattermost.com",
+        "seats": 250,
         "list_unit_price_cents": 12000, "discount_percent": 20, "net_price_cents": 2400000,
         "license_contact_email": "jonas.weber@hanse-logistik.example"}`"""
         quotation = self.accept(QUOTE, payload, Quotation)
@@ -204,7 +206,8 @@ class DealRegistration(SalesWorkflow):
     def submit_purchase_order(self, payload: Any) -> None:
         """The partner's purchase order, only after the customer signed the quotation:
         `{"number": "PO-4711", "submitted_by": "lena@nordlicht-it.example", "amount_cents": 2400000,
-        "bill_to": "Nordlicht IT-Systemhaus GmbH", "issued_by": "reseller", "end_customer": {...}}`"""
+        "bill_to": "Nordlicht IT-Systemhaus GmbH", "issued_by": "reseller",
+        "end_customer": {...}}`"""
         if not self._quote_signed and self._po is None and not self._closed:
             self.note(
                 PURCHASE_ORDER.task,
@@ -227,7 +230,8 @@ class DealRegistration(SalesWorkflow):
     @workflow.signal
     def withdraw(self, payload: Any) -> None:
         """The partner withdraws the registration (any stage before the purchase order):
-        `{"withdrawn_by": "lena@nordlicht-it.example", "reason": "The customer postponed the project"}`"""
+        `{"withdrawn_by": "lena@nordlicht-it.example",
+        "reason": "The customer postponed the project"}`"""
         withdrawal = self.parse("withdraw", payload, Withdrawal)
         if withdrawal is None:
             return
@@ -279,7 +283,8 @@ class DealRegistration(SalesWorkflow):
     @workflow.signal
     def record_referral_fee_paid(self, payload: Any) -> None:
         """Finance paid the partner's referral-fee invoice:
-        `{"recorded_by": "finance@mattermost.com", "amount_cents": 600000, "reference": "PAY-123"}`"""
+        `{"recorded_by": "finance@mattermost.com", "amount_cents": 600000,
+        "reference": "PAY-123"}`"""
         paid = self.accept(REFERRAL_FEE, payload, ReferralFeePaid)
         if paid is None or self._fee_paid is not None:
             return
@@ -288,7 +293,8 @@ class DealRegistration(SalesWorkflow):
                 REFERRAL_FEE.task,
                 paid.recorded_by,
                 "rejected",
-                reason=f"amount {paid.amount_cents} differs from the referral fee {self._fee_cents}",
+                reason=f"amount {paid.amount_cents} differs from the referral fee "
+                f"{self._fee_cents}",
             )
             return
         self._fee_paid = paid

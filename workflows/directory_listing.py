@@ -91,7 +91,8 @@ class DirectoryListing(ProcessWorkflow):
         submission updates it (after review). The pending task's example:
         `{"partner_id": "nordlicht-it", "name": "Nordlicht IT", "description": "<30–100 words>",
         "city": "Berlin", "state": "Berlin", "country": "DE", "website": "https://…",
-        "logo": {"logo_id": "<32 hex>", "content_type": "image/png", "width": 240, "height": 80}}`"""
+        "logo": {"logo_id": "<32 hex>", "content_type": "image/png", "width": 240,
+        "height": 80}}`"""
         if (
             self._published is not None
             and not self.is_pending(REVIEW_LISTING.task)

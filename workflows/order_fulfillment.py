@@ -134,7 +134,8 @@ class OrderFulfillment(ProcessWorkflow):
         """The end customer accepts the Enterprise Subscription Terms for Purchase by Resale.
 
         Sent by the accept page, or by an operator holding the customer's written consent:
-        `{"name": "Anna Schmidt", "title": "Head of IT", "email": "anna@example.com", "agreed": true}`
+        `{"name": "Anna Schmidt", "title": "Head of IT", "email": "anna@example.com",
+        "agreed": true}`
         """
         acceptance = self.accept(ACCEPT_TERMS, payload, TermsAcceptance)
         if acceptance is None or self._acceptance is not None:
@@ -152,7 +153,8 @@ class OrderFulfillment(ProcessWorkflow):
 
     @workflow.signal
     def review_license(self, payload: Any) -> None:
-        """License desk decision: `{"reviewer": "license-desk@mattermost.com", "decision": "approve"}`
+        """License desk decision: `{"reviewer": "license-desk@mattermost.com",
+        "decision": "approve"}`
         or `{"reviewer": "...", "decision": "reject", "reason": "..."}` (reason required)."""
         review = self.accept(REVIEW_LICENSE, payload, LicenseReview)
         if review is None or self._review is not None:
@@ -174,7 +176,8 @@ class OrderFulfillment(ProcessWorkflow):
     @workflow.signal
     def record_payment(self, payload: Any) -> None:
         """Finance records the customer's payment (the full amount due):
-        `{"recorded_by": "finance@mattermost.com", "amount_cents": 250000, "reference": "WIRE-123"}`"""
+        `{"recorded_by": "finance@mattermost.com", "amount_cents": 250000,
+        "reference": "WIRE-123"}`"""
         payment = self.accept(RECORD_PAYMENT, payload, PaymentRecorded)
         if payment is None or self._invoice is None:
             return
@@ -200,7 +203,8 @@ class OrderFulfillment(ProcessWorkflow):
     @workflow.signal
     def mark_uncollectible(self, payload: Any) -> None:
         """Finance writes the open invoice off as uncollectible:
-        `{"decided_by": "finance@mattermost.com", "reason": "No payment 30 days after the due date"}`"""
+        `{"decided_by": "finance@mattermost.com",
+        "reason": "No payment 30 days after the due date"}`"""
         self._close_command("mark_uncollectible", payload)
 
     @workflow.signal
@@ -401,7 +405,8 @@ class OrderFulfillment(ProcessWorkflow):
             customer_country=order.reseller.address.country if order.reseller.address else None,
             lines=[
                 InvoiceLine(
-                    description=f"{line.description} ({line.sku}) for {order.end_customer.legal_name}",
+                    description=f"{line.description} ({line.sku}) "
+                    f"for {order.end_customer.legal_name}",
                     quantity=line.seats,
                     unit_amount_cents=line.unit_price_cents,
                 )

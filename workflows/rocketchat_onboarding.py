@@ -229,7 +229,9 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     @workflow.signal
     def schedule_meeting(self, payload: Any) -> None:
-        """Account manager: `{"account_manager": "sales@rocket.chat", "scheduled_at": "2026-12-01T15:00:00Z", "location": "https://open.rocket.chat/video/partner-call"}`"""
+        """Account manager: `{"account_manager": "sales@rocket.chat",
+        "scheduled_at": "2026-12-01T15:00:00Z",
+        "location": "https://open.rocket.chat/video/partner-call"}`"""
         if (
             meeting := self.accept(SCHEDULE_MEETING, payload, MeetingScheduled)
         ) and self._meeting is None:
@@ -237,20 +239,23 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     @workflow.signal
     def record_meeting(self, payload: Any) -> None:
-        """Account manager: `{"account_manager": "sales@rocket.chat", "notes": "Discussed ...", "business_location_visited": false}`"""
+        """Account manager: `{"account_manager": "sales@rocket.chat", "notes": "Discussed ...",
+        "business_location_visited": false}`"""
         if (held := self.accept(RECORD_MEETING, payload, MeetingHeld)) and self._held is None:
             self._held = held
 
     @workflow.signal
     def set_goals(self, payload: Any) -> None:
-        """Account manager: `{"agreed_by": "sales@rocket.chat", "goals": [{"metric": "deals_closed", "quarter_target": 2, "year_target": 10}]}`
+        """Account manager: `{"agreed_by": "sales@rocket.chat",
+        "goals": [{"metric": "deals_closed", "quarter_target": 2, "year_target": 10}]}`
         (metrics: deals_closed, revenue_cents, certified_staff, prospective_sales)."""
         if (goals := self.accept(SET_GOALS, payload, GoalsSet)) and self._goals is None:
             self._goals = goals
 
     @workflow.signal
     def set_contract_terms(self, payload: Any) -> None:
-        """Account manager: `{"prepared_by": "sales@rocket.chat", "term_months": 12, "support_contract_reference": "SUP-2026-0001"}`
+        """Account manager: `{"prepared_by": "sales@rocket.chat", "term_months": 12,
+        "support_contract_reference": "SUP-2026-0001"}`
         (a term shorter than 12 months is refused)."""
         if (
             terms := self.accept(SET_CONTRACT_TERMS, payload, ContractTerms)
@@ -259,26 +264,31 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     @workflow.signal
     def website_published(self, payload: Any) -> None:
-        """Partner: `{"url": "https://partner.example/partners/rocket-chat", "confirmed_by": "contact@partner.example"}`"""
+        """Partner: `{"url": "https://partner.example/partners/rocket-chat",
+        "confirmed_by": "contact@partner.example"}`"""
         if published := self.accept(WEBSITE_PUBLISHED, payload, WebsitePublished):
             self._website = published
 
     @workflow.signal
     def website_follow_up(self, payload: Any) -> None:
-        """Account manager, after a failed check: `{"decided_by": "sales@rocket.chat", "outcome": "recheck"}`
-        (optionally with a corrected `url`) or `{"decided_by": "...", "outcome": "verified_manually", "note": "..."}`."""
+        """Account manager, after a failed check: `{"decided_by": "sales@rocket.chat",
+        "outcome": "recheck"}`
+        (optionally with a corrected `url`) or `{"decided_by": "...",
+        "outcome": "verified_manually", "note": "..."}`."""
         if follow_up := self.accept(WEBSITE_FOLLOW_UP, payload, WebsiteFollowUp):
             self._follow_up = follow_up
 
     @workflow.signal
     def workgroup_created(self, payload: Any) -> None:
-        """Partner manager, when the API failed: `{"created_by": "partners@rocket.chat", "room_name": "partner-acme"}`"""
+        """Partner manager, when the API failed: `{"created_by": "partners@rocket.chat",
+        "room_name": "partner-acme"}`"""
         if manual := self.accept(WORKGROUP_MANUAL, payload, WorkgroupCreatedManually):
             self._workgroup_manual = manual
 
     @workflow.signal
     def record_certification(self, payload: Any) -> None:
-        """Trainer: one service type certified: `{"service": "consulting", "certified_by": "training@rocket.chat", "trainee": "Jane Doe"}`"""
+        """Trainer: one service type certified: `{"service": "consulting",
+        "certified_by": "training@rocket.chat", "trainee": "Jane Doe"}`"""
         cert = self.accept(BASIC_TRAINING, payload, Certification)
         if cert is None:
             return
@@ -488,7 +498,8 @@ class RocketChatOnboarding(AgreementWorkflow):
                     SearchAttributePair(PARTNER_ID, app.partner_id),
                 ]
             ),
-            static_summary=f"Rocket.Chat partnership: {app.company} ({PARTNER_TYPE_LABELS[app.partner_type]})",
+            static_summary=f"Rocket.Chat partnership: {app.company} "
+            f"({PARTNER_TYPE_LABELS[app.partner_type]})",
             static_details=(
                 f"**{app.company}**, Rocket.Chat {PARTNER_TYPE_LABELS[app.partner_type]} "
                 f"({app.country})\n\n"
@@ -616,7 +627,8 @@ class RocketChatOnboarding(AgreementWorkflow):
             self.open_task(
                 WEBSITE_FOLLOW_UP,
                 due,
-                description=f"{WEBSITE_FOLLOW_UP.description}. Last check of {url}: {result.reason}",
+                description=f"{WEBSITE_FOLLOW_UP.description}. "
+                f"Last check of {url}: {result.reason}",
                 example={**WEBSITE_FOLLOW_UP.example, "url": url},
             )
             await self.wait_for(
@@ -763,7 +775,8 @@ class RocketChatOnboarding(AgreementWorkflow):
                 customer_country=app.country,
                 lines=[
                     InvoiceLine(
-                        description=f"Rocket.Chat Partner Program fee, year 1 (from {signed_at:%Y-%m-%d})",
+                        description="Rocket.Chat Partner Program fee, year 1 "
+                        f"(from {signed_at:%Y-%m-%d})",
                         quantity=1,
                         unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS,
                     )

@@ -137,9 +137,11 @@ class RocketChatPartnership(ProcessWorkflow):
     @workflow.signal
     def submit_sales_report(self, payload: Any) -> None:
         """The partner's report for one ended month (also form `monthly-sales-report`):
-        `{"month": "2026-11", "submitted_by": "ana@partner.example", "deals_closed": 2, "sales_closed_cents": 1500000,
-        "prospective_sales": 3, "hosting_revenue_cents": 0, "referred_projects": [{"name": "Clinic chat", "amount_cents": 800000}],
-        "premium_offers": [{"product": "enterprise_license", "description": "Enterprise, 100 users", "quantity": 1, "list_price_cents": 400000}],
+        `{"month": "2026-11", "submitted_by": "ana@partner.example", "deals_closed": 2,
+        "sales_closed_cents": 1500000, "prospective_sales": 3, "hosting_revenue_cents": 0,
+        "referred_projects": [{"name": "Clinic chat", "amount_cents": 800000}],
+        "premium_offers": [{"product": "enterprise_license",
+        "description": "Enterprise, 100 users", "quantity": 1, "list_price_cents": 400000}],
         "certified_staff": 2, "share_statistics": true}`"""
         report = self.parse(SALES_REPORT.task, payload, SalesReport)
         if report is None:
@@ -161,8 +163,10 @@ class RocketChatPartnership(ProcessWorkflow):
 
     @workflow.signal
     def decide_review(self, payload: Any) -> None:
-        """Reviewer: `{"reviewer": "partners@rocket.chat", "quarter": 1, "outcome": "compliant"}`, or
-        `"warning"` / `"removal"` with `"notes"`. The pending task's example proposes the outcome."""
+        """Reviewer: `{"reviewer": "partners@rocket.chat", "quarter": 1, "outcome": "compliant"}`,
+        or
+        `"warning"` / `"removal"` with `"notes"`. The pending task's example proposes the
+        outcome."""
         decision = self.accept(QUARTERLY_REVIEW, payload, ReviewDecision)
         if decision is None:
             return
@@ -179,7 +183,8 @@ class RocketChatPartnership(ProcessWorkflow):
 
     @workflow.signal
     def record_fee_payment(self, payload: Any) -> None:
-        """Finance: `{"recorded_by": "finance@rocket.chat", "year": 1, "amount_cents": 120000, "reference": "WIRE-1"}`"""
+        """Finance: `{"recorded_by": "finance@rocket.chat", "year": 1, "amount_cents": 120000,
+        "reference": "WIRE-1"}`"""
         payment = self.accept(FEE_PAYMENT, payload, FeePayment)
         if payment is None:
             return
@@ -198,14 +203,16 @@ class RocketChatPartnership(ProcessWorkflow):
 
     @workflow.signal
     def decide_renewal(self, payload: Any) -> None:
-        """Account manager: `{"decided_by": "sales@rocket.chat", "decision": "renew", "term_months": 12}` or
+        """Account manager: `{"decided_by": "sales@rocket.chat", "decision": "renew",
+        "term_months": 12}` or
         `{"decided_by": "...", "decision": "terminate", "reason": "..."}`."""
         if decision := self.accept(RENEWAL, payload, RenewalDecision):
             self._inbox.append(("renewal", decision))
 
     @workflow.signal
     def update_compliance(self, payload: Any) -> None:
-        """Partner manager records a compliance fact: `{"updated_by": "partners@rocket.chat", "support_contract_active": false, "note": "..."}`"""
+        """Partner manager records a compliance fact: `{"updated_by": "partners@rocket.chat",
+        "support_contract_active": false, "note": "..."}`"""
         update = self.parse("update_compliance", payload, ComplianceUpdate)
         if update is None:
             return
@@ -213,13 +220,14 @@ class RocketChatPartnership(ProcessWorkflow):
 
     @workflow.signal
     def request_review(self, payload: Any = None) -> None:
-        """Start the quarterly review now (sent by the quarterly Schedule): `{"requested_by": "schedule"}`"""
+        """Start the quarterly review now (sent by the quarterly Schedule): `{"requested_by":
+        "schedule"}`"""
         request = self.parse("request_review", payload or {}, ReviewRequest)
         if request is None:
             return
         self._inbox.append(("request_review", request))
 
-    # --- the run ------------------------------------------------------------------------------------
+    # --- the run ----------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, state: RocketChatPartnershipInput) -> RocketChatPartnershipResult:
@@ -578,7 +586,7 @@ class RocketChatPartnership(ProcessWorkflow):
         if FEE_PAYMENT.task not in self._tasks:
             self._open_fee_task(fee)
 
-    # --- reviews ------------------------------------------------------------------------------------
+    # --- reviews ----------------------------------------------------------------------------------
 
     async def _begin_review(self, quarter: int, trigger: str) -> None:
         s = self._state()
@@ -698,7 +706,7 @@ class RocketChatPartnership(ProcessWorkflow):
             )
         return None
 
-    # --- end and continue ---------------------------------------------------------------------------
+    # --- end and continue -------------------------------------------------------------------------
 
     async def _finish(self, outcome: str, reason: str) -> RocketChatPartnershipResult:
         s = self._state()
@@ -776,7 +784,7 @@ class RocketChatPartnership(ProcessWorkflow):
         state = s.model_copy(update={"quarter": s.quarter + 1, "history_carried": history})
         workflow.continue_as_new(state)
 
-    # --- helpers --------------------------------------------------------------------------------------
+    # --- helpers ----------------------------------------------------------------------------------
 
     def _open_months(self) -> list[str]:
         """Months that have ended and are not reported yet (oldest first)."""

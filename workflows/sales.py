@@ -72,6 +72,7 @@ class SalesWorkflow(AgreementWorkflow):
         if deal_number:
             pairs.append(SearchAttributePair(DEAL_NUMBER, deal_number))
         self.set_stage("order_fulfillment")
+        deal = f", deal {deal_number}" if deal_number else ""
         child = await workflow.start_child_workflow(
             "OrderFulfillment",
             order,
@@ -79,8 +80,7 @@ class SalesWorkflow(AgreementWorkflow):
             result_type=OrderFulfillmentResult,
             search_attributes=TypedSearchAttributes(pairs),
             static_summary=(
-                f"Order {order.order_id} "
-                f"({order.channel.replace('_', ' ')}{', deal ' + deal_number if deal_number else ''}): "
+                f"Order {order.order_id} ({order.channel.replace('_', ' ')}{deal}): "
                 f"{order.reseller.company} → {order.end_customer.legal_name}"
             ),
             static_details=(
@@ -90,8 +90,8 @@ class SalesWorkflow(AgreementWorkflow):
                 f"<{order.reseller.contact.email}>\n"
                 f"- **End customer:** {order.end_customer.contact.name} "
                 f"<{order.end_customer.contact.email}>\n"
-                "- **Started by:** "
-                f"`{workflow.info().workflow_id}`{' (deal ' + deal_number + ')' if deal_number else ''}"
+                f"- **Started by:** `{workflow.info().workflow_id}`"
+                f"{f' (deal {deal_number})' if deal_number else ''}"
             ),
         )
         # The child reports every change (`order_progress`); the result closes the loop.

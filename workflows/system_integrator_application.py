@@ -106,7 +106,8 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
     def complete_benefit(self, payload: Any) -> None:
         """The owner delivered one benefit:
         `{"benefit": "guest_blog_post", "done_by": "partners@mattermost.com", "reference": "https://mattermost.com/blog/…"}`
-        (benefits: directory_inclusion, guest_blog_post, co_hosted_webinar, social_promotion, evaluation_license)."""
+        (benefits: directory_inclusion, guest_blog_post, co_hosted_webinar, social_promotion,
+        evaluation_license)."""
         benefit = payload.get("benefit") if isinstance(payload, dict) else None
         spec = BENEFIT_TASKS.get(str(benefit))
         if spec is None:

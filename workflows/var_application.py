@@ -107,10 +107,12 @@ CONFIRM_LOCAL_SUPPORT = HumanTask(
     task="confirm_local_support",
     handler="confirm_local_support",
     assignee="partner_manager",
-    description="Confirm that the reseller's first- and second-tier local support process is in place",
+    description="Confirm that the reseller's first- and second-tier local support process is "
+    "in place",
     model=LocalSupportConfirmed,
     example={
-        "process_summary": "Support desk in the local language, 9-17 local time, escalation to Mattermost",
+        "process_summary": "Support desk in the local language, 9-17 local time, "
+        "escalation to Mattermost",
         "languages": ["de"],
         "confirmed_by": "partners@mattermost.com",
     },
@@ -136,7 +138,8 @@ class VarApplication(PartnerApplicationWorkflow):
 
     @workflow.signal
     def review_application(self, payload: Any) -> None:
-        """The reviewer's decision: `{"reviewer": "partners@mattermost.com", "decision": "approve"}`,
+        """The reviewer's decision: `{"reviewer": "partners@mattermost.com",
+        "decision": "approve"}`,
         `{"reviewer": "…", "decision": "reject", "reason": "…"}` or
         `{"reviewer": "…", "decision": "request_information", "questions": "…"}`."""
         review = self.accept(REVIEW_APPLICATION, payload, ApplicationReview)
@@ -145,14 +148,16 @@ class VarApplication(PartnerApplicationWorkflow):
 
     @workflow.signal
     def provide_information(self, payload: Any) -> None:
-        """The applicant's answers: `{"answers": "…", "provided_by": "lena.hoffmann@example.com"}`."""
+        """The applicant's answers: `{"answers": "…",
+        "provided_by": "lena.hoffmann@example.com"}`."""
         info = self.accept(PROVIDE_INFORMATION, payload, InformationProvided)
         if info is not None and self._information is None:
             self._information = info
 
     @workflow.signal
     def assign_sales_manager(self, payload: Any) -> None:
-        """`{"sales_manager": {"name": "Sam Rivera", "email": "sam.rivera@mattermost.com"}, "assigned_by": "sales-lead@mattermost.com"}`"""
+        """`{"sales_manager": {"name": "Sam Rivera", "email": "sam.rivera@mattermost.com"},
+        "assigned_by": "sales-lead@mattermost.com"}`"""
         value = self.accept(ASSIGN_SALES_MANAGER, payload, SalesManagerAssignment)
         if value is not None and self._sales_manager is None:
             self._sales_manager = value
@@ -166,7 +171,8 @@ class VarApplication(PartnerApplicationWorkflow):
 
     @workflow.signal
     def confirm_local_support(self, payload: Any) -> None:
-        """`{"process_summary": "…", "languages": ["de"], "confirmed_by": "partners@mattermost.com"}`"""
+        """`{"process_summary": "…", "languages": ["de"],
+        "confirmed_by": "partners@mattermost.com"}`"""
         value = self.accept(CONFIRM_LOCAL_SUPPORT, payload, LocalSupportConfirmed)
         if value is not None and self._support is None:
             self._support = value
