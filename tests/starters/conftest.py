@@ -251,8 +251,9 @@ def seed_finance_records(settings: Settings) -> None:
     ):
         deals.record_referral_fee(
             ReferralFeeRecord(
-                deal_number=number, workflow_id=f"deal-{number}", partner_id="nordlicht-it", amount_cents=cents,
-                note=f"Referral fee for deal registration {number}", status=status,
+                deal_number=number, workflow_id=f"deal-{number}", partner_id="nordlicht-it",
+                amount_cents=cents, note=f"Referral fee for deal registration {number}",
+                status=status,
                 reference="WIRE-RF-1" if status == "paid" else None, at=at,
             )
         )  # fmt: skip
@@ -268,8 +269,9 @@ def seed_finance_records(settings: Settings) -> None:
     share = revenue_share("hosting", report)
     RocketChatRecordActivities(settings).record_sales_report(
         SalesReportRecord(
-            idempotency_key="rc-partnership-hostpartner:report:2026-02", partner_id="hostpartner", workflow_id="rc-partnership-hostpartner",
-            month="2026-02", partner_type="hosting", report=report.model_dump(mode="json"), share=share.model_dump(mode="json"),
+            idempotency_key="rc-partnership-hostpartner:report:2026-02", partner_id="hostpartner",
+            workflow_id="rc-partnership-hostpartner", month="2026-02", partner_type="hosting",
+            report=report.model_dump(mode="json"), share=share.model_dump(mode="json"),
             owed_to_rocketchat_cents=share.owed_to_rocketchat_cents, submitted_at=at,
         )
     )  # fmt: skip
