@@ -307,7 +307,7 @@ class EvaluationLicense(ProcessWorkflow):
             reason=reason,
             licenses=issued,
             license_years=len(issued),
-        )  # type: ignore[arg-type]
+        )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         form = self._require().form

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -523,7 +524,7 @@ class OrderFulfillment(ProcessWorkflow):
             idempotency_key=f"{workflow_id}:invoice:{command.action}",
             action=command.action,
             reason=command.detail.get("reason"),
-        )  # type: ignore[arg-type]
+        )
         try:
             self._invoice = await call(
                 "apply_invoice_action",
@@ -608,7 +609,7 @@ class OrderFulfillment(ProcessWorkflow):
         invoice = self._invoice
         return OrderFulfillmentResult(
             order_id=order.order_id,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             reason=reason,
             license_id=license_id,
             invoice_id=invoice.id if invoice else None,
@@ -678,7 +679,7 @@ class OrderFulfillment(ProcessWorkflow):
             "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
         )
         self._facts["invoice_stage"] = stage
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             INVOICE_STAGE.value_set(stage),
             AMOUNT_DUE_CENTS.value_set(invoice.amount_due_cents),
         ]

@@ -43,7 +43,7 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
                 website=website,
                 contact_name=contact.name,
                 contact_email=contact.email,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 discount_percent=discount_percent,
                 attributes=attributes,
                 at=workflow.now(),

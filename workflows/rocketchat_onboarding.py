@@ -871,7 +871,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 website=str(app.website),
                 contact_name=app.contact.name,
                 contact_email=app.contact.email,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 attributes={
                     "services": app.services,
                     "certifications": sorted(self._certifications),
@@ -891,7 +891,7 @@ class RocketChatOnboarding(AgreementWorkflow):
         self.conclude(outcome, reason)
         return RocketChatOnboardingResult(
             partner_id=self._require_app().partner_id, outcome=outcome, reason=reason, **extra
-        )  # type: ignore[arg-type]
+        )
 
     def _require_app(self) -> RocketChatApplication:
         assert self._app is not None

@@ -773,7 +773,7 @@ class RocketChatPartnership(ProcessWorkflow):
         self.set_stage(outcome)
         return RocketChatPartnershipResult(
             partner_id=app.partner_id, outcome=outcome, reason=reason, quarters=s.quarter
-        )  # type: ignore[arg-type]
+        )
 
     async def _continue(self, q_end: datetime) -> RocketChatPartnershipResult:
         while self._inbox:  # signals that arrived while the quarter closed
@@ -797,7 +797,11 @@ class RocketChatPartnership(ProcessWorkflow):
         ]
 
     def _queued_reports(self) -> list[tuple[str, Any]]:
-        return [(item.month, item) for kind, item in self._inbox if kind == "report"]
+        return [
+            (item.month, item)
+            for kind, item in self._inbox
+            if kind == "report" and isinstance(item, SalesReport)
+        ]
 
     def _open_report_task(self) -> None:
         months = self._open_months()

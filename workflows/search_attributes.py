@@ -6,6 +6,8 @@ Operators filter on them in the Temporal UI, e.g. `InvoiceStage = "overdue"` or
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 PROGRAM = SearchAttributeKey.for_keyword("Program")
@@ -20,7 +22,7 @@ INVOICE_NUMBER = SearchAttributeKey.for_keyword("InvoiceNumber")
 AMOUNT_DUE_CENTS = SearchAttributeKey.for_int("AmountDueCents")
 INVOICE_DUE_AT = SearchAttributeKey.for_datetime("InvoiceDueAt")
 
-ALL_KEYS: list[SearchAttributeKey] = [
+ALL_KEYS: list[SearchAttributeKey[Any]] = [
     PROGRAM,
     PARTNER_ID,
     STAGE,

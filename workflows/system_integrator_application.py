@@ -249,7 +249,7 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
             outcome=outcome,
             reason=reason,
             benefits_done=sorted(self._benefits),
-        )  # type: ignore[arg-type]
+        )
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         application = self._require()

@@ -257,7 +257,7 @@ class VarApplication(PartnerApplicationWorkflow):
             "agreement_id": signed.agreement_id,
             "agreement_signed_at": signed.signed_at.isoformat(),
         }
-        common = {
+        common: dict[str, Any] = {
             "partner_id": partner_id,
             "partner_type": "value_added_reseller",
             "company": application.company,
@@ -498,7 +498,7 @@ class VarApplication(PartnerApplicationWorkflow):
             partner_id=application.resolved_partner_id,
             outcome=outcome,
             reason=reason,
-        )  # type: ignore[arg-type]
+        )
 
     def _agreement_context(self) -> dict[str, Any]:
         application = self._require()
