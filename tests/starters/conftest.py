@@ -1,4 +1,4 @@
-"""Fixtures of the operator-page tests (issue 6): settings with one operator, a real worker
+"""Fixtures of the operator-page tests: settings with one operator, a real worker
 on the dev server, helpers that drive a real order, sign in, and a headless Chromium."""
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ forms = SCHEMA.include(method="POST", path="/webhooks/forms/{form}")
 
 @pytest.fixture(scope="module", autouse=True)
 def _records_database() -> Iterator[None]:
-    """The records database the form checks (`prepare`) and pages read."""
+    """The records database the form preparation and the pages read."""
     migrate(SETTINGS.resolved_database_url)
     yield
     shutil.rmtree(_DATA, ignore_errors=True)

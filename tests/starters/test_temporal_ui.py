@@ -1,4 +1,4 @@
-"""The Temporal Web UI itself, driven in Chromium (issue 6): an operator starts an
+"""The Temporal Web UI itself, driven in Chromium: an operator starts an
 `OrderFulfillment` with *Start Workflow* (task queue `partnerflow`, the JSON of
 `docs/ui-inputs/OrderFulfillment.json`), finds it with a saved query
 (`PendingTask = "accept_terms"`), reads what it waits for in *Current Details*, and completes

@@ -1,4 +1,4 @@
-"""Every process can be started from the Temporal UI's *Start Workflow* form (issue 6).
+"""Every process can be started from the Temporal UI's *Start Workflow* form.
 
 The UI sends the input as one `json/plain` payload, exactly what a client with Temporal's
 DEFAULT data converter sends for a dict. For each workflow type of the worker,
