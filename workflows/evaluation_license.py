@@ -30,9 +30,9 @@ with workflow.unsafe.imports_passed_through():
         PartnerLeft,
         evaluation_refusal,
     )
-    from models.contracts import IssuedLicense, LicenseRequest, PartnerRecord
+    from models.contracts import IssuedLicense, LicenseRequest
 
-from workflows.calls import EXTERNAL, RECORD, call
+from workflows.calls import EXTERNAL, call
 from workflows.deadlines import Deadline, business_deadline, wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
@@ -117,13 +117,7 @@ class EvaluationLicense(ProcessWorkflow):
             users=EVALUATION_USERS,
         )
         self.set_stage("checking_partner")
-        partner = await call(
-            "get_partner",
-            form.partner_id,
-            options=RECORD,
-            result_type=PartnerRecord | None,
-            summary=f"look up partner {form.partner_id}",
-        )
+        partner = await self.find_partner(form.partner_id)
         if refusal := evaluation_refusal(partner, form.partner_id):
             await self.decide(
                 f"partner_check:{data.license_year}", "system", "refused", reason=refusal

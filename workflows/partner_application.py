@@ -12,7 +12,6 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts import Contact, PartnerRecord
     from models.directory import DirectoryListingInput
 
-from workflows.calls import RECORD, call
 from workflows.signatures import AgreementWorkflow
 
 
@@ -32,8 +31,7 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
         discount_percent: int = 0,
         attributes: dict[str, Any],
     ) -> None:
-        await call(
-            "upsert_partner",
+        await self.record_partner(
             PartnerRecord(
                 partner_id=partner_id,
                 program="mattermost",
@@ -47,9 +45,7 @@ class PartnerApplicationWorkflow(AgreementWorkflow):
                 discount_percent=discount_percent,
                 attributes=attributes,
                 at=workflow.now(),
-            ),
-            options=RECORD,
-            summary=f"partner {partner_id}: {status}",
+            )
         )
         self._facts["partner_status"] = status
 

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EmailEvent,
         EmailReceipt,
         EmailRequest,
+        PartnerRecord,
         ScreeningRequest,
         ScreeningResult,
     )
@@ -342,6 +343,26 @@ class ProcessWorkflow:
         reason = result.reason or f"{party} is in a country or region under U.S. embargo"
         await self.decide(step, "system", "refused", reason=reason, program=result.program)
         return reason
+
+    async def record_partner(self, record: PartnerRecord) -> None:
+        """Create or update the partner's record (status, discount, attributes)."""
+        await call(
+            "upsert_partner",
+            record,
+            options=RECORD,
+            summary=f"partner {record.partner_id}: {record.status}",
+        )
+
+    async def find_partner(self, partner_id: str) -> PartnerRecord | None:
+        """The partner's record, if there is one."""
+        found: PartnerRecord | None = await call(
+            "get_partner",
+            partner_id,
+            options=RECORD,
+            result_type=PartnerRecord | None,
+            summary=f"look up partner {partner_id}",
+        )
+        return found
 
     # --- emails -----------------------------------------------------------------------------
 

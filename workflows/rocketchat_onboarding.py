@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
-        PartnerRecord,
     )
     from models.forms import money
     from models.rocketchat import (
@@ -57,9 +56,10 @@ with workflow.unsafe.imports_passed_through():
         training_schedule,
     )
 
-from workflows.calls import EXTERNAL, RECORD, call
+from workflows.calls import EXTERNAL, call
 from workflows.deadlines import Deadline, Escalate, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.rocketchat_partners import rocketchat_partner
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
 
@@ -860,29 +860,18 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     async def _upsert_partner(self, status: str) -> None:
         app = self._require_app()
-        await call(
-            "upsert_partner",
-            PartnerRecord(
-                partner_id=app.partner_id,
-                program="rocketchat",
-                partner_type=app.partner_type,
-                company=app.company,
-                country=app.country,
-                website=str(app.website),
-                contact_name=app.contact.name,
-                contact_email=app.contact.email,
-                status=status,
-                attributes={
+        await self.record_partner(
+            rocketchat_partner(
+                app,
+                status,
+                {
                     "services": app.services,
                     "certifications": sorted(self._certifications),
                     "goals": self._facts.get("goals", []),
                     "term_months": self._terms.term_months if self._terms else None,
                     "signed_at": self._facts.get("signed_at"),
                 },
-                at=workflow.now(),
-            ),
-            options=RECORD,
-            summary=f"partner {app.partner_id}: {status}",
+            )
         )
 
     async def _end(

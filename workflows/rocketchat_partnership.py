@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
-        PartnerRecord,
     )
     from models.directory import UnpublishRequest
     from models.forms import money
@@ -72,6 +71,7 @@ from workflows.calls import EXTERNAL, RECORD, call
 from workflows.deadlines import wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
+from workflows.rocketchat_partners import rocketchat_partner
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
@@ -359,12 +359,10 @@ class RocketChatPartnership(ProcessWorkflow):
             self.open_task(RENEWAL, s.term_end - timedelta(days=14))
         elif kind == "review_escalation":
             assert s.pending_review is not None
-            await self._escalate(
-                QUARTERLY_REVIEW, f"quarterly_review:{s.pending_review.quarter}:escalation"
-            )
+            await self._escalate(QUARTERLY_REVIEW, f"quarterly_review:{s.pending_review.quarter}")
         elif kind == "task_due":
             spec = RENEWAL if arg == RENEWAL.task else FEE_PAYMENT
-            await self._escalate(spec, f"{spec.task}:{workflow.now():%Y-%m-%d}:escalation")
+            await self._escalate(spec, f"{spec.task}:{workflow.now():%Y-%m-%d}")
         elif kind == "term_end":
             return await self._finish("terminated", "the term ended without renewal")
         elif kind == "quarter_end":
@@ -713,32 +711,9 @@ class RocketChatPartnership(ProcessWorkflow):
         app = s.application
         self.close_all_tasks()
         status = "removed"
-        current = await call(
-            "get_partner",
-            app.partner_id,
-            options=RECORD,
-            result_type=PartnerRecord | None,
-            summary=f"look up partner {app.partner_id}",
-        )
+        current = await self.find_partner(app.partner_id)
         attributes = {**(current.attributes if current else {}), "ended": outcome, "reason": reason}
-        await call(
-            "upsert_partner",
-            PartnerRecord(
-                partner_id=app.partner_id,
-                program="rocketchat",
-                partner_type=app.partner_type,
-                company=app.company,
-                country=app.country,
-                website=str(app.website),
-                contact_name=app.contact.name,
-                contact_email=app.contact.email,
-                status=status,
-                attributes=attributes,
-                at=workflow.now(),
-            ),
-            options=RECORD,
-            summary=f"partner {app.partner_id}: {status}",
-        )
+        await self.record_partner(rocketchat_partner(app, status, attributes))
         delisted = await call(
             "unpublish_listing",
             UnpublishRequest(
@@ -890,17 +865,12 @@ class RocketChatPartnership(ProcessWorkflow):
             cc=cc or ["role:account_manager"],
         )
 
-    async def _escalate(self, spec: HumanTask, step: str) -> None:
+    async def _escalate(self, spec: HumanTask, occurrence: str) -> None:
         """The task's deadline passed: email its owner role and operations (one email per
-        occurrence: the step names the quarter or the date, as runs share the workflow id)."""
+        occurrence: it names the quarter or the date, as runs share the workflow id)."""
         self.bump_task(spec.task, escalated=True)
-        await self.email(
-            step,
-            [f"role:{spec.assignee}", "role:operations"],
-            "task_escalation",
-            self.task_context(spec),
-        )
-        self.note(spec.task, "system", "escalated", email_step=step)
+        await self.clock.escalation_email(spec, step=occurrence)()
+        self.note(spec.task, "system", "escalated", email_step=f"{occurrence}:escalation")
 
     def _state(self) -> RocketChatPartnershipInput:
         assert self._s is not None
