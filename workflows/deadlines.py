@@ -79,6 +79,10 @@ class TaskClock:
         self._owner = owner
         self.interruption: Callable[[], bool] | None = None
 
+    def interrupted(self) -> bool:
+        """An interrupting event arrived while waits could be interrupted."""
+        return self.interruption is not None and self.interruption()
+
     async def wait(self, spec: HumanTask, done: Callable[[], bool], deadline: Deadline) -> bool:
         """Wait until `done()`; False if the task expired (or the wait was interrupted)."""
         interruption = self.interruption

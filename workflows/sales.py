@@ -42,14 +42,6 @@ class SalesWorkflow(AgreementWorkflow):
         # customer buying online) arrived; the process checks `_interrupt` after each wait.
         self.clock.interruption = lambda: self._interrupt is not None
 
-    def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
-        # A signature wait ended by a withdrawal is not an expiry (collect_signature reads
-        # the early end as one): the withdrawal itself is recorded instead.
-        interruptible = self.clock.interruption is not None
-        if event == "expired" and self._interrupt is not None and interruptible:
-            return
-        super().note(step, actor, event, **detail)
-
     async def run_order(
         self, order: OrderFulfillmentInput, *, partner_id: str | None, deal_number: str | None
     ) -> OrderFulfillmentResult:

@@ -185,7 +185,9 @@ class AgreementWorkflow(ProcessWorkflow):
         )
         self.close_task(task.task)
         if not signed:
-            self.note(task.task, "system", "expired", agreement_id=draft.agreement_id)
+            # A wait ended by a withdrawal is not an expiry: the withdrawal is recorded instead.
+            if not self.clock.interrupted():
+                self.note(task.task, "system", "expired", agreement_id=draft.agreement_id)
             return None
         result = await call(
             "record_signature",
