@@ -1,4 +1,5 @@
-"""The records database: engine per URL, Alembic migrations, short transactions.
+"""The records database: engine per URL, Alembic migrations, short transactions, and the
+idempotent writes every records module shares.
 
 SQLite is the embedded default; PostgreSQL is production. Both run the same migrations.
 """
@@ -8,12 +9,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
 from sqlmodel import Session, create_engine
+
+from activities.errors import InvalidRecord
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
@@ -74,3 +81,31 @@ def session_scope(url: str) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# --- idempotent writes -------------------------------------------------------------------------
+
+
+def upsert_statement(engine: Engine, table: Table) -> Any:
+    """A dialect `insert()` that supports `on_conflict_do_*` (SQLite, PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"records need SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """`value` itself; a naive time is a permanent `InvalidRecord` (`what` names the field)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRecord(f"{what} must be timezone-aware, got {value.isoformat()}")
+    return value
+
+
+def execute_write(engine: Engine, stmt: Any) -> None:
+    """Run one write; a value the column cannot hold is a permanent (non-retryable) error."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(stmt)
+    except DataError as exc:
+        raise InvalidRecord(str(exc.orig)) from exc

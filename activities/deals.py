@@ -15,9 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.database import get_engine, session_scope
+from activities.database import (
+    execute_write,
+    get_engine,
+    require_aware,
+    session_scope,
+    upsert_statement,
+)
 from activities.errors import InvalidRecord
-from activities.records import _aware, _execute, upsert_statement
 from models.deals import (
     OPEN_STATUSES,
     ApprovalClaim,
@@ -103,7 +108,7 @@ class DealActivities:
     @activity.defn(name="record_deal")
     def record_deal(self, record: DealRecord) -> None:
         """Insert the registration or update its status; an older update is ignored."""
-        at = _aware(record.at, "DealRecord.at")
+        at = require_aware(record.at, "DealRecord.at")
         engine = get_engine(self.url)
         table: Table = DealRegistrationRow.__table__  # type: ignore[attr-defined]
         values = record.model_dump(exclude={"at", "contact_email"}) | {
@@ -120,7 +125,7 @@ class DealActivities:
             },
             where=table.c.updated_at <= stmt.excluded.updated_at,
         )
-        _execute(engine, stmt)
+        execute_write(engine, stmt)
 
     @activity.defn(name="find_deal_conflicts")
     def find_deal_conflicts(self, query: DealConflictQuery) -> list[DealConflict]:
@@ -191,7 +196,7 @@ class DealActivities:
     def record_referral_fee(self, record: ReferralFeeRecord) -> None:
         """Record the payable once per deal; `paid` updates it with the payment reference.
         A payable never goes back from paid, and its amount never changes."""
-        at = _aware(record.at, "ReferralFeeRecord.at")
+        at = require_aware(record.at, "ReferralFeeRecord.at")
         with session_scope(self.url) as session:
             row = session.get(ReferralFeeRow, record.deal_number)
             if row is None:

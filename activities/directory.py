@@ -16,9 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
-from activities.database import get_engine, session_scope
+from activities.database import (
+    execute_write,
+    get_engine,
+    require_aware,
+    session_scope,
+    upsert_statement,
+)
 from activities.errors import InvalidScreeningInput
-from activities.records import _aware, _execute, upsert_statement
 from models.applications import PrescreenRequest, PrescreenResult, prescreen
 from models.directory import LogoError, LogoRef, PublishedListing, UnpublishRequest, check_logo
 from models.screening import screen
@@ -47,7 +52,7 @@ class DirectoryActivities:
     @activity.defn(name="publish_listing")
     def publish_listing(self, listing: PublishedListing) -> None:
         """Publish (or update) the partner's directory entry; an older version is ignored."""
-        at = _aware(listing.at, "PublishedListing.at")
+        at = require_aware(listing.at, "PublishedListing.at")
         engine = get_engine(self.url)
         table: Table = DirectoryListingRow.__table__  # type: ignore[attr-defined]
         values = listing.model_dump(exclude={"territory", "industries", "at"}) | {
@@ -63,7 +68,7 @@ class DirectoryActivities:
             set_={name: stmt.excluded[name] for name in changed},
             where=table.c.version <= stmt.excluded.version,
         )
-        _execute(engine, stmt)
+        execute_write(engine, stmt)
 
     @activity.defn(name="unpublish_listing")
     def unpublish_listing(self, request: UnpublishRequest) -> bool:

@@ -10,8 +10,13 @@ from sqlalchemy import Table
 from sqlmodel import select
 from temporalio import activity
 
-from activities.database import get_engine, session_scope
-from activities.records import _aware, _execute, upsert_statement
+from activities.database import (
+    execute_write,
+    get_engine,
+    require_aware,
+    session_scope,
+    upsert_statement,
+)
 from models.contracts import PartnerRecord
 from models.settings import Settings
 from models.tables import PartnerRow
@@ -28,7 +33,7 @@ class PartnerActivities:
     def upsert_partner(self, record: PartnerRecord) -> None:
         """Create the partner or update everything but its creation time. An update older
         than the stored one (`record.at` before `updated_at`) is ignored."""
-        at = _aware(record.at, "PartnerRecord.at")
+        at = require_aware(record.at, "PartnerRecord.at")
         engine = get_engine(self.url)
         table: Table = PartnerRow.__table__  # type: ignore[attr-defined]
         values = record.model_dump(exclude={"attributes", "at"}) | {
@@ -43,7 +48,7 @@ class PartnerActivities:
             set_={name: stmt.excluded[name] for name in changed},
             where=table.c.updated_at <= stmt.excluded.updated_at,
         )
-        _execute(engine, stmt)
+        execute_write(engine, stmt)
 
     @activity.defn(name="get_partner")
     def get_partner(self, partner_id: str) -> PartnerRecord | None:

@@ -8,17 +8,18 @@ unique key. The activities are synchronous: register them with an executor.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError
+from sqlalchemy import Table
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.database import get_engine, session_scope
-from activities.errors import InvalidRecord
+from activities.database import (
+    execute_write,
+    get_engine,
+    require_aware,
+    session_scope,
+    upsert_statement,
+)
 from models.contracts import DecisionRecord, OrderRecord
 from models.settings import Settings
 from models.tables import (
@@ -28,30 +29,6 @@ from models.tables import (
     ReferralFeeRow,
     RocketChatSalesReportRow,
 )
-
-
-def upsert_statement(engine: Engine, table: Table) -> Any:
-    """A dialect `insert()` that supports `on_conflict_do_*` (SQLite, PostgreSQL)."""
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"records need SQLite or PostgreSQL, not {engine.dialect.name}")
-
-
-def _aware(value: datetime, what: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidRecord(f"{what} must be timezone-aware, got {value.isoformat()}")
-    return value
-
-
-def _execute(engine: Engine, stmt: Any) -> None:
-    """Run one write; a value the column cannot hold is a permanent (non-retryable) error."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(stmt)
-    except DataError as exc:
-        raise InvalidRecord(str(exc.orig)) from exc
 
 
 class RecordActivities:
@@ -67,7 +44,7 @@ class RecordActivities:
 
         An update older than the stored one (`record.at` before `updated_at`) is ignored,
         so a late retry never moves an order back to an earlier status."""
-        at = _aware(record.at, "OrderRecord.at")
+        at = require_aware(record.at, "OrderRecord.at")
         engine = get_engine(self.url)
         table: Table = OrderRow.__table__  # type: ignore[attr-defined]
         values = record.model_dump(exclude={"at"}) | {"created_at": at, "updated_at": at}
@@ -78,13 +55,13 @@ class RecordActivities:
             set_={name: stmt.excluded[name] for name in changed},
             where=table.c.updated_at <= stmt.excluded.updated_at,
         )
-        _execute(engine, stmt)
+        execute_write(engine, stmt)
 
     @activity.defn(name="record_decision")
     def record_decision(self, record: DecisionRecord) -> None:
         """Insert the decision once per `idempotency_key`; a repeat (even concurrent) is a
         no-op that keeps the first write."""
-        at = _aware(record.at, "DecisionRecord.at")
+        at = require_aware(record.at, "DecisionRecord.at")
         engine = get_engine(self.url)
         table: Table = DecisionRow.__table__  # type: ignore[attr-defined]
         values = record.model_dump(exclude={"detail", "at"}) | {
@@ -93,7 +70,7 @@ class RecordActivities:
         }
         stmt = upsert_statement(engine, table).values(**values)
         stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
-        _execute(engine, stmt)
+        execute_write(engine, stmt)
 
 
 def list_decisions(settings: Settings, workflow_id: str) -> list[DecisionRecord]:

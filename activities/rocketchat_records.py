@@ -8,8 +8,13 @@ from sqlalchemy import Table
 from sqlmodel import select
 from temporalio import activity
 
-from activities.database import get_engine, session_scope
-from activities.records import _aware, _execute, upsert_statement
+from activities.database import (
+    execute_write,
+    get_engine,
+    require_aware,
+    session_scope,
+    upsert_statement,
+)
 from models.rocketchat import SalesReportRecord
 from models.settings import Settings
 from models.tables import RocketChatSalesReportRow
@@ -29,9 +34,9 @@ class RocketChatRecordActivities:
         values = record.model_dump(exclude={"report", "share"}) | {
             "report_json": json.dumps(record.report, sort_keys=True, default=str),
             "share_json": json.dumps(record.share, sort_keys=True, default=str),
-            "submitted_at": _aware(record.submitted_at, "SalesReportRecord.submitted_at"),
+            "submitted_at": require_aware(record.submitted_at, "SalesReportRecord.submitted_at"),
         }
-        _execute(
+        execute_write(
             engine,
             upsert_statement(engine, table)
             .values(**values)
