@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from models.pricing import quote
 
 from workflows.calls import RECORD, call
-from workflows.deadlines import Deadline, business_deadline
+from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
 from workflows.human_tasks import HumanTask
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
@@ -935,7 +935,7 @@ class DealRegistration(SalesWorkflow):
             cc=cc or [],
         )
 
-    def _partner_reminder(self, spec: HumanTask, round_number: int) -> Any:
+    def _partner_reminder(self, spec: HumanTask, round_number: int) -> Remind:
         async def remind(number: int) -> None:
             task = self._tasks.get(spec.task)
             due = task.due_at.isoformat() if task and task.due_at else None
@@ -948,7 +948,7 @@ class DealRegistration(SalesWorkflow):
 
         return remind
 
-    def _partner_escalation(self, spec: HumanTask, round_number: int) -> Any:
+    def _partner_escalation(self, spec: HumanTask, round_number: int) -> Escalate:
         async def escalate() -> None:
             task = self._tasks.get(spec.task)
             await self._tell(

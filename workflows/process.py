@@ -1,16 +1,13 @@
-"""The base of every process workflow: state that operators can see and act on.
+"""The base of every process workflow: what each process does the same way.
 
-`ProcessWorkflow` gives each process:
+`ProcessWorkflow` (on top of `ProcessState`, what operators see) gives each process:
 
-- the `status` and `pending_tasks` queries (PRODUCT.md, "Self-describing contract");
-- the `Stage`, `PendingTask`, `Assignee` and `TaskDueAt` search attributes and the
-  workflow's current details in the Temporal UI, kept current;
-- `accept()`: validation of a signal's JSON input; an invalid input or a task that is not
-  pending is rejected, recorded in the history, and changes nothing else;
 - `wait_for()`: waiting on a task with its `Deadline` (reminders, escalation, expiry), kept
   by the process's `TaskClock`;
 - `decide()` (a decision noted and kept in the audit records), `screen()` (the embargo
-  check), `conclude()` (every open task closed, the outcome shown);
+  check), `conclude()` (every open task closed, the outcome shown), `record_partner()` and
+  `find_partner()` (the partner's record);
+- `email()` and `notify()`: process emails, each sent at most once;
 - the `email_event` signal (SendGrid webhook): a bounced, blocked or dropped process email
   becomes the operations task `fix_email_delivery`, completed by `email_delivery_fixed`;
 - `run_step()`: a step an outside system refused for good becomes the operations task
@@ -19,12 +16,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
@@ -41,14 +35,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.failed_steps import FailedStepResolution
     from models.notices import KINDS, notice
-    from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 
 from workflows.calls import EXTERNAL, LOCAL, RECORD, call
 from workflows.deadlines import Deadline, TaskClock
 from workflows.human_tasks import FIX_EMAIL_DELIVERY, RESOLVE_FAILED_STEP, HumanTask
-from workflows.search_attributes import ASSIGNEE, PENDING_TASK, STAGE, TASK_DUE_AT
+from workflows.process_state import ProcessState
 
-M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 # Marks histories in which a permanently failed step opened `resolve_failed_step` (before,
@@ -56,42 +48,25 @@ T = TypeVar("T")
 FAILED_STEP_TASK_PATCH = "failed-step-task"
 
 
-class ProcessWorkflow:
+class ProcessWorkflow(ProcessState):
     """Base class of the process workflows: state that operators can see and act on."""
 
-    process: ClassVar[str] = "process"
-
     def __init__(self) -> None:
-        self._stage = "received"
-        self._facts: dict[str, Any] = {}
-        self._history: list[HistoryEntry] = []
-        self._tasks: dict[str, PendingTask] = {}
+        super().__init__()
         self._step_resolution: FailedStepResolution | None = None
         self._failed_step_skippable = True
         self._email_events_seen: set[str] = set()
         self._undelivered: list[EmailEvent] = []
         self.clock = TaskClock(self)
 
-    # --- queries --------------------------------------------------------------------------
+    # --- waiting ----------------------------------------------------------------------------
 
-    @workflow.query
-    def status(self) -> WorkflowStatus:
-        """Stage, key facts, history of decisions and what the process waits for."""
-        info = workflow.info()
-        return WorkflowStatus(
-            workflow_id=info.workflow_id,
-            workflow_type=info.workflow_type,
-            stage=self._stage,
-            facts=self._facts,
-            history=self._history,
-            pending_tasks=list(self._tasks.values()),
-        )
-
-    @workflow.query
-    def pending_tasks(self) -> list[PendingTask]:
-        """Human tasks open now: `{task, handler, kind, description, assignee, due_at, example}`.
-        Send `example` (edited) to `handler` to complete a task."""
-        return list(self._tasks.values())
+    async def wait_for(
+        self, spec: HumanTask, done: Callable[[], bool], deadline: Deadline | None = None
+    ) -> bool:
+        """Wait until `done()` with the task's reminders, escalation and expiry (see
+        `TaskClock`); False when it expired first."""
+        return await self.clock.wait(spec, done, deadline or Deadline())
 
     # --- email delivery (every process) ----------------------------------------------------
 
@@ -199,105 +174,6 @@ class ProcessWorkflow:
             self.note(step, resolution.decided_by, resolution.action, reason=resolution.reason)
             if resolution.action == "skip":
                 return None
-
-    # --- state changes --------------------------------------------------------------------
-
-    def set_stage(self, stage: str) -> None:
-        self._stage = stage
-        self._publish()
-
-    def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
-        self._history.append(
-            HistoryEntry(at=workflow.now(), step=step, actor=actor, event=event, detail=detail)
-        )
-
-    def open_task(
-        self,
-        spec: HumanTask,
-        due_at: datetime | None,
-        *,
-        description: str | None = None,
-        example: dict[str, Any] | None = None,
-    ) -> None:
-        self._tasks[spec.task] = PendingTask(
-            task=spec.task,
-            handler=spec.handler,
-            kind=spec.kind,
-            description=description or spec.description,
-            assignee=spec.assignee,
-            due_at=due_at,
-            example=example if example is not None else spec.example,
-            opened_at=workflow.now(),
-        )
-        self._publish()
-
-    def close_task(self, task: str) -> None:
-        if self._tasks.pop(task, None) is not None:
-            self._publish()
-
-    def is_pending(self, task: str) -> bool:
-        return task in self._tasks
-
-    def accept(self, spec: HumanTask, payload: Any, model: type[M]) -> M | None:
-        """Validate a handler's input. Rejections are recorded and change nothing else."""
-        if spec.task not in self._tasks:
-            self.note(
-                spec.task,
-                "system",
-                "rejected",
-                reason=f"{spec.task} is not pending (stage {self._stage})",
-                input=_shorten(payload),
-            )
-            return None
-        return self.parse(spec.task, payload, model)
-
-    def parse(self, step: str, payload: Any, model: type[M]) -> M | None:
-        """Validate a signal's input against `model`; an invalid one is recorded as rejected
-        with each bad field named, and changes nothing else."""
-        try:
-            return model.model_validate(payload)
-        except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]}
-                for e in exc.errors()
-            ]
-            self.note(step, "system", "rejected", reason="invalid input", errors=errors)
-            return None
-
-    def close_all_tasks(self) -> None:
-        for task in list(self._tasks):
-            self.close_task(task)
-
-    def conclude(self, outcome: str, reason: str | None) -> None:
-        """The process ends: every open task closes, the outcome shows as facts and stage."""
-        self.close_all_tasks()
-        self._facts.update(outcome=outcome, reason=reason)
-        self.set_stage(outcome)
-
-    def bump_task(self, task: str, **changes: Any) -> None:
-        """Update an open task (reminders sent, escalated) where operators see it."""
-        if task in self._tasks:
-            self._tasks[task] = self._tasks[task].model_copy(update=changes)
-            self._publish()
-
-    def task_context(self, spec: HumanTask) -> dict[str, Any]:
-        """The open task as the reminder and escalation emails show it."""
-        task = self._tasks.get(spec.task)
-        return {
-            "task": spec.task,
-            "description": task.description if task else spec.description,
-            "handler": spec.handler,
-            "example": task.example if task else spec.example,
-            "due_at": task.due_at.isoformat() if task and task.due_at else None,
-            "assignee": spec.assignee,
-        }
-
-    async def wait_for(
-        self, spec: HumanTask, done: Callable[[], bool], deadline: Deadline | None = None
-    ) -> bool:
-        """Wait until `done()` with the task's reminders, escalation and expiry (see
-        `TaskClock`); False when it expired first."""
-        return await self.clock.wait(spec, done, deadline or Deadline())
 
     # --- decisions and screening ------------------------------------------------------------
 
@@ -407,49 +283,8 @@ class ProcessWorkflow:
             self.note(step, "system", "email_failed", template=template, to=to, reason=reason)
             self._facts.setdefault("email_failures", []).append({"step": step, "reason": reason})
 
-    # --- visibility -------------------------------------------------------------------------
-
-    def _publish(self) -> None:
-        tasks = list(self._tasks.values())
-        due = [t.due_at for t in tasks if t.due_at is not None]
-        escalated = any(t.escalated for t in tasks)
-        workflow.upsert_search_attributes(
-            [
-                STAGE.value_set(f"{self._stage}:escalated" if escalated else self._stage),
-                PENDING_TASK.value_set([t.task for t in tasks])
-                if tasks
-                else PENDING_TASK.value_unset(),
-                ASSIGNEE.value_set(sorted({t.assignee for t in tasks}))
-                if tasks
-                else ASSIGNEE.value_unset(),
-                TASK_DUE_AT.value_set(min(due)) if due else TASK_DUE_AT.value_unset(),
-            ]
-        )
-        workflow.set_current_details(self._details_markdown(tasks))
-
-    def _details_markdown(self, tasks: list[PendingTask]) -> str:
-        lines = [f"**Stage:** `{self._stage}`", ""]
-        if not tasks:
-            lines.append("Waiting on no one.")
-        for t in tasks:
-            due = f", due {t.due_at:%Y-%m-%d %H:%M} UTC" if t.due_at else ""
-            flag = " **(escalated)**" if t.escalated else ""
-            lines += [
-                f"**Waiting for {t.assignee}:** {t.description}{due}{flag}",
-                f"Send signal `{t.handler}` with:",
-                "```json",
-                json.dumps(t.example, indent=2),
-                "```",
-            ]
-        return "\n".join(lines)
-
 
 def _operations_address() -> str:
     """Who decides in the task's example: the vendor's partner team of this process."""
     rocket = workflow.info().workflow_type.startswith("RocketChat")
     return "partners@rocket.chat" if rocket else FIX_EMAIL_DELIVERY.example["decided_by"]
-
-
-def _shorten(payload: Any) -> Any:
-    text = json.dumps(payload, default=str)
-    return payload if len(text) <= 500 else text[:500] + "..."
