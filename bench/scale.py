@@ -46,7 +46,7 @@ from bench.common import (
     time_skipping_server,
 )
 from models.settings import Settings
-from tests.workflows.rocketchat_helpers import partner_site
+from tests.workflows.harness import partner_site
 
 RSS_TARGET_MB = 300.0
 EVENTS_TARGET = 1000

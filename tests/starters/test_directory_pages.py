@@ -5,7 +5,6 @@ paths issue 4 uses first: a signal-mode form (`directory-listing`) and a `prepar
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import re
@@ -24,7 +23,8 @@ from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
 from starters.web.app import create_app
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
+from tests.eventually import eventually
+from tests.workflows.harness import Harness, uid, workflow_harness
 
 
 def png(width: int, height: int = 60) -> bytes:
@@ -48,33 +48,28 @@ def listing_input(
     )
 
 
-async def start_listing(h: Lifecycle, data: DirectoryListingInput) -> Any:
+async def start_listing(h: Harness, data: DirectoryListingInput) -> Any:
     handle = await h.start("DirectoryListing", data, f"directory-{data.partner_id}")
     await h.task(handle, "submit_listing")
     return handle
 
 
-async def link(h: Lifecycle, workflow_id: str) -> str:
-    for _ in range(200):
-        mails = [m for m in h.emails(workflow_id) if m.step == "listing:request"]
-        if mails:
-            return re.search(r"/listing/[A-Za-z0-9._-]+", mails[0].text_body).group(0)  # type: ignore[union-attr]
-        await asyncio.sleep(0.02)
-    raise AssertionError("no listing request email")
+async def link(h: Harness, workflow_id: str) -> str:
+    def requested() -> list[Any]:
+        return [m for m in h.emails(workflow_id) if m.step == "listing:request"]
+
+    mails = await eventually(requested, what="the listing request email")
+    return re.search(r"/listing/[A-Za-z0-9._-]+", mails[0].text_body).group(0)  # type: ignore[union-attr]
 
 
 async def wait_published(settings: Settings, env: WorkflowEnvironment, partner_id: str) -> None:
-    for _ in range(200):
-        if get_listing(settings, partner_id):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never published")
+    await eventually(lambda: get_listing(settings, partner_id), what=f"{partner_id} published")
 
 
 async def test_listing_page_checks_fields_and_logo_then_publishes(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         data = listing_input()
         handle = await start_listing(h, data)
         path = await link(h, handle.id)
@@ -198,7 +193,7 @@ async def test_signal_form_directory_listing(
 ) -> None:
     """On the dev server: the intake describes the workflow, which the time-skipping server
     cannot decode once a datetime search attribute was unset."""
-    async with lifecycle(local_env, settings) as h:
+    async with workflow_harness(local_env, settings) as h:
         data = listing_input()
         handle = await start_listing(h, data)
         example = {**FORMS["directory-listing"].examples()[0], "partner_id": data.partner_id}
@@ -237,7 +232,7 @@ async def test_signal_form_directory_listing(
 async def test_evaluation_form_prepare_checks_the_partner_records(
     local_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(local_env, settings) as h:
+    async with workflow_harness(local_env, settings) as h:
         example = FORMS["evaluation-license"].examples()[0]
         stranger = await submit_form(
             h.client,
@@ -278,7 +273,7 @@ async def test_evaluation_form_prepare_checks_the_partner_records(
             h.client, h.settings, "evaluation-license", {**example, "partner_id": partner_id}
         )
         assert ok.status_code == 202 and ok.body["workflow_id"] == f"eval-license-{partner_id}"
-        h.ids.append(ok.body["workflow_id"])
+        h.started.append(ok.body["workflow_id"])
         assert (await h.task(h.handle(ok.body["workflow_id"]), "review_evaluation_license"))[
             "assignee"
         ] == "license_desk"
@@ -287,7 +282,7 @@ async def test_evaluation_form_prepare_checks_the_partner_records(
 async def test_application_forms_refuse_a_partner_id_of_another_company(
     local_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(local_env, settings) as h:
+    async with workflow_harness(local_env, settings) as h:
         taken = f"taken-{uid()}"
         PartnerActivities(h.settings).upsert_partner(
             PartnerRecord(

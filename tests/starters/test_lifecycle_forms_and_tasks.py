@@ -5,7 +5,6 @@ SystemIntegratorApplication."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
@@ -16,32 +15,34 @@ from activities.partners import get_partner
 from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle
+from tests.eventually import eventually
+from tests.workflows.harness import Harness, workflow_harness
 
 
-async def drive(h: Lifecycle, workflow_id: str, until: Any, rounds: int = 400) -> None:
+async def drive(h: Harness, workflow_id: str, until: Any, timeout: float = 20.0) -> None:
     """Complete every pending task with its example until `until(status)` holds."""
     handle = h.handle(workflow_id)
     sent: set[tuple[str, str]] = set()
-    for _ in range(rounds):
+
+    async def done() -> bool:
         status = await handle.query("status")
         if until(status):
-            return
+            return True
         for task in status["pending_tasks"]:
             key = (task["task"], str(task["opened_at"]))
             if key not in sent:
                 sent.add(key)
                 await handle.signal(task["handler"], task["example"])
-        await asyncio.sleep(0.05)
-    raise AssertionError(
-        f"{workflow_id} stuck at {status['stage']} with {[t['task'] for t in status['pending_tasks']]}"
-    )
+        tasks = [t["task"] for t in status["pending_tasks"]]
+        raise AssertionError(f"stuck at {status['stage']}: {tasks}")
+
+    await eventually(done, timeout=timeout, interval=0.05, what=f"{workflow_id} to finish")
 
 
-async def post(h: Lifecycle, form: str, payload: dict[str, Any]) -> str:
+async def post(h: Harness, form: str, payload: dict[str, Any]) -> str:
     result = await submit_form(h.client, h.settings, form, payload)
     assert result.status_code in (200, 202), result.body
-    h.ids.append(result.body["workflow_id"])
+    h.started.append(result.body["workflow_id"])
     return result.body["workflow_id"]
 
 
@@ -52,7 +53,7 @@ def closed(status: dict[str, Any]) -> bool:
 async def test_var_partner_from_application_to_directory_and_evaluation_license(
     local_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(local_env, settings) as h:
+    async with workflow_harness(local_env, settings) as h:
         application = FORMS["var-application"].fresh_example()
         partner_id = application["partner_id"]
         var_id = await post(h, "var-application", application)
@@ -93,7 +94,7 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
 async def test_system_integrator_from_application_to_benefits(
     local_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(local_env, settings) as h:
+    async with workflow_harness(local_env, settings) as h:
         application = FORMS["si-application"].fresh_example()
         si_id = await post(h, "si-application", application)
         await drive(h, si_id, closed)

@@ -18,7 +18,7 @@ from models.settings import Settings
 from starters.intake import sign
 from starters.web.app import create_app
 from tests.starters.test_end_to_end import cli_run, pending, running, stack_settings, visible  # noqa: F401
-from tests.workflows.rocketchat_helpers import partner_site
+from tests.workflows.harness import partner_site
 from workflows.search_attributes import ASSIGNEE, STAGE
 
 SECRET = "e2e-webhook-secret"

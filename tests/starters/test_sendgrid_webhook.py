@@ -6,7 +6,6 @@ base64 DER signature, verified with the base64 DER public key from SendGrid's se
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -26,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.settings import Settings
 from starters.web.app import create_app
 from starters.web.email_webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, email_signal
+from tests.eventually import eventually
 from tests.factories import order_input
 from workers.main import build_worker
 from workflows.search_attributes import PENDING_TASK
@@ -217,14 +217,15 @@ async def test_unknown_workflow_is_ignored_and_unavailable_temporal_answers_503(
 async def pending(
     handle: WorkflowHandle, task: str, *, present: bool = True
 ) -> list[dict[str, Any]]:
-    for _ in range(300):
+    async def settled() -> list[dict[str, Any]] | None:
         tasks = await handle.query("pending_tasks")
-        if (task in [t["task"] for t in tasks]) == present:
-            return tasks
-        await asyncio.sleep(0.05)
-    raise AssertionError(
-        f"{task} {'never' if present else 'still'} pending: {await handle.query('status')}"
-    )
+        return tasks if (task in [t["task"] for t in tasks]) == present else None
+
+    return await eventually(settled, what=f"{task} {'' if present else 'no longer '}pending")
+
+
+async def _listed(handle: WorkflowHandle, task: str) -> bool:
+    return task in await search_pending(handle)
 
 
 async def search_pending(handle: WorkflowHandle) -> list[str]:
@@ -290,10 +291,9 @@ async def test_a_bounce_becomes_an_operations_task_once_and_is_closed(
         assert len(bounces) == 1 and bounces[0]["detail"]["sg_event_id"] == "sg-bounce-1"
         assert not [h for h in status["history"] if h["step"] == "email_event"]  # nothing rejected
 
-        for _ in range(100):
-            if "fix_email_delivery" in await search_pending(order):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: _listed(order, "fix_email_delivery"), what="the task in the search attribute"
+        )
         assert set(await search_pending(order)) >= {"fix_email_delivery", "accept_terms"}
 
     await order.signal(

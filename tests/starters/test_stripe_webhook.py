@@ -3,7 +3,6 @@ closed by Stripe's signed `invoice.paid` webhook; replays and foreign events cha
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -21,6 +20,7 @@ from models.settings import Settings
 from starters.web.app import create_app
 from tests.activities.stripe_double import StripeDouble
 from tests.factories import order_input
+from tests.workflows.harness import pending
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 
 WEBHOOK_SECRET = "whsec_test_partnerflow"
@@ -31,15 +31,6 @@ def signed(event: dict[str, Any], secret: str = WEBHOOK_SECRET) -> tuple[bytes, 
     t = int(time.time())
     signature = stripe.WebhookSignature._compute_signature(f"{t}.{body.decode()}", secret)
     return body, {"Stripe-Signature": f"t={t},v1={signature}", "Content-Type": "application/json"}
-
-
-async def pending(handle: Any, task: str) -> dict[str, Any]:
-    for _ in range(300):
-        for t in await handle.query("pending_tasks"):
-            if t["task"] == task:
-                return t
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{task} never pending: {await handle.query('status')}")
 
 
 async def test_stripe_invoice_paid_webhook_closes_the_order(

@@ -328,6 +328,23 @@ async def pending(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> d
         raise AssertionError(f"{waited}; status: {now}") from None
 
 
+async def task_once(
+    handle: WorkflowHandle, task: str, condition: Callable[[dict[str, Any]], Any], what: str
+) -> dict[str, Any]:
+    """The pending `task` once `condition` holds for it (e.g. a timer's reminder counted)."""
+
+    async def found() -> dict[str, Any] | None:
+        tasks = await handle.query("pending_tasks")
+        return next((t for t in tasks if t["task"] == task and condition(t)), None)
+
+    return await eventually(found, what=f"{task} {what} on {handle.id}")
+
+
+async def escalated(handle: WorkflowHandle, task: str) -> dict[str, Any]:
+    """The pending `task` once its deadline escalated it."""
+    return await task_once(handle, task, lambda t: t["escalated"], "escalated")
+
+
 async def gone(handle: WorkflowHandle, task: str, timeout: float = 10.0) -> None:
     async def closed() -> bool:
         return all(t["task"] != task for t in await handle.query("pending_tasks"))

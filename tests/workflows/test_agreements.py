@@ -3,7 +3,6 @@ the sign page is covered in tests/starters/test_sign_page.py."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from activities.agreements import get_agreement
     from models.settings import Settings
+    from tests.workflows.harness import pending
     from workers.main import activities_for, workflow_runner
 from workflows.signatures import AgreementWorkflow, sign_task
 
@@ -54,15 +54,6 @@ class SignOnce(AgreementWorkflow):
         return {"signed": signed.model_dump(mode="json") if signed else None}
 
 
-async def _pending(handle: Any, task: str) -> dict[str, Any]:
-    for _ in range(200):
-        for t in await handle.query("pending_tasks"):
-            if t["task"] == task:
-                return t
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{task} never pending")
-
-
 async def _run(env: WorkflowEnvironment, settings: Settings, body: Any) -> Any:
     queue = f"sign-{uuid.uuid4().hex[:6]}"
     async with Worker(
@@ -92,7 +83,7 @@ async def test_signature_is_stored_with_the_hash_of_the_text_shown(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     async def body(handle: Any) -> None:
-        task = await _pending(handle, "sign_test_agreement")
+        task = await pending(handle, "sign_test_agreement")
         example = task["example"]
         agreement = get_agreement(settings, example["agreement_id"])
         assert (
@@ -121,7 +112,7 @@ async def test_unsigned_agreement_expires_after_reminders(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     async def body(handle: Any) -> None:
-        await _pending(handle, "sign_test_agreement")
+        await pending(handle, "sign_test_agreement")
         result = await handle.result()
         assert result["signed"] is None
         from activities.email.records import list_outbox
@@ -147,7 +138,7 @@ async def test_sign_page_shows_the_text_and_signs(
     from starters.web.app import create_app
 
     async def body(handle: Any) -> None:
-        task = await _pending(handle, "sign_test_agreement")
+        task = await pending(handle, "sign_test_agreement")
         [request] = [
             r for r in list_outbox(settings, workflow_id=handle.id) if r.step.endswith(":request")
         ]

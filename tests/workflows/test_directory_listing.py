@@ -11,7 +11,17 @@ from temporalio.testing import WorkflowEnvironment
 from activities.directory import get_listing, list_listings
 from models.directory import DirectoryListingInput
 from models.settings import Settings
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
+from tests.eventually import eventually
+from tests.workflows.harness import Harness, uid, workflow_harness
+
+
+async def _stage_is(handle: Any, stage: str) -> bool:
+    return bool((await handle.query("status"))["stage"] == stage)
+
+
+def _version(settings: Settings, partner_id: str, version: int) -> bool:
+    listing = get_listing(settings, partner_id)
+    return listing is not None and listing.version == version
 
 
 def listing_input(partner_type: str = "value_added_reseller") -> DirectoryListingInput:
@@ -28,14 +38,14 @@ def listing_input(partner_type: str = "value_added_reseller") -> DirectoryListin
     )
 
 
-async def start(h: Lifecycle, data: DirectoryListingInput) -> Any:
+async def start(h: Harness, data: DirectoryListingInput) -> Any:
     return await h.start("DirectoryListing", data, f"directory-{data.partner_id}")
 
 
 async def test_invalid_listing_is_rejected_with_the_field_named(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, listing_input())
         task = await h.task(handle, "submit_listing")
         example = task["example"]
@@ -60,7 +70,7 @@ async def test_invalid_listing_is_rejected_with_the_field_named(
 async def test_changes_requested_then_published_updated_and_removed(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         data = listing_input()
         handle = await start(h, data)
         await h.complete(handle, "submit_listing")
@@ -76,10 +86,8 @@ async def test_changes_requested_then_published_updated_and_removed(
         )
         await h.complete(handle, "submit_listing", name="Nordlicht")
         await h.complete(handle, "review_listing")
-        for _ in range(100):
-            if get_listing(settings, data.partner_id):
-                break
-            await time_skipping_env.sleep(1)
+        # The row is written by the publishing activity; the stage moves once it returns.
+        await eventually(lambda: _stage_is(handle, "published"), what="the listing published")
         published = get_listing(settings, data.partner_id)
         assert (
             published is not None
@@ -96,11 +104,7 @@ async def test_changes_requested_then_published_updated_and_removed(
         # An update of the published listing is reviewed again, then republished.
         await handle.signal("submit_listing", {**review_example(data), "name": "Nordlicht IT"})
         await h.complete(handle, "review_listing")
-        for _ in range(100):
-            listing = get_listing(settings, data.partner_id)
-            if listing and listing.version == 2:
-                break
-            await time_skipping_env.sleep(1)
+        await eventually(lambda: _version(settings, data.partner_id, 2), what="version 2")
         assert get_listing(settings, data.partner_id).name == "Nordlicht IT"  # type: ignore[union-attr]
 
         await handle.signal(
@@ -122,7 +126,7 @@ async def test_changes_requested_then_published_updated_and_removed(
 async def test_system_integrator_listing_shows_no_territory_and_leaving_before_submission(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         data = listing_input("system_integrator")
         handle = await start(h, data)
         await h.task(handle, "submit_listing")
@@ -154,19 +158,18 @@ async def test_continues_as_new_carrying_the_published_listing(
 ) -> None:
     from temporalio.api.enums.v1 import EventType
 
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         data = listing_input().model_copy(update={"max_reviews_per_run": 1})
         handle = await start(h, data)
         await h.complete(handle, "submit_listing")
         await h.complete(handle, "review_listing")
         first_run = h.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
-        for _ in range(200):
+
+        async def continued() -> bool:
             events = [e.event_type async for e in first_run.fetch_history_events()]
-            if EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in events:
-                break
-            await time_skipping_env.sleep(1)
-        else:
-            raise AssertionError("the listing never continued as new")
+            return EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in events
+
+        await eventually(continued, what="the listing to continue as new")
         latest = h.handle(handle.id)
         status = await latest.query("status")
         assert (
@@ -176,11 +179,7 @@ async def test_continues_as_new_carrying_the_published_listing(
         )
         await latest.signal("submit_listing", {**review_example(data), "name": "Renamed"})
         await h.complete(latest, "review_listing")
-        for _ in range(200):
-            listing = get_listing(settings, data.partner_id)
-            if listing and listing.version == 2:
-                break
-            await time_skipping_env.sleep(1)
+        await eventually(lambda: _version(settings, data.partner_id, 2), what="version 2")
         assert get_listing(settings, data.partner_id).name == "Renamed"  # type: ignore[union-attr]
         await h.handle(handle.id).signal(
             "partner_left", {"reason": "Left", "decided_by": "pm@mattermost.com"}

@@ -17,7 +17,8 @@ from models.applications import EVALUATION_EXAMPLE, EvaluationLicenseForm, Evalu
 from models.contracts import PartnerRecord
 from models.settings import Settings
 from models.tables import LicenseRow
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
+from tests.eventually import eventually
+from tests.workflows.harness import Harness, uid, workflow_harness
 
 
 def partner(
@@ -47,7 +48,7 @@ def request(partner_id: str) -> EvaluationLicenseInput:
     )
 
 
-async def start(h: Lifecycle, partner_id: str) -> Any:
+async def start(h: Harness, partner_id: str) -> Any:
     return await h.start("EvaluationLicense", request(partner_id), f"eval-license-{partner_id}")
 
 
@@ -65,7 +66,7 @@ def licenses(settings: Settings, workflow_id: str) -> list[LicenseRow]:
 async def test_non_partner_and_inactive_partner_are_refused(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, f"stranger-{uid()}")
         result = await handle.result()
         assert (
@@ -85,12 +86,18 @@ async def test_non_partner_and_inactive_partner_are_refused(
 async def test_review_is_reminded_on_day_two_and_escalated_after_day_three(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner(settings, partner_type="system_integrator"))
         task = await h.task(handle, "review_evaluation_license")
         assert task["assignee"] == "license_desk"
         await time_skipping_env.sleep(timedelta(days=8))
-        steps = set(h.email_steps(handle.id))
+        steps = set(
+            await h.emailed(
+                handle.id,
+                "review_evaluation_license:reminder:1",
+                "review_evaluation_license:escalation",
+            )
+        )
         assert {
             "review_evaluation_license:reminder:1",
             "review_evaluation_license:escalation",
@@ -110,7 +117,7 @@ async def test_review_is_reminded_on_day_two_and_escalated_after_day_three(
 async def test_renewal_across_three_years_keeps_history_bounded(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         partner_id = partner(settings)
         handle = await start(h, partner_id)
         await h.complete(handle, "review_evaluation_license")
@@ -123,7 +130,9 @@ async def test_renewal_across_three_years_keeps_history_bounded(
             task = await h.task(latest, "renew_evaluation_license")
             status = await latest.query("status")
             assert status["facts"]["license_year"] == year
-            assert f"license:{year}:expiring" in h.email_steps(handle.id)
+            assert f"license:{year}:expiring" in await h.emailed(
+                handle.id, f"license:{year}:expiring"
+            )
             run_lengths.append(len([e async for e in latest.fetch_history_events()]))
             await latest.signal(
                 "renew_evaluation_license",
@@ -166,7 +175,7 @@ async def test_renewal_across_three_years_keeps_history_bounded(
 async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner(settings))
         await h.complete(handle, "review_evaluation_license")
         result = await handle.result()
@@ -174,10 +183,7 @@ async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves
 
         leaving = await start(h, partner(settings))
         await h.complete(leaving, "review_evaluation_license")
-        for _ in range(100):
-            if licenses(settings, leaving.id):
-                break
-            await time_skipping_env.sleep(1)
+        await eventually(lambda: licenses(settings, leaving.id), what="the license issued")
         await leaving.signal(
             "partner_left",
             {"reason": "Agreement terminated", "decided_by": "partners@mattermost.com"},

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest_asyncio
 from temporalio import activity
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import BillingActivities
@@ -25,8 +24,10 @@ from tests.workflows.harness import (
     Harness,
     attribute_is,
     drive_to_invoice,
+    escalated,
     pending,
     search_attribute,
+    task_once,
     workflow_harness,
 )
 from workers.main import activities_for
@@ -107,9 +108,7 @@ async def test_acceptance_after_a_reminder_goes_on(harness: Harness) -> None:
     await pending(handle, "accept_terms")
     await harness.env.sleep(timedelta(days=7))  # past the first reminder (3 business days)
     assert "acceptance:reminder:1" in await harness.emailed(handle.id, "acceptance:reminder:1")
-    await eventually(
-        lambda: _reminded(handle, "accept_terms"), what="the reminder counted on the task"
-    )
+    await task_once(handle, "accept_terms", lambda t: t["reminders_sent"] >= 1, "reminded")
     [task] = await handle.query("pending_tasks")
     assert task["reminders_sent"] >= 1
     await handle.signal("accept_terms", ACCEPT)
@@ -123,9 +122,7 @@ async def test_license_review_deadline_escalates(harness: Harness) -> None:
     await handle.signal("accept_terms", (await pending(handle, "accept_terms"))["example"])
     await pending(handle, "review_license")
     await harness.env.sleep(timedelta(days=5))  # one business day, whatever the weekday
-    task = await eventually(
-        lambda: _escalated(handle, "review_license"), what="review_license escalated"
-    )
+    task = await escalated(handle, "review_license")
     assert task["escalated"] is True and task["reminders_sent"] == 1
     assert {"review_license:reminder:1", "review_license:escalation"} <= set(
         await harness.emailed(handle.id, "review_license:reminder:1", "review_license:escalation")
@@ -277,17 +274,6 @@ async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Har
     # the workflow goes on: a valid acceptance still works
     await handle.signal("accept_terms", ACCEPT)
     await pending(handle, "review_license")
-
-
-async def _reminded(handle: WorkflowHandle, task: str) -> dict[str, Any] | None:
-    """The pending `task` once a reminder about it was counted."""
-    found = [t for t in await handle.query("pending_tasks") if t["task"] == task]
-    return found[0] if found and found[0]["reminders_sent"] >= 1 else None
-
-
-async def _escalated(handle: WorkflowHandle, task: str) -> dict[str, Any] | None:
-    found = [t for t in await handle.query("pending_tasks") if t["task"] == task]
-    return found[0] if found and found[0]["escalated"] else None
 
 
 def _crash_after_effect(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -16,7 +15,16 @@ from activities.agreements import get_agreement
 from models.rocketchat import RocketChatApplication
 from models.settings import Settings
 from models.tables import DecisionRow, InvoiceRow, PartnerRow, RocketChatWorkgroupRow
-from tests.workflows.rocketchat_helpers import Harness, events, gone, harness, pending
+from tests.eventually import eventually
+from tests.workflows.harness import (
+    Harness,
+    escalated,
+    events,
+    gone,
+    pending,
+    task_once,
+    workflow_harness,
+)
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 
 
@@ -68,21 +76,28 @@ async def certify_all(handle: WorkflowHandle, services: list[str]) -> None:
         await handle.signal("record_certification", {**t["example"], "service": service})
 
 
+def _signed(agreement: Any) -> Any:
+    return agreement if agreement is not None and agreement.status == "signed" else None
+
+
+async def _checks(handle: Any, count: int) -> bool:
+    return len(events(await handle.query("status"), "website_check")) == count
+
+
 async def test_full_onboarding_starts_the_partnership(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         review = await pending(handle, "review_prerequisites")
         assert review["assignee"] == "partner_manager" and review["due_at"]
         await through_signature(handle)
         status = await handle.query("status")
         agreement_id = status["facts"]["sign_partner_agreement_agreement"]["agreement_id"]
-        for _ in range(200):  # the task closes before the signature is stored (an activity)
-            agreement = get_agreement(settings, agreement_id)
-            if agreement and agreement.status == "signed":
-                break
-            await asyncio.sleep(0.05)
+        # The task closes before the signature is stored (an activity).
+        agreement = await eventually(
+            lambda: _signed(get_agreement(settings, agreement_id)), what="the agreement signed"
+        )
         assert (
             agreement and agreement.status == "signed" and "Technology Provider" in agreement.title
         )
@@ -148,7 +163,7 @@ async def test_full_onboarding_starts_the_partnership(
 async def test_term_shorter_than_a_year_is_refused(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
             await act(handle, task)
@@ -168,7 +183,7 @@ async def test_term_shorter_than_a_year_is_refused(
 async def test_every_step_escalates_when_its_deadline_passes(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         for task in (
             "review_prerequisites",
@@ -179,46 +194,47 @@ async def test_every_step_escalates_when_its_deadline_passes(
         ):
             await pending(handle, task)
             await h.env.sleep(timedelta(days=10))  # past any business-day deadline
-            t = await pending(handle, task)
+            t = await escalated(handle, task)
             assert t["escalated"] and t["reminders_sent"] == 1, t
-            assert {f"{task}:reminder:1", f"{task}:escalation"} <= set(h.email_steps(handle.id))
+            sent = await h.emailed(handle.id, f"{task}:reminder:1", f"{task}:escalation")
+            assert {f"{task}:reminder:1", f"{task}:escalation"} <= set(sent)
             await act(handle, task)
         await act(handle, "sign_partner_agreement")
         await pending(handle, "publish_website")
         await h.env.sleep(timedelta(days=16))
-        website = await pending(handle, "publish_website")
+        website = await escalated(handle, "publish_website")
         assert website["escalated"]
+        await h.emailed(handle.id, "publish_website:escalation")
         [escalation] = [e for e in h.emails(handle.id) if e.step == "publish_website:escalation"]
         assert "ana.costa@portochat.example" in escalation.to_addrs  # the partner, not a role
         await handle.signal("website_published", {**website["example"], "url": h.site + "/plain"})
         follow_up = await pending(handle, "website_follow_up")
         assert "does not mention" in follow_up["description"]
         await h.env.sleep(timedelta(days=10))
-        assert (await pending(handle, "website_follow_up"))["escalated"]
+        assert (await escalated(handle, "website_follow_up"))["escalated"]
         await handle.signal(
             "website_follow_up", {**follow_up["example"], "url": h.site + "/partners"}
         )  # corrected page, recheck
         await gone(handle, "website_follow_up")
-        for _ in range(100):
-            if len(events(await handle.query("status"), "website_check")) == 2:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: _checks(handle, 2), what="the corrected page checked again")
         assert events(await handle.query("status"), "website_check") == ["failed", "passed"]
 
 
 async def test_training_missed_at_day_61_escalates(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"])
         await through_signature(handle)
         website = await pending(handle, "publish_website")
         await handle.signal("website_published", {**website["example"], "url": h.site + "/"})
         await gone(handle, "publish_website")
         await h.env.sleep(timedelta(days=60, hours=12))
-        training = await pending(handle, "basic_training")
+        training = await task_once(
+            handle, "basic_training", lambda t: t["reminders_sent"] == 3, "reminded 3 times"
+        )
         assert training["reminders_sent"] == 3 and not training["escalated"]
-        steps = h.email_steps(handle.id)
+        steps = await h.emailed(handle.id, *(f"basic_training:reminder:{n}" for n in (1, 2, 3)))
         assert {
             "basic_training:reminder:1",
             "basic_training:reminder:2",
@@ -226,8 +242,9 @@ async def test_training_missed_at_day_61_escalates(
         } <= set(steps)
         assert "basic_training:escalation" not in steps
         await h.env.sleep(timedelta(days=1))
-        training = await pending(handle, "basic_training")
+        training = await escalated(handle, "basic_training")
         assert training["escalated"]
+        await h.emailed(handle.id, "basic_training:escalation")
         [escalation] = [e for e in h.emails(handle.id) if e.step == "basic_training:escalation"]
         assert "ana.costa@portochat.example" in escalation.to_addrs
         status = await handle.query("status")
@@ -242,7 +259,7 @@ async def test_training_missed_at_day_61_escalates(
 async def test_embargoed_country_is_refused(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, country="CU")
         result = await handle.result()
         assert result.outcome == "embargoed"
@@ -252,7 +269,7 @@ async def test_embargoed_country_is_refused(
 async def test_declined_application_is_emailed_and_ends(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         review = await pending(handle, "review_prerequisites")
         await handle.signal(
@@ -281,7 +298,7 @@ async def test_refused_workgroup_becomes_a_task_for_the_partner_manager(
     no_credentials = settings.model_copy(
         update={"rocketchat_backend": "rest"}
     )  # the REST client refuses: permanent
-    async with harness(time_skipping_env, no_credentials) as h:
+    async with workflow_harness(time_skipping_env, no_credentials) as h:
         handle = await start(h)
         await through_signature(handle)
         manual = await pending(handle, "create_workgroup")

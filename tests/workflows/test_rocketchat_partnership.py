@@ -4,7 +4,7 @@ missed reports → warning → removal, and the revenue share invoiced with exac
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import uuid
 from datetime import timedelta
@@ -25,7 +25,15 @@ from models.rocketchat import (
 )
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, InvoiceRow, PartnerRow, RocketChatSalesReportRow
-from tests.workflows.rocketchat_helpers import Harness, events, gone, harness, pending
+from tests.eventually import eventually
+from tests.workflows.harness import (
+    Harness,
+    escalated,
+    events,
+    gone,
+    pending,
+    workflow_harness,
+)
 from workflows.rocketchat_partnership import RocketChatPartnership
 
 WORKFLOW_EXECUTION_STATUS_RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -146,21 +154,31 @@ async def drive(
     raise AssertionError("the partnership never ended")
 
 
+def _escalation_emailed(h: Harness, workflow_id: str, prefix: str) -> set[str]:
+    steps = {row.step for row in h.rows(EmailRow, workflow_id=workflow_id)}
+    found = any(s.startswith(prefix) and s.endswith(":escalation") for s in steps)
+    return steps if found else set()
+
+
 async def _settle(handle: WorkflowHandle, before: dict[str, Any]) -> None:
-    for _ in range(100):
+    """Until the signals just sent changed every task they answered (bounded: a task may
+    legitimately come back unchanged, e.g. a report still outstanding)."""
+
+    async def settled() -> bool:
         try:
             now = {t["task"]: t for t in await handle.query("pending_tasks")}
-        except Exception:
-            return
-        if all(now.get(k) != v for k, v in before.items()):
-            return
-        await asyncio.sleep(0.02)
+        except Exception:  # the run ended or continued as new: nothing left to settle
+            return True
+        return all(now.get(k) != v for k, v in before.items())
+
+    with contextlib.suppress(AssertionError):
+        await eventually(settled, timeout=2.0, what="the signals to take effect")
 
 
 async def test_three_years_with_reports_reviews_and_fees(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         result, runs, decided = await drive(h, handle)
         assert result.outcome == "terminated" and result.quarters == 12
@@ -197,7 +215,7 @@ async def test_three_years_with_reports_reviews_and_fees(
 async def test_two_missed_reports_warning_then_removal(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"])
         signed = await h.env.get_current_time()
         months = [f"{m:%Y-%m}" for m in (add_months(signed, i) for i in range(8))]
@@ -235,7 +253,7 @@ async def test_two_missed_reports_warning_then_removal(
 async def test_renewal_extends_the_term_then_termination_ends_it(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="value_added", services=["consulting"], term_months=12)
         renewals = iter(["renew", "terminate"])
         result, runs, decided = await drive(
@@ -264,7 +282,7 @@ async def test_renewal_extends_the_term_then_termination_ends_it(
 async def test_compliance_update_and_scheduled_review_request(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
         await handle.signal(
             "update_compliance",
@@ -295,24 +313,22 @@ async def test_compliance_update_and_scheduled_review_request(
         )  # no notes: rejected
         await handle.signal("decide_review", review["example"])
         await gone(handle, "quarterly_review")
-        for _ in range(100):
+
+        async def reviewed() -> dict[str, Any] | None:
             status = await handle.query("status")
-            if "last_review" in status["facts"]:
-                break
-            await asyncio.sleep(0.05)
+            return status if "last_review" in status["facts"] else None
+
+        status = await eventually(reviewed, what="the review decision recorded")
         assert events(status, "request_review") == ["ignored"]
         assert status["facts"]["last_review"]["outcome"] == "warning"
-        for _ in range(100):  # the warning is emailed
-            if "review:1:warning" in {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}:
-                break
-            await asyncio.sleep(0.05)
+        await h.emailed(handle.id, "review:1:warning")
         assert "review:1:warning" in {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
 
 
 async def test_unpaid_fee_and_undecided_review_escalate(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with harness(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(
             h, partner_type="hosting", services=["private_cloud_hosting"], term_months=12
         )
@@ -323,8 +339,11 @@ async def test_unpaid_fee_and_undecided_review_escalate(
             and fee["due_at"]
         )
         await h.env.sleep(timedelta(days=31))
-        assert (await pending(handle, "record_fee_payment"))["escalated"]
-        steps = {row.step for row in h.rows(EmailRow, workflow_id=handle.id)}
+        assert (await escalated(handle, "record_fee_payment"))["escalated"]
+        steps = await eventually(
+            lambda: _escalation_emailed(h, handle.id, "record_fee_payment:"),
+            what="the fee escalation emailed",
+        )
         assert any(s.startswith("record_fee_payment:") and s.endswith(":escalation") for s in steps)
         await handle.signal("record_fee_payment", fee["example"])
         await gone(handle, "record_fee_payment")
@@ -334,7 +353,8 @@ async def test_unpaid_fee_and_undecided_review_escalate(
             review["example"]["outcome"] == "warning" and not review["escalated"]
         )  # no reports were sent
         await h.env.sleep(timedelta(days=11))
-        assert (await pending(handle, "quarterly_review"))["escalated"]
+        assert (await escalated(handle, "quarterly_review"))["escalated"]
+        await h.emailed(handle.id, "quarterly_review:1:escalation")
         assert "quarterly_review:1:escalation" in {
             row.step for row in h.rows(EmailRow, workflow_id=handle.id)
         }

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.partners import get_partner
 from models.applications import BENEFITS, SI_APPLICATION_EXAMPLE, SiApplicationForm
 from models.settings import Settings
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
+from tests.workflows.harness import Harness, uid, workflow_harness
 
 
 def application(**changes: Any) -> SiApplicationForm:
@@ -27,14 +27,14 @@ def application(**changes: Any) -> SiApplicationForm:
     )
 
 
-async def start(h: Lifecycle, app: SiApplicationForm) -> Any:
+async def start(h: Harness, app: SiApplicationForm) -> Any:
     return await h.start("SystemIntegratorApplication", app, f"si-application-{app.application_id}")
 
 
 async def test_approval_tracks_every_benefit_to_done(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
         await h.complete(handle, "record_discussion")
@@ -78,7 +78,7 @@ async def test_approval_tracks_every_benefit_to_done(
 async def test_rejection_needs_a_reason_and_is_emailed(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
         await h.complete(handle, "record_discussion")
@@ -105,7 +105,7 @@ async def test_rejection_needs_a_reason_and_is_emailed(
 async def test_embargoed_applicant_is_refused(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, application(country="IR"))
         result = await handle.result()
         assert result["outcome"] == "embargoed"

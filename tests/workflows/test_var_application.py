@@ -4,7 +4,6 @@ signing, enablement, the active VAR record and the DirectoryListing it starts.""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from activities.agreements import get_agreement
 from activities.partners import get_partner
 from models.applications import VAR_APPLICATION_EXAMPLE, VarApplicationForm
 from models.settings import Settings
-from tests.workflows.lifecycle_harness import Lifecycle, lifecycle, uid
+from tests.workflows.harness import Harness, uid, workflow_harness
 
 
 def application(**changes: Any) -> VarApplicationForm:
@@ -29,14 +28,14 @@ def application(**changes: Any) -> VarApplicationForm:
     return VarApplicationForm.model_validate(data)
 
 
-async def start(h: Lifecycle, app: VarApplicationForm) -> Any:
+async def start(h: Harness, app: VarApplicationForm) -> Any:
     return await h.start("VarApplication", app, f"var-application-{app.application_id}")
 
 
 async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
         review = await h.task(handle, "review_application")
@@ -126,7 +125,7 @@ async def test_each_failing_criterion_declines_with_its_evidence(
     if changes.get("founded_on"):  # the module's test server has skipped ahead: use its clock
         now = await time_skipping_env.get_current_time()
         changes = {"founded_on": (now.date() - timedelta(days=400)).isoformat()}
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, application(**changes))
         result = await handle.result()
         assert result["outcome"] == outcome
@@ -139,7 +138,7 @@ async def test_each_failing_criterion_declines_with_its_evidence(
 async def test_english_speaking_country_needs_no_local_language(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(
             h,
             application(
@@ -156,32 +155,22 @@ async def test_english_speaking_country_needs_no_local_language(
         )
 
 
-async def emailed(h: Any, workflow_id: str, step: str) -> list[str]:
-    """The workflow's email steps once `step` is among them (or after 5 s of real time)."""
-    for _ in range(100):
-        steps = h.email_steps(workflow_id)
-        if step in steps:
-            break
-        await asyncio.sleep(0.05)
-    return steps
-
-
 async def test_review_is_reminded_at_one_week_and_escalated_at_two(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
         await time_skipping_env.sleep(timedelta(days=9))
         # Skipped time does not wait for the email activity the timer started: poll for it.
-        steps = await emailed(h, handle.id, "review_application:1:reminder:1")
+        steps = await h.emailed(handle.id, "review_application:1:reminder:1")
         assert (
             "review_application:1:reminder:1" in steps
             and "review_application:1:escalation" not in steps
         )
         await time_skipping_env.sleep(timedelta(days=9))
-        assert "review_application:1:escalation" in await emailed(
-            h, handle.id, "review_application:1:escalation"
+        assert "review_application:1:escalation" in await h.emailed(
+            handle.id, "review_application:1:escalation"
         )
         status = await handle.query("status")
         assert status["pending_tasks"][0]["escalated"] is True
@@ -192,7 +181,7 @@ async def test_review_is_reminded_at_one_week_and_escalated_at_two(
 async def test_information_loop_then_rejection(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
         await handle.signal(
@@ -236,7 +225,7 @@ async def test_information_loop_then_rejection(
 async def test_unanswered_information_request_ends_the_application(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, application())
         await h.task(handle, "review_application")
         await handle.signal(
@@ -257,7 +246,7 @@ async def test_unanswered_information_request_ends_the_application(
 async def test_unsigned_agreement_expires(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    async with lifecycle(time_skipping_env, settings) as h:
+    async with workflow_harness(time_skipping_env, settings) as h:
         app = application()
         handle = await start(h, app)
         await h.complete(handle, "review_application")
