@@ -49,6 +49,9 @@ class CallOptions:
 RECORD = CallOptions(timedelta(seconds=30), RETRY_UNTIL_UP)
 # Outside systems (email, Stripe, licenses, the community server): one attempt may be slow.
 EXTERNAL = CallOptions(timedelta(seconds=60), RETRY_UNTIL_UP)
+# Outside systems doing several things in one attempt (an invoice created, finalized and
+# sent; a partner's website fetched and read).
+SLOW = EXTERNAL.taking(120)
 # Pure rules run in the worker (deadlines, screening, pre-screen): a few quick tries.
 LOCAL = CallOptions(
     timedelta(seconds=10),

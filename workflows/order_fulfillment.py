@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from models.orders import order_facts, review_order_terms
     from models.tasks import LinkSpec
 
-from workflows.calls import EXTERNAL, RECORD, call
+from workflows.calls import EXTERNAL, RECORD, SLOW, call
 from workflows.deadlines import Deadline, business_deadline, wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
@@ -434,7 +434,7 @@ class OrderFulfillment(ProcessWorkflow):
             lambda: call(
                 "create_invoice",
                 request,
-                options=EXTERNAL.taking(120),
+                options=SLOW,
                 result_type=InvoiceInfo,
                 summary="create, finalize and send the invoice",
             ),

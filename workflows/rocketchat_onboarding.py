@@ -25,8 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         EmailAttachment,
         InvoiceInfo,
-        InvoiceLine,
-        InvoiceRequest,
     )
     from models.forms import money
     from models.rocketchat import (
@@ -56,10 +54,10 @@ with workflow.unsafe.imports_passed_through():
         training_schedule,
     )
 
-from workflows.calls import EXTERNAL, call
+from workflows.calls import EXTERNAL, SLOW, call
 from workflows.deadlines import Deadline, Escalate, business_deadline
 from workflows.human_tasks import HumanTask
-from workflows.rocketchat_partners import rocketchat_partner
+from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
 
@@ -602,7 +600,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             result = await call(
                 "check_partner_website",
                 request,
-                options=EXTERNAL.taking(120),
+                options=SLOW,
                 result_type=WebCheckResult,
                 summary=f"check {request.url} mentions Rocket.Chat",
             )
@@ -767,31 +765,13 @@ class RocketChatOnboarding(AgreementWorkflow):
         workflow_id = workflow.info().workflow_id
         invoice = await call(
             "create_invoice",
-            InvoiceRequest(
-                idempotency_key=f"rocketchat:{app.partner_id}:program-fee:1",
-                workflow_id=workflow_id,
-                customer_name=app.company,
-                customer_email=app.contact.email,
-                customer_country=app.country,
-                lines=[
-                    InvoiceLine(
-                        description="Rocket.Chat Partner Program fee, year 1 "
-                        f"(from {signed_at:%Y-%m-%d})",
-                        quantity=1,
-                        unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS,
-                    )
-                ],
-                days_until_due=30,
-                description=f"Yearly partner program fee, {app.company}",
-                metadata={
-                    "partner_id": app.partner_id,
-                    "workflow_id": workflow_id,
-                    "program": "rocketchat",
-                    "fee_year": "1",
-                },
-                issued_at=workflow.now(),
+            program_fee_invoice(
+                app,
+                1,
+                f"Rocket.Chat Partner Program fee, year 1 (from {signed_at:%Y-%m-%d})",
+                {"workflow_id": workflow_id, "program": "rocketchat"},
             ),
-            options=EXTERNAL.taking(120),
+            options=SLOW,
             result_type=InvoiceInfo,
             summary="create, finalize and send the invoice",
         )

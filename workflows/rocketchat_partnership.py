@@ -67,11 +67,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.tasks import HistoryEntry
 
-from workflows.calls import EXTERNAL, RECORD, call
+from workflows.calls import EXTERNAL, RECORD, SLOW, call
 from workflows.deadlines import wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
-from workflows.rocketchat_partners import rocketchat_partner
+from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
@@ -468,7 +468,7 @@ class RocketChatPartnership(ProcessWorkflow):
                     },
                     issued_at=workflow.now(),
                 ),
-                options=EXTERNAL.taking(120),
+                options=SLOW,
                 result_type=InvoiceInfo,
                 summary="create, finalize and send the invoice",
             )
@@ -543,32 +543,15 @@ class RocketChatPartnership(ProcessWorkflow):
     async def _invoice_fee(self, year: int) -> None:
         s = self._state()
         app = s.application
-        workflow_id = workflow.info().workflow_id
         invoice = await call(
             "create_invoice",
-            InvoiceRequest(
-                idempotency_key=f"rocketchat:{app.partner_id}:program-fee:{year}",
-                workflow_id=workflow_id,
-                customer_name=app.company,
-                customer_email=app.contact.email,
-                customer_country=app.country,
-                lines=[
-                    InvoiceLine(
-                        description=f"Rocket.Chat Partner Program fee, year {year}",
-                        quantity=1,
-                        unit_amount_cents=YEARLY_PROGRAM_FEE_CENTS,
-                    )
-                ],
-                days_until_due=30,
-                description=f"Yearly partner program fee, {app.company}",
-                metadata={
-                    "partner_id": app.partner_id,
-                    "program": "rocketchat",
-                    "fee_year": str(year),
-                },
-                issued_at=workflow.now(),
+            program_fee_invoice(
+                app,
+                year,
+                f"Rocket.Chat Partner Program fee, year {year}",
+                {"program": "rocketchat"},
             ),
-            options=EXTERNAL.taking(120),
+            options=SLOW,
             result_type=InvoiceInfo,
             summary="create, finalize and send the invoice",
         )
@@ -598,7 +581,7 @@ class RocketChatPartnership(ProcessWorkflow):
         check = await call(
             "check_partner_website",
             request,
-            options=EXTERNAL.taking(120),
+            options=SLOW,
             result_type=WebCheckResult,
             summary=f"check {request.url} mentions Rocket.Chat",
         )
