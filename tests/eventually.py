@@ -6,7 +6,7 @@ returns an awaitable) until it returns a truthy value, which `eventually` return
 that raises is retried too: an `AssertionError` (a probe may assert, then return what it
 checked) or any other error (a query to a workflow still starting, a server restarting).
 After `timeout` seconds the test fails naming what it waited for and the last value or
-error seen.
+error seen. A probe raises `GiveUp` to fail at once (a workflow task that failed for good).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 INTERVAL = 0.02  # seconds between two probes: a probe is a cheap query or SELECT
+
+
+class GiveUp(AssertionError):
+    """Raised by a probe when waiting longer cannot help: `eventually` fails at once."""
 
 
 async def eventually(
@@ -37,6 +41,8 @@ async def eventually(
             value = probe()
             if inspect.isawaitable(value):
                 value = await value
+        except GiveUp:
+            raise
         except Exception as error:  # retried; reported if it persists
             seen = f"last error: {error!r}"
         else:

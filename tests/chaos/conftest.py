@@ -47,6 +47,7 @@ from activities.database import migrate, session_scope
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, InvoiceRow, LicenseRow, OrderRow
 from starters.devstack import dev_server_command
+from tests.eventually import GiveUp, eventually
 from tests.factories import order_input
 from workers.client import connect
 from workflows.order_fulfillment import OrderFulfillment
@@ -128,18 +129,18 @@ class DevServer:
         log_file.close()
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, "dev server exited"
+        async def serving() -> bool:
+            if self.process is None or self.process.poll() is not None:
+                raise GiveUp("the dev server exited")
             with socket.socket() as sock:
                 sock.settimeout(0.2)
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    with contextlib.suppress(Exception):
-                        client = await Client.connect(self.address)
-                        await client.count_workflows()
-                        return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"the dev server did not start in {timeout} s")
+                if sock.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return False
+            client = await Client.connect(self.address)
+            await client.count_workflows()
+            return True
+
+        await eventually(serving, timeout=timeout, interval=0.05, what="the dev server")
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the server: SIGTERM (clean shutdown) or SIGKILL."""
@@ -209,17 +210,20 @@ class WorkerProcess:
         self.starts += 1
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def listening() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"worker exited with {self.process.returncode}: {self.tail()}")
+                raise GiveUp(f"worker exited with {self.process.returncode}: {self.tail()}")
             with self.log_path.open("rb") as f:
                 f.seek(self._offset)
-                if self.READY in f.read():
-                    return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"worker not ready in {timeout} s: {self.tail()}")
+                return self.READY in f.read()
+
+        try:
+            await eventually(listening, timeout=timeout, what="the worker to listen")
+        except GiveUp:
+            raise
+        except AssertionError as waited:
+            raise AssertionError(f"{waited}: {self.tail()}") from None
 
     async def start_ready(self) -> None:
         self.start()
@@ -497,8 +501,9 @@ class OrderDriver:
                 )
                 self.signaled.add((execution.id, task))
 
-    async def drive(self, timeout: float, *, interval: float = 0.3) -> None:
-        """Act until every order is closed; fails naming the stragglers after `timeout`."""
+    async def drive(self, timeout: float, *, interval: float = scale(0.1, 0.3)) -> None:
+        """Act until every order is closed; fails naming the stragglers after `timeout`.
+        A round is one visibility list: cheap at the reduced size, so it runs more often."""
         deadline = time.monotonic() + timeout
         while len(self.closed) < len(self.workflow_ids):
             if time.monotonic() > deadline:

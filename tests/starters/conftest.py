@@ -25,6 +25,8 @@ from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
 from starters.web.operators import hash_password
+from tests.eventually import eventually
+from tests.workflows.harness import pending
 
 OPERATOR = "anna"
 OPERATOR_PASSWORD = "anna-correct-horse"
@@ -88,17 +90,8 @@ class PagesStack:
         self.started.append(workflow_id)
         return workflow_id, payload
 
-    async def task(self, workflow_id: str, task: str, attempts: int = 300) -> dict[str, Any]:
-        handle = self.client.get_workflow_handle(workflow_id)
-        for _ in range(attempts):
-            with contextlib.suppress(Exception):
-                for pending in await handle.query("pending_tasks"):
-                    if pending["task"] == task:
-                        return pending
-            await asyncio.sleep(0.05)
-        raise AssertionError(
-            f"{task} never pending on {workflow_id}: {(await handle.query('status'))['stage']}"
-        )
+    async def task(self, workflow_id: str, task: str) -> dict[str, Any]:
+        return await pending(self.client.get_workflow_handle(workflow_id), task)
 
     async def complete(self, workflow_id: str, task: str, **changes: Any) -> dict[str, Any]:
         pending = await self.task(workflow_id, task)
@@ -108,14 +101,11 @@ class PagesStack:
         return pending
 
     async def visible(self, query: str, timeout: float = 15.0) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            found = [w async for w in self.client.list_workflows(query)]
-            if found:
-                return found[0]
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"no workflow matched {query!r}")
+        async def found() -> list[Any]:
+            return [w async for w in self.client.list_workflows(query)]
+
+        matches = await eventually(found, timeout=timeout, interval=0.1, what=query)
+        return matches[0]
 
     async def order_with_open_invoice(self) -> tuple[str, dict[str, Any]]:
         """A real order driven to its open invoice (local billing): terms accepted, license
@@ -208,10 +198,7 @@ async def serve(app: Any) -> AsyncIterator[str]:
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: server.started, timeout=4.0, what="the app server to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -6,7 +6,6 @@ The stub answers `status` / `pending_tasks` like the real workflow and records e
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from models.links import make_token
 from models.settings import Settings
 from models.tasks import PendingTask, WorkflowStatus
 from starters.web.app import create_app
+from tests.eventually import eventually
 
 FACTS: dict[str, Any] = {
     "order_id": "ORD-ACCEPT-1",
@@ -207,12 +207,7 @@ async def test_post_without_the_checkbox_rerenders_the_form(page: Page) -> None:
 
 
 async def _wait_received(page: Page) -> list[dict[str, Any]]:
-    for _ in range(50):
-        received = await page.received()
-        if received:
-            return received
-        await asyncio.sleep(0.1)
-    raise AssertionError("the stub never received accept_terms")
+    return await eventually(page.received, timeout=5.0, what="the stub to receive accept_terms")
 
 
 async def test_valid_post_signals_and_redirects_and_double_submit_is_harmless(

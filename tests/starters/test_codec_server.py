@@ -3,7 +3,6 @@ on the real dev server, a stored history that holds no plaintext personal data."
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -29,6 +28,7 @@ from starters.intake import submit_form
 from starters.web.app import create_app
 from starters.web.codec import codec_token
 from starters.web.operators import SESSION_COOKIE, hash_password, operators_for, sign_session
+from tests.workflows.harness import pending
 from workers.codec import data_converter
 from workers.main import build_worker
 
@@ -191,11 +191,7 @@ def _bookkeeping(path: str) -> bool:
 
 
 async def _until_pending(handle: WorkflowHandle, task: str) -> None:
-    for _ in range(100):
-        if any(t["task"] == task for t in await handle.query("pending_tasks")):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{task} never became pending")
+    await pending(handle, task)
 
 
 async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_it(

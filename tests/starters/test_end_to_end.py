@@ -27,6 +27,8 @@ from models.settings import Settings, get_settings
 from starters.cli import app as cli
 from starters.intake import sign
 from starters.web.app import create_app
+from tests.eventually import eventually
+from tests.workflows.harness import pending as task_pending
 from workers.main import build_worker
 from workflows.search_attributes import ASSIGNEE, INVOICE_STAGE, PENDING_TASK, STAGE, TASK_DUE_AT
 
@@ -69,33 +71,25 @@ async def cli_run(*args: str) -> tuple[int, str]:
 
 
 async def visible(client: Client, query: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [w async for w in client.list_workflows(query)]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no workflow matched {query!r}")
+    async def found() -> list[Any]:
+        return [w async for w in client.list_workflows(query)]
+
+    return (await eventually(found, timeout=timeout, interval=0.1, what=query))[0]
 
 
 async def pending(client: Client, workflow_id: str, task: str) -> dict[str, Any]:
-    for _ in range(200):
-        tasks = await client.get_workflow_handle(workflow_id).query("pending_tasks")
-        match = [t for t in tasks if t["task"] == task]
-        if match:
-            return match[0]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{task} never became pending on {workflow_id}")
+    return await task_pending(client.get_workflow_handle(workflow_id), task)
 
 
 async def outbox_message(settings: Settings, step_fragment: str) -> Message:
-    for _ in range(100):
+    def written() -> Message | None:
         for path in sorted(settings.outbox_dir.glob("*.eml")):
             message = message_from_bytes(path.read_bytes())
             if step_fragment in (message.get("X-Partnerflow-Key") or ""):
                 return message
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no outbox email for {step_fragment}")
+        return None
+
+    return await eventually(written, what=f"an outbox email for {step_fragment}")
 
 
 def text_body(message: Message) -> str:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -17,6 +17,7 @@ from temporalio.client import Client, ScheduleActionStartWorkflow
 from models.settings import Settings
 from starters.intake import sign
 from starters.web.app import create_app
+from tests.eventually import eventually
 from tests.starters.test_end_to_end import cli_run, pending, running, stack_settings, visible  # noqa: F401
 from tests.workflows.harness import partner_site
 from workflows.search_attributes import ASSIGNEE, STAGE
@@ -41,11 +42,15 @@ async def act_with_example(
         "act", workflow_id, t["handler"], "--input", json.dumps({**t["example"], **changes})
     )
     assert code == 0, output
-    for _ in range(100):  # the next example (e.g. the next service to certify) is published
+
+    async def next_example() -> bool:
         tasks = await client.get_workflow_handle(workflow_id).query("pending_tasks")
-        if all(x["task"] != task or x["example"] != t["example"] for x in tasks):
-            break
-        await asyncio.sleep(0.05)
+        return all(x["task"] != task or x["example"] != t["example"] for x in tasks)
+
+    # The next example (e.g. the next service to certify) is published (bounded: a task
+    # may close without a successor).
+    with contextlib.suppress(AssertionError):
+        await eventually(next_example, timeout=5.0, what=f"the next {task} example")
     return t
 
 

@@ -11,14 +11,12 @@ copied to `docs/screenshots/` (the ones `docs/temporal-ui.md` embeds).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
 from tests.conftest import _binary
+from tests.eventually import eventually
 from workers.main import build_worker
 from workflows.search_attributes import ALL_KEYS
 
@@ -103,12 +102,7 @@ async def running(
 
 
 async def _until(probe: Any, what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := await probe():
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return await eventually(probe, timeout=timeout, interval=0.1, what=what)
 
 
 def current_details(page: Any, stage: str) -> Any:

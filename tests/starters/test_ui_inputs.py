@@ -14,7 +14,6 @@ import asyncio
 import json
 import re
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ from models.forms import FORMS
 from models.settings import Settings
 from starters.form_preparation import PREPARATIONS
 from tests.conftest import _test_settings
+from tests.eventually import GiveUp, eventually
 from workers.main import WORKFLOWS, build_worker
 from workflows.human_tasks import HumanTask
 
@@ -206,19 +206,16 @@ async def failures(handle: WorkflowHandle) -> list[str]:
 
 async def first_task(handle: WorkflowHandle, task: str, timeout: float = 20.0) -> dict[str, Any]:
     """The `status` query once `task` is pending; fails fast on a failed workflow task."""
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    async def reached() -> dict[str, Any] | None:
         if bad := await failures(handle):
-            raise AssertionError(f"{handle.id} failed: {bad}")
-        try:
-            status = await handle.query("status", rpc_timeout=timedelta(seconds=2))
-        except Exception:  # the first workflow task has not completed yet
-            status = {}
-        if status.get("stage") and task in [t["task"] for t in status["pending_tasks"]]:
-            return status
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{handle.id} never reached {task}: {status}")
+            raise GiveUp(f"{handle.id} failed: {bad}")
+        # Fails until the first workflow task has completed: retried.
+        status = await handle.query("status", rpc_timeout=timedelta(seconds=2))
+        pending = [t["task"] for t in status["pending_tasks"]]
+        return status if status.get("stage") and task in pending else None
+
+    return await eventually(reached, timeout=timeout, interval=0.1, what=f"{handle.id} at {task}")
 
 
 def test_every_process_has_a_first_task() -> None:
