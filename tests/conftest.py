@@ -10,12 +10,14 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.database import migrate
 from models.settings import Settings
@@ -31,6 +33,25 @@ def _binary(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} not found: install the project with `make test`")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandbox_validates_each_workflow_once() -> Iterator[None]:
+    """Every worker start validates each workflow class in the sandbox (~0.25 s a worker,
+    the same check each time); in a test process it runs once per class and restrictions.
+    Every workflow run still executes in a fresh sandbox."""
+    original = SandboxedWorkflowRunner.prepare_workflow
+    validated: list[tuple[type, SandboxRestrictions]] = []
+
+    def prepare_once(runner: SandboxedWorkflowRunner, defn: Any) -> None:
+        if any(cls is defn.cls and r == runner.restrictions for cls, r in validated):
+            return
+        original(runner, defn)
+        validated.append((defn.cls, runner.restrictions))
+
+    SandboxedWorkflowRunner.prepare_workflow = prepare_once  # type: ignore[method-assign]
+    yield
+    SandboxedWorkflowRunner.prepare_workflow = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,6 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.database import session_scope
 from models.deals import AuthorizedResaleInput, DealRegistrationInput
@@ -96,24 +95,6 @@ def all_workflows() -> list[Any]:
         RocketChatPartnership,
     ]
     return list({w.__name__: w for w in [*WORKFLOWS, *extra]}.values())
-
-
-_VALIDATED: set[type] = set()
-
-
-class SandboxValidatedOnce(SandboxedWorkflowRunner):
-    """The worker's sandbox (workers.main.workflow_runner), but a workflow class is
-    validated once per test process rather than at every worker start (~0.25 s a worker):
-    the check is the same each time, and every run still executes in a fresh sandbox."""
-
-    def prepare_workflow(self, defn: Any) -> None:
-        if defn.cls not in _VALIDATED:
-            super().prepare_workflow(defn)
-            _VALIDATED.add(defn.cls)
-
-
-def sandbox() -> SandboxValidatedOnce:
-    return SandboxValidatedOnce(restrictions=workflow_runner().restrictions)
 
 
 class PartnerSite(BaseHTTPRequestHandler):
@@ -312,7 +293,7 @@ async def workflow_harness(
             env.client,
             task_queue=queue,
             workflows=all_workflows(),
-            workflow_runner=sandbox(),
+            workflow_runner=workflow_runner(),
             activities=all_activities(settings) if activities is None else activities,
             activity_executor=ThreadPoolExecutor(8),
         ):
