@@ -23,6 +23,7 @@ from tests.chaos.conftest import (
     scale,
     stalls,
 )
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(6, 30)
@@ -42,8 +43,15 @@ async def test_dev_server_restart_loses_nothing(
     driver = OrderDriver(await stack.client(), stack.task_queue)
     await driver.start(RUNS)
     driving = asyncio.create_task(driver.drive(timeout=scale(60, 240)))
-    for n in range(1, RESTARTS + 1):
-        await asyncio.sleep(random.uniform(0.5, 1.5))
+    # Each restart lands at a random point of the humans' work (counted in their signals,
+    # three per order, never the last ones), so it meets running orders on any machine.
+    signals = sorted(random.sample(range(1, 3 * RUNS - 3), RESTARTS))
+    for n, after in enumerate(signals, start=1):
+        await eventually(
+            lambda after=after: driving.done() or len(driver.signaled) >= after,
+            timeout=scale(60, 240),
+            what=f"{after} signals before restart #{n}",
+        )
         kill = FULL and n % 2 == 0  # the full run also kills the server (-9) every other time
         progress = dict(driver.progress())
         unreachable = await dev_server.restart(DOWN_FOR, kill=kill)

@@ -30,8 +30,12 @@ from tests.chaos.conftest import (
 pytestmark = pytest.mark.timeout(scale(150, 900))
 RUNS = scale(8, 50)
 KILLS = scale(2, 20)
-# A kill lands this long after the restarted worker is ready: while it replays, runs
-# activities and answers the humans' signals.
+# A kill lands this long after the (re)started worker is ready: while it replays, runs
+# activities and answers the humans' signals. Seconds, not a count, on purpose: no load can
+# make the runs finish first (the first kill comes before any order can have its three
+# human steps, each later one inside the ~10 s stall the previous kill caused), and kills
+# close together share that stall; kills counted in signals spread out, each with its own
+# stall (44 s instead of 18 s for the reduced run).
 KILL_AFTER = scale((0.3, 1.2), (0.3, 2.0))
 
 
