@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import uuid
+from datetime import date
 from typing import Any
 
 from models.contracts import OrderFulfillmentInput
+from models.deals import AuthorizedResaleInput, DealRegistrationInput
 
 
 def order_input(**overrides: Any) -> OrderFulfillmentInput:
@@ -44,9 +47,56 @@ def order_input(**overrides: Any) -> OrderFulfillmentInput:
             }
         ],
     }
+    return OrderFulfillmentInput.model_validate(_merged(data, overrides))
+
+
+def _merged(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`data` with `overrides`; a dict override changes only the keys it names."""
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    return OrderFulfillmentInput.model_validate(data)
+    return data
+
+
+def deal_input(**overrides: Any) -> DealRegistrationInput:
+    data: dict[str, Any] = {
+        "deal_number": f"DR-2026-{random.randint(1, 999_999):06d}",
+        "partner": {
+            "company": "Nordlicht IT-Systemhaus GmbH",
+            "partner_id": f"nordlicht-{uuid.uuid4().hex[:6]}",
+            "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
+        },
+        "end_customer": {
+            "legal_name": "Hanse Logistik AG",
+            "address": {
+                "line1": "Am Sandtorkai 50",
+                "city": "Hamburg",
+                "postal_code": "20457",
+                "country": "DE",
+            },
+            "contact": {"name": "Jonas Weber", "email": "jonas.weber@hanse-logistik.example"},
+        },
+        "sku": "MM-ENT-1Y",
+        "product": "Mattermost Enterprise, 1 year",
+        "seats": 250,
+        "list_unit_price_cents": 12_000,
+        "expected_close_date": date(2027, 3, 31),
+        "discount_percent": 20,
+    }
+    return DealRegistrationInput.model_validate(_merged(data, overrides))
+
+
+def resale_input(**overrides: Any) -> AuthorizedResaleInput:
+    data: dict[str, Any] = {
+        "request_id": f"T-{uuid.uuid4().hex[:10]}",
+        "reseller": {
+            "company": "Baltic Procurement Services OÜ",
+            "contact": {"name": "Mari Tamm", "email": "mari.tamm@baltic-procurement.example"},
+        },
+        "end_customer_name": "Tallinna Sadam AS",
+        "end_customer_country": "EE",
+    }
+    data.update(overrides)
+    return AuthorizedResaleInput.model_validate(data)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,7 +38,7 @@ from models.deals import AuthorizedResaleInput, DealRegistrationInput
 from models.settings import Settings
 from models.tables import EmailRow
 from tests.eventually import eventually
-from tests.factories import order_input
+from tests.factories import deal_input, order_input, resale_input
 from tests.workflows.recording import record_histories, recording
 from workers.main import WORKFLOWS, activities_for, workflow_runner
 from workflows.authorized_resale import AuthorizedResale
@@ -124,60 +123,6 @@ def partner_site() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-# --- inputs ----------------------------------------------------------------------------------
-
-
-def _merged(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return data
-
-
-def deal_input(**overrides: Any) -> DealRegistrationInput:
-    data: dict[str, Any] = {
-        "deal_number": f"DR-2026-{random.randint(1, 999_999):06d}",
-        "partner": {
-            "company": "Nordlicht IT-Systemhaus GmbH",
-            "partner_id": f"nordlicht-{uuid.uuid4().hex[:6]}",
-            "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
-        },
-        "end_customer": {
-            "legal_name": "Hanse Logistik AG",
-            "address": {
-                "line1": "Am Sandtorkai 50",
-                "city": "Hamburg",
-                "postal_code": "20457",
-                "country": "DE",
-            },
-            "contact": {"name": "Jonas Weber", "email": "jonas.weber@hanse-logistik.example"},
-        },
-        "sku": "MM-ENT-1Y",
-        "product": "Mattermost Enterprise, 1 year",
-        "seats": 250,
-        "list_unit_price_cents": 12_000,
-        "expected_close_date": date(2027, 3, 31),
-        "discount_percent": 20,
-    }
-    return DealRegistrationInput.model_validate(_merged(data, overrides))
-
-
-def resale_input(**overrides: Any) -> AuthorizedResaleInput:
-    data: dict[str, Any] = {
-        "request_id": f"T-{uuid.uuid4().hex[:10]}",
-        "reseller": {
-            "company": "Baltic Procurement Services OÜ",
-            "contact": {"name": "Mari Tamm", "email": "mari.tamm@baltic-procurement.example"},
-        },
-        "end_customer_name": "Tallinna Sadam AS",
-        "end_customer_country": "EE",
-    }
-    data.update(overrides)
-    return AuthorizedResaleInput.model_validate(data)
 
 
 # --- the harness -----------------------------------------------------------------------------

@@ -13,10 +13,10 @@ from activities.deals import DealActivities, get_referral_fee, get_registration,
 from models.deals import ApprovalClaim, DealRecord
 from models.settings import Settings
 from tests.eventually import eventually
+from tests.factories import deal_input
 from tests.workflows.harness import (
     Harness,
     attribute_is,
-    deal_input,
     history_events,
     history_once,
     pay_child,
