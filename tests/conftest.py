@@ -49,7 +49,7 @@ def _sandbox_validates_each_workflow_once() -> Iterator[None]:
         original(runner, defn)
         validated.append((defn.cls, runner.restrictions))
 
-    SandboxedWorkflowRunner.prepare_workflow = prepare_once  # type: ignore[method-assign]
+    SandboxedWorkflowRunner.prepare_workflow = prepare_once  # type: ignore[method-assign,assignment]
     yield
     SandboxedWorkflowRunner.prepare_workflow = original  # type: ignore[method-assign]
 

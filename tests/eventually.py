@@ -27,7 +27,7 @@ class GiveUp(AssertionError):
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T] | T],
+    probe: Callable[[], Awaitable[T | None] | T | None],
     *,
     timeout: float = 20.0,
     what: str = "",
@@ -47,7 +47,7 @@ async def eventually(
             seen = f"last error: {error!r}"
         else:
             if value:
-                return value  # type: ignore[return-value]
+                return value
             seen = f"last value: {value!r}"
         if time.monotonic() >= deadline:
             name = what or getattr(probe, "__name__", "a condition")
