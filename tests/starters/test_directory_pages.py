@@ -1,7 +1,7 @@
 """The listing page (signed link, logo upload checked with Pillow), the public directory
 (`/partners` with filters, VAR territory), `/partners.json`, logos, and the form intake
-paths issue 4 uses first: a signal-mode form (`directory-listing`) and a `prepare` check
-(`evaluation-license`, active VAR/SI only)."""
+paths the partner lifecycle uses first: a signal-mode form (`directory-listing`) and a
+check against the partner records at intake (`evaluation-license`, active VAR/SI only)."""
 
 from __future__ import annotations
 

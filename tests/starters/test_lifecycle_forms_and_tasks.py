@@ -1,6 +1,6 @@
-"""Forms and tasks only (issue 4), on the dev server: each process is driven by posting a
-form's published example and then sending every pending task's published example to its
-handler, nothing else: VarApplication → DirectoryListing → EvaluationLicense, and
+"""Forms and tasks only (the partner lifecycle), on the dev server: each process is driven
+by posting a form's published example and then sending every pending task's published
+example to its handler, nothing else: VarApplication → DirectoryListing → EvaluationLicense, and
 SystemIntegratorApplication."""
 
 from __future__ import annotations
