@@ -1,4 +1,4 @@
-"""DealRegistration on the time-skipping server: every branch of issue 3 with real
+"""DealRegistration on the time-skipping server: every branch of the sales process with real
 activities (SQLite records, outbox, local ledger, click-sign) and the child OrderFulfillment."""
 
 from __future__ import annotations
