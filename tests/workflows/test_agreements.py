@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from activities.agreements import get_agreement
     from models.settings import Settings
+    from tests.eventually import eventually
     from tests.workflows.harness import pending
     from workers.main import activities_for, workflow_runner
 from workflows.signatures import AgreementWorkflow, sign_task
@@ -139,9 +140,15 @@ async def test_sign_page_shows_the_text_and_signs(
 
     async def body(handle: Any) -> None:
         task = await pending(handle, "sign_test_agreement")
-        [request] = [
-            r for r in list_outbox(settings, workflow_id=handle.id) if r.step.endswith(":request")
-        ]
+        # The task opens before the request email's activity has run: wait for the email.
+        [request] = await eventually(
+            lambda: [
+                r
+                for r in list_outbox(settings, workflow_id=handle.id)
+                if r.step.endswith(":request")
+            ],
+            what="the signature request email",
+        )
         path = re.search(r"/sign/[A-Za-z0-9._-]+", request.text_body).group(0)
         app = create_app(settings, time_skipping_env.client)
         async with httpx.AsyncClient(
