@@ -112,10 +112,12 @@ def db_settings(
     yield _test_settings(data, url)
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One server per test module: a workflow left waiting by one module's tests must not
-    hold back time skipping in another's."""
+    """One server per test (it starts in ~0.1 s). The test server holds time skipping while
+    an activity runs; an activity still in flight when a test terminates its workflows
+    could hold it past the test, and a later test's `env.sleep` would then stall until the
+    RPC's 30-second limit. A server of its own per test makes that impossible."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
