@@ -94,8 +94,12 @@ class FormSpec:
         return self.build_details(form)
 
     def json_schema(self) -> dict[str, Any]:
-        """The form's JSON Schema, with complete valid `examples`."""
-        return self.model.model_json_schema()
+        """The form's JSON Schema, with complete valid `examples`. An advance-form's
+        `proof_token` is listed as required (the intake answers 403, not 422, without it)."""
+        schema = self.model.model_json_schema()
+        if self.proof_purposes:
+            schema["required"] = [*schema.get("required", []), PROOF_FIELD]
+        return schema
 
     def examples(self) -> list[dict[str, Any]]:
         """The complete valid examples published in the schema."""

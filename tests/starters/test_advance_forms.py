@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -43,9 +44,11 @@ def test_every_advance_form_asks_for_proof() -> None:
     for name in ADVANCE_FORMS:
         spec = FORMS[name]
         schema = spec.json_schema()
-        assert "proof_token" in schema["properties"], name
+        assert "proof_token" in schema["properties"] and "proof_token" in schema["required"]
         assert "403" in schema["properties"]["proof_token"]["description"], name
-        assert all("proof_token" in example for example in schema["examples"]), name
+        for example in schema["examples"]:
+            assert "proof_token" in example, name
+            jsonschema.validate(example, schema)
         assert "proof_token" in spec.description, name
     assert FORMS["deal-purchased-online"].proof_secret == "internal_secret"
 
