@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,12 +21,14 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.email.render import render_email
 from activities.form_deliveries import claim_delivery, find_delivery
 from models.forms import FORMS
-from models.links import make_token
+from models.links import make_token, read_token
 from models.settings import Settings
 from starters.intake import SIGNATURE_HEADER, _signal_once, delivery_id, sign
 from starters.web.app import create_app
+from tests.activities.test_email import make_request
 from tests.eventually import eventually
 from tests.starters.test_directory_pages import listing_input, start_listing
 from tests.workflows.harness import Harness, workflow_harness
@@ -160,8 +163,6 @@ async def test_a_stop_between_claim_and_signal_neither_loses_nor_doubles_the_inp
 
 
 def _request_id(delivery: str) -> str:
-    import uuid
-
     return str(uuid.UUID(delivery[:32]))
 
 
@@ -229,3 +230,36 @@ async def test_advance_forms_without_proof_never_reach_temporal(
     if spec.proof_secret == "internal_secret":
         # A partner's token (the link secret) never passes as an internal sender's.
         assert "internal senders only" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("workflow_id", "step", "form"),
+    [
+        ("rc-partnership-porto-chat", "report:2026-11:request", "monthly-sales-report"),
+        ("rc-partnership-porto-chat", "report:2026-11:reminder", "monthly-sales-report"),
+        ("deal-DR-2026-000123", "deal:information_requested:1", "deal-information"),
+        ("deal-DR-2026-000123", "deal:provide_deal_information:1:reminder:1", "deal-information"),
+        ("directory-nordlicht-it", "listing:request", "directory-listing"),
+        ("deal-DR-2026-000123", "deal:approved", None),
+        ("rc-partnership-porto-chat", "fee:1:issued", None),
+    ],
+)
+def test_the_emails_that_ask_for_an_advance_form_carry_its_proof(
+    settings: Settings, workflow_id: str, step: str, form: str | None
+) -> None:
+    rendered = render_email(
+        settings,
+        make_request(
+            "rocketchat_notice", f"{workflow_id}:{step}", workflow_id=workflow_id, step=step
+        ),
+    )
+    found = re.search(r'"proof_token": "([A-Za-z0-9._-]+)"', rendered.text)
+    if form is None:
+        assert found is None and "proof_token" not in rendered.html
+        return
+    assert found is not None and f"/webhooks/forms/{form}" in rendered.text
+    assert found.group(1) in rendered.html
+    spec = FORMS[form]
+    claims = read_token(settings.secret("link_secret"), found.group(1), spec.proof_purpose)
+    assert claims.workflow_id == workflow_id
+    assert claims.expires_at > datetime.now(UTC) + timedelta(days=30)
