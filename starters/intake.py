@@ -294,6 +294,7 @@ async def _signal(
         if exc.status in _UNAVAILABLE:
             return unavailable(exc)
         raise
+    assert claim is not None
     body: dict[str, Any] = {
         "workflow_id": workflow_id,
         "run_id": description.run_id,
