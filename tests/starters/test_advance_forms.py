@@ -8,6 +8,7 @@ signal. On the dev server (the intake describes the workflow)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -121,6 +122,19 @@ async def test_duplicate_advance_form_is_taken_once_also_after_a_restart(
             assert after.status_code == 200 and after.json()["workflow_id"] == handle.id
         await h.task(handle, "review_listing")  # the listing was taken
         assert await signals(handle, "submit_listing") == 1
+
+        # Two deliveries at the same time: one claims, the other signals under the same
+        # request id (or finds it delivered); the workflow gets one signal.
+        other, other_listing = await running_listing(h)
+        async with web_client(h.settings, h.client) as web:
+            both = await asyncio.gather(
+                post(web, "directory-listing", other_listing),
+                post(web, "directory-listing", other_listing),
+            )
+        assert sorted(r.status_code for r in both) == [200, 202], [r.text for r in both]
+        assert {r.json()["workflow_id"] for r in both} == {other.id}
+        await h.task(other, "review_listing")
+        assert await signals(other, "submit_listing") == 1
         status = await handle.query("status")
         assert status["stage"] == "listing_review", status["stage"]
         rejected = [e for e in status["history"] if e.get("event") == "rejected"]
