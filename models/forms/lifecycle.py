@@ -137,7 +137,7 @@ DIRECTORY_LISTING_FORM = FormSpec(
     refresh_example=fresh_listing,
     signal="submit_listing",
     proof_purposes=("directory_listing",),
-    proof_emails=r"directory-\S+ listing:(request|\d+:changes)(:.*)?",
+    proof_emails=r"directory-\S+ listing:(request|\d+:changes|\d+:reminder:\d+)",
 )
 
 
