@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_WEBHOOK_SECRET")
     link_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_LINK_SECRET")
+    # signs the proof tokens of forms only internal systems may send (deal-purchased-online)
+    internal_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_INTERNAL_SECRET")
     webhook_tolerance_seconds: int = Field(default=300, alias="PARTNERFLOW_WEBHOOK_TOLERANCE")
     # form webhooks accepted per source address per minute (0 = unlimited)
     rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
@@ -124,7 +126,10 @@ class Settings(BaseSettings):
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
 
-    def secret(self, name: Literal["webhook_secret", "link_secret", "session_secret"]) -> str:
+    def secret(
+        self,
+        name: Literal["webhook_secret", "link_secret", "session_secret", "internal_secret"],
+    ) -> str:
         """The secret's value: from the environment, else the dev value kept in `.data/`."""
         value: SecretStr | None = getattr(self, name)
         if value is not None:

@@ -315,3 +315,22 @@ class RocketChatSalesReportRow(SQLModel, table=True):
     owed_to_rocketchat_cents: int
     invoice_id: str | None = Field(default=None, max_length=100)
     submitted_at: datetime
+
+
+# --- form intake (deliveries of the forms that advance a running process) -----------------
+
+
+class FormDeliveryRow(SQLModel, table=True):
+    """One delivery of a form that advances a running process: `delivery_id` (a hash of the
+    form name and the signed body) is the key, so a repeated webhook finds its first delivery.
+    `status` is `claimed` from before the signal is sent until it is `delivered`."""
+
+    __tablename__ = "form_deliveries"
+
+    delivery_id: str = Field(primary_key=True, max_length=64)
+    form: str = Field(max_length=64)
+    workflow_id: str = Field(index=True, max_length=200)
+    signal: str = Field(max_length=100)
+    status: str = Field(max_length=10)  # claimed | delivered
+    claimed_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None

@@ -32,6 +32,7 @@ from models.contracts import Reseller
 from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
 from models.directory import ListingForm, ListingSubmission, LogoError
 from models.forms import FormRejected
+from models.forms.spec import PROOF_FIELD
 from models.pricing import reseller_discount_percent
 from models.settings import Settings
 
@@ -120,7 +121,7 @@ def prepare_listing(form: ListingForm, settings: Settings) -> ListingSubmission:
         logo = store_logo(settings, data)
     except LogoError as exc:
         raise _refuse("logo_base64", str(exc)) from exc
-    fields = form.model_dump(exclude={"logo_base64", "logo_filename"})
+    fields = form.model_dump(exclude={"logo_base64", "logo_filename", PROOF_FIELD})
     return ListingSubmission.model_validate({**fields, "logo": logo.model_dump()})
 
 

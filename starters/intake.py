@@ -3,6 +3,13 @@
 A form starts its workflow under a business-key id with `REJECT_DUPLICATE`, so the same
 webhook delivered twice (or after the workflow finished) never starts a second copy: the
 same submission answers 200, different content under the same key answers 409.
+
+A form that advances a running process (`FormSpec.signal`) must prove who sends it: its
+`proof_token` is a signed token for that very workflow (from the email that asks for the
+input, or made with the internal secret), else 403 and nothing is signalled. Its delivery
+is recorded (`activities.form_deliveries`) under a delivery id derived from the signed
+body: claimed, signalled (with that id as the request id), marked delivered; the same body
+again answers 200 with the same workflow id and the workflow receives the input once.
 """
 
 from __future__ import annotations
@@ -12,17 +19,23 @@ import hashlib
 import hmac
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.form_deliveries import claim_delivery, mark_delivered, release_delivery
 from models.forms import FORMS, FormRejected, FormSpec
+from models.forms.spec import PROOF_FIELD
+from models.links import LinkError, read_token
 from models.settings import Settings
 from starters.form_preparation import PREPARATIONS
 from workflows.search_attributes import ALL_KEYS, STAGE
@@ -155,6 +168,8 @@ async def submit_form(
         return IntakeResult(
             422, {"detail": f"invalid {form_name} form: {fields}", "errors": errors}
         )
+    if spec.signal is not None and (refused := proof_refusal(settings, spec, form)) is not None:
+        return refused
     prepare = PREPARATIONS.get(form_name)
     if prepare is not None:
         try:
@@ -166,7 +181,7 @@ async def submit_form(
             )
     workflow_id = spec.workflow_id(form)
     if spec.signal is not None:
-        return await _signal(client, spec, form, workflow_id)
+        return await _signal(client, settings, spec, form, workflow_id, delivery_id(spec, payload))
     digest = submission_sha256(form)
     try:
         handle = await client.start_workflow(
@@ -195,33 +210,117 @@ async def submit_form(
     return IntakeResult(202, {"workflow_id": workflow_id, "run_id": handle.result_run_id})
 
 
+def delivery_id(spec: FormSpec, payload: Any) -> str:
+    """The id of a delivery: SHA-256 of the form name and the canonical JSON of the signed
+    body (sorted keys, no whitespace), so a repeated webhook has the same one."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{spec.name}\n{canonical}".encode()).hexdigest()
+
+
+def proof_refusal(settings: Settings, spec: FormSpec, form: BaseModel) -> IntakeResult | None:
+    """403 naming what is missing unless the form's `proof_token` is a valid token, signed
+    with the form's secret, for the very workflow the form advances; None when it is."""
+    workflow_id = spec.workflow_id(form)
+    if spec.proof_secret == "internal_secret":
+        source = "made with the internal secret (internal senders only)"
+    else:
+        source = "from the email that asks for this input"
+    needed = f"a {PROOF_FIELD} for {workflow_id} {source}"
+    token = getattr(form, PROOF_FIELD, None)
+    if not token:
+        return _forbidden(spec, f"missing {PROOF_FIELD}: the {spec.name} form needs {needed}")
+    secret = settings.secret(spec.proof_secret)
+    problem = "is not valid"
+    for purpose in spec.proof_purposes:
+        try:
+            claims = read_token(secret, token, purpose)
+        except LinkError as exc:
+            if "expired" in str(exc):
+                problem = "has expired"
+            continue
+        if claims.workflow_id != workflow_id:
+            return _forbidden(
+                spec, f"{PROOF_FIELD} is for another process: the {spec.name} form needs {needed}"
+            )
+        return None
+    return _forbidden(spec, f"{PROOF_FIELD} {problem}: the {spec.name} form needs {needed}")
+
+
+def _forbidden(spec: FormSpec, message: str) -> IntakeResult:
+    error = {"field": PROOF_FIELD, "message": message, "type": "proof"}
+    return IntakeResult(403, {"detail": f"{spec.name} form refused: {message}", "errors": [error]})
+
+
 async def _signal(
-    client: Client, spec: FormSpec, form: BaseModel, workflow_id: str
+    client: Client,
+    settings: Settings,
+    spec: FormSpec,
+    form: BaseModel,
+    workflow_id: str,
+    delivery: str,
 ) -> IntakeResult:
-    """Deliver a form to the running process it belongs to (the workflow validates it and
-    records a rejection in its history if it does not fit its current step)."""
+    """Deliver a form to the running process it belongs to, once (the workflow validates it
+    and records a rejection in its history if it does not fit its current step)."""
+    assert spec.signal is not None
     handle = client.get_workflow_handle(workflow_id)
+    claim = None
     try:
         description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         if description.status != WorkflowExecutionStatus.RUNNING:
             detail = f"process {workflow_id} is closed: the {spec.name} form can no longer be taken"
             return IntakeResult(409, {"detail": detail, "workflow_id": workflow_id})
-        assert spec.signal is not None
-        await handle.signal(
-            spec.signal,
-            spec.to_workflow_input(form).model_dump(mode="json"),
-            rpc_timeout=RPC_TIMEOUT,
+        claim = await asyncio.to_thread(
+            claim_delivery, settings, delivery, spec.name, workflow_id, spec.signal
         )
+        if not claim.delivered:
+            # A claim not marked delivered (a delivery in flight, or one that stopped between
+            # claim and mark) is signalled again under the same request id: Temporal drops
+            # a signal whose request id the run already took.
+            await _signal_once(
+                client,
+                workflow_id,
+                spec.signal,
+                spec.to_workflow_input(form).model_dump(mode="json"),
+                request_id=str(uuid.UUID(delivery[:32])),
+            )
+            await asyncio.to_thread(mark_delivered, settings, delivery)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
+            if claim is not None:
+                await asyncio.to_thread(release_delivery, settings, delivery)
             return IntakeResult(
                 404, {"detail": f"no process {workflow_id} for this {spec.name} form"}
             )
         if exc.status in _UNAVAILABLE:
             return unavailable(exc)
         raise
-    return IntakeResult(
-        202, {"workflow_id": workflow_id, "run_id": description.run_id, "signal": spec.signal}
+    assert claim is not None
+    body: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "run_id": description.run_id,
+        "signal": spec.signal,
+        "delivery_id": delivery,
+    }
+    if not claim.new:
+        return IntakeResult(200, {**body, "duplicate": True})
+    return IntakeResult(202, body)
+
+
+async def _signal_once(
+    client: Client, workflow_id: str, signal: str, arg: Any, *, request_id: str
+) -> None:
+    """Signal the workflow's current run with a fixed request id (the SDK's `signal` makes a
+    random one), encoded by the client's data converter (and payload codec)."""
+    request = SignalWorkflowExecutionRequest(
+        namespace=client.namespace,
+        workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+        signal_name=signal,
+        identity=client.identity,
+        request_id=request_id,
+    )
+    request.input.payloads.extend(await client.data_converter.encode([arg]))
+    await client.workflow_service.signal_workflow_execution(
+        request, retry=True, timeout=RPC_TIMEOUT
     )
 
 

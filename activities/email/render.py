@@ -18,6 +18,8 @@ import jinja2
 
 from activities.errors import EmailRequestInvalid
 from models.contracts import EmailAttachment, EmailRequest
+from models.forms import FORMS
+from models.forms.spec import PROOF_FIELD
 from models.links import link_url
 from models.settings import Settings
 
@@ -154,6 +156,21 @@ def workflow_url(settings: Settings, workflow_id: str) -> str:
     return f"{base}/namespaces/{namespace}/workflows/{workflow}"
 
 
+def form_proof(settings: Settings, request: EmailRequest) -> dict[str, str] | None:
+    """For an email that asks for the input of a form that advances its process (the
+    form's `proof_emails`): the form, its URL and the proof token the form must carry."""
+    sent = f"{request.workflow_id} {request.step}"
+    for spec in FORMS.values():
+        if spec.proof_emails and re.fullmatch(spec.proof_emails, sent):
+            return {
+                "form": spec.name,
+                "url": f"{settings.public_base_url.rstrip('/')}/webhooks/forms/{spec.name}",
+                "field": PROOF_FIELD,
+                "token": spec.proof_token(settings, request.workflow_id),
+            }
+    return None
+
+
 def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
     """Render the request's template with its context, signed links and the global context.
 
@@ -183,6 +200,8 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
             raise EmailRequestInvalid(
                 f"link {key!r} has unknown purpose {spec.purpose!r}"
             ) from None
+    if (proof := form_proof(settings, request)) is not None:
+        context["form_proof"] = proof
     context.update(
         public_base_url=settings.public_base_url.rstrip("/"),
         temporal_ui_url=settings.temporal_ui_url.rstrip("/"),

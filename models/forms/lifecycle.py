@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ConfigDict
+
 from models.applications import (
     EvaluationLicenseForm,
     EvaluationLicenseInput,
@@ -17,8 +19,8 @@ from models.applications import (
     VarApplicationForm,
     fresh_application,
 )
-from models.directory import ListingForm, fresh_listing
-from models.forms.spec import FormSpec
+from models.directory import LISTING_EXAMPLE, ListingForm, fresh_listing
+from models.forms.spec import PROOF_FIELD, FormSpec, ProvenForm
 
 # --- applications ------------------------------------------------------------------------------
 
@@ -97,6 +99,22 @@ SI_APPLICATION_FORM = FormSpec(
 # --- directory listing (advances the running DirectoryListing) ---------------------------------
 
 
+class DirectoryListingForm(ListingForm, ProvenForm):
+    """The `directory-listing` webhook form, proven by the token of the listing link."""
+
+    model_config = ConfigDict(
+        title="ListingForm",
+        json_schema_extra={
+            "examples": [
+                {
+                    **LISTING_EXAMPLE,
+                    PROOF_FIELD: "<the token at the end of the /listing/ link in the email>",
+                }
+            ]
+        },
+    )
+
+
 DIRECTORY_LISTING_FORM = FormSpec(
     name="directory-listing",
     workflow_type="DirectoryListing",
@@ -105,9 +123,10 @@ DIRECTORY_LISTING_FORM = FormSpec(
         "A partner's listing for the public partner directory (name, 30–100-word "
         "description, city, state/province, country, website, logo at least 200 px wide, "
         "base64): advances the running DirectoryListing `directory-{partner_id}` "
-        "(signal `submit_listing`)."
+        "(signal `submit_listing`). Proof of the sender: `proof_token`, the token at the end "
+        "of the `/listing/{token}` link emailed to the partner."
     ),
-    model=ListingForm,
+    model=DirectoryListingForm,
     build_workflow_id=lambda form: f"directory-{form.partner_id}",
     build_input=lambda form: form,
     build_search_attributes=lambda form: {"Program": "mattermost", "PartnerId": form.partner_id},
@@ -117,6 +136,8 @@ DIRECTORY_LISTING_FORM = FormSpec(
     ),
     refresh_example=fresh_listing,
     signal="submit_listing",
+    proof_purposes=("directory_listing",),
+    proof_emails=r"directory-\S+ listing:(request|\d+:changes|\d+:reminder:\d+)",
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from models.forms.spec import FormSpec, money
+from models.forms.spec import PROOF_FIELD, FormSpec, ProvenForm, money
 from models.rocketchat import PARTNER_TYPE_LABELS, SERVICES, RocketChatApplication, SalesReport
 
 PARTNER_EXAMPLE: dict[str, Any] = {
@@ -94,11 +94,19 @@ REPORT_EXAMPLE: dict[str, Any] = {
 }
 
 
-class MonthlySalesReportForm(SalesReport):
+class MonthlySalesReportForm(SalesReport, ProvenForm):
     """A Rocket.Chat partner's monthly sales report (advances `rc-partnership-{partner_id}`)."""
 
     model_config = ConfigDict(
-        title="MonthlySalesReportForm", json_schema_extra={"examples": [REPORT_EXAMPLE]}
+        title="MonthlySalesReportForm",
+        json_schema_extra={
+            "examples": [
+                {
+                    **REPORT_EXAMPLE,
+                    PROOF_FIELD: "<the proof token of the email that asks for the report>",
+                }
+            ]
+        },
     )
 
     partner_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -118,16 +126,21 @@ MONTHLY_SALES_REPORT_FORM = FormSpec(
     description=(
         "The partner's monthly sales report (sales closed, prospective sales, hosting "
         "revenue, referred projects, premium offers, share statistics): signals "
-        "submit_sales_report to the running RocketChatPartnership."
+        "submit_sales_report to the running RocketChatPartnership. Proof of the sender: "
+        "`proof_token`, the token printed in the email that asks for the month's report."
     ),
     model=MonthlySalesReportForm,
     build_workflow_id=lambda form: f"rc-partnership-{form.partner_id}",
-    build_input=lambda form: SalesReport.model_validate(form.model_dump(exclude={"partner_id"})),
+    build_input=lambda form: SalesReport.model_validate(
+        form.model_dump(exclude={"partner_id", PROOF_FIELD})
+    ),
     build_search_attributes=lambda form: {"Program": "rocketchat", "PartnerId": form.partner_id},
     build_summary=_report_details,
     build_details=_report_details,
     refresh_example=lambda example: example,
     signal="submit_sales_report",
+    proof_purposes=("form:monthly-sales-report",),
+    proof_emails=r"rc-partnership-\S+ report:\d{4}-\d{2}:(request|reminder|escalation)",
 )
 
 ROCKETCHAT_FORMS = [ROCKETCHAT_PARTNER_FORM, MONTHLY_SALES_REPORT_FORM]

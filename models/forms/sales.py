@@ -21,7 +21,7 @@ from models.deals import (
     DealRegistrationInput,
     PurchasedOnline,
 )
-from models.forms.spec import FormSpec, money
+from models.forms.spec import PROOF_FIELD, FormSpec, ProvenForm, money
 from models.pricing import quote
 
 
@@ -82,8 +82,22 @@ DEAL_REGISTRATION_FORM = FormSpec(
 )
 
 
-class DealInformationForm(DealInformation):
+class DealInformationForm(DealInformation, ProvenForm):
     """The partner's answer to a reviewer's question about a running deal registration."""
+
+    model_config = {
+        "title": "DealInformationForm",
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "deal_number": "DR-2026-000123",
+                    "answered_by": "lena.hoffmann@nordlicht-it.example",
+                    "answer": "The customer runs a 250-seat pilot; budget approved for Q1.",
+                    PROOF_FIELD: "<the proof token of the email that asks the question>",
+                }
+            ]
+        },
+    }
 
     deal_number: str = Field(pattern=DEAL_NUMBER_PATTERN, description="The deal the answer is for")
 
@@ -94,21 +108,38 @@ DEAL_INFORMATION_FORM = FormSpec(
     title="Answer to a deal registration question",
     description=(
         "The partner answers the reviewer's request for more information about a running "
-        "deal registration."
+        "deal registration (signal `provide_deal_information`). Proof of the sender: "
+        "`proof_token`, the token printed in the email that asks the question."
     ),
     model=DealInformationForm,
     build_workflow_id=lambda form: f"deal-{form.deal_number}",
-    build_input=lambda form: DealInformation.model_validate(form.model_dump()),
+    build_input=lambda form: DealInformation.model_validate(form.model_dump(exclude={PROOF_FIELD})),
     build_search_attributes=lambda form: {"Program": "mattermost", "DealNumber": form.deal_number},
     build_summary=lambda form: f"Answer for deal {form.deal_number}",
     build_details=lambda form: form.answer,
     refresh_example=lambda example: example,
     signal="provide_deal_information",
+    proof_purposes=("form:deal-information",),
+    proof_emails=r"deal-\S+ deal:(information_requested|provide_deal_information):.*",
 )
 
 
-class PurchasedOnlineForm(PurchasedOnline):
+class PurchasedOnlineForm(PurchasedOnline, ProvenForm):
     """The customer of an approved, protected deal registration bought online."""
+
+    model_config = {
+        "title": "CustomerPurchasedOnlineForm",
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "deal_number": "DR-2026-000123",
+                    "reported_by": "sales@mattermost.com",
+                    "online_order_reference": "WEB-2026-4411",
+                    PROOF_FIELD: "<a token for deal-DR-2026-000123 made with the internal secret>",
+                }
+            ]
+        },
+    }
 
     deal_number: str = Field(pattern=DEAL_NUMBER_PATTERN, description="The approved registration")
 
@@ -119,11 +150,14 @@ DEAL_PURCHASED_ONLINE_FORM = FormSpec(
     title="Registered customer purchased online",
     description=(
         "The customer of an approved, protected deal registration bought online: the "
-        "partner is owed a referral fee."
+        "partner is owed a referral fee (signal `customer_purchased_online`). Internal "
+        "senders only: `proof_token` is a token for `deal-{deal_number}` with the purpose "
+        "`form:deal-purchased-online`, signed with PARTNERFLOW_INTERNAL_SECRET "
+        "(`models.links.make_token`)."
     ),
     model=PurchasedOnlineForm,
     build_workflow_id=lambda form: f"deal-{form.deal_number}",
-    build_input=lambda form: PurchasedOnline.model_validate(form.model_dump()),
+    build_input=lambda form: PurchasedOnline.model_validate(form.model_dump(exclude={PROOF_FIELD})),
     build_search_attributes=lambda form: {"Program": "mattermost", "DealNumber": form.deal_number},
     build_summary=lambda form: f"Deal {form.deal_number}: customer purchased online",
     build_details=lambda form: (
@@ -131,6 +165,8 @@ DEAL_PURCHASED_ONLINE_FORM = FormSpec(
     ),
     refresh_example=lambda example: example,
     signal="customer_purchased_online",
+    proof_purposes=("form:deal-purchased-online",),
+    proof_secret="internal_secret",
 )
 
 

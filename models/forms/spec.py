@@ -9,9 +9,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from models.links import make_token
+from models.settings import Settings
+
+# The body field of an advance-form that proves who sends it (see `FormSpec.proof_purposes`).
+PROOF_FIELD = "proof_token"
+# How long a proof token in an email stays valid.
+PROOF_VALID = timedelta(days=60)
 
 
 class FormRejected(ValueError):
@@ -40,6 +49,29 @@ class FormSpec:
     # A form that advances a running process instead of starting one: the signal to send
     # (its input is `build_input(form)`), the workflow found by `build_workflow_id`.
     signal: str | None = None
+    # An advance-form must prove who sends it: `proof_token`, a signed token (models.links)
+    # for the very workflow it advances, with one of these purposes, signed with this secret
+    # (`link_secret`: the partner got it in the email that asks for the input;
+    # `internal_secret`: only internal systems can make it).
+    proof_purposes: tuple[str, ...] = ()
+    proof_secret: Literal["link_secret", "internal_secret"] = "link_secret"
+    # The emails that ask for this form's input and so carry a proof token: a regular
+    # expression matched against `<workflow id> <email step>`.
+    proof_emails: str | None = None
+
+    @property
+    def proof_purpose(self) -> str:
+        """The purpose of the proof tokens this form's emails carry."""
+        return self.proof_purposes[0]
+
+    def proof_token(
+        self, settings: Settings, workflow_id: str, expires_at: datetime | None = None
+    ) -> str:
+        """A proof token for posting this form to `workflow_id` (what the emails that ask
+        for the input carry; internal systems make theirs with the internal secret)."""
+        expires_at = expires_at or datetime.now(UTC) + PROOF_VALID
+        secret = settings.secret(self.proof_secret)
+        return make_token(secret, workflow_id, self.proof_purpose, expires_at)
 
     def workflow_id(self, form: BaseModel) -> str:
         """The business-key workflow id, so a repeated webhook never starts a second copy."""
@@ -62,8 +94,12 @@ class FormSpec:
         return self.build_details(form)
 
     def json_schema(self) -> dict[str, Any]:
-        """The form's JSON Schema, with complete valid `examples`."""
-        return self.model.model_json_schema()
+        """The form's JSON Schema, with complete valid `examples`. An advance-form's
+        `proof_token` is listed as required (the intake answers 403, not 422, without it)."""
+        schema = self.model.model_json_schema()
+        if self.proof_purposes:
+            schema["required"] = [*schema.get("required", []), PROOF_FIELD]
+        return schema
 
     def examples(self) -> list[dict[str, Any]]:
         """The complete valid examples published in the schema."""
@@ -72,6 +108,21 @@ class FormSpec:
     def fresh_example(self) -> dict[str, Any]:
         """The first example with fresh unique identifiers, ready to post."""
         return self.refresh_example(self.examples()[0])
+
+
+class ProvenForm(BaseModel):
+    """The proof field of a form that advances a running process (checked by the intake:
+    403 naming what is missing when it is absent, forged, expired or for another process)."""
+
+    proof_token: str | None = Field(
+        default=None,
+        max_length=2000,
+        description=(
+            "Proof of the sender, required: the signed token for this very process from the "
+            "email that asks for the input (partners), or made with the internal secret "
+            "(internal systems). Without it the form is refused with 403."
+        ),
+    )
 
 
 def money(cents: int, currency: str = "usd") -> str:

@@ -196,7 +196,12 @@ async def test_signal_form_directory_listing(
     async with workflow_harness(local_env, settings) as h:
         data = listing_input()
         handle = await start_listing(h, data)
-        example = {**FORMS["directory-listing"].examples()[0], "partner_id": data.partner_id}
+        token = (await link(h, handle.id)).rsplit("/", 1)[1]  # the emailed link is the proof
+        example = {
+            **FORMS["directory-listing"].examples()[0],
+            "partner_id": data.partner_id,
+            "proof_token": token,
+        }
         narrow = await submit_form(
             h.client,
             h.settings,
@@ -216,8 +221,18 @@ async def test_signal_form_directory_listing(
             h.client, h.settings, "directory-listing", {**example, "description": "Too short"}
         )
         assert words.status_code == 422 and words.body["errors"][0]["field"] == "description"
+        nobody = "nobody-" + uid()
         unknown = await submit_form(
-            h.client, h.settings, "directory-listing", {**example, "partner_id": "nobody-" + uid()}
+            h.client,
+            h.settings,
+            "directory-listing",
+            {
+                **example,
+                "partner_id": nobody,
+                "proof_token": FORMS["directory-listing"].proof_token(
+                    h.settings, f"directory-{nobody}"
+                ),
+            },
         )
         assert unknown.status_code == 404
         ok = await submit_form(h.client, h.settings, "directory-listing", example)

@@ -5,6 +5,7 @@ SystemIntegratorApplication."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
@@ -17,6 +18,8 @@ from models.settings import Settings
 from starters.intake import submit_form
 from tests.eventually import eventually
 from tests.workflows.harness import Harness, workflow_harness
+
+PROOF = r'"proof_token": "([A-Za-z0-9._-]+)"'
 
 
 async def drive(h: Harness, workflow_id: str, until: Any, timeout: float = 20.0) -> None:
@@ -46,6 +49,18 @@ async def post(h: Harness, form: str, payload: dict[str, Any]) -> str:
     return result.body["workflow_id"]
 
 
+async def emailed_proof(h: Harness, workflow_id: str, step: str) -> str:
+    """The proof token printed in the email that asks for a form's input."""
+
+    def token() -> str | None:
+        for mail in h.emails(workflow_id):
+            if mail.step == step and (found := re.search(PROOF, mail.text_body)):
+                return found.group(1)
+        return None
+
+    return await eventually(token, what=f"the {step} email of {workflow_id}")
+
+
 def closed(status: dict[str, Any]) -> bool:
     return status["stage"] in ("active", "rejected", "declined", "embargoed", "agreement_expired")
 
@@ -66,7 +81,11 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
             partner.discount_percent,
         ) == ("value_added_reseller", "active", 20)
 
-        listing = {**FORMS["directory-listing"].fresh_example(), "partner_id": partner_id}
+        listing = {
+            **FORMS["directory-listing"].fresh_example(),
+            "partner_id": partner_id,
+            "proof_token": await emailed_proof(h, f"directory-{partner_id}", "listing:request"),
+        }
         directory_id = await post(h, "directory-listing", listing)
         assert directory_id == f"directory-{partner_id}"
         await drive(h, directory_id, lambda s: s["stage"] == "published")

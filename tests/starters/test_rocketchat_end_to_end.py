@@ -14,11 +14,18 @@ from typing import Any
 import httpx
 from temporalio.client import Client, ScheduleActionStartWorkflow
 
+from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import sign
 from starters.web.app import create_app
 from tests.eventually import eventually
-from tests.starters.test_end_to_end import cli_run, pending, running, stack_settings, visible  # noqa: F401
+from tests.starters.test_end_to_end import (  # noqa: F401 (pytest fixtures)
+    cli_run,
+    pending,
+    running,
+    stack_settings,
+    visible,
+)
 from tests.workflows.harness import partner_site
 from workflows.search_attributes import ASSIGNEE, STAGE
 
@@ -116,13 +123,26 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
 
             # The monthly report form advances the running partnership (signal mode).
             report_form = (await web.get(forms["monthly-sales-report"]["schema_url"])).json()
-            report = {**report_form["examples"][0], "partner_id": partner_id}
+            spec = FORMS["monthly-sales-report"]
+            report = {
+                **report_form["examples"][0],
+                "partner_id": partner_id,
+                "proof_token": spec.proof_token(stack_settings, partnership_id),
+            }
+            forged = await post(web, "monthly-sales-report", {**report, "proof_token": "x.y"})
+            assert forged.status_code == 403 and "proof_token is not valid" in forged.text
             accepted = await post(web, "monthly-sales-report", report)
             assert (
                 accepted.status_code == 202 and accepted.json()["signal"] == "submit_sales_report"
             )
             unknown = await post(
-                web, "monthly-sales-report", {**report, "partner_id": "nobody-here"}
+                web,
+                "monthly-sales-report",
+                {
+                    **report,
+                    "partner_id": "nobody-here",
+                    "proof_token": spec.proof_token(stack_settings, "rc-partnership-nobody-here"),
+                },
             )
             assert unknown.status_code == 404
 

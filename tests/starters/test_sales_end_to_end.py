@@ -23,6 +23,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.partners import PartnerActivities
 from models.contracts import PartnerRecord
+from models.forms import FORMS
 from models.settings import Settings, get_settings
 from starters.intake import sign
 from starters.web.app import create_app
@@ -214,11 +215,33 @@ async def test_deal_registration_from_form_to_paid_invoice(
             },
         )
         await pending(client, workflow_id, "provide_deal_information")
-        answer = {**await example_of(web, "deal-information"), "deal_number": deal_number}
+        asked = await outbox_message(stack_settings, f"{workflow_id}:deal:information_requested")
+        proof = re.search(r'"proof_token": "([A-Za-z0-9._-]+)"', text_body(asked))
+        assert proof is not None  # the email that asks carries the form's proof
+        answer = {
+            **await example_of(web, "deal-information"),
+            "deal_number": deal_number,
+            "proof_token": proof.group(1),
+        }
+        elsewhere = FORMS["deal-information"].proof_token(stack_settings, "deal-DR-1999-000001")
         missing = await post_form(
-            web, "deal-information", {**answer, "deal_number": "DR-1999-000001"}
+            web,
+            "deal-information",
+            {**answer, "deal_number": "DR-1999-000001", "proof_token": elsewhere},
         )
         assert missing.status_code == 404
+        # The partner's proof does not make it an internal sender.
+        ended = await post_form(
+            web,
+            "deal-purchased-online",
+            {
+                "deal_number": deal_number,
+                "reported_by": "partner@example.com",
+                "online_order_reference": "WEB-1",
+                "proof_token": proof.group(1),
+            },
+        )
+        assert ended.status_code == 403 and "internal senders only" in ended.text
         answered = await post_form(web, "deal-information", answer)
         assert answered.status_code == 202, answered.text
 
@@ -305,7 +328,11 @@ async def test_customer_purchased_online_form_to_paid_referral_fee(
         await act(workflow_id, await pending(client, workflow_id, "review_deal"))
         await pending(client, workflow_id, "submit_quotation")
 
-        report = {**await example_of(web, "deal-purchased-online"), "deal_number": deal_number}
+        report = {
+            **await example_of(web, "deal-purchased-online"),
+            "deal_number": deal_number,
+            "proof_token": FORMS["deal-purchased-online"].proof_token(stack_settings, workflow_id),
+        }
         posted = await post_form(web, "deal-purchased-online", report)
         assert posted.status_code == 202, posted.text
         fee = await pending(client, workflow_id, "record_referral_fee_paid")
