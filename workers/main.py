@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -188,8 +189,17 @@ async def run_worker(settings: Settings | None = None) -> None:
             "could not register search attributes (%s); register them on the namespace", exc
         )
     worker = build_worker(client, settings)
-    log.info("worker listening on task queue %s", settings.temporal_task_queue)
-    await worker.run()
+    # SIGTERM (docker stop) and SIGINT stop polling and let running activities finish (within
+    # the SDK's graceful shutdown), instead of a cancelled run waiting on open long polls.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info("worker listening on task queue %s", settings.temporal_task_queue)
+        await stop.wait()
+        log.info("worker stopping")
+    log.info("worker stopped")
 
 
 def main() -> None:
