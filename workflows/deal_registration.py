@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import RECORD, call
 from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
 from workflows.signatures import sign_task
@@ -117,6 +118,15 @@ class DealRegistration(SalesWorkflow):
     """Deal registration of a Value-Added Reseller: review → quotation → signature → PO → order."""
 
     process = "DealRegistration"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        REVIEW,
+        ANSWER,
+        QUOTE,
+        SIGN_QUOTE,
+        PURCHASE_ORDER,
+        REFERRAL_FEE,
+    )
 
     def __init__(self) -> None:
         super().__init__()

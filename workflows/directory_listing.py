@@ -72,6 +72,7 @@ class DirectoryListing(ProcessWorkflow):
     """A partner's directory listing: submit → review (loop) → published → removed."""
 
     process = "DirectoryListing"
+    human_tasks = (*ProcessWorkflow.human_tasks, SUBMIT_LISTING, REVIEW_LISTING)
 
     def __init__(self) -> None:
         super().__init__()
@@ -183,7 +184,7 @@ class DirectoryListing(ProcessWorkflow):
                         )
                     )
                 if self._left is None and self._submission is None:
-                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    await self.finish_handlers()
                     workflow.continue_as_new(
                         data.model_copy(
                             update={

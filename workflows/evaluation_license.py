@@ -69,6 +69,7 @@ class EvaluationLicense(ProcessWorkflow):
     """A partner's renewable one-year Enterprise evaluation license (50 users)."""
 
     process = "EvaluationLicense"
+    human_tasks = (*ProcessWorkflow.human_tasks, REVIEW_REQUEST, RENEW_LICENSE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -196,6 +197,7 @@ class EvaluationLicense(ProcessWorkflow):
         )
         if renewal.decision == "stop":
             return self._end("stopped", renewal.reason or "renewal declined", licenses)
+        await self.finish_handlers()
         workflow.continue_as_new(
             data.model_copy(
                 update={

@@ -117,6 +117,13 @@ class OrderFulfillment(ProcessWorkflow):
     """Mattermost resale order: terms → license → net-30 invoice → paid."""
 
     process = "OrderFulfillment"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        ACCEPT_TERMS,
+        REVIEW_LICENSE,
+        RECORD_PAYMENT,
+        RESOLVE_OVERDUE,
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -126,6 +126,13 @@ class RocketChatPartnership(ProcessWorkflow):
     """A Rocket.Chat partnership, one quarter per run."""
 
     process = "RocketChatPartnership"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        SALES_REPORT,
+        QUARTERLY_REVIEW,
+        FEE_PAYMENT,
+        RENEWAL,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -253,7 +260,10 @@ class RocketChatPartnership(ProcessWorkflow):
             now = workflow.now()
             events = self._events(now, q_end)
             at, kind, arg = events[0]
-            woke = await wait_until(lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip())
+            with self.waiting(lambda: bool(self._inbox)):
+                woke = await wait_until(
+                    lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip()
+                )
             if woke and self._inbox:
                 outcome = await self._handle(*self._inbox.pop(0))
             elif not woke:
@@ -740,6 +750,7 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         history = [h.model_dump(mode="json") for h in self._history[-CARRIED_HISTORY:]]
         state = s.model_copy(update={"quarter": s.quarter + 1, "history_carried": history})
+        await self.finish_handlers()
         workflow.continue_as_new(state)
 
     # --- helpers ----------------------------------------------------------------------------------
