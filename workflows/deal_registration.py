@@ -168,6 +168,7 @@ class DealRegistration(SalesWorkflow):
                 ANSWER.task,
                 answer.answered_by,
                 "rejected",
+                field="deal_number",
                 reason=(
                     f"the answer is for deal {answer.deal_number}, not "
                     f"{self._require().deal_number}"
@@ -192,6 +193,7 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
+                field="discount_percent",
                 reason=(
                     f"the approved registration's reseller discount is {deal.discount_percent}%, "
                     f"not {quotation.discount_percent}%"
@@ -204,6 +206,7 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
+                field="net_price_cents",
                 reason=(
                     f"net price {quotation.net_price_cents} cents does not follow from the list "
                     f"price and discount: expected {expected.net_cents} cents"
@@ -303,6 +306,7 @@ class DealRegistration(SalesWorkflow):
                 REFERRAL_FEE.task,
                 paid.recorded_by,
                 "rejected",
+                field="amount_cents",
                 reason=f"amount {paid.amount_cents} differs from the referral fee "
                 f"{self._fee_cents}",
             )

@@ -110,6 +110,7 @@ class DirectoryListing(ProcessWorkflow):
                 SUBMIT_LISTING.task,
                 "system",
                 "rejected",
+                field="partner_id",
                 reason=f"the listing is for {submission.partner_id}, not {partner_id}",
             )
             return
@@ -138,6 +139,7 @@ class DirectoryListing(ProcessWorkflow):
                 REVIEW_LISTING.task,
                 review.reviewer,
                 "rejected",
+                field="comments",
                 reason="asking for changes needs comments",
             )
             return
@@ -176,13 +178,16 @@ class DirectoryListing(ProcessWorkflow):
             if self._published is not None and self._submission is None:
                 self.set_stage("published")
                 if round_number < data.max_reviews_per_run:
-                    await workflow.wait_condition(
-                        lambda: (
-                            self._left is not None
-                            or self._submission is not None
-                            or workflow.info().is_continue_as_new_suggested()
+                    with self.waiting(
+                        lambda: self._left is not None or self._submission is not None
+                    ):
+                        await workflow.wait_condition(
+                            lambda: (
+                                self._left is not None
+                                or self._submission is not None
+                                or workflow.info().is_continue_as_new_suggested()
+                            )
                         )
-                    )
                 if self._left is None and self._submission is None:
                     await self.finish_handlers()
                     workflow.continue_as_new(

@@ -153,9 +153,10 @@ class EvaluationLicense(ProcessWorkflow):
         # Reminder 30 days before expiry, with the renewal task.
         self.set_stage("licensed")
         remind_at = expires_at - timedelta(days=data.expiry_reminder_days)
-        await wait_until(
-            lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
-        )
+        with self.waiting(lambda: self._left is not None):
+            await wait_until(
+                lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
+            )
         if self._left is not None:
             return await self._partner_left(licenses)
         await self.notify(

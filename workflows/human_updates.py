@@ -59,7 +59,7 @@ class Rejection(Exception):
     """A signal handler refused its input while being checked (see `ProcessState.note`)."""
 
     def __init__(self, problems: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        super().__init__(_lines(problems))
         self.problems = problems
 
 
@@ -68,7 +68,7 @@ def rejection_problems(step: str, detail: dict[str, Any]) -> list[dict[str, str]
     errors = detail.get("errors")
     if isinstance(errors, list) and errors:
         return [{"field": str(e["field"]), "message": str(e["message"])} for e in errors]
-    field = str(detail.get("field") or step)
+    field = str(detail.get("field") or "")  # "" when the process's state is the problem
     return [{"field": field, "message": str(detail.get("reason") or "rejected")}]
 
 
@@ -121,7 +121,7 @@ def check(self: Any, handler: str, signal_fn: Callable[[Any, Any], None], payloa
             handler,
             [
                 {
-                    "field": "(input)",
+                    "field": "",
                     "message": f"nothing to decide: the task was already decided or is not "
                     f"open (stage {self._stage})",
                 }
@@ -130,9 +130,14 @@ def check(self: Any, handler: str, signal_fn: Callable[[Any, Any], None], payloa
 
 
 def _refusal(handler: str, problems: list[dict[str, str]]) -> ApplicationError:
-    lines = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return ApplicationError(
-        f"{handler} refused: {lines}", problems, type="InvalidInput", non_retryable=True
+        f"{handler} rejected: {_lines(problems)}", problems, type="InvalidInput", non_retryable=True
+    )
+
+
+def _lines(problems: list[dict[str, str]]) -> str:
+    return "; ".join(
+        f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems
     )
 
 
@@ -186,12 +191,17 @@ async def _apply(
 
 
 def _task_for(self: Any, handler: str, payload: Any) -> str | None:
-    """The open task the input completes (a signature: the one of its agreement)."""
+    """The open task the input completes: of the tasks with this handler, the one whose
+    example shares the most values with the input (a signature's agreement, a benefit)."""
     tasks: list[PendingTask] = [t for t in self._tasks.values() if t.handler == handler]
-    agreement = payload.get("agreement_id") if isinstance(payload, dict) else None
-    matching = [t for t in tasks if agreement and t.example.get("agreement_id") == agreement]
-    chosen = (matching or tasks or [None])[0]
-    return chosen.task if chosen is not None else None
+    if not tasks:
+        return None
+    given = payload if isinstance(payload, dict) else {}
+
+    def shared(task: PendingTask) -> int:
+        return sum(1 for k, v in task.example.items() if k in given and given[k] == v)
+
+    return max(tasks, key=shared).task
 
 
 def _scratch_copy(obj: Any) -> Any:

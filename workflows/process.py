@@ -91,8 +91,8 @@ class ProcessWorkflow(ProcessState):
 
     @contextlib.contextmanager
     def waiting(self, done: Callable[[], bool]) -> Iterator[None]:
-        """Mark a wait for people (until `done()`) in progress: an update answers once the
-        process waits again."""
+        """Mark a wait in progress (for people, or the process at rest until a date): an
+        update's answer is sent once the process waits again."""
         self._wait_number += 1
         number = self._wait_number
         self._waits[number] = done
@@ -186,6 +186,7 @@ class ProcessWorkflow(ProcessState):
                 RESOLVE_FAILED_STEP.task,
                 resolution.decided_by,
                 "rejected",
+                field="action",
                 reason="this step cannot be skipped: fix the cause and retry",
             )
             return

@@ -14,6 +14,7 @@ human tasks.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -124,7 +125,10 @@ class ProcessState:
             return model.model_validate(payload)
         except ValidationError as exc:
             errors = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]}
+                {
+                    "field": ".".join(str(p) for p in e["loc"]) or _field_named(e["msg"], model),
+                    "message": e["msg"],
+                }
                 for e in exc.errors()
             ]
             self.note(step, "system", "rejected", reason="invalid input", errors=errors)
@@ -195,6 +199,12 @@ class ProcessState:
                 "```",
             ]
         return "\n".join(lines)
+
+
+def _field_named(message: str, model: type[BaseModel]) -> str:
+    """The field a whole-input error is about (`a rejection needs a reason`: `reason`)."""
+    words = set(re.findall(r"[a-z_]+", message))
+    return next((name for name in model.model_fields if name in words), "(input)")
 
 
 def _shorten(payload: Any) -> Any:

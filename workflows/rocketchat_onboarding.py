@@ -310,6 +310,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 BASIC_TRAINING.task,
                 cert.certified_by,
                 "rejected",
+                field="service",
                 reason=(
                     f"{cert.service!r} is not an uncertified service of this partner "
                     f"({', '.join(services)})"

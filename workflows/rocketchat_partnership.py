@@ -160,6 +160,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 SALES_REPORT.task,
                 report.submitted_by,
                 "rejected",
+                field="month",
                 reason=(
                     f"no report for {report.month} is expected (open: "
                     f"{', '.join(self._open_months()) or 'none'})"
@@ -183,6 +184,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 QUARTERLY_REVIEW.task,
                 decision.reviewer,
                 "rejected",
+                field="quarter",
                 reason=f"quarter {decision.quarter} is not under review",
             )
             return
@@ -203,6 +205,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 FEE_PAYMENT.task,
                 payment.recorded_by,
                 "rejected",
+                field="amount_cents",
                 reason=f"no unpaid fee of {payment.amount_cents} cents for year {payment.year}",
             )
             return

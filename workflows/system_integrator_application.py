@@ -119,7 +119,11 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         spec = BENEFIT_TASKS.get(str(benefit))
         if spec is None:
             self.note(
-                "complete_benefit", "system", "rejected", reason=f"unknown benefit {benefit!r}"
+                "complete_benefit",
+                "system",
+                "rejected",
+                field="benefit",
+                reason=f"unknown benefit {benefit!r}",
             )
             return
         value = self.accept(spec, payload, BenefitDone)
