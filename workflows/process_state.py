@@ -197,6 +197,8 @@ class ProcessState:
                 "```json",
                 json.dumps(t.example, indent=2),
                 "```",
+                "The answer is the next step, or the reason the input was refused (nothing is "
+                "recorded then).",
             ]
         return "\n".join(lines)
 

@@ -193,7 +193,7 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             await page.get_by_test_id("user-metadata-tab").click()
             current = current_details(page, "awaiting_acceptance")
             await expect(current).to_contain_text("Stage: awaiting_acceptance")
-            await expect(current).to_contain_text("Send signal accept_terms with:")
+            await expect(current).to_contain_text("Send an Update accept_terms with:")
             await expect(current).to_contain_text('"agreed": true')
             await shot(page, "temporal-ui-workflow.png")
 
