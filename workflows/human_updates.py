@@ -53,6 +53,7 @@ ACTOR_FIELDS = (
     "email",
 )
 DECISION_FIELDS = ("decision", "action", "outcome")
+_IDENTITY_EQ: Any = object.__eq__
 
 
 class Rejection(Exception):
@@ -223,7 +224,7 @@ def _changed(before: Any, after: Any) -> bool:
         if key == "_checking":
             continue
         old = vars(before).get(key)
-        if type(value).__eq__ is object.__eq__:  # not data (a clock, a handle)
+        if type(value).__eq__ is _IDENTITY_EQ:  # not data (a clock, a handle)
             continue
         try:
             if old != value:

@@ -50,8 +50,9 @@ async def act_with_example(
 
 
 async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
-    running: Client, stack_settings: Settings
-) -> None:  # noqa: F811
+    running: Client,  # noqa: F811
+    stack_settings: Settings,  # noqa: F811
+) -> None:
     client = running
     app = create_app(stack_settings, client)
     with partner_site() as site:
@@ -76,7 +77,8 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
 
             found = await visible(
                 client,
-                f'WorkflowId = "{workflow_id}" AND Program = "rocketchat" AND PendingTask = "review_prerequisites"',
+                f'WorkflowId = "{workflow_id}" AND Program = "rocketchat" '
+                'AND PendingTask = "review_prerequisites"',
             )
             assert found.typed_search_attributes.get(ASSIGNEE) == ["partner_manager"]
             for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
@@ -102,7 +104,8 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
             partnership_id = f"rc-partnership-{partner_id}"
             found = await visible(
                 client,
-                f'WorkflowId = "{partnership_id}" AND Program = "rocketchat" AND PartnerId = "{partner_id}"',
+                f'WorkflowId = "{partnership_id}" AND Program = "rocketchat" '
+                f'AND PartnerId = "{partner_id}"',
             )
             assert found.typed_search_attributes.get(STAGE) == "quarter_1"
 
