@@ -17,7 +17,7 @@ class PendingTask(BaseModel):
 
     task: str = Field(description="Stable task name, also the PendingTask search attribute")
     handler: str = Field(description="Signal or update that completes it")
-    kind: Literal["signal", "update"] = "signal"
+    kind: Literal["signal", "update"] = "update"
     description: str
     assignee: str = Field(description="Role that owns it: end_customer, finance, ...")
     due_at: datetime | None = None
@@ -56,3 +56,39 @@ class LinkSpec(BaseModel):
     purpose: str = Field(description="e.g. accept_terms; maps to a page of the web service")
     expires_at: datetime
     subject: str | None = Field(default=None, description="e.g. the agreement id to sign")
+
+
+class NextTask(BaseModel):
+    """A human task the process waits for after a decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    handler: str
+    assignee: str
+    description: str
+    due_at: datetime | None = None
+
+
+class TaskResult(BaseModel):
+    """What a human task's Workflow Update answers: what was decided, the stage the process
+    reached, and what it waits for next (empty when it waits on no one or has ended)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str
+    handler: str
+    task: str | None = Field(default=None, description="The task the input completed")
+    decided_by: str | None = Field(default=None, description="Who decided, from the input")
+    decision: str = Field(
+        description="The decision (`decision`, `action` or `outcome` of the input, else the "
+        "handler's name)"
+    )
+    stage: str = Field(description="The process's stage once it acted on the decision")
+    waiting_for: list[NextTask] = Field(default_factory=list)
+    ended: bool = Field(default=False, description="The process has ended")
+    settled: bool = Field(
+        default=True,
+        description="False when the process was still working when the answer was sent "
+        "(query `status` for the outcome)",
+    )

@@ -7,7 +7,11 @@ commands do not load the worker, the web service or the records database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import sys
+import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,51 +178,73 @@ async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
 @app.command()
 def act(
     workflow_id: str = typer.Argument(..., help="e.g. order-PO-1001"),
-    handler: str = typer.Argument(..., help="Signal or update named by pending_tasks"),
+    handler: str = typer.Argument(..., help="The update named by the task (pending_tasks)"),
     input: str = typer.Option("{}", "--input", "-i", help="JSON input (the task's example)"),
+    wait: float = typer.Option(
+        5.0,
+        "--wait",
+        envvar="PARTNERFLOW_ACT_WAIT",
+        help="Seconds to wait for a worker to take the update",
+    ),
 ) -> None:
-    """Complete a human task: send HANDLER with JSON input, then report whether the
-    workflow accepted it."""
+    """Complete a human task: execute the update HANDLER with JSON input and print the
+    answer (the decision, the new stage, the next task). Exit 0 accepted, 2 rejected (the
+    reason is printed, nothing was recorded), 1 no worker answered within --wait seconds."""
     try:
         payload = json.loads(input)
     except json.JSONDecodeError as exc:
         _fail(f"--input is not JSON: {exc}")
-    ok, message = asyncio.run(_act(workflow_id, handler, payload))
-    console.print(message)
-    if not ok:
-        raise typer.Exit(1)
+    code, answer = asyncio.run(_act(workflow_id, handler, payload, wait))
+    if isinstance(answer, dict):
+        console.print_json(data=answer)
+    else:
+        console.print(answer, highlight=False, markup=False)
+    if code:
+        raise typer.Exit(code)
 
 
-async def _act(workflow_id: str, handler: str, payload: Any) -> tuple[bool, str]:
-    client = await _client()
-    handle = client.get_workflow_handle(workflow_id)
-    before = await handle.query("status")
-    kind = next((t["kind"] for t in before["pending_tasks"] if t["handler"] == handler), "signal")
-    if kind == "update":
-        result = await handle.execute_update(handler, payload)
-        return True, f"{handler} accepted: {result}"
-    await handle.signal(handler, payload)
-    seen = len(before["history"])
-    for _ in range(20):  # the signal is handled in the next workflow task
-        await asyncio.sleep(0.25)
-        after = await handle.query("status")
-        new = [
-            h for h in after["history"][seen:] if h["step"] in (handler, _task_of(before, handler))
-        ]
-        if new:
-            last = new[-1]
-            if last["event"] == "rejected":
-                return False, f"rejected: {json.dumps(last['detail'])}"
-            return True, f"{handler}: {last['event']} (stage {after['stage']})"
-        if after["stage"] != before["stage"] or len(after["pending_tasks"]) != len(
-            before["pending_tasks"]
-        ):
-            return True, f"{handler} accepted (stage {after['stage']})"
-    return True, f"{handler} sent (stage {after['stage']})"
+async def _act(
+    workflow_id: str, handler: str, payload: Any, wait: float
+) -> tuple[int, dict[str, Any] | str]:
+    """Execute the update: (0, the answer), (2, the rejection) or (1, why there is none)."""
+    from datetime import timedelta
+
+    from temporalio.client import (
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+        WorkflowUpdateStage,
+    )
+    from temporalio.service import RPCError
+
+    from models.tasks import TaskResult
+
+    handle = (await _client()).get_workflow_handle(workflow_id)
+    try:
+        update = await handle.start_update(
+            handler,
+            payload,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=TaskResult,
+            rpc_timeout=timedelta(seconds=wait),
+        )
+        result = await update.result()
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return 1, (
+            f"no worker answered within {wait:g} s: the update was not delivered and nothing "
+            "was recorded. Is the worker running (`make run`, `partnerflow worker`)? Try again, "
+            "or give it longer with --wait."
+        )
+    except WorkflowUpdateFailedError as exc:
+        return 2, f"rejected: {_failure_message(exc.cause)}"
+    except RPCError as exc:
+        return 1, f"{workflow_id}: {exc.message}"
+    return 0, result.model_dump(mode="json")
 
 
-def _task_of(status: dict[str, Any], handler: str) -> str:
-    return next((t["task"] for t in status["pending_tasks"] if t["handler"] == handler), handler)
+def _failure_message(error: BaseException | None) -> str:
+    """The validator's message without the exception type the SDK puts in front."""
+    message = getattr(error, "message", None) or str(error)
+    return str(message)
 
 
 @app.command()
@@ -395,3 +421,32 @@ def operator_hash(
         _fail(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     typer.echo(f"{name}:{hash_password(password)}")
     typer.echo("Add it to PARTNERFLOW_OPERATORS (several entries: separated by ';').", err=True)
+
+
+# --- the console script ----------------------------------------------------------------------
+
+
+def main() -> None:
+    """The `partnerflow` console script: run the command, flush its output, and end the
+    process without the interpreter's teardown. At teardown the Temporal client's native
+    threads can still hold the GIL machinery, which aborts with `PyGILState_Release` (a known
+    SDK issue) and turns a finished command into a crash exit code."""
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        if isinstance(exc.code, int):
+            code = exc.code
+        elif exc.code is not None:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)

@@ -50,7 +50,7 @@ class TaskRow:
     handler: str
     assignee: str
     description: str = ""
-    kind: str = "signal"
+    kind: str = "update"
     due_at: datetime | None = None
     escalated: bool = False
     reminders_sent: int = 0

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.deadlines import Deadline, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import PROGRAM
 from workflows.signatures import sign_task
@@ -91,6 +92,7 @@ class AuthorizedResale(SalesWorkflow):
     """One-time authorized resale: outreach → approval → click-signed agreement → PO → order."""
 
     process = "AuthorizedResale"
+    human_tasks = (*ProcessWorkflow.human_tasks, REACH_OUT, DECIDE, SIGN, PURCHASE_ORDER)
 
     def __init__(self) -> None:
         super().__init__()

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import RECORD, call
 from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
 from workflows.signatures import sign_task
@@ -117,6 +118,15 @@ class DealRegistration(SalesWorkflow):
     """Deal registration of a Value-Added Reseller: review → quotation → signature → PO → order."""
 
     process = "DealRegistration"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        REVIEW,
+        ANSWER,
+        QUOTE,
+        SIGN_QUOTE,
+        PURCHASE_ORDER,
+        REFERRAL_FEE,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,6 +168,7 @@ class DealRegistration(SalesWorkflow):
                 ANSWER.task,
                 answer.answered_by,
                 "rejected",
+                field="deal_number",
                 reason=(
                     f"the answer is for deal {answer.deal_number}, not "
                     f"{self._require().deal_number}"
@@ -182,6 +193,7 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
+                field="discount_percent",
                 reason=(
                     f"the approved registration's reseller discount is {deal.discount_percent}%, "
                     f"not {quotation.discount_percent}%"
@@ -194,6 +206,7 @@ class DealRegistration(SalesWorkflow):
                 QUOTE.task,
                 quotation.prepared_by,
                 "rejected",
+                field="net_price_cents",
                 reason=(
                     f"net price {quotation.net_price_cents} cents does not follow from the list "
                     f"price and discount: expected {expected.net_cents} cents"
@@ -293,6 +306,7 @@ class DealRegistration(SalesWorkflow):
                 REFERRAL_FEE.task,
                 paid.recorded_by,
                 "rejected",
+                field="amount_cents",
                 reason=f"amount {paid.amount_cents} differs from the referral fee "
                 f"{self._fee_cents}",
             )

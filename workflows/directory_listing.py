@@ -72,6 +72,7 @@ class DirectoryListing(ProcessWorkflow):
     """A partner's directory listing: submit → review (loop) → published → removed."""
 
     process = "DirectoryListing"
+    human_tasks = (*ProcessWorkflow.human_tasks, SUBMIT_LISTING, REVIEW_LISTING)
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,6 +110,7 @@ class DirectoryListing(ProcessWorkflow):
                 SUBMIT_LISTING.task,
                 "system",
                 "rejected",
+                field="partner_id",
                 reason=f"the listing is for {submission.partner_id}, not {partner_id}",
             )
             return
@@ -137,6 +139,7 @@ class DirectoryListing(ProcessWorkflow):
                 REVIEW_LISTING.task,
                 review.reviewer,
                 "rejected",
+                field="comments",
                 reason="asking for changes needs comments",
             )
             return
@@ -175,15 +178,18 @@ class DirectoryListing(ProcessWorkflow):
             if self._published is not None and self._submission is None:
                 self.set_stage("published")
                 if round_number < data.max_reviews_per_run:
-                    await workflow.wait_condition(
-                        lambda: (
-                            self._left is not None
-                            or self._submission is not None
-                            or workflow.info().is_continue_as_new_suggested()
+                    with self.waiting(
+                        lambda: self._left is not None or self._submission is not None
+                    ):
+                        await workflow.wait_condition(
+                            lambda: (
+                                self._left is not None
+                                or self._submission is not None
+                                or workflow.info().is_continue_as_new_suggested()
+                            )
                         )
-                    )
                 if self._left is None and self._submission is None:
-                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    await self.finish_handlers()
                     workflow.continue_as_new(
                         data.model_copy(
                             update={

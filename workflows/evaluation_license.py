@@ -69,6 +69,7 @@ class EvaluationLicense(ProcessWorkflow):
     """A partner's renewable one-year Enterprise evaluation license (50 users)."""
 
     process = "EvaluationLicense"
+    human_tasks = (*ProcessWorkflow.human_tasks, REVIEW_REQUEST, RENEW_LICENSE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -152,9 +153,10 @@ class EvaluationLicense(ProcessWorkflow):
         # Reminder 30 days before expiry, with the renewal task.
         self.set_stage("licensed")
         remind_at = expires_at - timedelta(days=data.expiry_reminder_days)
-        await wait_until(
-            lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
-        )
+        with self.waiting(lambda: self._left is not None):
+            await wait_until(
+                lambda: self._left is not None, remind_at, "evaluation license: expiry reminder"
+            )
         if self._left is not None:
             return await self._partner_left(licenses)
         await self.notify(
@@ -196,6 +198,7 @@ class EvaluationLicense(ProcessWorkflow):
         )
         if renewal.decision == "stop":
             return self._end("stopped", renewal.reason or "renewal declined", licenses)
+        await self.finish_handlers()
         workflow.continue_as_new(
             data.model_copy(
                 update={

@@ -25,7 +25,7 @@ class HumanTask:
     description: str
     model: type[BaseModel]
     example: dict[str, Any]
-    kind: Literal["signal", "update"] = "signal"
+    kind: Literal["signal", "update"] = "update"
 
 
 FIX_EMAIL_DELIVERY = HumanTask(

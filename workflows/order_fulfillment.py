@@ -117,6 +117,13 @@ class OrderFulfillment(ProcessWorkflow):
     """Mattermost resale order: terms → license → net-30 invoice → paid."""
 
     process = "OrderFulfillment"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        ACCEPT_TERMS,
+        REVIEW_LICENSE,
+        RECORD_PAYMENT,
+        RESOLVE_OVERDUE,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -162,7 +169,11 @@ class OrderFulfillment(ProcessWorkflow):
             return
         if review.decision == "reject" and not review.reason:
             self.note(
-                "review_license", review.reviewer, "rejected", reason="a rejection needs a reason"
+                "review_license",
+                review.reviewer,
+                "rejected",
+                field="reason",
+                reason="a rejection needs a reason",
             )
             return
         self._review = review
@@ -187,6 +198,7 @@ class OrderFulfillment(ProcessWorkflow):
                 "record_payment",
                 payment.recorded_by,
                 "rejected",
+                field="amount_cents",
                 reason=(
                     f"amount {payment.amount_cents} differs from the amount due "
                     f"{self._invoice.amount_due_cents}"
@@ -509,10 +521,11 @@ class OrderFulfillment(ProcessWorkflow):
         def ready() -> bool:
             return bool(self._commands) or self._require_invoice().status in CLOSED
 
-        if until is None:
-            await workflow.wait_condition(ready)
-            return True
-        return await wait_until(ready, until, "invoice: next notice")
+        with self.waiting(ready):
+            if until is None:
+                await workflow.wait_condition(ready)
+                return True
+            return await wait_until(ready, until, "invoice: next notice")
 
     async def _apply(self, command: _InvoiceCommand) -> None:
         invoice = self._require_invoice()

@@ -11,13 +11,18 @@
 - the `email_event` signal (SendGrid webhook): a bounced, blocked or dropped process email
   becomes the operations task `fix_email_delivery`, completed by `email_delivery_fixed`;
 - `run_step()`: a step an outside system refused for good becomes the operations task
-  `resolve_failed_step` (retry or skip).
+  `resolve_failed_step` (retry or skip);
+- a Workflow Update for every human task the process lists in `human_tasks` (see
+  `workflows.human_updates`), and at the end of `run` (or before continuing as new, with
+  `finish_handlers()`) the process waits for updates still answering.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
@@ -39,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import EXTERNAL, LOCAL, RECORD, call
 from workflows.deadlines import Deadline, TaskClock
 from workflows.human_tasks import FIX_EMAIL_DELIVERY, RESOLVE_FAILED_STEP, HumanTask
+from workflows.human_updates import register_updates
 from workflows.process_state import ProcessState
 
 T = TypeVar("T")
@@ -51,8 +57,22 @@ FAILED_STEP_TASK_PATCH = "failed-step-task"
 class ProcessWorkflow(ProcessState):
     """Base class of the process workflows: state that operators can see and act on."""
 
+    # The human tasks of the process: each handler is also a Workflow Update (the two
+    # operations tasks every process has are registered here).
+    human_tasks: ClassVar[tuple[HumanTask, ...]] = (FIX_EMAIL_DELIVERY, RESOLVE_FAILED_STEP)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_updates(cls, cls.human_tasks)
+        run = vars(cls).get("run")
+        if run is not None and hasattr(run, "__temporal_workflow_run"):
+            cls.run = _finishing_handlers(run)  # type: ignore[attr-defined]
+
     def __init__(self) -> None:
         super().__init__()
+        self._waits: dict[int, Callable[[], bool]] = {}  # the human waits in progress
+        self._wait_number = 0
+        self._ended = False
         self._step_resolution: FailedStepResolution | None = None
         self._failed_step_skippable = True
         self._email_events_seen: set[str] = set()
@@ -66,7 +86,36 @@ class ProcessWorkflow(ProcessState):
     ) -> bool:
         """Wait until `done()` with the task's reminders, escalation and expiry (see
         `TaskClock`); False when it expired first."""
-        return await self.clock.wait(spec, done, deadline or Deadline())
+        with self.waiting(done):
+            return await self.clock.wait(spec, done, deadline or Deadline())
+
+    @contextlib.contextmanager
+    def waiting(self, done: Callable[[], bool]) -> Iterator[None]:
+        """Mark a wait in progress (for people, or the process at rest until a date): an
+        update's answer is sent once the process waits again."""
+        self._wait_number += 1
+        number = self._wait_number
+        self._waits[number] = done
+        try:
+            yield
+        finally:
+            del self._waits[number]
+
+    def settled(self) -> bool:
+        """The process waits for a person again (and no finished wait is about to go on):
+        what an update's answer waits for."""
+        waits = list(self._waits.values())
+        return bool(waits) and not any(done() for done in waits)
+
+    def ended(self) -> bool:
+        """The process has ended (or continues as new)."""
+        return self._ended
+
+    async def finish_handlers(self) -> None:
+        """Before the workflow completes or continues as new: let updates still answering
+        finish (they see the process ended)."""
+        self._ended = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     # --- email delivery (every process) ----------------------------------------------------
 
@@ -137,6 +186,7 @@ class ProcessWorkflow(ProcessState):
                 RESOLVE_FAILED_STEP.task,
                 resolution.decided_by,
                 "rejected",
+                field="action",
                 reason="this step cannot be skipped: fix the cause and retry",
             )
             return
@@ -167,7 +217,8 @@ class ProcessWorkflow(ProcessState):
                 f"Fix the cause, then {actions}.",
                 example={**RESOLVE_FAILED_STEP.example, "reason": f"fixed: {reason}"[:200]},
             )
-            await workflow.wait_condition(lambda: self._step_resolution is not None)
+            with self.waiting(lambda: self._step_resolution is not None):
+                await workflow.wait_condition(lambda: self._step_resolution is not None)
             self.close_task(RESOLVE_FAILED_STEP.task)
             resolution = self._step_resolution
             assert resolution is not None
@@ -282,6 +333,21 @@ class ProcessWorkflow(ProcessState):
             reason = str(exc.cause or exc)
             self.note(step, "system", "email_failed", template=template, to=to, reason=reason)
             self._facts.setdefault("email_failures", []).append({"step": step, "reason": reason})
+
+
+register_updates(ProcessWorkflow, ProcessWorkflow.human_tasks)
+
+
+def _finishing_handlers(run: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """`run`, then wait for updates still answering before the workflow completes."""
+
+    @functools.wraps(run)
+    async def run_then_finish(self: ProcessWorkflow, *args: Any) -> T:
+        result = await run(self, *args)
+        await self.finish_handlers()
+        return result
+
+    return run_then_finish
 
 
 def _operations_address() -> str:

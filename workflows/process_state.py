@@ -7,12 +7,14 @@ human tasks.
 - the `Stage`, `PendingTask`, `Assignee` and `TaskDueAt` search attributes and the
   workflow's current details in the Temporal UI, kept current;
 - `accept()`: validation of a signal's JSON input; an invalid input or a task that is not
-  pending is rejected, recorded in the history, and changes nothing else.
+  pending is rejected, recorded in the history, and changes nothing else. While an update's
+  validator checks an input (`_checking`, on a scratch copy), a rejection raises instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 
 from workflows.human_tasks import HumanTask
+from workflows.human_updates import Rejection, rejection_problems
 from workflows.search_attributes import ASSIGNEE, PENDING_TASK, STAGE, TASK_DUE_AT
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,6 +41,7 @@ class ProcessState:
         self._facts: dict[str, Any] = {}
         self._history: list[HistoryEntry] = []
         self._tasks: dict[str, PendingTask] = {}
+        self._checking = False  # True on the scratch copy an update's validator runs on
 
     # --- queries --------------------------------------------------------------------------
 
@@ -57,7 +61,8 @@ class ProcessState:
     @workflow.query
     def pending_tasks(self) -> list[PendingTask]:
         """Human tasks open now: `{task, handler, kind, description, assignee, due_at, example}`.
-        Send `example` (edited) to `handler` to complete a task."""
+        Send `example` (edited) as the update `handler` to complete a task: the answer is the
+        next step, or why the input was refused."""
         return list(self._tasks.values())
 
     # --- state changes --------------------------------------------------------------------
@@ -67,6 +72,8 @@ class ProcessState:
         self._publish()
 
     def note(self, step: str, actor: str, event: str, **detail: Any) -> None:
+        if self._checking and event == "rejected":
+            raise Rejection(rejection_problems(step, detail))
         self._history.append(
             HistoryEntry(at=workflow.now(), step=step, actor=actor, event=event, detail=detail)
         )
@@ -118,7 +125,10 @@ class ProcessState:
             return model.model_validate(payload)
         except ValidationError as exc:
             errors = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(input)", "message": e["msg"]}
+                {
+                    "field": ".".join(str(p) for p in e["loc"]) or _field_named(e["msg"], model),
+                    "message": e["msg"],
+                }
                 for e in exc.errors()
             ]
             self.note(step, "system", "rejected", reason="invalid input", errors=errors)
@@ -155,6 +165,8 @@ class ProcessState:
     # --- visibility -------------------------------------------------------------------------
 
     def _publish(self) -> None:
+        if self._checking:
+            return
         tasks = list(self._tasks.values())
         due = [t.due_at for t in tasks if t.due_at is not None]
         escalated = any(t.escalated for t in tasks)
@@ -181,12 +193,20 @@ class ProcessState:
             flag = " **(escalated)**" if t.escalated else ""
             lines += [
                 f"**Waiting for {t.assignee}:** {t.description}{due}{flag}",
-                f"Send signal `{t.handler}` with:",
+                f"More Actions → Send an Update `{t.handler}` with:",
                 "```json",
                 json.dumps(t.example, indent=2),
                 "```",
+                "The answer is the next step, or the reason the input was refused (nothing is "
+                "recorded then).",
             ]
         return "\n".join(lines)
+
+
+def _field_named(message: str, model: type[BaseModel]) -> str:
+    """The field a whole-input error is about (`a rejection needs a reason`: `reason`)."""
+    words = set(re.findall(r"[a-z_]+", message))
+    return next((name for name in model.model_fields if name in words), "(input)")
 
 
 def _shorten(payload: Any) -> Any:

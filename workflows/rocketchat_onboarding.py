@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import EXTERNAL, SLOW, call
 from workflows.deadlines import Deadline, Escalate, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.process import ProcessWorkflow
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
@@ -200,6 +201,19 @@ class RocketChatOnboarding(AgreementWorkflow):
     """Rocket.Chat partner onboarding: seven steps, then the partnership starts."""
 
     process = "RocketChatOnboarding"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        REVIEW_PREREQUISITES,
+        SCHEDULE_MEETING,
+        RECORD_MEETING,
+        SET_GOALS,
+        SET_CONTRACT_TERMS,
+        SIGN_CONTRACT,
+        WEBSITE_PUBLISHED,
+        WEBSITE_FOLLOW_UP,
+        WORKGROUP_MANUAL,
+        BASIC_TRAINING,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -296,6 +310,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 BASIC_TRAINING.task,
                 cert.certified_by,
                 "rejected",
+                field="service",
                 reason=(
                     f"{cert.service!r} is not an uncertified service of this partner "
                     f"({', '.join(services)})"

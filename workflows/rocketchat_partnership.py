@@ -126,6 +126,13 @@ class RocketChatPartnership(ProcessWorkflow):
     """A Rocket.Chat partnership, one quarter per run."""
 
     process = "RocketChatPartnership"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        SALES_REPORT,
+        QUARTERLY_REVIEW,
+        FEE_PAYMENT,
+        RENEWAL,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -153,6 +160,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 SALES_REPORT.task,
                 report.submitted_by,
                 "rejected",
+                field="month",
                 reason=(
                     f"no report for {report.month} is expected (open: "
                     f"{', '.join(self._open_months()) or 'none'})"
@@ -176,6 +184,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 QUARTERLY_REVIEW.task,
                 decision.reviewer,
                 "rejected",
+                field="quarter",
                 reason=f"quarter {decision.quarter} is not under review",
             )
             return
@@ -196,6 +205,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 FEE_PAYMENT.task,
                 payment.recorded_by,
                 "rejected",
+                field="amount_cents",
                 reason=f"no unpaid fee of {payment.amount_cents} cents for year {payment.year}",
             )
             return
@@ -253,7 +263,10 @@ class RocketChatPartnership(ProcessWorkflow):
             now = workflow.now()
             events = self._events(now, q_end)
             at, kind, arg = events[0]
-            woke = await wait_until(lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip())
+            with self.waiting(lambda: bool(self._inbox)):
+                woke = await wait_until(
+                    lambda: bool(self._inbox), at, f"{kind} {arg or ''}".strip()
+                )
             if woke and self._inbox:
                 outcome = await self._handle(*self._inbox.pop(0))
             elif not woke:
@@ -740,6 +753,7 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         history = [h.model_dump(mode="json") for h in self._history[-CARRIED_HISTORY:]]
         state = s.model_copy(update={"quarter": s.quarter + 1, "history_carried": history})
+        await self.finish_handlers()
         workflow.continue_as_new(state)
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -87,7 +87,8 @@ class SalesWorkflow(AgreementWorkflow):
             ),
         )
         # The child reports every change (`order_progress`); the result closes the loop.
-        result: OrderFulfillmentResult = await child
+        with self.waiting(lambda: False):  # at rest: the order's tasks are the child's
+            result: OrderFulfillmentResult = await child
         self._facts["order"].update(
             outcome=result.outcome,
             reason=result.reason,

@@ -74,6 +74,7 @@ class AgreementWorkflow(ProcessWorkflow):
                 "sign_agreement",
                 "system",
                 "rejected",
+                field="agreement_id",
                 reason=f"no agreement {agreement_id!r} is waiting for a signature",
             )
             return
@@ -93,6 +94,7 @@ class AgreementWorkflow(ProcessWorkflow):
                 task.task,
                 signature.email,
                 "rejected",
+                field="sha256",
                 reason="the signed text is not the current version of the agreement",
             )
             return

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.deadlines import Deadline, business_deadline
 from workflows.human_tasks import HumanTask
 from workflows.partner_application import PartnerApplicationWorkflow
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CALENDAR = "US"
@@ -79,6 +80,12 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
     """System Integrator application: discussion → decision → benefits tracked to done."""
 
     process = "SystemIntegratorApplication"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        RECORD_DISCUSSION,
+        DECIDE_APPLICATION,
+        *BENEFIT_TASKS.values(),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -112,7 +119,11 @@ class SystemIntegratorApplication(PartnerApplicationWorkflow):
         spec = BENEFIT_TASKS.get(str(benefit))
         if spec is None:
             self.note(
-                "complete_benefit", "system", "rejected", reason=f"unknown benefit {benefit!r}"
+                "complete_benefit",
+                "system",
+                "rejected",
+                field="benefit",
+                reason=f"unknown benefit {benefit!r}",
             )
             return
         value = self.accept(spec, payload, BenefitDone)

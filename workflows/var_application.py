@@ -38,6 +38,7 @@ from workflows.calls import LOCAL, call
 from workflows.deadlines import Deadline, business_deadline
 from workflows.human_tasks import HumanTask
 from workflows.partner_application import PartnerApplicationWorkflow
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import sign_task
 
@@ -124,6 +125,15 @@ class VarApplication(PartnerApplicationWorkflow):
     """Value-Added Reseller application: pre-screen → review → agreement → enablement."""
 
     process = "VarApplication"
+    human_tasks = (
+        *ProcessWorkflow.human_tasks,
+        REVIEW_APPLICATION,
+        PROVIDE_INFORMATION,
+        SIGN_AGREEMENT,
+        ASSIGN_SALES_MANAGER,
+        CONFIRM_TRAINING,
+        CONFIRM_LOCAL_SUPPORT,
+    )
 
     def __init__(self) -> None:
         super().__init__()

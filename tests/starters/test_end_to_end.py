@@ -156,7 +156,7 @@ async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: 
     code, output = await cli_run(
         "act", workflow_id, "review_license", "--input", json.dumps({"reviewer": "x"})
     )
-    assert code == 1 and "rejected" in output  # invalid: no decision
+    assert code == 2 and "rejected" in output  # invalid: no decision
     code, output = await cli_run(
         "act", workflow_id, review["handler"], "--input", json.dumps(review["example"])
     )

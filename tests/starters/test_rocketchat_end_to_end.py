@@ -104,7 +104,7 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                     {"prepared_by": "x", "term_months": 6, "support_contract_reference": "S"}
                 ),
             )
-            assert code == 1 and "rejected" in output  # a term shorter than one year
+            assert code == 2 and "rejected" in output  # a term shorter than one year
             await act_with_example(client, workflow_id, "set_contract_terms")
             await act_with_example(client, workflow_id, "sign_partner_agreement")
             await act_with_example(client, workflow_id, "publish_website", url=site + "/partners")

@@ -187,7 +187,7 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             await page.get_by_test_id("user-metadata-tab").click()
             current = current_details(page, "awaiting_acceptance")
             await expect(current).to_contain_text("Stage: awaiting_acceptance")
-            await expect(current).to_contain_text("Send signal accept_terms with:")
+            await expect(current).to_contain_text("Send an Update accept_terms with:")
             await expect(current).to_contain_text('"agreed": true')
             await shot(page, "temporal-ui-workflow.png")
 
@@ -228,6 +228,86 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             await browser.close()
             with contextlib.suppress(Exception):  # not started, or already closed
                 await client.get_workflow_handle(workflow_id).terminate("test_temporal_ui: done")
+
+    if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path in shots:
+            shutil.copyfile(path, SCREENSHOTS / path.name)
+
+
+@pytest.mark.timeout(900)
+async def test_send_an_update_from_the_temporal_ui(
+    ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
+) -> None:
+    """More Actions → Send an Update: the update is offered by name (with its description);
+    a wrong input keeps the modal open with the validator's message and records nothing; the
+    published example is accepted and the stage changes."""
+    from tests.factories import order_input
+    from workflows.order_fulfillment import OrderFulfillment
+
+    _, ui = ui_env
+    client = running
+    order = order_input()
+    workflow_id = f"order-{order.order_id}"
+    handle = await client.start_workflow(
+        OrderFulfillment.run, order, id=workflow_id, task_queue=TASK_QUEUE
+    )
+    shots: list[Path] = []
+
+    async def shot(page: Any, name: str) -> None:
+        path = tmp_path / name
+        await page.screenshot(path=str(path))
+        shots.append(path)
+
+    async def accept_terms_pending() -> dict[str, Any] | None:
+        status = await _status(handle)
+        return next((t for t in status["pending_tasks"] if t["task"] == "accept_terms"), None)
+
+    task = await _until(accept_terms_pending, "accept_terms to be pending")
+    assert task["kind"] == "update"
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium)
+        try:
+            page = await browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(WAIT_MS)
+            expect.set_options(timeout=WAIT_MS)
+            await page.goto(f"{ui}/namespaces/default/workflows/{workflow_id}")
+            await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible()
+            await page.locator("button:has-text('More Actions') >> visible=true").first.click()
+            await page.locator("[data-testid=update-button] >> visible=true").click()
+            dialog = page.locator("dialog[open]")
+            await dialog.get_by_test_id("update-select-button").click()
+            option = page.get_by_role("option", name="accept_terms").first
+            await expect(option).to_contain_text("Enterprise Subscription Terms")
+            await option.click()
+            data = dialog.get_by_role("textbox", name="Data")
+            wrong = {k: v for k, v in task["example"].items() if k != "email"}
+            await data.fill(json.dumps(wrong))
+            await data.blur()
+            history = len([e async for e in handle.fetch_history_events()])
+            await dialog.get_by_test_id("confirm-modal-button").click()
+            await expect(dialog).to_contain_text("accept_terms rejected: email: Field required")
+            await expect(page.locator("dialog[open]")).to_have_count(1)
+            await shot(page, "temporal-ui-update-rejected.png")
+            assert len([e async for e in handle.fetch_history_events()]) == history
+            assert (await _status(handle))["stage"] == "awaiting_acceptance"
+
+            await data.fill(json.dumps(task["example"]))
+            await data.blur()
+            await dialog.get_by_test_id("confirm-modal-button").click()
+            await expect(page.locator("dialog[open]")).to_have_count(0)
+            await expect(page.get_by_text("Update successful").first).to_be_visible()
+            await shot(page, "temporal-ui-update-accepted.png")
+            assert (await _status(handle))["stage"] == "license_review"
+        except BaseException:
+            await page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp_path / 'failure.png'}")
+            raise
+        finally:
+            await browser.close()
+            with contextlib.suppress(Exception):
+                await handle.terminate("test_temporal_ui: done")
 
     if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
