@@ -17,8 +17,10 @@ run: $(STAMP)
 
 # Two pytest workers (pytest-xdist; worksteal evens out the few long tests): the suite waits
 # on Temporal servers as much as it computes.
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
+# worker process, CLI run and workflow sandbox would otherwise compile the sources again.
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 2 --dist worksteal
 
 # Longer fuzzing of the intake endpoints (schemathesis, from the app's own OpenAPI); `make test`
 # runs the same checks with a few examples per endpoint.
@@ -38,9 +40,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Fault injection at full size (kill -9 the worker, restart Temporal, flaky Stripe/SendGrid,
-# database outage): docs/chaos.md. `make test` runs the same tests reduced.
+# database outage) and the CLI's exit code 100 times: docs/chaos.md. `make test` runs them reduced.
 chaos: $(STAMP)
-	CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos -p no:cacheprovider
+	CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos tests/starters/test_cli_updates.py -p no:cacheprovider
 
 clean-data:
 	rm -rf .data

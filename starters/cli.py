@@ -7,9 +7,7 @@ commands do not load the worker, the web service or the records database."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import sys
 import traceback
 from dataclasses import asdict
@@ -22,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.settings import get_settings
+from workers.process_exit import exit_now
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -427,10 +426,8 @@ def operator_hash(
 
 
 def main() -> None:
-    """The `partnerflow` console script: run the command, flush its output, and end the
-    process without the interpreter's teardown. At teardown the Temporal client's native
-    threads can still hold the GIL machinery, which aborts with `PyGILState_Release` (a known
-    SDK issue) and turns a finished command into a crash exit code."""
+    """The `partnerflow` console script: run the command, then end the process without the
+    interpreter's teardown (`workers.process_exit`), so a finished command exits 0."""
     code = 0
     try:
         app()
@@ -445,8 +442,4 @@ def main() -> None:
     except BaseException:
         traceback.print_exc()
         code = 1
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-    os._exit(code)
+    exit_now(code)

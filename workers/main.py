@@ -37,6 +37,7 @@ from activities.records import RecordActivities
 from activities.screening import screen_party
 from models.settings import Settings, get_settings
 from workers.client import connect
+from workers.process_exit import exit_now
 from workers.search_attributes import register_search_attributes
 from workflows.authorized_resale import AuthorizedResale
 from workflows.deal_registration import DealRegistration
@@ -207,7 +208,15 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(run_worker())
+    code = 0
+    try:
+        asyncio.run(run_worker())
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        code = 130
+    except BaseException:
+        logging.getLogger(__name__).exception("worker failed")
+        code = 1
+    exit_now(code)
 
 
 if __name__ == "__main__":

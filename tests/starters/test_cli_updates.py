@@ -113,7 +113,9 @@ async def test_tasks_exits_zero_every_time(
     running: Client,  # noqa: F811
     stack_settings: Settings,  # noqa: F811
 ) -> None:
-    """`partnerflow tasks --json` 100 times (4 at a time): 100 exit codes 0, valid JSON."""
+    """`partnerflow tasks --json` 100 times under `make chaos` (`CHAOS_FULL=1`), 25 times in
+    `make test` (2 at a time, one per core): every exit code 0, valid JSON. The old entry point
+    crashed at interpreter teardown in about 1 run of 10, so 25 runs catch it with 93%."""
     order = order_input()
     await running.start_workflow(
         OrderFulfillment.run,
@@ -122,13 +124,15 @@ async def test_tasks_exits_zero_every_time(
         task_queue=stack_settings.temporal_task_queue,
     )
     await pending(running, f"order-{order.order_id}", "accept_terms")
-    gate = asyncio.Semaphore(4)
+    gate = asyncio.Semaphore(2)
 
     async def once() -> tuple[int, str, str]:
         async with gate:
             return await partnerflow("tasks", "--json")
 
-    results = await asyncio.gather(*(once() for _ in range(100)))
+    runs = 100 if os.environ.get("CHAOS_FULL") == "1" else 25
+    results = await asyncio.gather(*(once() for _ in range(runs)))
+    assert len(results) == runs
     failures = [(code, err[-300:]) for code, _, err in results if code != 0]
     assert failures == [], failures
     for _, out, _ in results:
