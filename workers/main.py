@@ -120,7 +120,22 @@ def _lifecycle_activities(settings: Settings) -> list[Callable[..., Any]]:
 
 
 # Deterministic libraries the contracts use; loaded once, shared with the sandbox.
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "idna", "pycountry", "models")
+# Shared with the sandbox instead of imported again for every workflow run: the contract
+# libraries, and the stateless helpers every process uses (task declarations, activity-call
+# presets, search-attribute keys, deadlines). They read the clock only through
+# `workflow.now()`/`workflow.sleep()`; the sandbox does not check a passed-through module.
+PASSTHROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "email_validator",
+    "idna",
+    "pycountry",
+    "models",
+    "workflows.human_tasks",
+    "workflows.calls",
+    "workflows.search_attributes",
+    "workflows.deadlines",
+)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
