@@ -142,6 +142,22 @@ async def local_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest_asyncio.fixture(autouse=True)
+async def _nothing_left_running_on_the_dev_server(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[None]:
+    """After a test that used the worker's shared dev server, terminate what still runs
+    there: its worker is gone, so the next test's task inbox or `partnerflow tasks` would
+    wait on each such workflow's unanswered query (1.5 s a page). Tests on one worker run
+    one after the other, and no fixture keeps a workflow across tests."""
+    env = request.getfixturevalue("local_env") if "local_env" in request.fixturenames else None
+    yield
+    if env is not None:
+        from tests.workflows.harness import terminate_running
+
+        await terminate_running(env.client)
+
+
 @pytest.fixture
 def ts_client(time_skipping_env: WorkflowEnvironment) -> Client:
     return time_skipping_env.client

@@ -360,3 +360,14 @@ async def pay_child(harness: Harness, order_id: str) -> None:
     for task in ("accept_terms", "review_license", "record_payment"):
         open_task = await pending(child, task)
         await child.signal(open_task["handler"], open_task["example"])
+
+
+async def terminate_running(client: Client, task_queue: str | None = None) -> None:
+    """Terminate every running workflow (of `task_queue` if given; children included)."""
+    query = 'ExecutionStatus = "Running"'
+    if task_queue is not None:
+        query = f'TaskQueue = "{task_queue}" AND {query}'
+    with contextlib.suppress(Exception):
+        async for execution in client.list_workflows(query):
+            with contextlib.suppress(Exception):
+                await client.get_workflow_handle(execution.id).terminate("test over")
