@@ -26,7 +26,7 @@ from models.settings import Settings
 from starters.intake import submit_form
 from starters.web.operators import hash_password
 from tests.eventually import eventually
-from tests.workflows.harness import pending, terminate_running
+from tests.workflows.harness import pending
 
 OPERATOR = "anna"
 OPERATOR_PASSWORD = "anna-correct-horse"
@@ -75,8 +75,6 @@ async def pages_stack(
             for workflow_id in dict.fromkeys(stack.started):
                 with contextlib.suppress(Exception):
                     await local_env.client.get_workflow_handle(workflow_id).terminate("test over")
-            # children and whatever a form started on this queue
-            await terminate_running(local_env.client, pages_settings.temporal_task_queue)
 
 
 class PagesStack:

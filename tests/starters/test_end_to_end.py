@@ -29,7 +29,6 @@ from starters.intake import sign
 from starters.web.app import create_app
 from tests.eventually import eventually
 from tests.workflows.harness import pending as task_pending
-from tests.workflows.harness import terminate_running
 from workers.main import build_worker
 from workflows.search_attributes import ASSIGNEE, INVOICE_STAGE, PENDING_TASK, STAGE, TASK_DUE_AT
 
@@ -62,14 +61,10 @@ def stack_settings(
 async def running(
     local_env: WorkflowEnvironment, stack_settings: Settings
 ) -> AsyncIterator[Client]:
-    """A real worker on the test's task queue; what is still running on that queue at the
-    end is terminated, so no workflow without a worker is left for a later test's task
-    inbox or `partnerflow tasks` to wait on."""
+    """A real worker on the test's task queue (what still runs at the end is terminated by
+    tests/conftest.py's `_nothing_left_running_on_the_dev_server`)."""
     async with build_worker(local_env.client, stack_settings):
-        try:
-            yield local_env.client
-        finally:
-            await terminate_running(local_env.client, stack_settings.temporal_task_queue)
+        yield local_env.client
 
 
 async def cli_run(*args: str) -> tuple[int, str]:

@@ -362,11 +362,9 @@ async def pay_child(harness: Harness, order_id: str) -> None:
         await child.signal(open_task["handler"], open_task["example"])
 
 
-async def terminate_running(client: Client, task_queue: str | None = None) -> None:
-    """Terminate every running workflow (of `task_queue` if given; children included)."""
+async def terminate_running(client: Client) -> None:
+    """Terminate every running workflow on the client's namespace (children included)."""
     query = 'ExecutionStatus = "Running"'
-    if task_queue is not None:
-        query = f'TaskQueue = "{task_queue}" AND {query}'
     with contextlib.suppress(Exception):
         async for execution in client.list_workflows(query):
             with contextlib.suppress(Exception):
