@@ -110,14 +110,15 @@ def _make_update(handler: str, signal_fn: Callable[[Any, Any], None]) -> Any:
 
 
 def check(self: Any, handler: str, signal_fn: Callable[[Any, Any], None], payload: Any) -> None:
-    """Run the signal handler on scratch copies of the state; raise its rejection, if any."""
-    baseline, scratch = _scratch_copy(self), _scratch_copy(self)
+    """Run the signal handler on a scratch copy of the state (the real state is the baseline:
+    nothing touches it); raise the handler's rejection, if any."""
+    scratch = _scratch_copy(self)
     scratch._checking = True
     try:
         signal_fn(scratch, payload)
     except Rejection as rejection:
         raise _refusal(handler, rejection.problems) from None
-    if not _changed(baseline, scratch):
+    if not _changed(self, scratch):
         raise _refusal(
             handler,
             [
