@@ -208,42 +208,21 @@ async def _act(
     """Execute the update: (0, the answer), (2, the rejection) or (1, why there is none)."""
     from datetime import timedelta
 
-    from temporalio.client import (
-        WorkflowUpdateFailedError,
-        WorkflowUpdateRPCTimeoutOrCancelledError,
-        WorkflowUpdateStage,
+    from starters.task_updates import complete_task
+
+    outcome = await complete_task(
+        await _client(), workflow_id, handler, payload, wait=timedelta(seconds=wait)
     )
-    from temporalio.service import RPCError
-
-    from models.tasks import TaskResult
-
-    handle = (await _client()).get_workflow_handle(workflow_id)
-    try:
-        update = await handle.start_update(
-            handler,
-            payload,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            result_type=TaskResult,
-            rpc_timeout=timedelta(seconds=wait),
-        )
-        result = await update.result()
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
+    if outcome.result is not None:
+        return 0, outcome.result.model_dump(mode="json")
+    if outcome.status == "rejected":
+        return 2, f"rejected: {outcome.message}"
+    if outcome.status == "unanswered":
         return 1, (
-            f"no worker answered within {wait:g} s: the update was not delivered and nothing "
-            "was recorded. Is the worker running (`make run`, `partnerflow worker`)? Try again, "
-            "or give it longer with --wait."
+            f"{outcome.message}. Is the worker running (`make run`, `partnerflow worker`)? "
+            "Try again, or give it longer with --wait."
         )
-    except WorkflowUpdateFailedError as exc:
-        return 2, f"rejected: {_failure_message(exc.cause)}"
-    except RPCError as exc:
-        return 1, f"{workflow_id}: {exc.message}"
-    return 0, result.model_dump(mode="json")
-
-
-def _failure_message(error: BaseException | None) -> str:
-    """The validator's message without the exception type the SDK puts in front."""
-    message = getattr(error, "message", None) or str(error)
-    return str(message)
+    return 1, outcome.message
 
 
 @app.command()
