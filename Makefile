@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz lint clean-data bench chaos
+.PHONY: run test fuzz lint clean-data bench chaos browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ run: $(STAMP)
 # on Temporal servers as much as it computes.
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
 # worker process, CLI run and workflow sandbox would otherwise compile the sources again.
-test: lint
+test: lint browser
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 2 --dist worksteal
+
+# Headless Chromium for the browser tests (Debian's package), installed when missing and root;
+# otherwise those tests are skipped with the reason.
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+		|| apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+		|| echo "could not install chromium: the browser tests will be skipped"
 
 # Longer fuzzing of the intake endpoints (schemathesis, from the app's own OpenAPI); `make test`
 # runs the same checks with a few examples per endpoint.

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     # workflows a worker keeps in memory (~0.35 MB each); others are replayed from history on
     # their next task. 250: worker RSS < 300 MB with 10,000 open partnerships (bench/scale.py)
     max_cached_workflows: int = Field(default=250, ge=0, alias="PARTNERFLOW_MAX_CACHED_WORKFLOWS")
+    # How long a workflow task waits on the worker that has the workflow cached before any
+    # worker takes it (replaying the history). The SDK's 10 s: after a crash, each workflow
+    # the dead worker held stalls that long; lower recovers faster, costs more replays.
+    sticky_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, alias="PARTNERFLOW_STICKY_TIMEOUT_SECONDS"
+    )
 
     # --- records -----------------------------------------------------------
     database_url: str | None = Field(default=None, alias="DATABASE_URL")

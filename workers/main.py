@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -186,6 +187,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=activities_for(settings),
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=settings.max_cached_workflows,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_seconds),
         interceptors=[HeartbeatWhileRunning()],
     )
 

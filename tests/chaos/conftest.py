@@ -434,8 +434,16 @@ class OrderDriver:
     worker, so the humans keep acting while the worker is dead; RPC errors (the server
     restarting) are waited out. Tasks in `manual` are left to the test."""
 
-    def __init__(self, client: Client, task_queue: str, *, manual: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        *,
+        manual: set[str] = frozenset(),  # type: ignore[assignment]
+        task_timeout: timedelta | None = None,
+    ) -> None:
         self.client = client
+        self.task_timeout = task_timeout  # None: the server's 10 s workflow task timeout
         self.task_queue = task_queue
         self.manual = set(manual)
         self.workflow_ids: list[str] = []
@@ -456,6 +464,7 @@ class OrderDriver:
                     id=workflow_id,
                     task_queue=self.task_queue,
                     execution_timeout=timedelta(days=400),
+                    task_timeout=self.task_timeout,
                 )
                 for order, workflow_id in zip(orders, ids, strict=True)
             )

@@ -8,8 +8,6 @@ import contextlib
 import html
 import os
 import re
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,12 +23,12 @@ from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
 from starters.web.operators import hash_password
+from tests.browser import chromium_or_reason
 from tests.eventually import eventually
 from tests.workflows.harness import pending
 
 OPERATOR = "anna"
 OPERATOR_PASSWORD = "anna-correct-horse"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def pages_settings_for(tmp_path: Path, env: WorkflowEnvironment, **overrides: Any) -> Settings:
@@ -144,36 +142,16 @@ async def sign_in(
 # --- browser -------------------------------------------------------------------------------
 
 
-def _chromium_or_reason() -> str | None:
-    """None when /usr/bin/chromium can be used (installing it as root when missing)."""
-    if (
-        not Path(CHROMIUM).exists()
-        and hasattr(os, "geteuid")
-        and os.geteuid() == 0
-        and shutil.which("apt-get")
-    ):
-        with contextlib.suppress(Exception):
-            subprocess.run(
-                ["apt-get", "install", "-y", "chromium"],
-                check=False,
-                capture_output=True,
-                timeout=600,
-            )
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing: install it with `apt-get install chromium` (root)"
-    return None
-
-
 @pytest_asyncio.fixture(scope="module")
 async def browser() -> AsyncIterator[Any]:
     """Headless Chromium through Playwright (skipped, with the reason, when unavailable)."""
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
-    reason = _chromium_or_reason()
-    if reason:
+    path, reason = chromium_or_reason()
+    if path is None:
         pytest.skip(reason)
     async with async_api.async_playwright() as playwright:
         instance = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=path,
             headless=True,
             args=["--no-sandbox", "--disable-dev-shm-usage"],
         )

@@ -5,8 +5,8 @@
 the step with *Send a Signal* (`accept_terms` with the example from `pending_tasks`).
 
 Runs its own dev server WITH the UI (the session fixture has none) and a real worker.
-Screenshots go to the test's tmp dir; with `PARTNERFLOW_UPDATE_SCREENSHOTS=1` they are also
-copied to `docs/screenshots/` (the ones `docs/temporal-ui.md` embeds).
+Screenshots are taken with `PARTNERFLOW_UPDATE_SCREENSHOTS=1` and copied to `docs/screenshots/`
+(the ones `docs/temporal-ui.md` embeds); a failure always leaves one in the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
+from tests.browser import chromium_or_reason
 from tests.conftest import _binary
 from tests.eventually import eventually
 from workers.main import build_worker
@@ -44,10 +44,10 @@ expect = playwright_api.expect
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 UI_INPUT = ROOT / "docs" / "ui-inputs" / "OrderFulfillment.json"
-CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1440, "height": 900}
 WAIT_MS = 15_000
 TASK_QUEUE = "partnerflow"  # what operators type into Start Workflow
+UPDATE_SCREENSHOTS = os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1"
 
 
 def _free_port() -> int:
@@ -58,20 +58,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's chromium; installed with apt-get when missing and running as root."""
-    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, check=False, capture_output=True, timeout=600).returncode != 0:
-            subprocess.run(
-                ["apt-get", "update", "-q"], check=False, capture_output=True, timeout=300
-            )
-            subprocess.run(install, check=False, capture_output=True, timeout=600)
-        path = shutil.which("chromium")
+    path, reason = chromium_or_reason()
     if path is None:
-        pytest.skip(
-            "chromium is not installed and cannot be installed here (apt-get install chromium)"
-        )
+        pytest.skip(reason)
     return path
 
 
@@ -121,7 +110,6 @@ async def _status(handle: WorkflowHandle) -> dict[str, Any]:
     return await handle.query("status")
 
 
-@pytest.mark.timeout(900)  # the first run may install chromium; the test itself takes ~15 s
 async def test_start_and_signal_an_order_from_the_temporal_ui(
     ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
 ) -> None:
@@ -133,9 +121,10 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
     shots: list[Path] = []
 
     async def shot(page: Any, name: str) -> None:
-        path = tmp_path / name
-        await page.screenshot(path=str(path))
-        shots.append(path)
+        if UPDATE_SCREENSHOTS:  # ~0.4 s each; a failure takes its own screenshot regardless
+            path = tmp_path / name
+            await page.screenshot(path=str(path))
+            shots.append(path)
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium)
@@ -229,13 +218,12 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             with contextlib.suppress(Exception):  # not started, or already closed
                 await client.get_workflow_handle(workflow_id).terminate("test_temporal_ui: done")
 
-    if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
+    if UPDATE_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for path in shots:
             shutil.copyfile(path, SCREENSHOTS / path.name)
 
 
-@pytest.mark.timeout(900)
 async def test_send_an_update_from_the_temporal_ui(
     ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
 ) -> None:
@@ -255,9 +243,10 @@ async def test_send_an_update_from_the_temporal_ui(
     shots: list[Path] = []
 
     async def shot(page: Any, name: str) -> None:
-        path = tmp_path / name
-        await page.screenshot(path=str(path))
-        shots.append(path)
+        if UPDATE_SCREENSHOTS:  # ~0.4 s each; a failure takes its own screenshot regardless
+            path = tmp_path / name
+            await page.screenshot(path=str(path))
+            shots.append(path)
 
     async def accept_terms_pending() -> dict[str, Any] | None:
         status = await _status(handle)
@@ -309,7 +298,7 @@ async def test_send_an_update_from_the_temporal_ui(
             with contextlib.suppress(Exception):
                 await handle.terminate("test_temporal_ui: done")
 
-    if os.environ.get("PARTNERFLOW_UPDATE_SCREENSHOTS") == "1":
+    if UPDATE_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for path in shots:
             shutil.copyfile(path, SCREENSHOTS / path.name)
