@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     # --- payload encryption ---------------------------------------------------
     # base64 of 32 random bytes; set = personal data is AES-GCM encrypted in Temporal payloads
     payload_key: SecretStr | None = Field(default=None, alias="PARTNERFLOW_PAYLOAD_KEY")
+    # With a key, a payload that arrives unencrypted (sent around the codec, e.g. straight to
+    # Temporal's frontend) is refused: handlers see a refusal, never its content. Set true only
+    # while histories written before the key was set are still running or being replayed.
+    accept_plaintext_payloads: bool = Field(
+        default=False, alias="PARTNERFLOW_ACCEPT_PLAINTEXT_PAYLOADS"
+    )
     # the Temporal UI's origin, allowed (CORS) to call the codec server
     codec_cors_origin: str = Field(
         default="http://127.0.0.1:8233", alias="PARTNERFLOW_CODEC_CORS_ORIGIN"

@@ -46,15 +46,36 @@ def default_of(value: str) -> str:
     return (default or "") + match["rest"]
 
 
-def published(service: str) -> dict[int, int]:
-    """container port -> host port."""
+OPERATOR: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.operator.yml").read_text())
+
+
+def published(service: str, compose: dict[str, Any] = COMPOSE) -> dict[int, tuple[str, int]]:
+    """container port -> (host address, host port); the address is "" for all interfaces."""
     ports = {}
-    for entry in SERVICES[service].get("ports", []):
-        host, container = (
-            str(entry).rsplit(":", 1)[-2:] if str(entry).count(":") else (entry, entry)
-        )
-        ports[int(container)] = int(host)
+    for entry in compose["services"].get(service, {}).get("ports", []):
+        parts = str(entry).split(":")
+        address = parts[0] if len(parts) == 3 else ""
+        host, container = (parts[-2], parts[-1]) if len(parts) > 1 else (parts[0], parts[0])
+        ports[int(container)] = (address, int(host))
     return ports
+
+
+def internal_ports(service: str) -> set[int]:
+    return {int(port) for port in SERVICES[service].get("expose", [])}
+
+
+def test_only_the_web_service_is_published() -> None:
+    """Temporal's frontend and UI bypass every check of the web service: never on the host's
+    interfaces by default."""
+    assert {name for name in SERVICES if published(name)} == {"web"}
+
+
+def test_the_operator_override_publishes_temporal_on_loopback_only() -> None:
+    assert set(OPERATOR["services"]) == {"temporal", "temporal-ui"}
+    for name in OPERATOR["services"]:
+        ports = published(name, OPERATOR)
+        assert ports and all(address == "127.0.0.1" for address, _ in ports.values()), name
+        assert set(ports) <= internal_ports(name), name
 
 
 def test_app_services_run_the_partnerflow_commands() -> None:
@@ -95,7 +116,7 @@ def test_values_parse_as_settings(service: str, monkeypatch: pytest.MonkeyPatch)
 def test_temporal_address_reaches_the_temporal_service() -> None:
     for service in [*APP_SERVICES, "temporal-ui"]:
         host, port = env(service)["TEMPORAL_ADDRESS"].rsplit(":", 1)
-        assert host == "temporal" and int(port) in published("temporal"), service
+        assert host == "temporal" and int(port) in internal_ports("temporal"), service
     assert all(
         service in SERVICES[app]["depends_on"]
         for app in APP_SERVICES
@@ -117,9 +138,12 @@ def test_records_database_is_the_postgres_service() -> None:
 def test_web_port_and_public_urls() -> None:
     web = env("web")
     assert web["PARTNERFLOW_WEB_HOST"] == "0.0.0.0"
-    assert published("web") == {int(web["PARTNERFLOW_WEB_PORT"]): int(web["PARTNERFLOW_WEB_PORT"])}
-    ui_port = urlparse(default_of(web["TEMPORAL_UI_URL"])).port
-    assert ui_port in published("temporal-ui").values()
+    port = int(web["PARTNERFLOW_WEB_PORT"])
+    assert published("web") == {port: ("", port)}
+    ui = urlparse(default_of(web["TEMPORAL_UI_URL"]))  # the UI as the operator override serves it
+    assert ("127.0.0.1" if ui.hostname == "localhost" else ui.hostname, ui.port) in published(
+        "temporal-ui", OPERATOR
+    ).values()
     assert default_of(web["PARTNERFLOW_CODEC_CORS_ORIGIN"]) == default_of(web["TEMPORAL_UI_URL"])
     codec = env("temporal-ui")["TEMPORAL_CODEC_ENDPOINT"]
     assert codec.endswith("/codec") and default_of(codec).startswith(

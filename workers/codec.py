@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from models.encryption import REFUSED_PAYLOAD
 from models.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -39,19 +41,29 @@ def key_id(key: bytes) -> str:
     return "pf-" + hashlib.sha256(b"partnerflow payload key id\0" + key).hexdigest()[:16]
 
 
+# What a handler receives in place of a payload that arrived unencrypted: a JSON string, so
+# the handler refuses it and says why (a signal is recorded as rejected, an update is
+# rejected with the message; a typed input fails to convert), and nothing of the payload
+# reaches the workflow. A failing decode would instead fail the whole workflow task, again
+# and again: one forged signal would stall the workflow.
+REFUSED = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(REFUSED_PAYLOAD).encode())
+
+
 class EncryptionCodec(PayloadCodec):
     """AES-GCM with a random 12-byte nonce; the first key encrypts, every key decrypts.
 
-    Payloads that are not encrypted pass through decode unchanged, so histories written
-    before encryption was turned on still replay and display.
+    A payload that is not encrypted is refused (decoded as `REFUSED`), unless
+    `accept_plaintext` is set: then it passes through unchanged, so histories written before
+    encryption was turned on still replay and display (`PARTNERFLOW_ACCEPT_PLAINTEXT_PAYLOADS`).
     """
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    def __init__(self, keys: Sequence[bytes], *, accept_plaintext: bool = False) -> None:
         if not keys:
             raise ValueError("EncryptionCodec needs at least one key")
         super().__init__()
         self._ciphers = {key_id(key): AESGCM(key) for key in keys}
         self.key_id = key_id(keys[0])
+        self.accept_plaintext = accept_plaintext
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         cipher = self._ciphers[self.key_id]
@@ -67,7 +79,7 @@ class EncryptionCodec(PayloadCodec):
         result = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                result.append(payload)
+                result.append(payload if self.accept_plaintext else REFUSED)
                 continue
             found = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
             cipher = self._ciphers.get(found)
@@ -92,6 +104,6 @@ def data_converter(settings: Settings) -> DataConverter:
         return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keys),
+        payload_codec=EncryptionCodec(keys, accept_plaintext=settings.accept_plaintext_payloads),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

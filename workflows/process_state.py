@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.encryption import is_refused_payload
     from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 
 from workflows.human_tasks import HumanTask
@@ -121,6 +122,10 @@ class ProcessState:
     def parse(self, step: str, payload: Any, model: type[M]) -> M | None:
         """Validate a signal's input against `model`; an invalid one is recorded as rejected
         with each bad field named, and changes nothing else."""
+        if is_refused_payload(payload):  # sent around the payload codec: not even read
+            error = {"field": "", "message": str(payload)}
+            self.note(step, "system", "rejected", reason="unencrypted input", errors=[error])
+            return None
         try:
             return model.model_validate(payload)
         except ValidationError as exc:

@@ -117,7 +117,7 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
         payloads = _parse(raw)
     except ValueError as exc:
         return error(400, f"body is not a payloads object: {exc}")
-    codec = EncryptionCodec(keys)
+    codec = EncryptionCodec(keys, accept_plaintext=settings.accept_plaintext_payloads)
     try:
         result = await (codec.encode(payloads) if action == "encode" else codec.decode(payloads))
     except UnknownKeyError as exc:

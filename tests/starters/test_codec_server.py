@@ -4,19 +4,21 @@ on the real dev server, a stored history that holds no plaintext personal data."
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -29,7 +31,7 @@ from starters.web.app import create_app
 from starters.web.codec import codec_token
 from starters.web.operators import SESSION_COOKIE, hash_password, operators_for, sign_session
 from tests.workflows.harness import pending
-from workers.codec import data_converter
+from workers.codec import REFUSED, EncryptionCodec, data_converter
 from workers.main import build_worker
 
 UI = "http://127.0.0.1:8233"
@@ -123,7 +125,12 @@ async def test_encode_then_decode_through_capability_path_and_bearer(settings: S
             "/codec/decode", json={"payloads": [sealed, original]}, headers=bearer
         )
         assert decoded.status_code == 200, decoded.text
-        assert decoded.json()["payloads"] == [original, original]  # plaintext passes through
+        refused = {k: base64.b64encode(v).decode() for k, v in REFUSED.metadata.items()}
+        # What arrived unencrypted is shown as the worker sees it: refused.
+        assert decoded.json()["payloads"] == [
+            original,
+            {"metadata": refused, "data": base64.b64encode(REFUSED.data).decode()},
+        ]
 
         other_namespace = await web.post(
             "/codec/decode", json={"payloads": [sealed]}, headers={**bearer, "X-Namespace": "other"}
@@ -269,8 +276,42 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
             )
             for value in [*personal, f"CTO {marker}"]:
                 assert value in readable
+
+            # Sent around the codec (straight to Temporal's frontend, unencrypted), the same
+            # decision is refused: the signal is recorded as rejected, the update is rejected
+            # with the reason, the task stays open.
+            review = await pending(handle, "review_license")
+            around = Client(
+                local_env.client.service_client,
+                namespace="default",
+                data_converter=dataclasses.replace(
+                    data_converter(settings),
+                    payload_codec=AroundTheCodec(settings.resolved_payload_keys()),
+                ),
+            )
+            forged = around.get_workflow_handle(handle.id)
+            await forged.signal("review_license", review["example"])
+            with pytest.raises(WorkflowUpdateFailedError) as rejected:
+                await forged.execute_update("review_license", review["example"])
+            assert "refused: this payload was not encrypted" in str(rejected.value.cause)
+            # The update's answer came after the signal was delivered: both were refused.
+            status = await handle.query("status")
+            assert status["stage"] == "license_review", status["stage"]
+            assert [t["task"] for t in status["pending_tasks"]] == ["review_license"]
+            [refusal] = [h for h in status["history"] if h["step"] == "review_license"]
+            assert refusal["event"] == "rejected" and refusal["detail"]["reason"] == (
+                "unencrypted input"
+            )
         finally:
             await handle.terminate("codec test done")
+
+
+class AroundTheCodec(EncryptionCodec):
+    """A client that sends plaintext straight to Temporal (as someone bypassing the codec
+    would) but can read the worker's encrypted answers."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
 
 
 def _proto(payload: dict[str, Any]) -> Payload:

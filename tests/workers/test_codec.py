@@ -16,7 +16,15 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from models.contracts import OrderFulfillmentInput
 from models.settings import Settings
 from tests.factories import order_input
-from workers.codec import ENCODING, KEY_ID, EncryptionCodec, UnknownKeyError, data_converter, key_id
+from workers.codec import (
+    ENCODING,
+    KEY_ID,
+    REFUSED,
+    EncryptionCodec,
+    UnknownKeyError,
+    data_converter,
+    key_id,
+)
 
 
 def _key() -> bytes:
@@ -45,11 +53,15 @@ async def test_round_trip_hides_personal_data_and_uses_a_fresh_nonce() -> None:
     assert back == order
 
 
-async def test_plaintext_payloads_from_before_encryption_pass_through() -> None:
+async def test_plaintext_payloads_are_refused_unless_accepted_for_old_histories() -> None:
     [plain] = await pydantic_data_converter.encode([{"name": "Anna Schmidt"}])
-    codec = EncryptionCodec([_key()])
-    assert await codec.decode([plain]) == [plain]
-    assert await data_converter_for(_key()).decode([plain]) == [{"name": "Anna Schmidt"}]
+    assert await EncryptionCodec([_key()]).decode([plain]) == [REFUSED]
+    [refusal] = await data_converter_for(_key()).decode([plain])
+    assert refusal.startswith("refused: this payload was not encrypted") and "Anna" not in refusal
+    # Migrating to encryption: histories written before the key was set replay as they are.
+    assert await EncryptionCodec([_key()], accept_plaintext=True).decode([plain]) == [plain]
+    accepting = data_converter_for(_key(), PARTNERFLOW_ACCEPT_PLAINTEXT_PAYLOADS="true")
+    assert await accepting.decode([plain]) == [{"name": "Anna Schmidt"}]
 
 
 async def test_a_tampered_payload_is_refused() -> None:
@@ -112,6 +124,6 @@ def test_a_malformed_key_is_a_clear_error_without_the_value(tmp_path: Path, valu
     assert value not in str(error.value)
 
 
-def data_converter_for(key: bytes) -> DataConverter:
-    settings = Settings(_env_file=None, PARTNERFLOW_DATA_DIR=Path("/nonexistent"))
+def data_converter_for(key: bytes, **env: str) -> DataConverter:
+    settings = Settings(_env_file=None, PARTNERFLOW_DATA_DIR=Path("/nonexistent"), **env)
     return data_converter(settings.model_copy(update={"payload_key": SecretStr(_b64(key))}))
