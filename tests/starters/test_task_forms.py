@@ -1,19 +1,26 @@
 """The task forms without Temporal: every declared task's form round-trips its example to
 an input its model accepts; each schema shape maps to its input; posted text is parsed to
-typed JSON or a field's problem (never an exception); the server-set fields ignore the post."""
+typed JSON or a field's problem (never an exception); the server-set fields ignore the post;
+and the form routes refuse a forged, oversized or unreadable post before reaching Temporal."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, EmailStr, Field, HttpUrl
 
+from models.settings import Settings
 from starters.task_forms import FormField, parse_form, problems_by_field, refill, task_form
+from starters.web.app import create_app
+from starters.web.operators import hash_password
+from tests.starters.conftest import OPERATOR, OPERATOR_PASSWORD, sign_in
 from workers.main import WORKFLOWS
 from workflows.human_tasks import HumanTask
 from workflows.human_updates import ACTOR_FIELDS
@@ -300,3 +307,43 @@ def test_email_names_the_signer_and_via_is_set_by_the_server() -> None:
     assert (form["via"].widget, form["via"].value) == ("fixed", "operator")
     payload, _ = parse_form(fields, {"via": "page", "email": "jo@acme.example"})
     assert payload["via"] == "operator" and payload["email"] == "jo@acme.example"
+
+
+# --- the routes refuse before they reach Temporal ----------------------------------------------
+
+
+async def test_a_forged_oversized_or_unreadable_post_is_refused_before_temporal(
+    tmp_path: Path,
+) -> None:
+    settings_ = Settings(
+        PARTNERFLOW_DATA_DIR=tmp_path,
+        TEMPORAL_ADDRESS="127.0.0.1:1",  # nothing listens: reaching Temporal would be a 503
+        PARTNERFLOW_SESSION_SECRET="forms-session-secret",
+        PARTNERFLOW_OPERATORS=f"{OPERATOR}:{hash_password(OPERATOR_PASSWORD, iterations=1_000)}",
+        _env_file=None,
+    )
+    app = create_app(settings_, None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as web:
+        url = "/tasks/order-ORD-1/review_license"
+        anonymous = await web.post(url, data={"decision": "approve"})
+        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+        assert (await sign_in(web)).status_code == 303
+
+        assert (await web.post(url, data={"decision": "approve"})).status_code == 403
+        forged = await web.post(url, data={"_csrf": "0" * 64, "decision": "approve"})
+        assert forged.status_code == 403 and "nothing was done" in forged.text
+        big = await web.post(url, content=b"a=" + b"x" * 70_000)
+        assert big.status_code == 413
+        unreadable = await web.post(
+            url,
+            content=b"_csrf=\xff\xfe",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert unreadable.status_code == 400
+        many = "&".join(f"f{i}=1" for i in range(300))
+        crowded = await web.post(
+            url, content=many, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert crowded.status_code == 400
