@@ -12,6 +12,7 @@ completes a task.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import shlex
@@ -21,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from models.tasks import PendingTask
+from workflows.human_tasks import HumanTask
 from workflows.search_attributes import ASSIGNEE, PENDING_TASK, TASK_DUE_AT
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,30 @@ def workflow_ui_url(ui_url: str, namespace: str, workflow_id: str) -> str:
     """The workflow's page in the Temporal Web UI."""
     namespace_url = f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
     return f"{namespace_url}/workflows/{quote(workflow_id, safe='')}"
+
+
+@functools.cache
+def _human_tasks() -> dict[tuple[str, str], HumanTask]:
+    from workers.main import WORKFLOWS  # deferred: the CLI's other commands do not need it
+
+    found = {}
+    for cls in WORKFLOWS:
+        definition = getattr(cls, "__temporal_workflow_definition", None)
+        name = definition.name if definition is not None else cls.__name__
+        for spec in getattr(cls, "human_tasks", ()):
+            found[(name, spec.task)] = spec
+    return found
+
+
+def human_task(workflow_type: str, task: str) -> HumanTask | None:
+    """The declaration of a workflow type's task (its input model), if this code has it."""
+    return _human_tasks().get((workflow_type, task))
+
+
+@functools.cache
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a task's input (cached: the inbox draws a form per task)."""
+    return model.model_json_schema()
 
 
 def filter_tasks(rows: list[TaskRow], filters: TaskFilters, now: datetime) -> list[TaskRow]:

@@ -31,6 +31,7 @@ from starters.web import (
     health,
     intake,
     sign,
+    task_page,
     tasks,
 )
 from starters.web.deps import TemporalUnavailable, connect_temporal
@@ -53,6 +54,7 @@ ROUTERS = [
     codec.router,
     auth.router,
     tasks.router,
+    task_page.router,
     finance.router,
 ]
 

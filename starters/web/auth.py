@@ -14,7 +14,7 @@ import hmac
 import secrets
 import time
 from collections import deque
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import (
@@ -40,7 +40,7 @@ from starters.web.operators import (
     sign_session,
     verify_password,
 )
-from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, templates
+from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, same_origin, templates
 
 LOGIN_CSRF_COOKIE = "partnerflow_login_csrf"
 FAILURE_DELAY_SECONDS = 0.4
@@ -48,24 +48,6 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
 
 router = APIRouter()
-
-
-def _same_origin(request: Request, settings: Settings) -> bool:
-    """An Origin (or, without it, Referer) header, when sent, names this site."""
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin or origin == "null":
-        # No information: non-browser clients, or a strict referrer policy (a browser then
-        # sends `Origin: null`). The login's double-submit token and SameSite still apply.
-        return True
-    parts = urlsplit(origin)
-    sent = f"{parts.scheme}://{parts.netloc}".lower()
-    allowed = {f"{request.url.scheme}://{request.url.netloc}".lower()}
-    public = urlsplit(settings.public_base_url)
-    allowed.add(f"{public.scheme}://{public.netloc}".lower())
-    host = request.headers.get("host")
-    if host:
-        allowed.update({f"http://{host}".lower(), f"https://{host}".lower()})
-    return sent in allowed
 
 
 # --- failed-login limiter ----------------------------------------------------------------------
@@ -201,7 +183,7 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
     sent_token = str(data.get("csrf") or "")
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     if (
-        not _same_origin(request, settings)
+        not same_origin(request, settings)
         or not cookie_token
         or not hmac.compare_digest(sent_token, cookie_token)
     ):
@@ -253,7 +235,7 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
 @router.post("/logout")
 async def logout(request: Request, settings: SettingsDep) -> Response:
     """End the session (the cookie is SameSite=Lax: another site cannot post this with it)."""
-    if not _same_origin(request, settings):
+    if not same_origin(request, settings):
         return PlainTextResponse("cross-site request refused", status_code=403)
     response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
     response.delete_cookie(

@@ -251,6 +251,17 @@ def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[
     return operator, fingerprint
 
 
+def form_token(request: Request, settings: Settings, operator: str) -> str:
+    """The CSRF token of the operator pages' forms: an HMAC of the session cookie (a new
+    sign-in changes it), or behind a sign-in proxy of the operator's name. Another site can
+    make a browser post with the operator's cookies, but cannot read or compute this."""
+    basis = request.cookies.get(SESSION_COOKIE, "") if settings.auth_mode == "password" else ""
+    key = hmac.new(
+        settings.secret("session_secret").encode(), b"partnerflow-form-csrf-v1", hashlib.sha256
+    ).digest()
+    return hmac.new(key, f"{operator}\n{basis}".encode(), hashlib.sha256).hexdigest()
+
+
 def secure_cookies(settings: Settings) -> bool:
     return settings.public_base_url.lower().startswith("https://")
 

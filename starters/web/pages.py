@@ -1,11 +1,13 @@
 """What every page and webhook of the web service shares: the templates, the page headers,
 the friendly message page (and `PageError`, shown as one), the JSON error body, reading a
-bounded request body, signed links and form-error wording."""
+bounded request body, the same-origin check of a form post, signed links and form-error
+wording."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -100,6 +102,24 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | No
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def same_origin(request: Request, settings: Settings) -> bool:
+    """An Origin (or, without it, Referer) header, when sent, names this site."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        # No information: non-browser clients, or a strict referrer policy (a browser then
+        # sends `Origin: null`). The forms' CSRF tokens and SameSite still apply.
+        return True
+    parts = urlsplit(origin)
+    sent = f"{parts.scheme}://{parts.netloc}".lower()
+    allowed = {f"{request.url.scheme}://{request.url.netloc}".lower()}
+    public = urlsplit(settings.public_base_url)
+    allowed.add(f"{public.scheme}://{public.netloc}".lower())
+    host = request.headers.get("host")
+    if host:
+        allowed.update({f"http://{host}".lower(), f"https://{host}".lower()})
+    return sent in allowed
 
 
 def read_link(settings: Settings, token: str, purpose: str, *, expired: str) -> LinkClaims:

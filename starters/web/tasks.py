@@ -1,9 +1,10 @@
 """The operators' task inbox: `GET /tasks` (HTML) and `GET /tasks.json`, login required.
 
 Every pending human task across the running workflows, filtered with plain GET query
-parameters (`assignee`, `process`, `overdue`, `q`; works without JavaScript), with the
-handler and JSON input that completes each task, the equivalent `partnerflow act` command
-and a link to the workflow in the Temporal UI.
+parameters (`assignee`, `process`, `overdue`, `q`; works without JavaScript), each with its
+form (posted to `starters.web.task_page`, which completes the task), the handler and JSON
+input that complete it, the equivalent `partnerflow act` command and a link to the workflow
+in the Temporal UI.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from starters.task_forms import FormField, task_form
 from starters.task_inbox import (
     Inbox,
     TaskFilters,
+    TaskRow,
     choices,
     collect_tasks,
     counts_by_assignee,
     filter_tasks,
+    human_task,
+    input_schema,
     workflow_ui_url,
 )
 from starters.web.deps import Operator, SettingsDep, TemporalDep, TemporalUnavailable
+from starters.web.operators import form_token
 from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, templates, unreachable
+from starters.web.task_page import task_url
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -55,6 +62,15 @@ async def _inbox(temporal: TemporalDep) -> Inbox | None:
     except TemporalUnavailable as exc:
         log.warning("task inbox: Temporal unreachable: %s", exc)
         return None
+
+
+def row_form(row: TaskRow, operator: str) -> list[FormField] | None:
+    """The row's form, prefilled with its example; None when it has none here (a workflow
+    that did not answer, a task this code does not declare, a signal)."""
+    spec = human_task(row.workflow_type, row.task) if row.answered else None
+    if spec is None or row.kind != "update":
+        return None
+    return task_form(input_schema(spec.model), row.example, operator)
 
 
 @router.get("/tasks", response_class=HTMLResponse, name="task_inbox")
@@ -95,6 +111,9 @@ async def task_inbox(
             settings.temporal_ui_url, settings.temporal_namespace, workflow_id
         ),
         "ui_filter_url": f"{ui_base}/namespaces/{settings.temporal_namespace}/workflows",
+        "form_for": lambda row: row_form(row, operator),
+        "task_url": task_url,
+        "csrf": form_token(request, settings, operator),
     }
     return templates.TemplateResponse(request, "tasks.html", context, headers=INTERNAL_PAGE_HEADERS)
 

@@ -75,6 +75,19 @@ async def pages_stack(
                     await local_env.client.get_workflow_handle(workflow_id).terminate("test over")
 
 
+@pytest_asyncio.fixture
+async def web(pages_stack: PagesStack) -> AsyncIterator[httpx.AsyncClient]:
+    """The web app on the pages stack, in process (not signed in; failed logins are quick)."""
+    from starters.web.app import create_app
+
+    app = create_app(pages_stack.settings, pages_stack.client)
+    app.state.login_failure_delay = 0.01
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        yield client
+
+
 class PagesStack:
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client, self.settings = client, settings

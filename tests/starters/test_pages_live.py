@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
@@ -24,16 +22,6 @@ from tests.starters.conftest import (
     seed_finance_records,
     sign_in,
 )
-
-
-@pytest_asyncio.fixture
-async def web(pages_stack: PagesStack) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(pages_stack.settings, pages_stack.client)
-    app.state.login_failure_delay = 0.01
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        yield client
 
 
 async def test_pages_need_a_login_and_a_wrong_password_is_refused(web: httpx.AsyncClient) -> None:
