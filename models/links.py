@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from models.constant_time import same_secret
+
 # purpose -> path of the page that serves it
 PURPOSE_PATHS: dict[str, str] = {
     "accept_terms": "/accept",
@@ -49,7 +51,7 @@ def read_token(secret: str, token: str, purpose: str, now: datetime | None = Non
         payload_text, signature = token.rsplit(".", 1)
     except ValueError as exc:
         raise LinkError("malformed link") from exc
-    if not hmac.compare_digest(signature.encode(), _sign(secret, payload_text).encode()):
+    if not same_secret(signature, _sign(secret, payload_text)):
         raise LinkError("this link is not valid")
     padded = payload_text + "=" * (-len(payload_text) % 4)
     try:

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +34,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.form_deliveries import claim_delivery, mark_delivered, release_delivery
+from models.constant_time import same_secret
 from models.forms import FORMS, FormRejected, FormSpec
 from models.forms.spec import PROOF_FIELD
 from models.links import LinkError, read_token
@@ -96,7 +98,7 @@ def verify_signature(
             timestamps.append(value)
         elif key == "v1":
             candidates.append(value.lower())
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
+    if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0]):
         raise SignatureError(f"malformed {SIGNATURE_HEADER} header: one t=<unix seconds> needed")
     if not candidates:
         raise SignatureError(f"malformed {SIGNATURE_HEADER} header: no v1= signature")
@@ -108,7 +110,7 @@ def verify_signature(
     expected = _digest(secret, raw_body, t)
     matched = False
     for candidate in candidates:  # no early exit: every candidate is compared
-        matched |= hmac.compare_digest(candidate.encode(), expected.encode())
+        matched |= same_secret(candidate, expected)
     if not matched:
         raise SignatureError("signature mismatch")
 

@@ -50,6 +50,10 @@ ACTOR_FIELDS = (
     "account_manager",
     "assigned_by",
     "reported_by",
+    "approver",
+    "provided_by",
+    "held_by",
+    "contacted_by",
     "email",
 )
 DECISION_FIELDS = ("decision", "action", "outcome")

@@ -10,7 +10,6 @@ oldest failure ages out).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from fastapi.responses import (
     Response,
 )
 
+from models.constant_time import same_secret
 from models.settings import Settings
 from starters.web.deps import SettingsDep
 from starters.web.operators import (
@@ -185,7 +185,7 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
     if (
         not same_origin(request, settings)
         or not cookie_token
-        or not hmac.compare_digest(sent_token, cookie_token)
+        or not same_secret(sent_token, cookie_token)
     ):
         error = "The sign-in form expired or came from another site. Please sign in again."
         return _form(request, settings, next_url, name=name, error=error, status_code=403)

@@ -8,7 +8,6 @@ Stripe's retries and replays have no second effect. Unknown or unrelated events 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,12 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.json_input import JSONInputError, parse_json
 from starters.intake import RPC_TIMEOUT
 from starters.web.deps import SettingsDep, TemporalDep
-from starters.web.pages import json_error
+from starters.web.pages import json_error, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+# Stripe's event objects are well under this (an invoice with many lines included).
+STRIPE_MAX_BODY_BYTES = 1024 * 1024
 
 # Stripe event type -> the invoice status it reports
 INVOICE_EVENTS = {
@@ -63,7 +65,9 @@ async def stripe_webhook(
             {"detail": "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"},
             status_code=404,
         )
-    raw = await request.body()
+    raw = await read_body(request, STRIPE_MAX_BODY_BYTES)  # never read past the limit
+    if raw is None:
+        return json_error(413, f"request body larger than {STRIPE_MAX_BODY_BYTES} bytes")
     try:
         stripe.WebhookSignature.verify_header(
             raw.decode("utf-8"),
@@ -74,9 +78,9 @@ async def stripe_webhook(
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         return JSONResponse({"detail": f"invalid Stripe signature: {exc}"}, status_code=400)
     try:
-        event = json.loads(raw)
-    except ValueError:
-        return JSONResponse({"detail": "body is not JSON"}, status_code=400)
+        event = parse_json(raw)
+    except JSONInputError as exc:
+        return JSONResponse({"detail": f"body is not valid JSON: {exc}"}, status_code=400)
     routed = invoice_signal(event) if isinstance(event, dict) and "id" in event else None
     if routed is None:
         return JSONResponse({"received": True, "ignored": True})

@@ -18,7 +18,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from temporalio.api.common.v1 import Payload
 
+from models.constant_time import same_secret
+from models.json_input import JSONInputError, parse_json
 from models.settings import Settings
 from starters.web.deps import SettingsDep
 from starters.web.operators import current_operator
@@ -130,7 +131,7 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
 
 
 def _authorized(settings: Settings, request: Request, token: str | None) -> bool:
-    if token and hmac.compare_digest(token.encode(), codec_token(settings).encode()):
+    if token and same_secret(token, codec_token(settings)):
         return True
     return current_operator(request, settings) is not None
 
@@ -148,8 +149,8 @@ def _cors_headers(settings: Settings, request: Request) -> dict[str, str]:
 
 def _parse(raw: bytes) -> list[Payload]:
     try:
-        body: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body: Any = parse_json(raw)
+    except JSONInputError as exc:
         raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("payloads", []), list):
         raise ValueError('expected {"payloads": [...]}')

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import logging
 import time
 from typing import Any
@@ -31,6 +30,7 @@ from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.json_input import JSONInputError, parse_json
 from starters.intake import RPC_TIMEOUT
 from starters.web.deps import SettingsDep, TemporalDep
 from starters.web.pages import json_error, read_body
@@ -182,8 +182,8 @@ async def sendgrid_webhook(
     if not valid:
         return json_error(401, "invalid SendGrid signature")
     try:
-        events = json.loads(text)
-    except ValueError as exc:
+        events = parse_json(text)
+    except JSONInputError as exc:
         return json_error(400, f"body is not valid JSON: {exc}")
     if not isinstance(events, list):
         return json_error(400, "body must be a JSON array of events")

@@ -4,7 +4,6 @@ form's workflow at most once (`starters.intake` validates and starts)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from models.forms import FORMS
+from models.json_input import JSONInputError, parse_json
 from starters.intake import (
     SIGNATURE_HEADER,
     SignatureError,
@@ -112,8 +112,8 @@ async def post_form(
     if content_type != "application/json" and not content_type.endswith("+json"):
         return json_error(415, f"Content-Type must be application/json, not {content_type!r}")
     try:
-        payload = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = parse_json(raw)
+    except JSONInputError as exc:
         error = {"field": "body", "message": str(exc), "type": "json_invalid"}
         return json_error(422, f"body is not valid JSON: {exc}", errors=[error])
     try:
@@ -125,7 +125,3 @@ async def post_form(
             client, settings, form, payload, execution_timeout=request.app.state.execution_timeout
         )
     return JSONResponse(result.body, status_code=result.status_code)
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from models.constant_time import same_secret
 from models.settings import Settings
 
 SCHEME = "pbkdf2_sha256"
@@ -235,7 +236,7 @@ def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[
     if not payload or not signature:
         return None
     expected = hmac.new(_session_key(secret), payload.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature, expected):
+    if not same_secret(signature, expected):
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -286,7 +287,7 @@ def current_operator(request: Request, settings: Settings) -> str | None:
         credential = operators_for(settings).get(name)
     except OperatorsError:
         return None
-    if credential is None or not hmac.compare_digest(credential.fingerprint, fingerprint):
+    if credential is None or not same_secret(fingerprint, credential.fingerprint):
         return None
     return name
 

@@ -17,7 +17,6 @@ executes the task's Workflow Update with `starters.task_updates.complete_task`, 
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.constant_time import same_secret
 from models.tasks import PendingTask, WorkflowStatus
 from starters.task_forms import FormField, parse_form, problems_by_field, refill, task_form
 from starters.task_inbox import human_task, input_schema, workflow_ui_url
@@ -206,9 +206,7 @@ async def task_submit(
     if posted is None:
         return message(request, 400, "The form could not be read", "Nothing was done.")
     token = form_token(request, settings, operator)
-    if not same_origin(request, settings) or not hmac.compare_digest(
-        posted.get("_csrf", "").encode(), token.encode()
-    ):
+    if not same_origin(request, settings) or not same_secret(posted.get("_csrf", ""), token):
         return message(
             request,
             403,

@@ -1,0 +1,86 @@
+"""Inputs that used to make 500s: each is now a 4xx with the reason, and reaches nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from pydantic import SecretStr
+
+from models.settings import Settings
+from starters.intake import SIGNATURE_HEADER, sign
+from starters.web.app import create_app
+from starters.web.auth import LOGIN_CSRF_COOKIE
+from starters.web.billing_webhooks import STRIPE_MAX_BODY_BYTES
+from starters.web.operators import SESSION_COOKIE
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+class NoTemporal:
+    """Every use of Temporal fails the test: these requests must be refused before it."""
+
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError(f"Temporal was used: {name}")
+
+
+@pytest_asyncio.fixture
+async def web(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def test_a_timestamp_of_hundreds_of_digits_is_a_401(web: httpx.AsyncClient) -> None:
+    response = await web.post(
+        "/webhooks/forms/order",
+        content=b"{}",
+        headers={SIGNATURE_HEADER: "t=" + "9" * 400 + ",v1=00", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 401, response.text
+    assert "t=<unix seconds>" in response.json()["detail"]
+
+
+async def test_json_nested_past_the_recursion_limit_is_a_422_naming_the_body(
+    web: httpx.AsyncClient, settings: Settings
+) -> None:
+    signature = sign(settings.secret("webhook_secret"), DEEP, int(time.time()))
+    response = await web.post(
+        "/webhooks/forms/order",
+        content=DEEP,
+        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "body" and "levels deep" in error["message"]
+
+
+async def test_non_ascii_cookies_are_not_a_session_and_not_a_crash(
+    web: httpx.AsyncClient,
+) -> None:
+    planted = f"{SESSION_COOKIE}=\xe9\xe9.\xe9\xe9; {LOGIN_CSRF_COOKIE}=\xe9".encode("latin-1")
+    tasks = await web.get("/tasks.json", headers={"Cookie": planted})
+    assert tasks.status_code == 401, tasks.text
+    login = await web.post(
+        "/login",
+        content=b"name=anna&password=x&csrf=%C3%A9",
+        headers={"Cookie": planted, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert login.status_code in (400, 403), login.text
+
+
+async def test_the_stripe_webhook_stops_reading_past_its_limit(settings: Settings) -> None:
+    configured = settings.model_copy(update={"stripe_webhook_secret": SecretStr("whsec_test")})
+    app = create_app(configured, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+        response = await web.post(
+            "/webhooks/stripe",
+            content=b"x" * (STRIPE_MAX_BODY_BYTES + 1),
+            headers={"Stripe-Signature": "t=1,v1=00"},
+        )
+    assert response.status_code == 413, response.text
+    assert str(STRIPE_MAX_BODY_BYTES) in response.json()["detail"]
