@@ -7,10 +7,12 @@ local default they are generated once into `.data/` (see `ensure_dev_secrets`).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -138,6 +140,32 @@ class Settings(BaseSettings):
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
 
+    def missing_production_secrets(self) -> list[str]:
+        """The signing secrets that are unset while the service is public (its
+        `PUBLIC_BASE_URL` is not a loopback address). Unset, each would be a dev value made
+        up on this host: other replicas would not accept its links and sessions, and it
+        would live in a file beside the data. Empty for a local stack."""
+        host = (urlsplit(self.public_base_url).hostname or "").lower()
+        if host == "localhost" or _is_loopback(host):
+            return []
+        names = {
+            "webhook_secret": "PARTNERFLOW_WEBHOOK_SECRET",
+            "link_secret": "PARTNERFLOW_LINK_SECRET",
+            "session_secret": "PARTNERFLOW_SESSION_SECRET",
+            "internal_secret": "PARTNERFLOW_INTERNAL_SECRET",
+        }
+        return [alias for name, alias in names.items() if getattr(self, name) is None]
+
+    def require_production_secrets(self) -> None:
+        """Refuse to start a public service on made-up secrets (`missing_production_secrets`)."""
+        missing = self.missing_production_secrets()
+        if missing:
+            raise ValueError(
+                f"PUBLIC_BASE_URL {self.public_base_url} is not a loopback address, so the "
+                f"service is public: set {', '.join(missing)} (the same values on every "
+                "replica); refusing to start with per-host dev secrets"
+            )
+
     def secret(
         self,
         name: Literal["webhook_secret", "link_secret", "session_secret", "internal_secret"],
@@ -196,6 +224,13 @@ def decode_payload_key(value: str) -> bytes:
     if len(key) != 32:
         raise ValueError(f"PARTNERFLOW_PAYLOAD_KEY must be base64 of 32 bytes, not {len(key)}")
     return key
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _dev_secret(data_dir: Path, name: str) -> str:

@@ -195,6 +195,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
 async def run_worker(settings: Settings | None = None) -> None:
     """Migrate the records, register search attributes, then run the worker until stopped."""
     settings = settings or get_settings()
+    settings.require_production_secrets()  # links the worker renders must verify elsewhere
     migrate(settings.resolved_database_url)
     client = await connect(settings)
     log = logging.getLogger(__name__)

@@ -77,7 +77,9 @@ def create_app(
     workflow_execution_timeout: timedelta | None = None,
 ) -> FastAPI:
     """The FastAPI app; without `client` it connects to Temporal on startup (and retries
-    on each request until connected). `workflow_execution_timeout` caps started workflows."""
+    on each request until connected). `workflow_execution_timeout` caps started workflows.
+    A public service (non-loopback `PUBLIC_BASE_URL`) without its secrets is refused."""
+    settings.require_production_secrets()
     app = FastAPI(title="Partnerflow", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.temporal = client

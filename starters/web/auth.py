@@ -10,6 +10,7 @@ oldest failure ages out).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections import deque
@@ -47,6 +48,7 @@ FAILURE_DELAY_SECONDS = 0.4
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -129,8 +131,13 @@ def _form(
     try:
         configured = bool(operators_for(settings))
         problem = None
-    except OperatorsError as exc:
-        configured, problem = False, str(exc)
+    except OperatorsError as exc:  # the detail may quote a hash or a password: log only
+        log.error("%s", exc)
+        configured = False
+        problem = (
+            "Sign-in is not configured correctly (PARTNERFLOW_OPERATORS); the service's log "
+            "says which entry. Ask an administrator."
+        )
     context = {
         "title": "Operator sign-in",
         "next": next_url,

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
@@ -84,3 +85,45 @@ async def test_the_stripe_webhook_stops_reading_past_its_limit(settings: Setting
         )
     assert response.status_code == 413, response.text
     assert str(STRIPE_MAX_BODY_BYTES) in response.json()["detail"]
+
+
+async def test_a_malformed_operators_entry_is_logged_not_shown(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    leaked = "anna:plaintext-password-by-mistake"
+    misconfigured = settings.model_copy(update={"operators": SecretStr(leaked)})
+    app = create_app(misconfigured, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+        page = await web.get("/login")
+    assert page.status_code == 200 and "not configured correctly" in page.text
+    assert "plaintext-pa" not in page.text and "anna" not in page.text
+    assert any("PARTNERFLOW_OPERATORS" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("public", "refused"),
+    [
+        ("https://partners.example.com", True),
+        ("http://10.0.0.7:8000", True),
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost:8000", False),
+        ("http://[::1]:8000", False),
+    ],
+)
+def test_a_public_service_refuses_to_start_on_made_up_secrets(
+    settings: Settings, public: str, refused: bool
+) -> None:
+    unset = settings.model_copy(
+        update={"public_base_url": public, "session_secret": None, "internal_secret": None}
+    )
+    if not refused:
+        create_app(unset, NoTemporal())  # type: ignore[arg-type]
+        return
+    with pytest.raises(ValueError) as refusal:
+        create_app(unset, NoTemporal())  # type: ignore[arg-type]
+    assert "PARTNERFLOW_SESSION_SECRET, PARTNERFLOW_INTERNAL_SECRET" in str(refusal.value)
+    complete = unset.model_copy(
+        update={"session_secret": SecretStr("s"), "internal_secret": SecretStr("i")}
+    )
+    assert complete.missing_production_secrets() == []
