@@ -8,6 +8,7 @@ so what was signed is provable later even if the templates change.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,27 @@ from models.settings import Settings
 from models.tables import AgreementRow
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "agreements"
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_INLINE_MARKUP = re.compile(r"([\\`*|\[\]<>])")
+
+
+def inline_text(value: Any) -> Any:
+    """Every value a template prints, as one line of plain text: line breaks and control
+    characters become a space, Markdown markup is escaped, a leading `#`, `>`, `-`, `+` or
+    `=` cannot start a block. A partner's or customer's name can then add no heading, no
+    clause and no emphasis to a document that is hashed and signed."""
+    if not isinstance(value, str):
+        return value
+    text = _INLINE_MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", value).strip())
+    return "\\" + text if text[:1] in "#>-+=" and text else text
+
+
 _ENV = Environment(
     loader=FileSystemLoader(TEMPLATES),
     undefined=StrictUndefined,
     autoescape=False,
     keep_trailing_newline=True,
+    finalize=inline_text,
 )
 
 
