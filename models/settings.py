@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     )
     operators: SecretStr | None = Field(default=None, alias="PARTNERFLOW_OPERATORS")
     auth_header: str = Field(default="X-Forwarded-User", alias="PARTNERFLOW_AUTH_HEADER")
+    # The reverse proxy whose headers are believed (the operator's name, X-Forwarded-For):
+    # its addresses or networks, comma-separated, and/or a secret it sends in
+    # X-Partnerflow-Proxy-Secret. proxy-header mode needs one of the two.
+    trusted_proxies: str = Field(default="", alias="PARTNERFLOW_TRUSTED_PROXIES")
+    proxy_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_PROXY_SECRET")
     session_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_SESSION_SECRET")
 
     # --- payload encryption ---------------------------------------------------
@@ -139,6 +144,27 @@ class Settings(BaseSettings):
     @property
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    problem = f"{part.strip()!r} is not an address or network"
+                    raise ValueError(f"PARTNERFLOW_TRUSTED_PROXIES: {problem}") from None
+        return value
+
+    def check_proxy_trust(self) -> None:
+        """proxy-header mode believes a header; without a trusted proxy anyone could send it."""
+        if self.auth_mode == "proxy-header" and not (self.trusted_proxies or self.proxy_secret):
+            raise ValueError(
+                "PARTNERFLOW_AUTH_MODE=proxy-header: set PARTNERFLOW_TRUSTED_PROXIES (the proxy's "
+                "addresses) or PARTNERFLOW_PROXY_SECRET (sent by the proxy in "
+                "X-Partnerflow-Proxy-Secret); otherwise any client could name itself an operator"
+            )
 
     def missing_production_secrets(self) -> list[str]:
         """The signing secrets that are unset while the service is public (its

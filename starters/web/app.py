@@ -80,6 +80,7 @@ def create_app(
     on each request until connected). `workflow_execution_timeout` caps started workflows.
     A public service (non-loopback `PUBLIC_BASE_URL`) without its secrets is refused."""
     settings.require_production_secrets()
+    settings.check_proxy_trust()
     app = FastAPI(title="Partnerflow", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.temporal = client

@@ -42,6 +42,7 @@ from starters.web.operators import (
     verify_password,
 )
 from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, same_origin, templates
+from starters.web.proxies import client_address
 
 LOGIN_CSRF_COOKIE = "partnerflow_login_csrf"
 FAILURE_DELAY_SECONDS = 0.4
@@ -95,9 +96,7 @@ async def login_required_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
     settings: Settings = request.app.state.settings
     if settings.auth_mode == "proxy-header":
-        detail = (
-            f"sign-in required: the {settings.auth_header} header from the sign-in proxy is missing"
-        )
+        detail = "sign-in required: sign in through your company's sign-in proxy"
         if exc.api:
             return JSONResponse({"detail": detail}, status_code=401, headers=PAGE_HEADERS)
         return templates.TemplateResponse(
@@ -145,7 +144,6 @@ def _form(
         "error": error,
         "csrf": csrf,
         "proxy_mode": settings.auth_mode == "proxy-header",
-        "auth_header": settings.auth_header,
         "configured": configured,
         "problem": problem,
         "operator": current_operator(request, settings),
@@ -185,7 +183,7 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
     name = str(data.get("name") or "").strip()[:64]
     password = str(data.get("password") or "")
     if settings.auth_mode == "proxy-header":
-        error = f"Sign-in is handled by your company's sign-in proxy ({settings.auth_header})."
+        error = "Sign-in is handled by your company's sign-in proxy."
         return _form(request, settings, next_url, error=error, status_code=400)
     sent_token = str(data.get("csrf") or "")
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
@@ -197,11 +195,13 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
         error = "The sign-in form expired or came from another site. Please sign in again."
         return _form(request, settings, next_url, name=name, error=error, status_code=403)
     limiter: FailureLimiter = request.app.state.login_limiter
-    client_key = request.client.host if request.client else "unknown"
+    # Per account and address: behind a proxy, one address's failures lock out neither the
+    # other operators nor the same operator elsewhere.
+    client_key = f"{name}\n{client_address(request, settings)}"
     wait = limiter.retry_after(client_key)
     if wait:
         error = (
-            "Too many failed sign-ins from your address. "
+            "Too many failed sign-ins for this name from your address. "
             f"Try again in {(wait + 59) // 60} minute(s)."
         )
         response = _form(request, settings, next_url, name=name, error=error, status_code=429)

@@ -39,6 +39,7 @@ from fastapi import Request
 
 from models.constant_time import same_secret
 from models.settings import Settings
+from starters.web.proxies import from_trusted_proxy
 
 SCHEME = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 600_000  # OWASP's recommendation for PBKDF2-HMAC-SHA256
@@ -274,6 +275,8 @@ def current_operator(request: Request, settings: Settings) -> str | None:
     """The signed-in operator's name: the proxy's header (proxy-header mode), or the valid
     session cookie of a still-configured operator with an unchanged password."""
     if settings.auth_mode == "proxy-header":
+        if not from_trusted_proxy(request, settings):
+            return None  # the header means nothing unless the proxy set it
         value = (request.headers.get(settings.auth_header) or "").strip()
         return value[:200] or None
     token = request.cookies.get(SESSION_COOKIE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,9 @@ from starters.intake import SIGNATURE_HEADER, sign
 from starters.web.app import create_app
 from starters.web.auth import LOGIN_CSRF_COOKIE
 from starters.web.billing_webhooks import STRIPE_MAX_BODY_BYTES
-from starters.web.operators import SESSION_COOKIE
+from starters.web.operators import SESSION_COOKIE, hash_password
+from starters.web.proxies import PROXY_SECRET_HEADER
+from tests.starters.conftest import login_form_fields
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -127,3 +130,65 @@ def test_a_public_service_refuses_to_start_on_made_up_secrets(
         update={"session_secret": SecretStr("s"), "internal_secret": SecretStr("i")}
     )
     assert complete.missing_production_secrets() == []
+
+
+def _proxied(settings: Settings, peer: str, **changes: Any) -> httpx.AsyncClient:
+    configured = settings.model_copy(update={"auth_mode": "proxy-header", **changes})
+    app = create_app(configured, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(peer, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_the_operator_header_counts_only_from_the_trusted_proxy(settings: Settings) -> None:
+    operator = {"X-Forwarded-User": "mallory"}
+    async with _proxied(settings, "192.0.2.50", trusted_proxies="10.0.0.0/8") as web:
+        forged = await web.get("/tasks.json", headers=operator)
+        assert forged.status_code == 401 and "X-Forwarded-User" not in forged.text
+        page = await web.get("/login", headers=operator)
+        assert "mallory" not in page.text and "X-Forwarded-User" not in page.text
+    async with _proxied(settings, "10.0.0.7", trusted_proxies="10.0.0.0/8") as web:
+        assert "<strong>mallory</strong>" in (await web.get("/login", headers=operator)).text
+    secret = {"proxy_secret": SecretStr("proxy-shared-secret")}
+    async with _proxied(settings, "192.0.2.50", **secret) as web:
+        assert "<strong>mallory</strong>" not in (await web.get("/login", headers=operator)).text
+        with_secret = {**operator, PROXY_SECRET_HEADER: "proxy-shared-secret"}
+        assert "<strong>mallory</strong>" in (await web.get("/login", headers=with_secret)).text
+        wrong = {**operator, PROXY_SECRET_HEADER: "guess"}
+        assert "<strong>mallory</strong>" not in (await web.get("/login", headers=wrong)).text
+
+
+def test_proxy_header_mode_without_a_trusted_proxy_refuses_to_start(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="PARTNERFLOW_TRUSTED_PROXIES"):
+        create_app(
+            settings.model_copy(update={"auth_mode": "proxy-header"}),
+            NoTemporal(),  # type: ignore[arg-type]
+        )
+
+
+async def test_login_lockout_is_per_account_and_forwarded_address(settings: Settings) -> None:
+    """Behind the proxy every request comes from its address: five bad passwords for one
+    name from one client lock out only that name from that client."""
+    configured = settings.model_copy(
+        update={
+            "trusted_proxies": "10.0.0.0/8",
+            "operators": SecretStr(f"anna:{hash_password('right', iterations=1000)}"),
+        }
+    )
+    app = create_app(configured, NoTemporal())  # type: ignore[arg-type]
+    app.state.login_failure_delay = 0
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("10.0.0.7", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+
+        async def attempt(name: str, password: str, client: str) -> int:
+            fields = login_form_fields((await web.get("/login")).text)
+            response = await web.post(
+                "/login",
+                data={**fields, "name": name, "password": password},
+                headers={"X-Forwarded-For": f"{client}, 10.0.0.9"},
+            )
+            return response.status_code
+
+        assert [await attempt("anna", "wrong", "198.51.100.1") for _ in range(5)] == [400] * 5
+        assert await attempt("anna", "right", "198.51.100.1") == 429
+        assert await attempt("anna", "right", "198.51.100.2") == 303  # another client
+        assert await attempt("bob", "wrong", "198.51.100.1") == 400  # another name

@@ -204,13 +204,16 @@ async def test_proxy_header_mode_trusts_the_proxys_header(
         local_env,
         PARTNERFLOW_AUTH_MODE="proxy-header",
         PARTNERFLOW_AUTH_HEADER="X-Auth-Request-User",
+        PARTNERFLOW_TRUSTED_PROXIES="10.0.0.0/8",
     )
     app = create_app(settings, local_env.client)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    async with httpx.AsyncClient(  # the requests come from the proxy's address
+        transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 40000)),
+        base_url="http://testserver",
     ) as web:
         missing = await web.get("/tasks")
-        assert missing.status_code == 401 and "X-Auth-Request-User" in missing.text
+        assert missing.status_code == 401 and "sign-in proxy" in missing.text
+        assert "X-Auth-Request-User" not in missing.text  # the header's name is not revealed
         assert (await web.get("/finance.csv")).status_code == 401
         page = await web.get("/tasks", headers={"X-Auth-Request-User": "finance.lead"})
         assert (
