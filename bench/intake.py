@@ -198,7 +198,7 @@ def signed_bodies(count: int) -> list[tuple[bytes, str]]:
 
     now = int(time.time())
     bodies = [json.dumps(FORMS["order"].fresh_example()).encode() for _ in range(count)]
-    return [(body, sign(WEBHOOK_SECRET, body, now)) for body in bodies]
+    return [(body, sign(WEBHOOK_SECRET, body, now, "order")) for body in bodies]
 
 
 def direct_starts(count: int) -> list[tuple[Any, str]]:

@@ -121,7 +121,7 @@ async def post_form(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) 
     body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, int(time.time())),
+        SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, int(time.time()), form),
     }
     return await web.post(f"/webhooks/forms/{form}", content=body, headers=headers)
 

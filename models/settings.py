@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import secrets
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,11 @@ class Settings(BaseSettings):
     # signs the proof tokens of forms only internal systems may send (deal-purchased-online)
     internal_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_INTERNAL_SECRET")
     webhook_tolerance_seconds: int = Field(default=300, alias="PARTNERFLOW_WEBHOOK_TOLERANCE")
+    # Form-webhook signatures without the form's name (v1=) are accepted through this day
+    # (UTC), so senders can move to v2= (the name signed with the body); empty: never.
+    webhook_v1_until: date | None = Field(
+        default=date(2027, 3, 31), alias="PARTNERFLOW_WEBHOOK_V1_UNTIL"
+    )
     # form webhooks accepted per source address per minute (0 = unlimited)
     rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
     # SendGrid event webhook: the ECDSA public key (base64) from SendGrid's settings page
@@ -165,6 +171,11 @@ class Settings(BaseSettings):
                 "addresses) or PARTNERFLOW_PROXY_SECRET (sent by the proxy in "
                 "X-Partnerflow-Proxy-Secret); otherwise any client could name itself an operator"
             )
+
+    def accepts_v1_signatures(self, now: float) -> bool:
+        """Is `now` (unix seconds) within the v1 transition (`PARTNERFLOW_WEBHOOK_V1_UNTIL`)?"""
+        until = self.webhook_v1_until
+        return until is not None and datetime.fromtimestamp(now, UTC).date() <= until
 
     def missing_production_secrets(self) -> list[str]:
         """The signing secrets that are unset while the service is public (its

@@ -68,49 +68,74 @@ class IntakeResult:
 # --- signatures --------------------------------------------------------------------------------
 
 
-def _digest(secret: str, raw_body: bytes, t: int | str) -> str:
-    message = f"{t}.".encode() + raw_body
+def _digest(secret: str, raw_body: bytes, t: int | str, form: str | None = None) -> str:
+    """v2 (with `form`): HMAC of "<t>.<form>.<body>"; v1: HMAC of "<t>.<body>"."""
+    message = (f"{t}." if form is None else f"{t}.{form}.").encode() + raw_body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, raw_body: bytes, t: int) -> str:
-    """The `X-Partnerflow-Signature` header value for `raw_body` signed at unix time `t`."""
+def sign(secret: str, raw_body: bytes, t: int, form: str) -> str:
+    """The `X-Partnerflow-Signature` header value for `raw_body` posted to `form`, signed
+    at unix time `t` (v2: the form's name is signed with the body, so a body signed for one
+    form is refused by every other)."""
+    return f"t={int(t)},v2={_digest(secret, raw_body, int(t), form)}"
+
+
+def sign_v1(secret: str, raw_body: bytes, t: int) -> str:
+    """The previous scheme, without the form's name: accepted only until
+    `PARTNERFLOW_WEBHOOK_V1_UNTIL`."""
     return f"t={int(t)},v1={_digest(secret, raw_body, int(t))}"
 
 
 def verify_signature(
-    secret: str, header: str | None, raw_body: bytes, now: float, tolerance: int
+    secret: str,
+    header: str | None,
+    raw_body: bytes,
+    now: float,
+    tolerance: int,
+    *,
+    form: str | None = None,
+    accept_v1: bool = False,
 ) -> None:
-    """Check `t=<unix seconds>,v1=<hex HMAC>`; raise `SignatureError(reason)` if not valid.
+    """Check `t=<unix seconds>,v2=<hex HMAC>` for `form` (and `v1=` while `accept_v1`);
+    raise `SignatureError(reason)` if not valid.
 
     The timestamp must be within `tolerance` seconds of `now`, either way. Any one of several
-    `v1=` values may match (a client signing with the old and the new secret during rotation).
+    values may match (a client signing with the old and the new secret during rotation).
     """
     if not header or not header.strip():
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     timestamps: list[str] = []
-    candidates: list[str] = []
+    candidates: dict[str, list[str]] = {"v1": [], "v2": []}
     for part in header.split(","):
         key, sep, value = part.strip().partition("=")
         if not sep:
-            raise SignatureError(f"malformed {SIGNATURE_HEADER} header: expected t=...,v1=...")
+            raise SignatureError(f"malformed {SIGNATURE_HEADER} header: expected t=...,v2=...")
         if key == "t":
             timestamps.append(value)
-        elif key == "v1":
-            candidates.append(value.lower())
+        elif key in candidates:
+            candidates[key].append(value.lower())
     if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0]):
         raise SignatureError(f"malformed {SIGNATURE_HEADER} header: one t=<unix seconds> needed")
-    if not candidates:
-        raise SignatureError(f"malformed {SIGNATURE_HEADER} header: no v1= signature")
+    if not candidates["v2"] and not candidates["v1"]:
+        raise SignatureError(f"malformed {SIGNATURE_HEADER} header: no v2= signature")
+    if not candidates["v2"] and not accept_v1:
+        raise SignatureError(
+            "v1 signatures (without the form's name) are no longer accepted: sign "
+            '"<t>.<form>.<body>" and send it as v2='
+        )
     t = int(timestamps[0])
     if abs(now - t) > tolerance:
         raise SignatureError(
             f"stale timestamp: t={t} is more than {tolerance} seconds from the server's clock"
         )
-    expected = _digest(secret, raw_body, t)
+    expected = {"v2": _digest(secret, raw_body, t, form) if form is not None else None}
+    expected["v1"] = _digest(secret, raw_body, t) if accept_v1 else None
     matched = False
-    for candidate in candidates:  # no early exit: every candidate is compared
-        matched |= same_secret(candidate, expected)
+    for scheme, values in candidates.items():  # no early exit: every candidate is compared
+        for candidate in values:
+            wanted = expected[scheme]
+            matched |= wanted is not None and same_secret(candidate, wanted)
     if not matched:
         raise SignatureError("signature mismatch")
 

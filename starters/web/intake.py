@@ -33,7 +33,9 @@ POST_FORM_OPENAPI: dict[str, Any] = {
             "in": "header",
             "name": SIGNATURE_HEADER,
             "required": True,
-            "schema": {"type": "string", "example": "t=1767225600,v1=<hex>"},
+            "schema": {"type": "string", "example": "t=1767225600,v2=<hex>"},
+            "description": 'HMAC-SHA256(PARTNERFLOW_WEBHOOK_SECRET, "<t>.<form>.<raw body>") '
+            "as v2=; v1= (without the form) only until PARTNERFLOW_WEBHOOK_V1_UNTIL",
         }
     ],
     "requestBody": {
@@ -98,13 +100,16 @@ async def post_form(
     raw = await read_body(request)
     if raw is None:
         return json_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    now = time.time()
     try:
         verify_signature(
             settings.secret("webhook_secret"),
             request.headers.get(SIGNATURE_HEADER),
             raw,
-            time.time(),
+            now,
             settings.webhook_tolerance_seconds,
+            form=form,
+            accept_v1=settings.accepts_v1_signatures(now),
         )
     except SignatureError as exc:
         return json_error(401, f"invalid signature: {exc.reason}")

@@ -117,7 +117,7 @@ async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: 
         body = json.dumps(submission).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Partnerflow-Signature": sign("e2e-webhook-secret", body, int(time.time())),
+            "X-Partnerflow-Signature": sign("e2e-webhook-secret", body, int(time.time()), "order"),
         }
         response = await web.post("/webhooks/forms/order", content=body, headers=headers)
         assert response.status_code == 202, response.text

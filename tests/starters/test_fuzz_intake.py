@@ -178,10 +178,12 @@ def test_signed_forms_start_workflows_only_from_valid_forms(
     temporal.calls.clear()
     raw = _json_body(case)
     if raw is not None:
-        case.body = raw  # sent byte for byte as signed
+        case.body = raw  # sent byte for byte as signed, for the form it is posted to
         case.headers = {
             **(case.headers or {}),
-            SIGNATURE_HEADER: sign(SECRET, raw, int(time.time())),
+            SIGNATURE_HEADER: sign(
+                SECRET, raw, int(time.time()), str(case.path_parameters.get("form"))
+            ),
         }
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])
@@ -206,7 +208,7 @@ async def test_the_harness_sees_a_start_from_a_signed_valid_form(
     raw = json.dumps(FORMS["order"].fresh_example()).encode()
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(SECRET, raw, int(time.time())),
+        SIGNATURE_HEADER: sign(SECRET, raw, int(time.time()), "order"),
     }
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=APP), base_url="http://test"
@@ -215,7 +217,7 @@ async def test_the_harness_sees_a_start_from_a_signed_valid_form(
         assert response.status_code == 202, response.text
         assert [call[0] for call in temporal.calls] == ["start_workflow"]
         temporal.calls.clear()
-        headers[SIGNATURE_HEADER] = sign("wrong-secret", raw, int(time.time()))
+        headers[SIGNATURE_HEADER] = sign("wrong-secret", raw, int(time.time()), "order")
         assert (
             await http.post("/webhooks/forms/order", content=raw, headers=headers)
         ).status_code == 401

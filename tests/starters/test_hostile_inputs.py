@@ -51,7 +51,7 @@ async def test_a_timestamp_of_hundreds_of_digits_is_a_401(web: httpx.AsyncClient
 async def test_json_nested_past_the_recursion_limit_is_a_422_naming_the_body(
     web: httpx.AsyncClient, settings: Settings
 ) -> None:
-    signature = sign(settings.secret("webhook_secret"), DEEP, int(time.time()))
+    signature = sign(settings.secret("webhook_secret"), DEEP, int(time.time()), "order")
     response = await web.post(
         "/webhooks/forms/order",
         content=DEEP,

@@ -110,7 +110,7 @@ async def post_form(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) 
     body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
-        "X-Partnerflow-Signature": sign(SECRET, body, int(time.time())),
+        "X-Partnerflow-Signature": sign(SECRET, body, int(time.time()), form),
     }
     return await web.post(f"/webhooks/forms/{form}", content=body, headers=headers)
 

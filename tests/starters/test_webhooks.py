@@ -10,7 +10,8 @@ import copy
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
 
 import httpx
@@ -20,7 +21,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.forms import FORMS, OrderForm
 from models.settings import Settings
-from starters.intake import SignatureError, sign, submission_sha256, verify_signature
+from starters.intake import (
+    SignatureError,
+    sign,
+    sign_v1,
+    submission_sha256,
+    verify_signature,
+)
 from starters.web import deps
 from starters.web.app import MAX_BODY_BYTES, create_app
 from workflows.search_attributes import PARTNER_ID, PROGRAM, STAGE
@@ -52,7 +59,7 @@ async def post(
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {"Content-Type": content_type}
     if signature == "sign":
-        signature = sign(secret, raw, int(time.time()) if t is None else t)
+        signature = sign(secret, raw, int(time.time()) if t is None else t, form)
     if signature is not None:
         headers[HEADER] = signature
     return await http.post(f"/webhooks/forms/{form}", content=raw, headers=headers)
@@ -65,19 +72,41 @@ def order() -> dict[str, Any]:
 # --- signatures ------------------------------------------------------------------------------
 
 
-def test_verify_signature_accepts_any_of_several_v1_values() -> None:
+def test_verify_signature_accepts_any_of_several_v2_values() -> None:
     body = b'{"a": 1}'
-    good = sign(SECRET, body, 1_000).split("v1=")[1]
-    verify_signature(SECRET, f"t=1000,v1={'0' * 64},v1={good}", body, 1_100.0, 300)
+    good = sign(SECRET, body, 1_000, "order").split("v2=")[1]
+    verify_signature(SECRET, f"t=1000,v2={'0' * 64},v2={good}", body, 1_100.0, 300, form="order")
     with pytest.raises(SignatureError, match="mismatch"):
-        verify_signature(SECRET, f"t=1000,v1={good}", body + b" ", 1_000.0, 300)
+        verify_signature(SECRET, f"t=1000,v2={good}", body + b" ", 1_000.0, 300, form="order")
     with pytest.raises(SignatureError, match="stale"):
-        verify_signature(SECRET, f"t=1000,v1={good}", body, 1_301.0, 300)
+        verify_signature(SECRET, f"t=1000,v2={good}", body, 1_301.0, 300, form="order")
     with pytest.raises(SignatureError, match="stale"):
-        verify_signature(SECRET, f"t=1000,v1={good}", body, 699.0, 300)
-    for header in ["t=abc,v1=00", "v1=00", "t=1000", "garbage"]:
+        verify_signature(SECRET, f"t=1000,v2={good}", body, 699.0, 300, form="order")
+    for header in ["t=abc,v2=00", "v2=00", "t=1000", "garbage"]:
         with pytest.raises(SignatureError, match="malformed"):
-            verify_signature(SECRET, header, body, 1_000.0, 300)
+            verify_signature(SECRET, header, body, 1_000.0, 300, form="order")
+
+
+def test_a_body_signed_for_one_form_is_refused_by_another() -> None:
+    body = b'{"partner_id": "nordlicht"}'
+    header = sign(SECRET, body, 1_000, "directory-listing")
+    verify_signature(SECRET, header, body, 1_000.0, 300, form="directory-listing")
+    with pytest.raises(SignatureError, match="mismatch"):
+        verify_signature(SECRET, header, body, 1_000.0, 300, form="monthly-sales-report")
+
+
+def test_v1_signatures_only_during_the_transition(settings: Settings) -> None:
+    body = b"{}"
+    old = sign_v1(SECRET, body, 1_000)
+    verify_signature(SECRET, old, body, 1_000.0, 300, form="order", accept_v1=True)
+    with pytest.raises(SignatureError, match="no longer accepted"):
+        verify_signature(SECRET, old, body, 1_000.0, 300, form="order")
+    until = settings.webhook_v1_until
+    assert until is not None
+    last_day = datetime.combine(until, time_of_day(23, 59), UTC).timestamp()
+    assert settings.accepts_v1_signatures(last_day)
+    assert not settings.accepts_v1_signatures(last_day + 120)
+    assert not settings.model_copy(update={"webhook_v1_until": None}).accepts_v1_signatures(0)
 
 
 @pytest.mark.parametrize(
