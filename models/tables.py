@@ -334,3 +334,17 @@ class FormDeliveryRow(SQLModel, table=True):
     status: str = Field(max_length=10)  # claimed | delivered
     claimed_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class OperatorSessionRow(SQLModel, table=True):
+    """A signed-in operator's session: the cookie names `sid`; signing out (or an
+    administrator) sets `revoked_at`, after which the cookie is refused even though its
+    signature and expiry are still good."""
+
+    __tablename__ = "operator_sessions"
+
+    sid: str = Field(primary_key=True, max_length=64)
+    operator: str = Field(index=True, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None

@@ -61,9 +61,11 @@ def web() -> None:
     """Run the web service (webhooks and pages) against the configured Temporal."""
     import uvicorn
 
+    from activities.database import migrate
     from starters.web.app import create_app
 
     settings = get_settings()
+    migrate(settings.resolved_database_url)  # pages, sessions and intake read the records
     uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port)
 
 

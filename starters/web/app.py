@@ -97,5 +97,10 @@ def create_app(
 
 
 def app() -> FastAPI:
-    """Factory for `uvicorn --factory starters.web.app:app`: settings from the environment."""
-    return create_app(get_settings())
+    """Factory for `uvicorn --factory starters.web.app:app`: settings from the environment
+    (the records database migrated first, as `partnerflow web` does)."""
+    from activities.database import migrate
+
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    return create_app(settings)

@@ -25,6 +25,7 @@ from fastapi.responses import (
     Response,
 )
 
+from activities.operator_sessions import open_session, revoke_session
 from models.constant_time import same_secret
 from models.settings import Settings
 from starters.web.deps import SettingsDep
@@ -36,6 +37,7 @@ from starters.web.operators import (
     current_operator,
     dummy_hash,
     operators_for,
+    read_session,
     safe_next,
     secure_cookies,
     sign_session,
@@ -224,7 +226,10 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
         error = "The name or password is not correct."
         return _form(request, settings, next_url, name=name, error=error, status_code=400)
     limiter.succeeded(client_key)
-    token = sign_session(settings.secret("session_secret"), credential.name, credential.fingerprint)
+    sid = await asyncio.to_thread(open_session, settings, credential.name, SESSION_TTL_SECONDS)
+    token = sign_session(
+        settings.secret("session_secret"), credential.name, credential.fingerprint, sid=sid
+    )
     response = RedirectResponse(next_url, status_code=303, headers=PAGE_HEADERS)
     response.set_cookie(
         SESSION_COOKIE,
@@ -241,9 +246,14 @@ async def login_submit(request: Request, settings: SettingsDep) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, settings: SettingsDep) -> Response:
-    """End the session (the cookie is SameSite=Lax: another site cannot post this with it)."""
+    """End the session on every replica (revoked in the records) and delete the cookie (it is
+    SameSite=Lax: another site cannot post this with it)."""
     if not same_origin(request, settings):
         return PlainTextResponse("cross-site request refused", status_code=403)
+    token = request.cookies.get(SESSION_COOKIE)
+    session = read_session(settings.secret("session_secret"), token) if token else None
+    if session is not None and session.sid:  # the cookie stops working everywhere, now
+        await asyncio.to_thread(revoke_session, settings, session.sid)
     response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(settings)

@@ -33,10 +33,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from activities.operator_sessions import session_is_active
 from models.constant_time import same_secret
 from models.settings import Settings
 from starters.web.proxies import from_trusted_proxy
@@ -216,12 +218,14 @@ def sign_session(
     operator: str,
     fingerprint: str = "",
     *,
+    sid: str = "",
     now: float | None = None,
     ttl: int = SESSION_TTL_SECONDS,
 ) -> str:
-    """`<base64url(json)>.<hex HMAC-SHA256>` naming the operator, with its expiry."""
+    """`<base64url(json)>.<hex HMAC-SHA256>` naming the operator and the server-side session
+    (`activities.operator_sessions`), with its expiry."""
     issued = int(now if now is not None else time.time())
-    claims = {"o": operator, "i": issued, "e": issued + ttl, "f": fingerprint}
+    claims = {"o": operator, "i": issued, "e": issued + ttl, "f": fingerprint, "s": sid}
     payload = (
         base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
         .decode()
@@ -231,8 +235,17 @@ def sign_session(
     return f"{payload}.{signature}"
 
 
-def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[str, str] | None:
-    """(operator, fingerprint) of a valid, unexpired session token; None otherwise."""
+class SessionClaims(NamedTuple):
+    """What a valid session cookie says."""
+
+    operator: str
+    fingerprint: str
+    sid: str
+
+
+def read_session(secret: str, token: str, *, now: float | None = None) -> SessionClaims | None:
+    """The claims of a valid, unexpired session token; None otherwise (the server-side
+    session is checked by `current_operator`)."""
     payload, _, signature = token.rpartition(".")
     if not payload or not signature:
         return None
@@ -241,16 +254,17 @@ def read_session(secret: str, token: str, *, now: float | None = None) -> tuple[
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        operator, expires, fingerprint = (
+        operator, expires, fingerprint, sid = (
             str(claims["o"]),
             int(claims["e"]),
             str(claims.get("f", "")),
+            str(claims.get("s", "")),
         )
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     if (now if now is not None else time.time()) >= expires:
         return None
-    return operator, fingerprint
+    return SessionClaims(operator, fingerprint, sid)
 
 
 def form_token(request: Request, settings: Settings, operator: str) -> str:
@@ -285,14 +299,15 @@ def current_operator(request: Request, settings: Settings) -> str | None:
     session = read_session(settings.secret("session_secret"), token)
     if session is None:
         return None
-    name, fingerprint = session
     try:
-        credential = operators_for(settings).get(name)
+        credential = operators_for(settings).get(session.operator)
     except OperatorsError:
         return None
-    if credential is None or not same_secret(fingerprint, credential.fingerprint):
+    if credential is None or not same_secret(session.fingerprint, credential.fingerprint):
         return None
-    return name
+    if not session_is_active(settings, session.sid, session.operator):
+        return None  # signed out (here or on another replica), or revoked
+    return session.operator
 
 
 def safe_next(value: str | None, default: str = DEFAULT_NEXT) -> str:

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from activities.operator_sessions import open_session
 from models.forms import FORMS
 from models.settings import Settings
 from starters.cli import app as cli
@@ -96,7 +97,10 @@ async def test_the_codec_server_needs_the_token_or_an_operator(settings: Setting
             }
         )
         cookie = sign_session(
-            settings.secret("session_secret"), "alice", operators_for(settings)["alice"].fingerprint
+            settings.secret("session_secret"),
+            "alice",
+            operators_for(settings)["alice"].fingerprint,
+            sid=open_session(settings, "alice", 600),
         )
     async with _web(settings) as web:
         web.cookies.set(SESSION_COOKIE, cookie)

@@ -192,3 +192,28 @@ async def test_login_lockout_is_per_account_and_forwarded_address(settings: Sett
         assert await attempt("anna", "right", "198.51.100.1") == 429
         assert await attempt("anna", "right", "198.51.100.2") == 303  # another client
         assert await attempt("bob", "wrong", "198.51.100.1") == 400  # another name
+
+
+async def test_signing_out_ends_the_session_on_every_replica(settings: Settings) -> None:
+    """A copied session cookie stops working the moment its owner signs out, also on
+    another replica of the web service."""
+    configured = settings.model_copy(
+        update={"operators": SecretStr(f"anna:{hash_password('right', iterations=1000)}")}
+    )
+
+    def replica() -> httpx.AsyncClient:
+        app = create_app(configured, NoTemporal())  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+    async with replica() as first, replica() as second:
+        fields = login_form_fields((await first.get("/login")).text)
+        signed_in = await first.post("/login", data={**fields, "name": "anna", "password": "right"})
+        assert signed_in.status_code == 303
+        stolen = {"Cookie": f"{SESSION_COOKIE}={first.cookies[SESSION_COOKIE]}"}
+        assert "<strong>anna</strong>" in (await second.get("/login", headers=stolen)).text
+        assert (await first.post("/logout")).status_code == 303
+        for web in (first, second):
+            page = await web.get("/login", headers=stolen)
+            assert "<strong>anna</strong>" not in page.text
+        assert (await second.get("/tasks.json", headers=stolen)).status_code == 401

@@ -130,8 +130,8 @@ def test_dev_operator_file_is_created_once_with_0600_and_accepted(settings: Sett
 
 def test_session_cookie_signing_expiry_and_tampering() -> None:
     token = sign_session("secret", "anna", "fp", now=1_000_000)
-    assert read_session("secret", token, now=1_000_000 + 60) == ("anna", "fp")
-    assert read_session("secret", token, now=1_000_000 + 12 * 3600 - 1) == ("anna", "fp")
+    assert read_session("secret", token, now=1_000_000 + 60) == ("anna", "fp", "")
+    assert read_session("secret", token, now=1_000_000 + 12 * 3600 - 1) == ("anna", "fp", "")
     assert read_session("secret", token, now=1_000_000 + 12 * 3600) is None  # expired after 12 h
     assert read_session("other-secret", token, now=1_000_000) is None
     payload, signature = token.rsplit(".", 1)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, EmailStr, Field, HttpUrl
 
+from activities.database import migrate
 from models.settings import Settings
 from starters.task_forms import FormField, parse_form, problems_by_field, refill, task_form
 from starters.web.app import create_app
@@ -322,6 +323,7 @@ async def test_a_forged_oversized_or_unreadable_post_is_refused_before_temporal(
         PARTNERFLOW_OPERATORS=f"{OPERATOR}:{hash_password(OPERATOR_PASSWORD, iterations=1_000)}",
         _env_file=None,
     )
+    migrate(settings_.resolved_database_url)  # sign-in keeps its session in the records
     app = create_app(settings_, None)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
