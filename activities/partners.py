@@ -17,6 +17,7 @@ from activities.database import (
     session_scope,
     upsert_statement,
 )
+from models.applications import EvaluationCheck, EvaluationLicenseForm, evaluation_check
 from models.contracts import PartnerRecord
 from models.settings import Settings
 from models.tables import PartnerRow
@@ -54,6 +55,12 @@ class PartnerActivities:
     def get_partner(self, partner_id: str) -> PartnerRecord | None:
         """The partner as recorded, or None when unknown."""
         return get_partner(self.settings, partner_id)
+
+    @activity.defn(name="check_evaluation_request")
+    def check_evaluation_request(self, form: EvaluationLicenseForm) -> EvaluationCheck:
+        """The evaluation-license request against the partner's record as it is now: an
+        active VAR or SI, the organisation name and the contact email's domain its own."""
+        return evaluation_check(form, get_partner(self.settings, form.partner_id))
 
 
 def get_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:

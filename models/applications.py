@@ -28,7 +28,8 @@ from typing import Any, Literal
 import pycountry
 from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from models.contracts import COUNTRY_CODES, Contact, Contract, ScreeningResult
+from models.contracts import COUNTRY_CODES, Contact, Contract, PartnerRecord, ScreeningResult
+from models.partner_identity import email_mismatch, organization_mismatch
 
 LANGUAGE_CODES = frozenset(
     code
@@ -503,14 +504,17 @@ EVALUATION_EXAMPLE: dict[str, Any] = {
     "partner_id": "nordlicht-it",
     "organization_name": "Nordlicht IT-Systemhaus GmbH [RESELLER]",
     "where_are_you_with_mattermost": "Other",
-    "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@example.com"},
+    "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example.com"},
     "country": "DE",
 }
 
 
 class EvaluationLicenseForm(Contract):
     """The trial form of a partner's Evaluation License: `[RESELLER]` after the organisation
-    name and "Other" as "Where are you with Mattermost"; only active VAR and SI partners."""
+    name and "Other" as "Where are you with Mattermost"; only active VAR and SI partners, and
+    the request must be the partner's own: the organisation name is the partner's name on
+    record and the contact email is at one of the partner's domains (`models.partner_identity`).
+    """
 
     model_config = ConfigDict(
         title="EvaluationLicenseForm", json_schema_extra={"examples": [EVALUATION_EXAMPLE]}
@@ -522,12 +526,25 @@ class EvaluationLicenseForm(Contract):
         description="Business key: the workflow id is `eval-license-{partner_id}`",
     )
     organization_name: str = Field(
-        min_length=1, max_length=220, description="Must end with [RESELLER]"
+        min_length=1,
+        max_length=220,
+        description=(
+            "The partner's organisation name as in the partner records, followed by [RESELLER]; "
+            "case, whitespace, punctuation and the legal form (GmbH, Ltd, Inc, LLC, S.A., ...) "
+            "do not matter, any other difference is refused (422)"
+        ),
     )
     where_are_you_with_mattermost: str = Field(
         min_length=1, max_length=100, description="Must be `Other`"
     )
-    contact: Contact
+    contact: Contact = Field(
+        description=(
+            "Who receives the license. `contact.email` must be at one of the partner's domains "
+            "(the domain of its registered contact email or of its website, or a subdomain of "
+            "one; public mail services do not count), or be the registered contact address "
+            "itself: otherwise refused (422)"
+        )
+    )
     country: str = Field(min_length=2, max_length=2)
 
     _country = field_validator("country")(lambda v: _countries([v])[0])
@@ -576,6 +593,41 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
     if partner.status != "active":
         return f"{partner_id} is not an active partner (status {partner.status})"
     return None
+
+
+class FormProblem(Contract):
+    """One reason a form is refused: the field (a dotted path) and why."""
+
+    field: str
+    message: str
+
+
+class EvaluationCheck(Contract):
+    """The evaluation-license request checked against the partner's record as it is now."""
+
+    partner_type: str | None = None
+    problems: list[FormProblem] = Field(default_factory=list)
+
+    @property
+    def refusal(self) -> str | None:
+        """The problems in one line (`field: why; ...`), None when there are none."""
+        return "; ".join(f"{p.field}: {p.message}" for p in self.problems) or None
+
+
+def evaluation_check(form: EvaluationLicenseForm, partner: PartnerRecord | None) -> EvaluationCheck:
+    """May this partner have the license this form asks for, by its record? An active
+    Mattermost VAR or SI (`partner_id`), and the request is the partner's own: the
+    organisation name is the one on record (`organization_name`) and the contact email is at
+    one of the partner's domains (`contact.email`)."""
+    if refusal := evaluation_refusal(partner, form.partner_id):
+        return EvaluationCheck(problems=[FormProblem(field="partner_id", message=refusal)])
+    assert partner is not None
+    problems = []
+    if why := organization_mismatch(form.company, partner.company):
+        problems.append(FormProblem(field="organization_name", message=why))
+    if why := email_mismatch(form.contact.email, partner.contact_email, partner.website):
+        problems.append(FormProblem(field="contact.email", message=why))
+    return EvaluationCheck(partner_type=partner.partner_type, problems=problems)
 
 
 class EvaluationLicenseInput(Contract):

@@ -4,10 +4,11 @@ The forms themselves (`models.forms`) are pure declarations. Some forms must als
 checked against the partner records or allocate something there: a deal registration is
 for active Value-Added Resellers and gets its deal number once per submission; a partner
 application must not take another company's partner id; an evaluation license is for
-active partners; a directory listing's logo is checked and stored. `PREPARATIONS` maps a
-form's name to its step: it takes the validated form and the settings and returns the form
-to use, or raises `FormRejected` (422 naming the field). The steps block on the database:
-the intake runs them in a thread.
+active partners asking for themselves (their organisation name, an email at their domain);
+a directory listing's logo is checked and stored. `PREPARATIONS` maps a form's name to its
+step: it takes the validated form and the settings and returns the form to use, or raises
+`FormRejected` (422 naming the field). The steps block on the database: the intake runs
+them in a thread.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from models.applications import (
     EvaluationLicenseForm,
     SiApplicationForm,
     VarApplicationForm,
-    evaluation_refusal,
+    evaluation_check,
 )
 from models.contracts import Reseller
 from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
@@ -127,9 +128,13 @@ def prepare_listing(form: ListingForm, settings: Settings) -> ListingSubmission:
 
 def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> EvaluationLicenseForm:
     """Only active Mattermost Value-Added Resellers and System Integrators (the partner
-    records: the seed's certified-reseller database); 422 naming `partner_id` otherwise."""
-    if refusal := evaluation_refusal(get_partner(settings, form.partner_id), form.partner_id):
-        raise _refuse("partner_id", refusal)
+    records: the seed's certified-reseller database), and only for themselves: the
+    organisation name and the contact email's domain must match the partner's record. 422
+    naming `partner_id`, or `organization_name` and `contact.email`, with the reason
+    otherwise (the workflow checks the record again before it issues the license)."""
+    check = evaluation_check(form, get_partner(settings, form.partner_id))
+    if check.problems:
+        raise FormRejected([problem.model_dump() for problem in check.problems])
     return form
 
 

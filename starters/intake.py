@@ -2,7 +2,10 @@
 
 A form starts its workflow under a business-key id with `REJECT_DUPLICATE`, so the same
 webhook delivered twice (or after the workflow finished) never starts a second copy: the
-same submission answers 200, different content under the same key answers 409.
+same submission answers 200, different content under the same key answers 409. A form may
+free its key after some outcomes (`FormSpec.reusable_after`: a refused or rejected
+evaluation license): when the last run ended so, the next submission starts a new run
+(`ALLOW_DUPLICATE`).
 
 A form that advances a running process (`FormSpec.signal`) must prove who sends it: its
 `proof_token` is a signed token for that very workflow (from the email that asks for the
@@ -216,7 +219,7 @@ async def submit_form(
             spec.to_workflow_input(form),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=await _id_reuse_policy(client, spec, workflow_id),
             execution_timeout=execution_timeout,
             search_attributes=_search_attributes(spec, form),
             memo={"form": spec.name, "submission_sha256": digest},
@@ -235,6 +238,32 @@ async def submit_form(
             return unavailable(exc)
         raise
     return IntakeResult(202, {"workflow_id": workflow_id, "run_id": handle.result_run_id})
+
+
+async def _id_reuse_policy(
+    client: Client, spec: FormSpec, workflow_id: str
+) -> WorkflowIDReusePolicy:
+    """`REJECT_DUPLICATE`: a business key runs once. `ALLOW_DUPLICATE` only when the form
+    frees its key after some outcomes (`FormSpec.reusable_after`) and the last run under the
+    id completed with one of them. A running process is never replaced: its start fails
+    whatever the policy, and the submission is answered as a duplicate (200 or 409)."""
+    if not spec.reusable_after:
+        return WorkflowIDReusePolicy.REJECT_DUPLICATE
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return WorkflowIDReusePolicy.REJECT_DUPLICATE
+        raise
+    if description.status != WorkflowExecutionStatus.COMPLETED:
+        return WorkflowIDReusePolicy.REJECT_DUPLICATE
+    last_run = client.get_workflow_handle(workflow_id, run_id=description.run_id)
+    result = await last_run.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
+    outcome = result.get("outcome") if isinstance(result, dict) else None
+    if outcome in spec.reusable_after:
+        return WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    return WorkflowIDReusePolicy.REJECT_DUPLICATE
 
 
 def delivery_id(spec: FormSpec, payload: Any) -> str:

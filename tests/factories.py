@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from models.contracts import OrderFulfillmentInput
+from models.contracts import OrderFulfillmentInput, PartnerRecord
 from models.deals import AuthorizedResaleInput, DealRegistrationInput
 
 
@@ -100,3 +100,21 @@ def resale_input(**overrides: Any) -> AuthorizedResaleInput:
     }
     data.update(overrides)
     return AuthorizedResaleInput.model_validate(data)
+
+
+def partner_record(partner_id: str, **changes: Any) -> PartnerRecord:
+    """An active Mattermost VAR as of now: the partner of the published form examples (the
+    evaluation license's organisation name, its contact email's domain as website)."""
+    data: dict[str, Any] = {
+        "partner_id": partner_id,
+        "program": "mattermost",
+        "partner_type": "value_added_reseller",
+        "company": "Nordlicht IT-Systemhaus GmbH",
+        "country": "DE",
+        "website": "https://nordlicht-it.example.com",
+        "contact_name": "Lena Hoffmann",
+        "contact_email": "lena@nordlicht-it.example.com",
+        "status": "active",
+        "at": datetime.now(UTC),
+    }
+    return PartnerRecord.model_validate({**data, **changes})

@@ -84,6 +84,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         records.record_decision,
         partners.upsert_partner,
         partners.get_partner,
+        partners.check_evaluation_request,
         agreements.prepare_agreement,
         agreements.record_signature,
         *_lifecycle_activities(settings),

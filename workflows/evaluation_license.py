@@ -2,13 +2,20 @@
 (seed: "Partner Evaluation License").
 
 Trial form (`[RESELLER]` after the organisation name, "Other" as "Where are you with
-Mattermost"; only active VAR and SI partners, checked against the partner records at intake
-and again here) → license desk review, delivered within 2–3 business days (reminder on day
-2, escalation after day 3) → a one-year Enterprise license for up to 50 users, emailed →
-reminder 30 days before expiry with a renewal task → renewal issues a new license (new
-idempotency key per license year) → ... Stops when the partner leaves (`partner_left`) or a
-renewal is declined. Each license year is one run (continue-as-new), so the history stays
-bounded however many years it runs.
+Mattermost"; only active VAR and SI partners asking for themselves: the organisation name and
+the contact email's domain match the partner record) → checked against the partner records
+(at intake, and here by the `check_evaluation_request` activity) → license desk review,
+delivered within 2–3 business days (reminder on day 2, escalation after day 3) → checked
+again, as the record may have changed during the review → a one-year Enterprise license for
+up to 50 users, emailed → reminder 30 days before expiry with a renewal task → renewal issues
+a new license (new idempotency key per license year; each renewal run checks the record
+first) → ... Stops when the partner leaves (`partner_left`) or a renewal is declined. Each
+license year is one run (continue-as-new), so the history stays bounded however many years
+it runs.
+
+A refused or rejected request ends its run, and the partner may ask again under the same id
+(the form's `reusable_after`): each run chain keys its emails, audit records and licenses by
+its first run id (`idempotency_scope`), so a new request is not taken for the old one.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         EVALUATION_SKU,
         EVALUATION_TERM_DAYS,
         EVALUATION_USERS,
+        EvaluationCheck,
         EvaluationLicenseInput,
         EvaluationLicenseResult,
         EvaluationRenewal,
@@ -32,13 +40,20 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.contracts import IssuedLicense, LicenseRequest
 
-from workflows.calls import EXTERNAL, call
+from workflows.calls import EXTERNAL, RECORD, call
 from workflows.deadlines import Deadline, business_deadline, wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CALENDAR = "US"
+# Patches (docs/determinism.md). New runs check the request against the partner record with
+# `check_evaluation_request` (identity included) when they start, and key their effects by
+# the run chain; histories from before looked the partner up with `get_partner`.
+IDENTITY_PATCH = "evaluation-identity"
+# The record is checked again after the review, just before a first license is issued (also
+# for runs that were in review when this shipped).
+ISSUE_CHECK_PATCH = "evaluation-identity-at-issue"
 
 REVIEW_REQUEST = HumanTask(
     task="review_evaluation_license",
@@ -77,6 +92,7 @@ class EvaluationLicense(ProcessWorkflow):
         self._review: EvaluationReview | None = None
         self._renewal: EvaluationRenewal | None = None
         self._left: PartnerLeft | None = None
+        self._scope: str | None = None  # set by the identity patch: keys of this run chain
 
     @workflow.signal
     def review_evaluation_license(self, payload: Any) -> None:
@@ -118,21 +134,18 @@ class EvaluationLicense(ProcessWorkflow):
             users=EVALUATION_USERS,
         )
         self.set_stage("checking_partner")
-        partner = await self.find_partner(form.partner_id)
-        if refusal := evaluation_refusal(partner, form.partner_id):
-            await self.decide(
-                f"partner_check:{data.license_year}", "system", "refused", reason=refusal
-            )
-            if data.license_year == 1:
-                await self.notify(
-                    "request:refused",
-                    [form.contact.email],
-                    "evaluation_license_refused",
-                    self._mail(reason=refusal),
-                )
-                return self._end("refused", refusal)
-            return self._end("stopped", refusal)
-        self._facts["partner_type"] = partner.partner_type if partner else None
+        if workflow.patched(IDENTITY_PATCH):
+            info = workflow.info()
+            self._scope = f"{info.workflow_id}:{info.first_execution_run_id}"
+            check = await self._check_request()
+            refusal, partner_type = check.refusal, check.partner_type
+        else:
+            partner = await self.find_partner(form.partner_id)
+            refusal = evaluation_refusal(partner, form.partner_id)
+            partner_type = partner.partner_type if partner else None
+        if refusal:
+            return await self._refuse(f"partner_check:{data.license_year}", refusal)
+        self._facts["partner_type"] = partner_type
 
         if data.license_year == 1 and not await self._review_request():
             if self._left is not None:
@@ -145,6 +158,13 @@ class EvaluationLicense(ProcessWorkflow):
                 self._mail(reason=self._review.reason),
             )
             return self._end("rejected", self._review.reason)
+
+        # The seed's rule holds where the license moves: the partner record may have changed
+        # during the review (renewal runs checked it just now, when they started).
+        if data.license_year == 1 and workflow.patched(ISSUE_CHECK_PATCH):
+            self.set_stage("checking_partner")
+            if refusal := (await self._check_request()).refusal:
+                return await self._refuse(f"issue_check:{data.license_year}", refusal)
 
         license_id, expires_at = await self._issue()
         licenses = [*data.licenses, license_id]
@@ -210,6 +230,36 @@ class EvaluationLicense(ProcessWorkflow):
             )
         )
 
+    def idempotency_scope(self) -> str:
+        return self._scope or super().idempotency_scope()
+
+    async def _check_request(self) -> EvaluationCheck:
+        """The request against the partner record as it is now (status, type, identity)."""
+        form = self._require().form
+        check: EvaluationCheck = await call(
+            "check_evaluation_request",
+            form,
+            options=RECORD,
+            result_type=EvaluationCheck,
+            summary=f"check the request against partner {form.partner_id}",
+        )
+        return check
+
+    async def _refuse(self, step: str, refusal: str) -> EvaluationLicenseResult:
+        """The partner may not have the license (now): decided and, for a first request, the
+        contact told why; a renewal run stops."""
+        data = self._require()
+        await self.decide(step, "system", "refused", reason=refusal)
+        if data.license_year == 1:
+            await self.notify(
+                "request:refused",
+                [data.form.contact.email],
+                "evaluation_license_refused",
+                self._mail(reason=refusal),
+            )
+            return self._end("refused", refusal)
+        return self._end("stopped", refusal)
+
     async def _review_request(self) -> bool:
         now = workflow.now()
         reminder = await business_deadline(
@@ -243,7 +293,7 @@ class EvaluationLicense(ProcessWorkflow):
         issued = await call(
             "issue_license",
             LicenseRequest(
-                idempotency_key=f"{workflow_id}:license:{data.license_year}",
+                idempotency_key=f"{self.idempotency_scope()}:license:{data.license_year}",
                 workflow_id=workflow_id,
                 licensee=form.company,
                 customer=form.company,

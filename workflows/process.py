@@ -228,6 +228,12 @@ class ProcessWorkflow(ProcessState):
 
     # --- decisions and screening ------------------------------------------------------------
 
+    def idempotency_scope(self) -> str:
+        """What the idempotency keys of this process's emails and audit records start with:
+        the workflow id, as a business key runs once. A process whose key may run again (an
+        evaluation license asked for again after a refusal) narrows it to the run chain."""
+        return workflow.info().workflow_id
+
     async def decide(self, step: str, actor: str, decision: str, **detail: Any) -> None:
         """Note a decision in the history and keep it in the audit records (once)."""
         workflow_id = workflow.info().workflow_id
@@ -235,7 +241,7 @@ class ProcessWorkflow(ProcessState):
         await call(
             "record_decision",
             DecisionRecord(
-                idempotency_key=f"{workflow_id}:{step}:{decision}",
+                idempotency_key=f"{self.idempotency_scope()}:{step}:{decision}",
                 workflow_id=workflow_id,
                 step=step,
                 actor=actor,
@@ -306,10 +312,11 @@ class ProcessWorkflow(ProcessState):
     async def email(
         self, step: str, to: list[str], template: str, context: dict[str, Any], **extra: Any
     ) -> None:
-        """Send one process email; the (workflow id, step) pair is sent at most once."""
+        """Send one process email; the (workflow id, step) pair is sent at most once (per
+        `idempotency_scope`)."""
         workflow_id = workflow.info().workflow_id
         request = EmailRequest(
-            idempotency_key=f"{workflow_id}:{step}",
+            idempotency_key=f"{self.idempotency_scope()}:{step}",
             workflow_id=workflow_id,
             step=step,
             to=to,

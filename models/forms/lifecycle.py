@@ -146,7 +146,9 @@ DIRECTORY_LISTING_FORM = FormSpec(
 
 def _fresh_evaluation(example: dict[str, Any]) -> dict[str, Any]:
     # The business key is the partner: an evaluation license runs once per partner (renewed
-    # yearly). The example names the demo partner, which must be an active VAR or SI.
+    # yearly; asked again after a refusal or rejection). The example names the demo partner,
+    # which must be an active VAR or SI with this organisation name and a domain of the
+    # contact email (the var-application example's website).
     return example
 
 
@@ -166,7 +168,14 @@ EVALUATION_LICENSE_FORM = FormSpec(
         "A Value-Added Reseller's or System Integrator's request for the renewable one-year "
         "Enterprise evaluation license for up to 50 users: organisation name ending with "
         "[RESELLER], 'Where are you with Mattermost' = Other; starts EvaluationLicense "
-        "`eval-license-{partner_id}`."
+        "`eval-license-{partner_id}`. The request must match the partner record of "
+        "`partner_id` (an active VAR or SI): `organization_name` is its organisation name "
+        "(case, punctuation and legal forms such as GmbH, Ltd, Inc, LLC, S.A. aside) and "
+        "`contact.email` is at its domain (its registered contact email's or its website's, "
+        "or a subdomain), else 422 naming the field and why; the workflow checks the record "
+        "again when it starts and before it issues. A refused or rejected request may be sent "
+        "again (a new run); while a request runs, or once a license was issued, the same "
+        "request answers 200 and another one 409."
     ),
     model=EvaluationLicenseForm,
     build_workflow_id=lambda form: f"eval-license-{form.partner_id}",
@@ -177,6 +186,7 @@ EVALUATION_LICENSE_FORM = FormSpec(
     ),
     build_details=_evaluation_details,
     refresh_example=_fresh_evaluation,
+    reusable_after=("refused", "rejected"),
 )
 
 LIFECYCLE_FORMS = [

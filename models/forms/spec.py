@@ -58,6 +58,11 @@ class FormSpec:
     # The emails that ask for this form's input and so carry a proof token: a regular
     # expression matched against `<workflow id> <email step>`.
     proof_emails: str | None = None
+    # The outcomes (`outcome` of the workflow's result) that free the business key again:
+    # when the last run under the id completed with one of them, a new submission starts a
+    # new run (a refused evaluation license may be asked for again). Otherwise, and for a
+    # running process, the id is used: the same submission answers 200, another one 409.
+    reusable_after: tuple[str, ...] = ()
 
     @property
     def proof_purpose(self) -> str:

@@ -276,10 +276,10 @@ async def test_evaluation_form_prepare_checks_the_partner_records(
                 partner_id=partner_id,
                 program="mattermost",
                 partner_type="system_integrator",
-                company="Nordlicht",
+                company="Nordlicht IT-Systemhaus GmbH",
                 country="DE",
                 contact_name="Lena",
-                contact_email="lena@example.com",
+                contact_email="lena@nordlicht-it.example.com",
                 status="active",
                 at=datetime.now(UTC),
             )

@@ -1,5 +1,6 @@
-"""The deal-registration form's preparation at intake: only active VARs, one number per
-submission."""
+"""Form preparation at intake: a deal registration only for active VARs, one number per
+submission; an evaluation license only for the partner itself (organisation name, contact
+email domain)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,18 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.partners import PartnerActivities
+from models.applications import EVALUATION_EXAMPLE, EvaluationLicenseForm
 from models.deals import DealRegistrationForm
 from models.forms import FormRejected
 from models.forms.sales import DEAL_REGISTRATION_FORM
 from models.settings import Settings
-from starters.form_preparation import PREPARATIONS, prepare_deal_registration
+from starters.form_preparation import PREPARATIONS, prepare_deal_registration, prepare_evaluation
+from tests.factories import partner_record
 
 
 def seed(settings: Settings, partner_id: str, **changes: Any) -> None:
-    from models.contracts import PartnerRecord
-
-    data: dict[str, Any] = {
-        "partner_id": partner_id,
-        "program": "mattermost",
-        "partner_type": "value_added_reseller",
-        "company": "Nordlicht IT-Systemhaus GmbH",
-        "country": "DE",
-        "contact_name": "Lena Hoffmann",
-        "contact_email": "lena@nordlicht-it.example",
-        "status": "active",
-        "at": datetime.now(UTC),
-    }
     ActivityEnvironment().run(
-        PartnerActivities(settings).upsert_partner, PartnerRecord(**{**data, **changes})
+        PartnerActivities(settings).upsert_partner, partner_record(partner_id, **changes)
     )
 
 
@@ -97,3 +87,46 @@ def test_concurrent_submissions_through_prepare(settings: Settings) -> None:
 
 def test_the_deal_registration_form_is_prepared_at_intake() -> None:
     assert PREPARATIONS["deal-registration"] is prepare_deal_registration
+
+
+def evaluation(**changes: Any) -> EvaluationLicenseForm:
+    return EvaluationLicenseForm.model_validate(
+        {
+            **EVALUATION_EXAMPLE,
+            "partner_id": "p1",
+            "contact": {"name": "Lena", "email": "lena@nordlicht.de"},
+            **changes,
+        }
+    )
+
+
+def test_evaluation_request_must_be_the_partners_own(settings: Settings) -> None:
+    seed(settings, "p1", website="https://www.nordlicht.de", contact_email="lena@nordlicht.de")
+    with pytest.raises(FormRejected) as refused:
+        prepare_evaluation(evaluation(organization_name="Example Ltd [RESELLER]"), settings)
+    assert [e["field"] for e in refused.value.errors] == ["organization_name"]
+    assert (
+        "not the partner's organisation name on record (Nordlicht IT-Systemhaus GmbH)"
+        in (refused.value.errors[0]["message"])
+    )
+    with pytest.raises(FormRejected) as refused:
+        prepare_evaluation(evaluation(contact={"name": "M", "email": "m@example.org"}), settings)
+    assert refused.value.errors == [
+        {
+            "field": "contact.email",
+            "message": "the domain example.org is not one of the partner's domains (nordlicht.de)",
+        }
+    ]
+    matching = evaluation(
+        organization_name="NORDLICHT IT Systemhaus G.m.b.H. [RESELLER]",
+        contact={"name": "Jonas", "email": "jonas@sales.nordlicht.de"},
+    )
+    assert prepare_evaluation(matching, settings) is matching
+
+
+def test_evaluation_partner_checks_come_first(settings: Settings) -> None:
+    seed(settings, "p1", status="suspended")
+    with pytest.raises(FormRejected) as refused:
+        prepare_evaluation(evaluation(organization_name="Other Ltd [RESELLER]"), settings)
+    assert [e["field"] for e in refused.value.errors] == ["partner_id"]
+    assert PREPARATIONS["evaluation-license"] is prepare_evaluation

@@ -1,10 +1,12 @@
 """EvaluationLicense on the time-skipping server: non-partners refused, the review SLA
 (reminder day 2, escalation after day 3), the one-year 50-user license, renewal across three
-years with bounded history (continue-as-new), and the stop when the partner leaves."""
+years with bounded history (continue-as-new), and the stop when the partner leaves; a request
+that is not the partner's own refused when the run starts, a partner record changed during
+the review refusing the issue, and a request asked again after a refusal."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -14,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.database import session_scope
 from activities.partners import PartnerActivities
 from models.applications import EVALUATION_EXAMPLE, EvaluationLicenseForm, EvaluationLicenseInput
-from models.contracts import PartnerRecord
 from models.settings import Settings
-from models.tables import LicenseRow
+from models.tables import DecisionRow, LicenseRow
 from tests.eventually import eventually
+from tests.factories import partner_record
 from tests.workflows.harness import Harness, uid, workflow_harness
 
 
@@ -26,25 +28,16 @@ def partner(
 ) -> str:
     partner_id = f"nordlicht-{uid()}"
     PartnerActivities(settings).upsert_partner(
-        PartnerRecord(
-            partner_id=partner_id,
-            program="mattermost",
-            partner_type=partner_type,
-            company="Nordlicht IT",
-            country="DE",
-            contact_name="Lena",
-            contact_email="lena@example.com",
-            status=status,
-            discount_percent=20,
-            at=datetime.now(UTC),
-        )  # type: ignore[arg-type]
+        partner_record(partner_id, partner_type=partner_type, status=status)
     )
     return partner_id
 
 
-def request(partner_id: str) -> EvaluationLicenseInput:
+def request(partner_id: str, **changes: Any) -> EvaluationLicenseInput:
     return EvaluationLicenseInput(
-        form=EvaluationLicenseForm.model_validate({**EVALUATION_EXAMPLE, "partner_id": partner_id})
+        form=EvaluationLicenseForm.model_validate(
+            {**EVALUATION_EXAMPLE, "partner_id": partner_id, **changes}
+        )
     )
 
 
@@ -190,3 +183,62 @@ async def test_license_expires_without_renewal_and_stops_when_the_partner_leaves
         )
         result = await leaving.result()
         assert result["outcome"] == "partner_left" and len(result["licenses"]) == 1
+
+
+async def test_partner_record_changed_during_the_review_refuses_the_issue(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with workflow_harness(time_skipping_env, settings) as h:
+        partner_id = partner(settings)
+        handle = await start(h, partner_id)
+        await h.task(handle, "review_evaluation_license")
+        # The partner's records move to another domain while the license desk reviews.
+        PartnerActivities(settings).upsert_partner(
+            partner_record(
+                partner_id, website="https://www.nordlicht.de", contact_email="it@nordlicht.de"
+            )
+        )
+        await h.complete(handle, "review_evaluation_license")  # approved
+        result = await handle.result()
+        reason = (
+            "contact.email: the domain nordlicht-it.example.com is not one of the partner's "
+            "domains (nordlicht.de)"
+        )
+        assert (result["outcome"], result["reason"], result["licenses"]) == ("refused", reason, [])
+        history = (await handle.query("status"))["history"]
+        assert [
+            (e["step"], e["event"]) for e in history if e["step"] != "review_evaluation_license"
+        ] == [("issue_check:1", "refused")]
+        assert history[-1]["detail"]["reason"] == reason
+        assert licenses(settings, handle.id) == []
+        assert h.email_steps(handle.id)[-1] == "request:refused"
+
+
+async def test_a_request_not_the_partners_own_is_refused_and_may_be_asked_again(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with workflow_harness(time_skipping_env, settings) as h:
+        partner_id = partner(settings)
+        # Started without the intake (e.g. from the Temporal UI): the run checks it itself.
+        stranger = request(
+            partner_id,
+            organization_name="Example Ltd [RESELLER]",
+            contact={"name": "Mallory", "email": "mallory@example.org"},
+        )
+        workflow_id = f"eval-license-{partner_id}"
+        first = await h.start("EvaluationLicense", stranger, workflow_id)
+        result = await first.result()
+        assert result["outcome"] == "refused"
+        assert result["reason"].startswith(
+            "organization_name: 'Example Ltd' is not the partner's organisation name on record"
+        ) and result["reason"].endswith(
+            "contact.email: the domain example.org is not one of the partner's domains "
+            "(nordlicht-it.example.com)"
+        )
+        # Asked again under the same id: a new run, whose effects are not taken for the
+        # first one's (the refusal is emailed and audited again).
+        second = await h.start("EvaluationLicense", stranger, workflow_id)
+        assert second.result_run_id != first.result_run_id
+        assert (await second.result())["outcome"] == "refused"
+        assert h.email_steps(workflow_id) == ["request:refused", "request:refused"]
+        assert len(h.rows(DecisionRow, workflow_id, step="partner_check:1")) == 2
