@@ -43,7 +43,14 @@ from starters.web.operators import (
     sign_session,
     verify_password,
 )
-from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, same_origin, templates
+from starters.web.pages import (
+    INTERNAL_PAGE_HEADERS,
+    PAGE_HEADERS,
+    FormTooLarge,
+    read_form,
+    same_origin,
+    templates,
+)
 from starters.web.proxies import client_address
 
 LOGIN_CSRF_COOKIE = "partnerflow_login_csrf"
@@ -52,6 +59,7 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
 
 log = logging.getLogger(__name__)
+LOGIN_MAX_BYTES = 8 * 1024  # a name, a password, a CSRF token and where to go next
 router = APIRouter()
 
 
@@ -180,7 +188,10 @@ async def login_page(
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request, settings: SettingsDep) -> Response:
     """Check the name and password; on success set the session cookie and go to `next`."""
-    data = await request.form()
+    try:
+        data = await read_form(request, LOGIN_MAX_BYTES, max_fields=10)
+    except FormTooLarge as exc:
+        return PlainTextResponse(f"sign-in form refused: {exc}", status_code=413)
     next_url = safe_next(str(data.get("next") or ""))
     name = str(data.get("name") or "").strip()[:64]
     password = str(data.get("password") or "")

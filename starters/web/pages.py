@@ -13,6 +13,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
+from starlette.types import Message
 
 from models.links import LinkClaims, LinkError, read_token
 from models.settings import Settings
@@ -102,6 +105,36 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | No
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class FormTooLarge(Exception):
+    """The posted form exceeds its limit (answer 413)."""
+
+
+async def read_form(
+    request: Request, limit: int = MAX_BODY_BYTES, *, max_fields: int = 50, max_files: int = 0
+) -> FormData:
+    """The posted form (urlencoded or multipart), read up to `limit` bytes and parsed with
+    caps on fields, files and part size: `FormTooLarge` past `limit`; too many fields or
+    files, or a malformed multipart body, is Starlette's 400 naming the problem."""
+    raw = await read_body(request, limit)
+    if raw is None:
+        raise FormTooLarge(f"the form is larger than {limit} bytes")
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        return await Request(request.scope, replay).form(
+            max_fields=max_fields, max_files=max_files, max_part_size=limit
+        )
+    except MultiPartException as exc:
+        raise FormTooLarge(str(exc)) from None
 
 
 def same_origin(request: Request, settings: Settings) -> bool:

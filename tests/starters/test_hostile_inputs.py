@@ -217,3 +217,18 @@ async def test_signing_out_ends_the_session_on_every_replica(settings: Settings)
             page = await web.get("/login", headers=stolen)
             assert "<strong>anna</strong>" not in page.text
         assert (await second.get("/tasks.json", headers=stolen)).status_code == 401
+
+
+async def test_the_sign_in_form_is_read_only_up_to_its_limit(web: httpx.AsyncClient) -> None:
+    huge = await web.post(
+        "/login",
+        content=b"name=anna&password=" + b"x" * 100_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 413 and "larger than" in huge.text
+    many = await web.post(
+        "/login",
+        content="&".join(f"f{i}=1" for i in range(100)).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert many.status_code == 400 and "too many fields" in many.text.lower()
