@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", alias="PARTNERFLOW_WEB_HOST")
     web_port: int = Field(default=8000, alias="PARTNERFLOW_WEB_PORT")
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    # Other host names the web service answers to when public (internal health checks, say);
+    # PUBLIC_BASE_URL's host and loopback names are always allowed. Comma-separated.
+    allowed_hosts: str = Field(default="", alias="PARTNERFLOW_ALLOWED_HOSTS")
     webhook_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_WEBHOOK_SECRET")
     link_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_LINK_SECRET")
     # signs the proof tokens of forms only internal systems may send (deal-purchased-online)
@@ -177,13 +180,20 @@ class Settings(BaseSettings):
         until = self.webhook_v1_until
         return until is not None and datetime.fromtimestamp(now, UTC).date() <= until
 
+    def trusted_hosts(self) -> list[str] | None:
+        """The Host headers a public service answers (None: a local service, any host)."""
+        host = (urlsplit(self.public_base_url).hostname or "").lower()
+        if host == "localhost" or _is_loopback(host):
+            return None
+        extra = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        return [host, "localhost", "127.0.0.1", "[::1]", *extra]
+
     def missing_production_secrets(self) -> list[str]:
         """The signing secrets that are unset while the service is public (its
         `PUBLIC_BASE_URL` is not a loopback address). Unset, each would be a dev value made
         up on this host: other replicas would not accept its links and sessions, and it
         would live in a file beside the data. Empty for a local stack."""
-        host = (urlsplit(self.public_base_url).hostname or "").lower()
-        if host == "localhost" or _is_loopback(host):
+        if self.trusted_hosts() is None:
             return []
         names = {
             "webhook_secret": "PARTNERFLOW_WEBHOOK_SECRET",

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 
 from models.settings import Settings, get_settings
@@ -93,6 +94,8 @@ def create_app(
     app.add_exception_handler(LoginRequired, auth.login_required_handler)
     for router in ROUTERS:
         app.include_router(router)
+    if (hosts := settings.trusted_hosts()) is not None:  # links and feeds never name a forged host
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     return app
 
 

@@ -218,7 +218,7 @@ async def partner_directory_json(request: Request, settings: SettingsDep) -> JSO
     logo URL, and the territory of Value-Added Resellers."""
     country, program = _filters(request)
     listings = await asyncio.to_thread(list_listings, settings, country, program)
-    base = str(request.base_url).rstrip("/")
+    base = settings.public_base_url.rstrip("/")  # never the Host header: the feed is cached
     return JSONResponse(
         [
             {

@@ -11,7 +11,9 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from activities.database import session_scope
 from models.settings import Settings
+from models.tables import DirectoryListingRow
 from starters.intake import SIGNATURE_HEADER, sign
 from starters.web.app import create_app
 from starters.web.auth import LOGIN_CSRF_COOKIE
@@ -232,3 +234,37 @@ async def test_the_sign_in_form_is_read_only_up_to_its_limit(web: httpx.AsyncCli
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert many.status_code == 400 and "too many fields" in many.text.lower()
+
+
+async def test_a_public_service_answers_only_its_hosts_and_links_to_its_public_url(
+    settings: Settings,
+) -> None:
+    public = settings.model_copy(
+        update={
+            "public_base_url": "https://partners.example.com",
+            "session_secret": SecretStr("s"),
+            "internal_secret": SecretStr("i"),
+            "allowed_hosts": "web.internal",
+        }
+    )
+    with session_scope(public.resolved_database_url) as db:
+        db.add(
+            DirectoryListingRow(
+                partner_id="nordlicht", workflow_id="directory-nordlicht", program="mattermost",
+                partner_type="var", name="Nordlicht IT", description="Mattermost in the north",
+                city="Kiel", country="DE", website="https://nordlicht.example",
+                logo_id="0" * 32, logo_content_type="image/png",
+            )
+        )  # fmt: skip
+    app = create_app(public, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+        forged = await web.get("/partners.json", headers={"Host": "evil.example"})
+        assert forged.status_code == 400
+        for host in ("partners.example.com", "web.internal", "localhost"):
+            page = await web.get("/webhooks/forms", headers={"Host": host})
+            assert page.status_code == 200, host
+        feed = await web.get("/partners.json", headers={"Host": "web.internal"})
+        assert feed.status_code == 200
+        [entry] = feed.json()
+        assert entry["logo_url"] == f"https://partners.example.com/partners/logos/{'0' * 32}"
