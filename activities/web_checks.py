@@ -1,15 +1,19 @@
 """Partner website checks: does the partner's website name Rocket.Chat?
 
 The page is fetched with httpx under strict limits: a timeout per request, a cap on the
-bytes read, only http(s), and redirects followed only within the same site (the same host,
-`www.` or not; http → https allowed) up to a limit. A site that cannot be checked is a
+bytes read, only http(s), only hosts that resolve to public addresses (never the internal
+network, loopback or the cloud metadata address: checked before every request, redirects
+included), and redirects followed only within the same site (the same host, `www.` or not;
+http → https allowed) up to a limit. A site that cannot be checked is a
 result (`ok=False` with the reason), not an error: the workflow opens a follow-up task.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
+import socket
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -31,6 +35,21 @@ def _text(body: bytes, encoding: str | None) -> str:
     text = body.decode(encoding or "utf-8", errors="replace")
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
     return html.unescape(text)
+
+
+def unreachable_address(host: str, port: int) -> str | None:
+    """Why `host` must not be fetched (it resolves to an address that is not public: private,
+    loopback, link-local such as cloud metadata, reserved, multicast), or None. Every
+    address it resolves to counts. A name that does not resolve is left to the fetch."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return f"{host} resolves to {address}, which is not a public address: not fetched"
+    return None
 
 
 def check_website(
@@ -55,6 +74,20 @@ def check_website(
         headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"},
     ) as client:
         while True:
+            parts = urlsplit(url)
+            refusal = None
+            if not settings.web_check_private_networks:
+                default_port = 443 if parts.scheme == "https" else 80
+                refusal = unreachable_address(parts.hostname or "", parts.port or default_port)
+            if refusal:
+                return WebCheckResult(
+                    url=request.url,
+                    final_url=url,
+                    ok=False,
+                    redirects=redirects,
+                    reason=refusal,
+                    checked_at=now,
+                )
             try:
                 with client.stream("GET", url) as response:
                     if response.is_redirect:

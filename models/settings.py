@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     web_check_timeout_seconds: float = Field(default=10.0, alias="WEB_CHECK_TIMEOUT_SECONDS")
     web_check_max_bytes: int = Field(default=2_000_000, alias="WEB_CHECK_MAX_BYTES")
     web_check_max_redirects: int = Field(default=5, alias="WEB_CHECK_MAX_REDIRECTS")
+    # Fetch sites that resolve to private, loopback or link-local addresses: never in
+    # production (a partner's URL must not reach the internal network); tests' local sites.
+    web_check_private_networks: bool = Field(default=False, alias="WEB_CHECK_PRIVATE_NETWORKS")
 
     @property
     def resolved_database_url(self) -> str:

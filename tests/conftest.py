@@ -71,6 +71,7 @@ def _test_settings(data: Path, database_url: str, template: Path | None = None) 
         DATABASE_URL=database_url,
         PARTNERFLOW_WEBHOOK_SECRET="test-webhook-secret",
         PARTNERFLOW_LINK_SECRET="test-link-secret",
+        WEB_CHECK_PRIVATE_NETWORKS=True,  # partners' test websites run on loopback
         _env_file=None,
     )
     if template is None:  # a copy of the migrated template needs no migration

@@ -10,7 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from activities.web_checks import WebCheckActivities, WebCheckRequest, check_website
+from activities.web_checks import (
+    WebCheckActivities,
+    WebCheckRequest,
+    check_website,
+    unreachable_address,
+)
 from models.settings import Settings
 
 PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
@@ -128,3 +133,26 @@ def test_timeout_and_errors_are_results(limited: Settings, site: str) -> None:
     closed = check(limited, "http://127.0.0.1:9/")
     assert not closed.ok and "could not fetch" in (closed.reason or "")
     assert "only http" in (check(limited, "ftp://example.com/").reason or "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/partners",
+        "http://localhost/partners",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://10.0.0.8/",
+        "http://[::1]/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_private_and_internal_addresses_are_never_fetched(settings: Settings, url: str) -> None:
+    production = settings.model_copy(update={"web_check_private_networks": False})
+    assert Settings(_env_file=None).web_check_private_networks is False  # the default
+    result = check(production, url)
+    assert not result.ok and result.status_code is None and result.bytes_read == 0
+    assert "not a public address: not fetched" in (result.reason or "")
+
+
+def test_a_public_host_is_not_refused_for_its_address() -> None:
+    assert unreachable_address("93.184.215.14", 80) is None

@@ -45,6 +45,7 @@ def stack_settings(
         "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "PARTNERFLOW_WEBHOOK_SECRET": "e2e-webhook-secret",
         "PARTNERFLOW_LINK_SECRET": "e2e-link-secret",
+        "WEB_CHECK_PRIVATE_NETWORKS": "true",  # partners' test websites run on loopback
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
