@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -59,6 +60,19 @@ def check_website(
     e.g. a logo's alt text or a link to rocket.chat count)."""
     now = datetime.now(UTC)
     url = request.url
+    redirects = 0
+
+    def failed(reason: str, **seen: Any) -> WebCheckResult:
+        """The site could not be checked: a result with the reason and what was seen."""
+        return WebCheckResult(
+            url=request.url,
+            final_url=url,
+            ok=False,
+            reason=reason,
+            checked_at=now,
+            **{"redirects": redirects, **seen},
+        )
+
     start = urlsplit(url)
     if start.scheme not in ("http", "https") or not start.hostname:
         return WebCheckResult(
@@ -66,7 +80,6 @@ def check_website(
         )
     site = _site(start.hostname)
     timeout = httpx.Timeout(settings.web_check_timeout_seconds)
-    redirects = 0
     with httpx.Client(
         timeout=timeout,
         follow_redirects=False,
@@ -75,45 +88,27 @@ def check_website(
     ) as client:
         while True:
             parts = urlsplit(url)
-            refusal = None
             if not settings.web_check_private_networks:
                 default_port = 443 if parts.scheme == "https" else 80
                 refusal = unreachable_address(parts.hostname or "", parts.port or default_port)
-            if refusal:
-                return WebCheckResult(
-                    url=request.url,
-                    final_url=url,
-                    ok=False,
-                    redirects=redirects,
-                    reason=refusal,
-                    checked_at=now,
-                )
+                if refusal:
+                    return failed(refusal)
             try:
                 with client.stream("GET", url) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
                         parts = urlsplit(target)
                         if parts.scheme not in ("http", "https") or _site(parts.hostname) != site:
-                            return WebCheckResult(
-                                url=request.url,
-                                final_url=url,
-                                ok=False,
+                            return failed(
+                                f"redirects off the site to {target}",
                                 status_code=response.status_code,
-                                redirects=redirects,
-                                reason=f"redirects off the site to {target}",
-                                checked_at=now,
+                            )
+                        if redirects + 1 > settings.web_check_max_redirects:
+                            return failed(
+                                f"more than {settings.web_check_max_redirects} redirects",
+                                status_code=response.status_code,
                             )
                         redirects += 1
-                        if redirects > settings.web_check_max_redirects:
-                            return WebCheckResult(
-                                url=request.url,
-                                final_url=url,
-                                ok=False,
-                                status_code=response.status_code,
-                                redirects=redirects - 1,
-                                reason=f"more than {settings.web_check_max_redirects} redirects",
-                                checked_at=now,
-                            )
                         url = target
                         continue
                     body = bytearray()
@@ -127,35 +122,12 @@ def check_website(
                     status = response.status_code
                     encoding = response.encoding
             except httpx.TimeoutException:
-                return WebCheckResult(
-                    url=request.url,
-                    final_url=url,
-                    ok=False,
-                    redirects=redirects,
-                    reason=f"timed out after {settings.web_check_timeout_seconds:g} s",
-                    checked_at=now,
-                )
+                return failed(f"timed out after {settings.web_check_timeout_seconds:g} s")
             except httpx.HTTPError as exc:
-                return WebCheckResult(
-                    url=request.url,
-                    final_url=url,
-                    ok=False,
-                    redirects=redirects,
-                    reason=f"could not fetch: {type(exc).__name__}: {exc}"[:500],
-                    checked_at=now,
-                )
+                return failed(f"could not fetch: {type(exc).__name__}: {exc}"[:500])
             break
     if status >= 400:
-        return WebCheckResult(
-            url=request.url,
-            final_url=url,
-            ok=False,
-            status_code=status,
-            redirects=redirects,
-            bytes_read=len(body),
-            reason=f"HTTP {status}",
-            checked_at=now,
-        )
+        return failed(f"HTTP {status}", status_code=status, bytes_read=len(body))
     text = _text(bytes(body), encoding).lower()
     mentions = any(term.lower() in text for term in request.terms)
     return WebCheckResult(
