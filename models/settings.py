@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     sendgrid_webhook_public_key: str | None = Field(
         default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
     )
+    # how long the accept, sign and listing pages wait for a worker to take a person's answer
+    # (its Workflow Update) before they send it as a signal, kept until a worker runs it
+    page_wait_seconds: float = Field(default=4.0, gt=0, alias="PARTNERFLOW_PAGE_WAIT_SECONDS")
 
     # --- operators (login for internal pages and the codec server) ---------
     # "password": operators from PARTNERFLOW_OPERATORS ("name:pbkdf2_sha256$...;name2:..."),

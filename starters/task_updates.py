@@ -12,7 +12,9 @@ accept, sign and listing pages, so they all give the same answer.
   validator's message and `problems` the bad fields (`[{"field", "message"}]`), from the
   failure's `cause.message` and `cause.details[0]`.
 - `unanswered`: no worker took the update within `wait` (it was not accepted, so nothing was
-  recorded). Pages then fall back to the task's signal, which Temporal keeps durably until a
+  recorded). `wait` bounds the whole call to acceptance: the SDK asks again whenever the
+  server answers "admitted, not accepted yet" before the RPC's timeout, each time with the
+  whole timeout. Pages then fall back to the task's signal, which Temporal keeps durably until a
   worker runs it; should the update still be delivered later, the validator refuses the
   second copy (the task is decided), so the input applies once.
 - `failed`: Temporal refused the call (unknown workflow, closed workflow, unreachable).
@@ -20,6 +22,7 @@ accept, sign and listing pages, so they all give the same answer.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -78,15 +81,16 @@ async def complete_task(
     never raises for the outcomes above."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        update = await handle.start_update(
-            handler,
-            payload,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            result_type=TaskResult,
-            rpc_timeout=wait,
-        )
+        async with asyncio.timeout(wait.total_seconds()):
+            update = await handle.start_update(
+                handler,
+                payload,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=TaskResult,
+                rpc_timeout=wait,
+            )
         result = await update.result()
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         return UpdateOutcome(
             "unanswered",
             f"no worker answered within {wait.total_seconds():g} s: the update was not "

@@ -54,6 +54,17 @@ def _sandbox_validates_each_workflow_once() -> Iterator[None]:
     SandboxedWorkflowRunner.prepare_workflow = original  # type: ignore[method-assign]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pages_wait_for_a_slow_worker() -> Iterator[None]:
+    """The accept, sign and listing pages wait `PARTNERFLOW_PAGE_WAIT_SECONDS` (4 s) for a
+    worker to take an answer, then fall back to the signal and say "recorded". A test's
+    worker is there unless the test stops it, so the settings tests build wait 30 s: a loaded
+    machine must not turn an answer into the fallback. The fallback's tests set 1 s."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PARTNERFLOW_PAGE_WAIT_SECONDS", "30")
+        yield
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file, copied for each test (migrating costs ~0.1 s a test)."""

@@ -2,43 +2,49 @@
 checked with Pillow) and the public directory (`/partners`, filters by country and
 program, VAR territory shown), its JSON feed (`/partners.json`) and the logos.
 
-The submission page validates the fields and the logo, stores the logo, and signals
-`submit_listing` to `directory-{partner_id}` (the workflow validates again and records a
-rejection if it does not fit its current step). Works without JavaScript.
+The submission page validates the fields and the logo, stores the logo, and sends
+`submit_listing` to `directory-{partner_id}` as a Workflow Update: the workflow validates
+again, and the page shows "received" or the reason it was refused at once; with no worker
+answering in time, the listing goes as the signal and the page says it is recorded
+(`pages.submit_answer`). Works without JavaScript.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
-from temporalio.client import WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from activities.directory import LogoError, get_logo, list_listings, store_logo
 from models.applications import COUNTRY_NAMES
 from models.directory import EXAMPLE_LOGO_BYTES, EXAMPLE_LOGO_ID, ListingFields, ListingSubmission
 from models.links import LinkClaims
 from models.tasks import WorkflowStatus
-from starters.intake import RPC_TIMEOUT
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import (
     PAGE_HEADERS,
+    Answer,
+    AnswerForm,
     PageError,
     busy,
+    describe,
     message,
-    not_recorded,
+    query_limit,
     read_link,
+    submit_answer,
+    submits,
     templates,
+    unknown_workflow,
 )
+from workflows.search_attributes import PARTNER_ID
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 PURPOSE = "directory_listing"
 PROGRAMS = {
@@ -53,23 +59,41 @@ PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
 
 @dataclass(frozen=True)
 class ListingProcess:
-    """The directory listing behind a listing link, and its workflow's status."""
+    """The directory listing behind a listing link, and its workflow's status. `answered`
+    is False (status None; the partner id from the workflow's search attribute) when its
+    worker did not answer the page's query in time (the POST only: the listing then goes
+    by signal)."""
 
     claims: LinkClaims
-    status: WorkflowStatus
+    client: Client
+    status: WorkflowStatus | None
+    partner_id: str
+    answered: bool = True
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        return self.status.facts if self.status is not None else {}
 
     @property
     def accepting(self) -> bool:
-        """Whether the partner may submit now (asked to, or published and not in review)."""
+        """Whether the partner may submit now (asked to, or published and not in review);
+        True when the state is not known."""
+        if self.status is None:
+            return True
         pending = {t.task for t in self.status.pending_tasks}
         return "submit_listing" in pending or (
             self.status.stage == "published" and "review_listing" not in pending
         )
 
 
-async def load_listing(token: str, settings: SettingsDep, temporal: TemporalDep) -> ListingProcess:
+async def load_listing(
+    token: str, request: Request, settings: SettingsDep, temporal: TemporalDep
+) -> ListingProcess:
     """The link's listing process; a friendly page (`PageError`) when the link or the
-    process is not usable: expired 410, invalid 403, unknown 404, removed 410, busy 503."""
+    process is not usable: expired 410, invalid 403, unknown 404, removed 410, busy 503. For
+    the POST (`submitting`), the query waits the page's wait at most, and a running process
+    whose worker does not answer in time gives `answered=False`."""
+    submitting = submits(request)
     claims = read_link(
         settings,
         token,
@@ -77,23 +101,45 @@ async def load_listing(token: str, settings: SettingsDep, temporal: TemporalDep)
         expired="The link to submit your listing has expired. "
         "Please ask your partner manager for a new one.",
     )
+    limit = query_limit(settings, submitting=submitting)
     try:
         client = await temporal.client()
         handle = client.get_workflow_handle(claims.workflow_id)
-        status = await handle.query("status", result_type=WorkflowStatus, rpc_timeout=RPC_TIMEOUT)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise PageError(
-                404, "Listing not found", "We could not find this partner listing."
-            ) from exc
+        async with asyncio.timeout(limit.total_seconds()):
+            status = await handle.query("status", result_type=WorkflowStatus, rpc_timeout=limit)
+    except (RPCError, TimeoutError) as exc:
+        if unknown_workflow(exc):
+            raise _missing() from exc
+        if submitting:
+            return await _unanswered(client, claims)
         raise busy() from exc
     except (WorkflowQueryFailedError, TemporalUnavailable) as exc:
         raise busy() from exc
     if status.stage == "removed":
-        raise PageError(
-            410, "No longer open", "This partner listing was removed from the directory."
-        )
-    return ListingProcess(claims, status)
+        raise _removed()
+    return ListingProcess(claims, client, status, str(status.facts.get("partner_id")))
+
+
+async def _unanswered(client: Client, claims: LinkClaims) -> ListingProcess:
+    """The listing process when its worker did not answer the query in time: running, the
+    partner id from its search attribute; a friendly page otherwise."""
+    description = await describe(client, claims.workflow_id)
+    if description is None:
+        raise _missing()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise _removed()
+    partner_id = description.typed_search_attributes.get(PARTNER_ID)
+    if not partner_id:
+        raise busy()
+    return ListingProcess(claims, client, None, partner_id, answered=False)
+
+
+def _missing() -> PageError:
+    return PageError(404, "Listing not found", "We could not find this partner listing.")
+
+
+def _removed() -> PageError:
+    return PageError(410, "No longer open", "This partner listing was removed from the directory.")
 
 
 Listing = Annotated[ListingProcess, Depends(load_listing)]
@@ -110,18 +156,16 @@ async def listing_page(request: Request, listing: Listing) -> Response:
             "We received your listing and a reviewer is checking it. We will email you when "
             "it is published or if changes are needed.",
         )
-    return _page(request, listing.status, _initial_values(listing.status), {})
+    return _page(request, listing.facts, _initial_values(listing.facts), {})
 
 
 @router.post("/listing/{token}", response_class=HTMLResponse)
 async def listing_submit(
-    token: str,
-    request: Request,
-    listing: Listing,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    token: str, request: Request, listing: Listing, settings: SettingsDep
 ) -> Response:
-    """The listing form's POST (multipart): check the fields and the logo, signal, 303."""
+    """The listing form's POST (multipart): check the fields and the logo, then the
+    `submit_listing` update (or, with no worker answering, the signal): see
+    `pages.submit_answer`."""
     if not listing.accepting:
         return message(
             request,
@@ -153,22 +197,28 @@ async def listing_submit(
     except LogoError as exc:
         errors["logo"] = f"Logo: {exc}"
     if errors or fields is None or logo is None:
-        return _page(request, listing.status, values, errors, status_code=400)
-    partner_id = str(listing.status.facts.get("partner_id"))
+        return _page(request, listing.facts, values, errors, status_code=400)
     submission = ListingSubmission.model_validate(
-        {**fields.model_dump(), "partner_id": partner_id, "logo": logo.model_dump()}
+        {**fields.model_dump(), "partner_id": listing.partner_id, "logo": logo.model_dump()}
     )
-    workflow_id = listing.claims.workflow_id
-    try:
-        client = await temporal.client()
-        await client.get_workflow_handle(workflow_id).signal(
-            "submit_listing", submission.model_dump(mode="json"), rpc_timeout=RPC_TIMEOUT
-        )
-    except Exception as exc:
-        log.warning("submit_listing signal to %s failed: %s", workflow_id, exc)
-        return not_recorded(request, "listing")
-    return RedirectResponse(
-        str(request.url_for("listing_done", token=token)), status_code=303, headers=PAGE_HEADERS
+    return await submit_answer(
+        request,
+        listing.client,
+        Answer(
+            listing.claims.workflow_id,
+            "submit_listing",
+            submission.model_dump(mode="json"),
+            "listing",
+        ),
+        settings=settings,
+        done_url=str(request.url_for("listing_done", token=token)),
+        form=AnswerForm(
+            (*FIELDS, "logo"),
+            lambda errors, status_code: _page(request, listing.facts, values, errors, status_code),
+        ),
+        missing=_missing(),
+        closed=_removed(),
+        answered=listing.answered,
     )
 
 
@@ -265,19 +315,18 @@ def _filters(request: Request) -> tuple[str | None, str | None]:
     return country, program
 
 
-def _initial_values(status: WorkflowStatus) -> dict[str, Any]:
-    listing = status.facts.get("listing") or status.facts.get("submitted_listing") or {}
+def _initial_values(facts: dict[str, Any]) -> dict[str, Any]:
+    listing = facts.get("listing") or facts.get("submitted_listing") or {}
     return {field: listing.get(field) or "" for field in FIELDS}
 
 
 def _page(
     request: Request,
-    status: WorkflowStatus,
+    facts: dict[str, Any],
     values: dict[str, Any],
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    facts = status.facts
     vars_territory = facts.get("partner_type") == "value_added_reseller"
     context = {
         "company": facts.get("company", ""),

@@ -1,7 +1,8 @@
 """The end customer's accept page, against a stub `OrderFulfillment` workflow.
 
 The stub answers `status` / `pending_tasks` like the real workflow and records every
-`accept_terms` signal, so the page is tested without the real process.
+`accept_terms` it receives (the page sends the update; the signal stays for machines), so
+the page is tested without the real process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from models.links import make_token
@@ -62,6 +64,22 @@ class StubOrderFulfillment:
     @workflow.signal(name="accept_terms")
     def accept_terms(self, acceptance: dict) -> None:
         self._received.append(acceptance)
+
+    @workflow.update(name="accept_terms")
+    def accept_terms_update(self, acceptance: dict) -> dict[str, Any]:
+        self._received.append(acceptance)
+        return {
+            "workflow_id": workflow.info().workflow_id,
+            "handler": "accept_terms",
+            "decision": "accept_terms",
+            "stage": "accepted",
+        }
+
+    @accept_terms_update.validator
+    def validate_accept_terms(self, acceptance: dict) -> None:
+        if self._received:
+            problems = [{"field": "", "message": "accept_terms is not pending"}]
+            raise ApplicationError("accept_terms rejected: accept_terms is not pending", problems)
 
     @workflow.query
     def received(self) -> list[dict[str, Any]]:

@@ -41,6 +41,10 @@ CONTEXT = {
 
 @workflow.defn(name="SignOnce")
 class SignOnce(AgreementWorkflow):
+    # listed like every process lists its tasks, so `sign_agreement` is an update too (the
+    # sign page sends the update)
+    human_tasks = (*AgreementWorkflow.human_tasks, SIGN)
+
     @workflow.run
     async def run(self, _: Any = None) -> dict[str, Any]:
         signed = await self.collect_signature(
