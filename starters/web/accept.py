@@ -35,6 +35,7 @@ from starters.web.pages import (
     describe,
     friendly_errors,
     message,
+    page_form,
     query_limit,
     read_link,
     submit_answer,
@@ -42,6 +43,7 @@ from starters.web.pages import (
     templates,
     unknown_workflow,
 )
+from starters.web.proxies import client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/accept")
@@ -136,14 +138,14 @@ async def accept_submit(
     done_url = str(request.url_for("accept_done", token=token))
     if order.answered and order.pending is None:  # already accepted (double submit) or closed
         return RedirectResponse(done_url, status_code=303, headers=PAGE_HEADERS)
-    form = await request.form()
+    form = await page_form(request)
     values = {key: str(form.get(key) or "").strip() for key in ("name", "title", "email")}
     try:
         acceptance = TermsAcceptance.model_validate(
             {
                 **values,
                 "agreed": agreed(form.get("agreed")),
-                "ip": request.client.host if request.client else None,
+                "ip": client_address(request, settings),
                 "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
                 "via": "page",
             }

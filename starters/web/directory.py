@@ -24,7 +24,13 @@ from temporalio.service import RPCError
 
 from activities.directory import LogoError, get_logo, list_listings, store_logo
 from models.applications import COUNTRY_NAMES
-from models.directory import EXAMPLE_LOGO_BYTES, EXAMPLE_LOGO_ID, ListingFields, ListingSubmission
+from models.directory import (
+    EXAMPLE_LOGO_BYTES,
+    EXAMPLE_LOGO_ID,
+    MAX_LOGO_BYTES,
+    ListingFields,
+    ListingSubmission,
+)
 from models.links import LinkClaims
 from models.tasks import WorkflowStatus
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
@@ -36,6 +42,7 @@ from starters.web.pages import (
     busy,
     describe,
     message,
+    page_form,
     query_limit,
     read_link,
     submit_answer,
@@ -174,7 +181,7 @@ async def listing_submit(
             "A submission of your listing is already being reviewed. "
             "Please wait for the reviewer's answer.",
         )
-    form = await request.form()
+    form = await page_form(request, MAX_LOGO_BYTES + 64 * 1024, max_files=1)
     values = {field: str(form.get(field) or "").strip() for field in FIELDS}
     errors: dict[str, str] = {}
     try:

@@ -288,6 +288,19 @@ async def read_form(
         raise FormTooLarge(str(exc)) from None
 
 
+PAGE_FORM_BYTES = 16 * 1024  # the accept and sign forms: names, a title, an email, a hash
+
+
+async def page_form(
+    request: Request, limit: int = PAGE_FORM_BYTES, *, max_files: int = 0
+) -> FormData:
+    """A person's form post, bounded (`read_form`); past the limit a friendly 413 page."""
+    try:
+        return await read_form(request, limit, max_fields=30, max_files=max_files)
+    except FormTooLarge as exc:
+        raise PageError(413, "The form is too large", f"Nothing was recorded: {exc}.") from None
+
+
 def same_origin(request: Request, settings: Settings) -> bool:
     """An Origin (or, without it, Referer) header, when sent, names this site."""
     origin = request.headers.get("origin") or request.headers.get("referer")

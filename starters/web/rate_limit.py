@@ -1,9 +1,10 @@
 """Per-source rate limiting of the form webhooks: an in-memory token bucket per client address.
 
 Each source may send `per_minute` requests in a burst, and one more every `60 / per_minute`
-seconds after that (0 = unlimited). The key is the TCP peer (`request.client.host`):
-`X-Forwarded-For` is not trusted. Buckets live in the process, so each web-service replica
-limits on its own; idle buckets are forgotten.
+seconds after that (0 = unlimited). The key is the client's address: the TCP peer, or behind
+the trusted proxy its `X-Forwarded-For` (`starters.web.proxies`; a client's own header is not
+believed). Buckets live in the process, so each web-service replica limits on its own; idle
+buckets are forgotten.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+
+from starters.web.proxies import client_address
 
 
 @dataclass
@@ -75,8 +78,9 @@ class RateLimiter:
 
 
 def client_key(request: Request) -> str:
-    """The source of a request: the TCP peer address (no proxy headers are trusted)."""
-    return request.client.host if request.client else "unknown"
+    """The source of a request: the client's address (`X-Forwarded-For` only from the
+    trusted proxy, see `starters.web.proxies`)."""
+    return client_address(request, request.app.state.settings)
 
 
 def too_many_requests(retry_after: float, per_minute: int) -> JSONResponse:

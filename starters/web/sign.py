@@ -34,6 +34,7 @@ from starters.web.pages import (
     describe,
     friendly_errors,
     message,
+    page_form,
     query_limit,
     read_link,
     submit_answer,
@@ -41,6 +42,7 @@ from starters.web.pages import (
     templates,
     unknown_workflow,
 )
+from starters.web.proxies import client_address
 
 router = APIRouter(prefix="/sign")
 PURPOSE = "sign_agreement"
@@ -131,7 +133,7 @@ async def sign_submit(
     done_url = str(request.url_for("sign_done", token=token))
     if loaded.answered and loaded.task is None:  # signed already (double submit) or closed
         return RedirectResponse(done_url, status_code=303, headers=PAGE_HEADERS)
-    form = await request.form()
+    form = await page_form(request)
     values = {key: str(form.get(key) or "").strip() for key in ("name", "title", "email")}
     if str(form.get("sha256") or "") != agreement.sha256:
         return message(
@@ -148,7 +150,7 @@ async def sign_submit(
                 "agreement_id": agreement.agreement_id,
                 "sha256": agreement.sha256,
                 "agreed": agreed(form.get("agreed")),
-                "ip": request.client.host if request.client else None,
+                "ip": client_address(request, settings),
                 "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
                 "via": "page",
             }

@@ -257,3 +257,25 @@ async def test_valid_post_signals_and_redirects_and_double_submit_is_harmless(
     assert reopened.status_code == 200
     assert "already been accepted" in reopened.text
     assert 'name="agreed"' not in reopened.text
+
+
+async def test_an_oversized_post_is_refused_and_nothing_recorded(page: Page) -> None:
+    token = page.token()
+    response = await page.http.post(f"/accept/{token}", data={**VALID, "title": "x" * 20_000})
+    assert response.status_code == 413 and "Nothing was recorded" in response.text
+    assert await page.received() == []
+
+
+async def test_behind_the_trusted_proxy_the_clients_address_is_recorded(page: Page) -> None:
+    """`ip` is the customer's address from the proxy's X-Forwarded-For, and only from it."""
+    proxied = page.settings.model_copy(update={"trusted_proxies": "127.0.0.1/32"})
+    app = create_app(proxied, page.handle._client)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        token = page.token()
+        headers = {"X-Forwarded-For": "203.0.113.7, 127.0.0.1"}
+        response = await http.post(f"/accept/{token}", data=VALID, headers=headers)
+        assert response.status_code == 303
+    [acceptance] = await _wait_received(page)
+    assert acceptance["ip"] == "203.0.113.7"
