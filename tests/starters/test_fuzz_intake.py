@@ -5,7 +5,9 @@
 - no request ever makes the service fail (no 5xx, no unhandled exception);
 - an unsigned request (every fuzzed request: none carries a valid signature or link token)
   never reaches Temporal: no workflow started, signalled or queried;
-- a signed form submission starts (or signals) a workflow only when its body is a valid form.
+- a signed form submission starts (or signals) a workflow only when its body is a valid form;
+- every other endpoint (pages, feeds, the codec, sign-in) never fails and, without a sign-in,
+  never reaches Temporal.
 
 `make test` runs a few examples per endpoint; `make fuzz` runs many (`FUZZ_EXAMPLES`).
 """
@@ -121,6 +123,14 @@ SCHEMA.config.generation.update(
 )
 intake = SCHEMA.include(path_regex=INTAKE_PATHS)
 forms = SCHEMA.include(method="POST", path="/webhooks/forms/{form}")
+# Every other endpoint (pages, feeds, the codec, sign-in), fuzzed without the coverage phase
+# that the intake gets (its generated cases would double the collection time).
+PAGES_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
+PAGES_SCHEMA.config.generation.update(
+    max_examples=FUZZ_EXAMPLES, deterministic=not FUZZ_RANDOM, database="none"
+)
+PAGES_SCHEMA.config.phases.update(phases=["examples", "fuzzing"])
+others = PAGES_SCHEMA.exclude(path_regex=INTAKE_PATHS)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -140,6 +150,22 @@ def temporal() -> RecordingTemporal:
 @intake.parametrize()
 @FUZZ_SETTINGS
 def test_unsigned_requests_never_reach_temporal(case: Any, temporal: RecordingTemporal) -> None:
+    temporal.calls.clear()
+    response = case.call()
+    case.validate_response(response, checks=[not_a_server_error])
+    assert temporal.calls == [], (
+        f"{case.method} {case.formatted_path} answered {response.status_code} and used Temporal: "
+        f"{temporal.calls}"
+    )
+
+
+@others.parametrize()
+@FUZZ_SETTINGS
+def test_no_other_endpoint_fails_or_reaches_temporal_without_a_sign_in(
+    case: Any, temporal: RecordingTemporal
+) -> None:
+    """The pages, feeds, codec and sign-in: no request fails, and none without an operator's
+    session (or the codec's token) uses Temporal."""
     temporal.calls.clear()
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])
