@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     codec_cors_origin: str = Field(
         default="http://127.0.0.1:8233", alias="PARTNERFLOW_CODEC_CORS_ORIGIN"
     )
+    # Signs the codec server's tokens (the dev UI's capability URL, `partnerflow codec token`);
+    # its own secret, so rotating it ends every token and nothing else. Unset: a dev value in
+    # .data/ for a local stack; a public service then accepts signed-in operators only.
+    codec_secret: SecretStr | None = Field(default=None, alias="PARTNERFLOW_CODEC_SECRET")
+    codec_token_days: int = Field(default=7, ge=1, le=365, alias="PARTNERFLOW_CODEC_TOKEN_DAYS")
 
     # --- licenses ----------------------------------------------------------
     license_signing_key_path: Path | None = Field(default=None, alias="LICENSE_SIGNING_KEY_PATH")
@@ -221,7 +226,9 @@ class Settings(BaseSettings):
 
     def secret(
         self,
-        name: Literal["webhook_secret", "link_secret", "session_secret", "internal_secret"],
+        name: Literal[
+            "webhook_secret", "link_secret", "session_secret", "internal_secret", "codec_secret"
+        ],
     ) -> str:
         """The secret's value: from the environment, else the dev value kept in `.data/`."""
         value: SecretStr | None = getattr(self, name)

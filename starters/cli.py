@@ -370,12 +370,20 @@ def codec_keygen() -> None:
 
 
 @codec_app.command("token")
-def codec_token() -> None:
-    """Print the codec server's bearer token (secret), e.g. for
+def codec_token(
+    days: int | None = typer.Option(
+        None, min=1, max=365, help="Valid this many days (default PARTNERFLOW_CODEC_TOKEN_DAYS)"
+    ),
+) -> None:
+    """Print a codec server bearer token (secret; it expires), e.g. for
     `temporal ... --codec-endpoint URL/codec --codec-auth "Bearer $(partnerflow codec token)"`."""
+    from starters.web.codec import CodecTokensOff
     from starters.web.codec import codec_token as token_of
 
-    typer.echo(token_of(get_settings()))
+    try:
+        typer.echo(token_of(get_settings(), days=days))
+    except CodecTokensOff as exc:
+        _fail(str(exc))
 
 
 # --- operators (login of the internal pages) --------------------------------------------------

@@ -27,8 +27,24 @@ def find_email(session: Session, key: str) -> EmailRow | None:
     return session.exec(select(EmailRow).where(EmailRow.idempotency_key == key)).first()
 
 
+# The local outbox is the offline stack's mailbox: its rows are how the email is read, links
+# and all. Every other backend delivers elsewhere; its send log keeps no live token.
+MAILBOX_BACKENDS = {"outbox"}
+TOKEN_NOT_KEPT = "[token-not-kept]"
+
+
+def without_tokens(body: str, tokens: tuple[str, ...]) -> str:
+    """`body` with each signed link or proof token replaced: a send log is not a key ring."""
+    for token in tokens:
+        if token:
+            body = body.replace(token, TOKEN_NOT_KEPT)
+    return body
+
+
 def new_row(backend: str, status: str, request: EmailRequest, email: RenderedEmail) -> EmailRow:
-    """The row of a rendered email, before delivery."""
+    """The row of a rendered email, before delivery (without its tokens unless the row is
+    the local mailbox itself)."""
+    kept = () if backend in MAILBOX_BACKENDS else email.tokens
     recipients = ", ".join(email.to) + (f"; cc: {', '.join(email.cc)}" if email.cc else "")
     return EmailRow(
         idempotency_key=request.idempotency_key,
@@ -40,8 +56,8 @@ def new_row(backend: str, status: str, request: EmailRequest, email: RenderedEma
         to_addrs=recipients[:2000],
         subject=email.subject[:500],
         template=email.template,
-        text_body=email.text,
-        html_body=email.html,
+        text_body=without_tokens(email.text, kept),
+        html_body=without_tokens(email.html, kept),
         attachments=", ".join(a.filename for a in email.attachments)[:2000],
     )
 

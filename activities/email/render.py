@@ -46,6 +46,8 @@ class RenderedEmail:
     to: list[str]
     cc: list[str] = field(default_factory=list)
     attachments: list[EmailAttachment] = field(default_factory=list)
+    # The signed link and proof tokens in the bodies: delivered, never kept in a send log.
+    tokens: tuple[str, ...] = ()
 
 
 def _as_datetime(value: Any) -> datetime | date:
@@ -185,6 +187,7 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
     to = _unique(resolve_recipients(settings, request.to))
     cc = _unique(resolve_recipients(settings, request.cc), exclude=to)
     context = dict(request.context)
+    tokens: list[str] = []
     for key, spec in request.links.items():
         secret = settings.secret("link_secret")
         try:
@@ -200,8 +203,10 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
             raise EmailRequestInvalid(
                 f"link {key!r} has unknown purpose {spec.purpose!r}"
             ) from None
+        tokens.append(str(context[key]).rsplit("/", 1)[-1])
     if (proof := form_proof(settings, request)) is not None:
         context["form_proof"] = proof
+        tokens.append(proof["token"])
     context.update(
         public_base_url=settings.public_base_url.rstrip("/"),
         temporal_ui_url=settings.temporal_ui_url.rstrip("/"),
@@ -220,7 +225,7 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
     except (TypeError, ValueError) as exc:
         raise EmailRequestInvalid(f"template {name!r}: bad context value: {exc}") from None
     return RenderedEmail(
-        name, subject, text, html, settings.email_from, to, cc, request.attachments
+        name, subject, text, html, settings.email_from, to, cc, request.attachments, tuple(tokens)
     )
 
 

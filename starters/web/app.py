@@ -35,6 +35,7 @@ from starters.web import (
     task_page,
     tasks,
 )
+from starters.web.access_log import redact_access_log
 from starters.web.deps import TemporalUnavailable, connect_temporal
 from starters.web.operators import LoginRequired
 from starters.web.pages import MAX_BODY_BYTES, PageError, page_error_handler
@@ -82,6 +83,7 @@ def create_app(
     A public service (non-loopback `PUBLIC_BASE_URL`) without its secrets is refused."""
     settings.require_production_secrets()
     settings.check_proxy_trust()
+    redact_access_log()
     app = FastAPI(title="Partnerflow", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.temporal = client

@@ -5,7 +5,9 @@
 `{"payloads": [{"metadata": {key: base64}, "data": base64}]}`. Who may call them:
 
 - the capability URL `POST /codec/{token}/encode|decode` — what `partnerflow run` gives the
-  dev server's UI (`--ui-codec-endpoint`); `token` is HMAC-SHA256(session secret, "codec");
+  dev server's UI (`--ui-codec-endpoint`); `token` is `<expiry>.<HMAC-SHA256>` under its own
+  secret (`PARTNERFLOW_CODEC_SECRET`), valid `PARTNERFLOW_CODEC_TOKEN_DAYS` (rotating the
+  secret ends every token);
 - `Authorization: Bearer {token}` on `/codec/encode|decode`, for the CLI and other tools;
 - a signed-in operator (session cookie, or the proxy's header in proxy-header mode).
 
@@ -18,6 +20,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
+import time
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -40,10 +44,43 @@ ALLOW_HEADERS = "content-type, x-namespace, authorization"
 router = APIRouter(prefix="/codec")
 
 
-def codec_token(settings: Settings) -> str:
-    """The codec server's access token, derived from the session secret."""
-    secret = settings.secret("session_secret").encode()
-    return hmac.new(secret, b"codec", hashlib.sha256).hexdigest()
+class CodecTokensOff(RuntimeError):
+    """A public service without `PARTNERFLOW_CODEC_SECRET` issues no codec tokens."""
+
+
+def _signing_key(settings: Settings) -> bytes | None:
+    """The key of codec tokens: `PARTNERFLOW_CODEC_SECRET`, else the local stack's dev value;
+    None for a public service without it (operators' sessions only)."""
+    if settings.codec_secret is not None:
+        return settings.codec_secret.get_secret_value().encode()
+    if settings.trusted_hosts() is None:  # a local stack
+        return settings.secret("codec_secret").encode()
+    return None
+
+
+def _signature(key: bytes, expires: int) -> str:
+    return hmac.new(key, f"codec.{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def codec_token(settings: Settings, *, now: float | None = None, days: int | None = None) -> str:
+    """A codec token `<expires>.<HMAC>`, valid for `days` (`PARTNERFLOW_CODEC_TOKEN_DAYS`)."""
+    key = _signing_key(settings)
+    if key is None:
+        raise CodecTokensOff("set PARTNERFLOW_CODEC_SECRET to issue codec tokens")
+    issued = int(now if now is not None else time.time())
+    expires = issued + 86_400 * (days or settings.codec_token_days)
+    return f"{expires}.{_signature(key, expires)}"
+
+
+def codec_token_valid(settings: Settings, token: str, *, now: float | None = None) -> bool:
+    """Is `token` a codec token of the current secret that has not expired?"""
+    key = _signing_key(settings)
+    expires, _, signature = token.partition(".")
+    if key is None or not re.fullmatch(r"[0-9]{1,12}", expires):
+        return False
+    if int(expires) <= (now if now is not None else time.time()):
+        return False
+    return same_secret(signature, _signature(key, int(expires)))
 
 
 def codec_endpoint(settings: Settings) -> str:
@@ -131,7 +168,7 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
 
 
 def _authorized(settings: Settings, request: Request, token: str | None) -> bool:
-    if token and same_secret(token, codec_token(settings)):
+    if token and codec_token_valid(settings, token):
         return True
     return current_operator(request, settings) is not None
 

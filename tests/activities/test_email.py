@@ -634,3 +634,18 @@ def test_request_bodies_match_the_sendgrid_openapi_schema(
     assert not validator.is_valid({k: v for k, v in body.items() if k != "from"})
     assert not validator.is_valid({**body, "custom_args": {"a": "b"}})  # string at top level
     assert not validator.is_valid({**body, "from": {"email": "not-an-address"}})
+
+
+def test_the_sendgrid_send_log_keeps_no_live_token(
+    sg_settings: Settings, sendgrid: FakeSendGrid
+) -> None:
+    """The customer gets the signed link; the records keep the email without it (the local
+    outbox, the offline stack's mailbox, keeps it: it is how the email is read there)."""
+    request = make_request("terms_acceptance_request", to=["hanna@globex.example"])
+    token = re.search(r"/accept/(\S+)", render_email(sg_settings, request).text).group(1)  # type: ignore[union-attr]
+    send(EmailActivities(sg_settings), request)
+    [call] = sendgrid.requests
+    assert token in json.dumps(call.body)  # delivered
+    [row] = rows(sg_settings)
+    assert token not in row.text_body and token not in row.html_body
+    assert "/accept/[token-not-kept]" in row.text_body

@@ -29,7 +29,7 @@ from starters.cli import app as cli
 from starters.devstack import dev_server_command
 from starters.intake import submit_form
 from starters.web.app import create_app
-from starters.web.codec import codec_token
+from starters.web.codec import CodecTokensOff, codec_token, codec_token_valid
 from starters.web.operators import SESSION_COOKIE, hash_password, operators_for, sign_session
 from tests.workflows.harness import pending
 from workers.codec import REFUSED, EncryptionCodec, data_converter
@@ -164,7 +164,24 @@ def test_make_run_wires_the_ui_to_the_codec_server(settings: Settings) -> None:
     settings.ensure_dev_payload_key()  # what `partnerflow run` does
     command = dev_server_command(settings)
     endpoint = command[command.index("--ui-codec-endpoint") + 1]
-    assert endpoint == f"{settings.public_base_url}/codec/{codec_token(settings)}"
+    prefix = f"{settings.public_base_url}/codec/"
+    assert endpoint.startswith(prefix) and codec_token_valid(settings, endpoint[len(prefix) :])
+
+
+def test_codec_tokens_expire_are_their_own_and_rotate(settings: Settings) -> None:
+    token = codec_token(settings, now=1_000_000, days=1)
+    assert codec_token_valid(settings, token, now=1_000_000 + 86_399)
+    assert not codec_token_valid(settings, token, now=1_000_000 + 86_400)  # expired
+    other_sessions = settings.model_copy(update={"session_secret": SecretStr("changed")})
+    assert codec_token_valid(other_sessions, token, now=1_000_000)  # not the session secret
+    rotated = settings.model_copy(update={"codec_secret": SecretStr("rotated")})
+    assert not codec_token_valid(rotated, token, now=1_000_000)
+    for junk in ("", ".", "abc.def", f"{'9' * 40}.00", token.split(".")[1]):
+        assert not codec_token_valid(settings, junk, now=1_000_000)
+    public = settings.model_copy(update={"public_base_url": "https://partners.example.com"})
+    assert not codec_token_valid(public, codec_token(settings), now=1_000_000)
+    with pytest.raises(CodecTokensOff):
+        codec_token(public)
 
 
 def test_keygen_prints_a_fresh_usable_key(tmp_path: Path) -> None:

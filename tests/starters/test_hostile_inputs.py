@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -268,3 +269,23 @@ async def test_a_public_service_answers_only_its_hosts_and_links_to_its_public_u
         assert feed.status_code == 200
         [entry] = feed.json()
         assert entry["logo_url"] == f"https://partners.example.com/partners/logos/{'0' * 32}"
+
+
+def test_the_access_log_never_shows_a_link_or_codec_token(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_app(settings, NoTemporal())  # type: ignore[arg-type]
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        for path in (
+            "/accept/eyJ3IjoiLi4uIn0.c2lnbmF0dXJl",
+            "/sign/eyJ3IjoiLi4uIn0.c2lnbmF0dXJl/done",
+            "/listing/eyJ3IjoiLi4uIn0.c2lnbmF0dXJl?x=1",
+            "/codec/9f86d081884c7d659a2feaa0c55ad015/decode",
+            "/codec/decode",
+        ):
+            access.info('%s - "%s %s HTTP/%s" %d', "203.0.113.7:5000", "GET", path, "1.1", 200)
+    lines = [r.getMessage() for r in caplog.records]
+    assert not any("c2lnbmF0dXJl" in line or "9f86d081" in line for line in lines), lines
+    assert "GET /accept/[token] HTTP" in lines[0] and "/sign/[token]/done" in lines[1]
+    assert "/codec/[token]/decode" in lines[3] and "/codec/decode" in lines[4]
