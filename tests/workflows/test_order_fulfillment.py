@@ -344,7 +344,13 @@ async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
     async with workflow_harness(time_skipping_env, settings, acts) as h:
         handle = await h.start_order()
         await pending(handle, "accept_terms")
-        status = await handle.query("status")
+
+        async def refusal_recorded() -> dict[str, Any] | None:
+            # the task opens before its email is sent: wait for the send's outcome
+            status = await handle.query("status")
+            return status if status["facts"].get("email_failures") else None
+
+        status = await eventually(refusal_recorded, what="the refused email recorded")
         [failure] = [e for e in status["history"] if e["event"] == "email_failed"]
         assert (
             failure["step"] == "acceptance:request"
