@@ -159,12 +159,15 @@ class AuthorizedResale(SalesWorkflow):
         }
         workflow.upsert_search_attributes([PROGRAM.value_set("mattermost")])
         self.set_stage("screening")
+        # Asked before the first local activity (see docs/determinism.md): the reseller is
+        # screened after the end customer.
+        screens_reseller = workflow.patched(SCREEN_RESELLER_PATCH)
         if refusal := await self.screen(
             request.end_customer_name, request.end_customer_country, step="screening:intake"
         ):
             await self._tell("refused", "refused", reason=refusal)
             return self._end("embargoed", refusal)
-        if workflow.patched(SCREEN_RESELLER_PATCH):
+        if screens_reseller:
             if (located := await self.locate_reseller(request.reseller)) is None:
                 reason = unscreenable_reseller(request.reseller)
                 await self.decide("screening:intake:reseller", "system", "refused", reason=reason)

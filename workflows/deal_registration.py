@@ -641,6 +641,8 @@ class DealRegistration(SalesWorkflow):
         )
         if signed is None:
             return False
+        # Asked as the signature's activity returns, before any local activity of this
+        # workflow task (see docs/determinism.md).
         self._license_contact_rule = workflow.patched(LICENSE_CONTACT_PATCH)
         self._quote_signed = True
         await self.decide(

@@ -272,6 +272,7 @@ class OrderFulfillment(ProcessWorkflow):
         if workflow.patched(IDENTITY_PATCH):
             self._identify(order)
         self.set_stage("terms_review")
+        # Asked before the first local activity (see docs/determinism.md).
         if workflow.patched(SCREEN_RESELLER_PATCH):
             self._reseller_at = await self.locate_reseller(order.reseller)
             if self._reseller_at is None:
