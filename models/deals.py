@@ -2,7 +2,8 @@
 
 Seed ("Mattermost Value-Added Reseller Program"): for each customer opportunity the VAR
 completes a deal registration form to qualify for the reseller discount; a quotation from
-the Sales Manager includes the customer's contact email for the license key; the customer
+the Sales Manager includes the customer's contact email for the license key (the purchase
+order's end-customer contact must be that address: `license_contact_mismatch`); the customer
 signs the quotation before any purchase order; when an approved deal's customer buys online,
 the partner may invoice a referral fee with the note
 `Referral fee for deal registration [DEAL_REGISTRATION_NUMBER]` sent to payments@mattermost.com.
@@ -285,6 +286,21 @@ class DealPurchaseOrder(Contract):
     issued_by: Literal["reseller", "end_customer"] = "reseller"
     custom_terms: str | None = None
     end_customer: EndCustomer
+
+
+def license_contact_mismatch(po: DealPurchaseOrder, quotation: Quotation) -> str | None:
+    """The license goes to the quotation's license contact (the customer's contact email for
+    the license key), and the order sends it to the purchase order's end-customer contact: a
+    purchase order naming another contact is refused, with both addresses (compared without
+    regard to case). None when they are the same."""
+    ordered, quoted = str(po.end_customer.contact.email), str(quotation.license_contact_email)
+    if ordered.casefold() == quoted.casefold():
+        return None
+    return (
+        f"the end customer's contact {ordered} is not the license contact {quoted} of quotation "
+        f"{quotation.quote_number}: the license goes to the quotation's license contact, so the "
+        f"purchase order must name {quoted}"
+    )
 
 
 class PurchasedOnline(Contract):

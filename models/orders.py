@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.contracts import OrderFulfillmentInput
+from models.contracts import OrderFulfillmentInput, Reseller
 
 TERMS_TITLE = "Enterprise Subscription Terms for Purchase by Resale"
 TERMS_URL = "https://mattermost.com/enterprise-edition-terms/"
@@ -28,6 +28,21 @@ def review_order_terms(order: OrderFulfillmentInput) -> list[str]:
             f"to the {TERMS_TITLE}"
         )
     return reasons
+
+
+def unscreenable_reseller(reseller: Reseller) -> str:
+    """Why an order (or a resale request) stops when its reseller, the party invoiced, cannot
+    be screened: neither an address nor a partner record says which country it is in."""
+    record = (
+        f"partner {reseller.partner_id} has no partner record with a country"
+        if reseller.partner_id
+        else "it has no partner id"
+    )
+    return (
+        f"the reseller {reseller.company} (the party invoiced) cannot be screened against US "
+        f"embargoes: the request gives no reseller address and {record}; send it again with "
+        "the reseller's address"
+    )
 
 
 def order_facts(order: OrderFulfillmentInput) -> dict[str, Any]:

@@ -67,6 +67,7 @@ def deal_input(**overrides: Any) -> DealRegistrationInput:
             "company": "Nordlicht IT-Systemhaus GmbH",
             "partner_id": f"nordlicht-{uuid.uuid4().hex[:6]}",
             "contact": {"name": "Lena Hoffmann", "email": "lena.hoffmann@nordlicht-it.example"},
+            "address": {"line1": "Friedrichstraße 123", "city": "Berlin", "country": "DE"},
         },
         "end_customer": {
             "legal_name": "Hanse Logistik AG",
@@ -94,6 +95,7 @@ def resale_input(**overrides: Any) -> AuthorizedResaleInput:
         "reseller": {
             "company": "Baltic Procurement Services OÜ",
             "contact": {"name": "Mari Tamm", "email": "mari.tamm@baltic-procurement.example"},
+            "address": {"line1": "Narva mnt 5", "city": "Tallinn", "country": "EE"},
         },
         "end_customer_name": "Tallinna Sadam AS",
         "end_customer_country": "EE",

@@ -1,6 +1,8 @@
 """AuthorizedResale (`resale-{request_id}`): the one-time resale of Mattermost Enterprise.
 
-Contact form (with the end customer's name) → embargo check → a partner manager reaches
+Contact form (with the end customer's name) → embargo check of the end customer and of the
+reseller (the party invoiced: located by its address, else its partner record; a request
+whose reseller cannot be located is refused) → a partner manager reaches
 out (two business days; reminder, escalation) → internal resale approval (with the
 purchase-order details for the customer) → the one-time click-sign authorized reseller
 agreement, signed by the reseller → the reseller's purchase order with the customer's name,
@@ -24,11 +26,11 @@ with workflow.unsafe.imports_passed_through():
         SalesOutcome,
         normalize_company,
     )
-    from models.orders import review_order_terms
+    from models.orders import review_order_terms, unscreenable_reseller
 
 from workflows.deadlines import Deadline, business_deadline
 from workflows.human_tasks import HumanTask
-from workflows.process import ProcessWorkflow
+from workflows.process import SCREEN_RESELLER_PATCH, ProcessWorkflow
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import PROGRAM
 from workflows.signatures import sign_task
@@ -157,11 +159,28 @@ class AuthorizedResale(SalesWorkflow):
         }
         workflow.upsert_search_attributes([PROGRAM.value_set("mattermost")])
         self.set_stage("screening")
+        # Asked before the first local activity (see docs/determinism.md): the reseller is
+        # screened after the end customer.
+        screens_reseller = workflow.patched(SCREEN_RESELLER_PATCH)
         if refusal := await self.screen(
             request.end_customer_name, request.end_customer_country, step="screening:intake"
         ):
             await self._tell("refused", "refused", reason=refusal)
             return self._end("embargoed", refusal)
+        if screens_reseller:
+            if (located := await self.locate_reseller(request.reseller)) is None:
+                reason = unscreenable_reseller(request.reseller)
+                await self.decide("screening:intake:reseller", "system", "refused", reason=reason)
+                await self._tell("refused", "refused", reason=reason)
+                return self._end("refused", reason)
+            if refusal := await self.screen(
+                request.reseller.company,
+                *located,
+                step="screening:intake:reseller",
+                role="reseller",
+            ):
+                await self._tell("refused", "refused", reason=refusal)
+                return self._end("embargoed", refusal)
         await self._tell("received", "request received")
 
         due = await business_deadline(workflow.now(), request.outreach_business_days, CALENDAR)

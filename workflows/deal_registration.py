@@ -4,10 +4,20 @@ Screening (embargo; channel conflicts flagged to the reviewer) → review by a s
 approve, reject, or request more information (the partner answers by form or signal, the
 review goes on, any number of rounds) → approved: the opportunity is protected (90 days by
 default; reminder; lapses without a quotation) and the reseller discount applies → the
-Sales Manager's quotation → the customer's click-signature on the quotation → the partner's
-purchase order → `OrderFulfillment` (child) to a paid invoice. If the customer buys online
-instead, the partner is owed a referral fee (the discount off list price), tracked as a
-finance task until paid. The partner may withdraw at any stage before the purchase order.
+Sales Manager's quotation (with the customer's contact email for the license key) → the
+customer's click-signature on the quotation → the partner's purchase order → `OrderFulfillment`
+(child) to a paid invoice.
+
+The license goes to the quotation's license contact: the order emails the license (and the
+terms to accept) to the purchase order's end-customer contact, so a purchase order whose
+end-customer contact email differs from the quotation's `license_contact_email` is refused,
+naming both addresses (the update `submit_purchase_order` refuses it at once, nothing
+changes); the partner sends it again with the quotation's contact. (Quotations signed before
+this rule, `LICENSE_CONTACT_PATCH`, accept the contact a purchase order names.)
+
+If the customer buys online instead, the partner is owed a referral fee (the discount off
+list price), tracked as a finance task until paid. The partner may withdraw at any stage
+before the purchase order.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralFeeRecord,
         SalesOutcome,
         Withdrawal,
+        license_contact_mismatch,
         normalize_company,
         referral_fee_note,
     )
@@ -94,7 +105,8 @@ PURCHASE_ORDER = HumanTask(
     assignee="partner",
     description=(
         "Send the purchase order for the signed quotation: billed to the reseller, amount = the "
-        "quotation's net price, with the end customer's details"
+        "quotation's net price, with the end customer's details; the end customer's contact is "
+        "the quotation's license contact (the license goes there)"
     ),
     model=DealPurchaseOrder,
     example={},
@@ -111,6 +123,9 @@ REFERRAL_FEE = HumanTask(
     example={},
 )
 REVIEW_REMINDER = timedelta(hours=4)
+# A purchase order's end-customer contact must be the quotation's license contact; workflows
+# whose quotation was signed before this rule accept the contact a purchase order names.
+LICENSE_CONTACT_PATCH = "po-license-contact"
 
 
 @workflow.defn
@@ -140,6 +155,7 @@ class DealRegistration(SalesWorkflow):
         self._fee_paid: ReferralFeePaid | None = None
         self._approved = False
         self._quote_signed = False
+        self._license_contact_rule = False  # LICENSE_CONTACT_PATCH, set as the quote is signed
         self._closed = False
         self._fee_cents = 0
         self._protected_until: datetime | None = None
@@ -217,10 +233,11 @@ class DealRegistration(SalesWorkflow):
 
     @workflow.signal
     def submit_purchase_order(self, payload: Any) -> None:
-        """The partner's purchase order, only after the customer signed the quotation:
+        """The partner's purchase order, only after the customer signed the quotation; the end
+        customer's contact must be the quotation's license contact (the license goes there):
         `{"number": "PO-4711", "submitted_by": "lena@nordlicht-it.example", "amount_cents": 2400000,
         "bill_to": "Nordlicht IT-Systemhaus GmbH", "issued_by": "reseller",
-        "end_customer": {...}}`"""
+        "end_customer": {..., "contact": {"name": "...", "email": "<license_contact_email>"}}}`"""
         if not self._quote_signed and self._po is None and not self._closed:
             self.note(
                 PURCHASE_ORDER.task,
@@ -235,8 +252,14 @@ class DealRegistration(SalesWorkflow):
         po = self.accept(PURCHASE_ORDER, payload, DealPurchaseOrder)
         if po is None or self._po is not None:
             return
-        if reasons := self._po_problems(po):
-            self.note(PURCHASE_ORDER.task, po.submitted_by, "rejected", reason="; ".join(reasons))
+        if problems := self._po_problems(po):
+            self.note(
+                PURCHASE_ORDER.task,
+                po.submitted_by,
+                "rejected",
+                reason="; ".join(p["message"] for p in problems),
+                errors=problems,
+            )
             return
         self._po = po
 
@@ -618,6 +641,9 @@ class DealRegistration(SalesWorkflow):
         )
         if signed is None:
             return False
+        # Asked as the signature's activity returns, before any local activity of this
+        # workflow task (see docs/determinism.md).
+        self._license_contact_rule = workflow.patched(LICENSE_CONTACT_PATCH)
         self._quote_signed = True
         await self.decide(
             "sign_quotation",
@@ -631,6 +657,7 @@ class DealRegistration(SalesWorkflow):
             "quotation signed",
             quote_number=quotation.quote_number,
             net_cents=priced.net_cents,
+            license_contact_email=str(quotation.license_contact_email),
         )
         return True
 
@@ -829,28 +856,41 @@ class DealRegistration(SalesWorkflow):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _po_problems(self, po: DealPurchaseOrder) -> list[str]:
+    def _po_problems(self, po: DealPurchaseOrder) -> list[dict[str, str]]:
+        """What is wrong with the purchase order, each with the field it is about ("" for
+        the order's terms)."""
         deal = self._require()
         quotation = self._quote
         assert quotation is not None
-        problems = []
+        problems: list[tuple[str, str]] = []
         if po.amount_cents != quotation.net_price_cents:
             problems.append(
-                f"the amount {po.amount_cents} cents does not match quotation "
-                f"{quotation.quote_number} ({quotation.net_price_cents} cents)"
+                (
+                    "amount_cents",
+                    f"the amount {po.amount_cents} cents does not match quotation "
+                    f"{quotation.quote_number} ({quotation.net_price_cents} cents)",
+                )
             )
         if normalize_company(po.bill_to) != normalize_company(deal.partner.company):
             problems.append(
-                f"the purchase order must be billed to the reseller {deal.partner.company}, "
-                f"not {po.bill_to}"
+                (
+                    "bill_to",
+                    f"the purchase order must be billed to the reseller {deal.partner.company}, "
+                    f"not {po.bill_to}",
+                )
             )
         if normalize_company(po.end_customer.legal_name) != normalize_company(
             deal.end_customer.legal_name
         ):
             problems.append(
-                f"the end customer {po.end_customer.legal_name} is not the registered "
-                f"customer {deal.end_customer.legal_name}"
+                (
+                    "end_customer.legal_name",
+                    f"the end customer {po.end_customer.legal_name} is not the registered "
+                    f"customer {deal.end_customer.legal_name}",
+                )
             )
+        if self._license_contact_rule and (mismatch := license_contact_mismatch(po, quotation)):
+            problems.append(("end_customer.contact.email", mismatch))
         draft = OrderFulfillmentInput(
             order_id=deal.deal_number,
             reseller=deal.partner,
@@ -867,7 +907,8 @@ class DealRegistration(SalesWorkflow):
                 )
             ],
         )
-        return problems + review_order_terms(draft)
+        problems += [("", reason) for reason in review_order_terms(draft)]
+        return [{"field": field, "message": message} for field, message in problems]
 
     def _deal_facts(self) -> dict[str, Any]:
         deal = self._require()

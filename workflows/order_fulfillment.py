@@ -3,7 +3,9 @@
 Terms review → the end customer accepts the Enterprise Subscription Terms for Purchase by
 Resale (signed link, reminders, expiry) → license review within one business day and the
 license by email → invoice due in 30 days (send_invoice) → followed to paid, void or
-uncollectible. Embargo screening at intake and again before the license and the invoice.
+uncollectible. Embargo screening at intake and again before the license and the invoice, of
+the end customer and of the reseller (the party invoiced; located by its address, else by
+its partner record: an order whose reseller cannot be located is refused at intake).
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecorded,
         TermsAcceptance,
     )
-    from models.orders import order_facts, review_order_terms
+    from models.orders import order_facts, review_order_terms, unscreenable_reseller
     from models.tasks import LinkSpec
 
 from workflows.calls import EXTERNAL, RECORD, SLOW, call
 from workflows.deadlines import Deadline, business_deadline, wait_until
 from workflows.human_tasks import HumanTask
-from workflows.process import ProcessWorkflow
+from workflows.process import SCREEN_RESELLER_PATCH, ProcessWorkflow
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
     INVOICE_DUE_AT,
@@ -134,6 +136,9 @@ class OrderFulfillment(ProcessWorkflow):
         self._commands: list[_InvoiceCommand] = []
         self._events_seen: set[str] = set()
         self._progress_seq = 0
+        # Where the reseller is screened (country, subdivision); None: not screened (an order
+        # started before SCREEN_RESELLER_PATCH).
+        self._reseller_at: tuple[str, str | None] | None = None
 
     # --- human handlers (signals; JSON input, as in the Temporal UI) -----------------------
 
@@ -267,6 +272,13 @@ class OrderFulfillment(ProcessWorkflow):
         if workflow.patched(IDENTITY_PATCH):
             self._identify(order)
         self.set_stage("terms_review")
+        # Asked before the first local activity (see docs/determinism.md).
+        if workflow.patched(SCREEN_RESELLER_PATCH):
+            self._reseller_at = await self.locate_reseller(order.reseller)
+            if self._reseller_at is None:
+                return await self._refuse(
+                    unscreenable_reseller(order.reseller), step="screening:intake:reseller"
+                )
         if refusal := await self._screen("intake"):
             return await self._end("embargoed", refusal)
         if reasons := review_order_terms(order):
@@ -596,15 +608,31 @@ class OrderFulfillment(ProcessWorkflow):
     # --- helpers ---------------------------------------------------------------------------------
 
     async def _screen(self, step: str) -> str | None:
-        customer = self._require_order().end_customer
-        address = customer.address
+        """Screen the end customer (`screening:{step}`), then the reseller
+        (`screening:{step}:reseller`); the first refusal's reason, None when both pass."""
+        order = self._require_order()
+        address = order.end_customer.address
+        if refusal := await self.screen(
+            order.end_customer.legal_name,
+            address.country,
+            address.subdivision,
+            step=f"screening:{step}",
+        ):
+            return refusal
+        if self._reseller_at is None:
+            return None
+        country, subdivision = self._reseller_at
         return await self.screen(
-            customer.legal_name, address.country, address.subdivision, step=f"screening:{step}"
+            order.reseller.company,
+            country,
+            subdivision,
+            step=f"screening:{step}:reseller",
+            role="reseller",
         )
 
-    async def _refuse(self, reason: str) -> OrderFulfillmentResult:
+    async def _refuse(self, reason: str, *, step: str = "terms_review") -> OrderFulfillmentResult:
         order = self._require_order()
-        await self.decide("terms_review", "system", "refused", reason=reason)
+        await self.decide(step, "system", "refused", reason=reason)
         await self.email(
             "order:refused",
             [order.reseller.contact.email],

@@ -5,7 +5,8 @@
 - `wait_for()`: waiting on a task with its `Deadline` (reminders, escalation, expiry), kept
   by the process's `TaskClock`;
 - `decide()` (a decision noted and kept in the audit records), `screen()` (the embargo
-  check), `conclude()` (every open task closed, the outcome shown), `record_partner()` and
+  check) and `locate_reseller()` (where the invoiced reseller is, to screen it),
+  `conclude()` (every open task closed, the outcome shown), `record_partner()` and
   `find_partner()` (the partner's record);
 - `email()` and `notify()`: process emails, each sent at most once;
 - the `email_event` signal (SendGrid webhook): a bounced, blocked or dropped process email
@@ -29,12 +30,14 @@ from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
+        COUNTRY_CODES,
         DecisionRecord,
         EmailDeliveryFixed,
         EmailEvent,
         EmailReceipt,
         EmailRequest,
         PartnerRecord,
+        Reseller,
         ScreeningRequest,
         ScreeningResult,
     )
@@ -52,6 +55,9 @@ T = TypeVar("T")
 # Marks histories in which a permanently failed step opened `resolve_failed_step` (before,
 # the error failed the workflow): replaying an older failed run keeps failing it.
 FAILED_STEP_TASK_PATCH = "failed-step-task"
+# Orders and resale requests screen the reseller (the party invoiced) with the end customer;
+# histories from before screened the end customer only (no `locate_reseller` lookup either).
+SCREEN_RESELLER_PATCH = "screen-invoiced-party"
 
 
 class ProcessWorkflow(ProcessState):
@@ -254,10 +260,18 @@ class ProcessWorkflow(ProcessState):
         )
 
     async def screen(
-        self, party: str, country: str, subdivision: str | None = None, *, step: str
+        self,
+        party: str,
+        country: str,
+        subdivision: str | None = None,
+        *,
+        step: str,
+        role: str | None = None,
     ) -> str | None:
         """The embargo check of `party`: None when allowed, else the refusal reason (decided
-        as `step`). The result shows in the facts under `step` (`:` read as `_`)."""
+        as `step`, naming who was screened and the embargo program that matched; a `role`,
+        e.g. "reseller", is named in the reason too). The result shows in the facts under
+        `step` (`:` read as `_`)."""
         result = await call(
             "screen_party",
             ScreeningRequest(
@@ -268,14 +282,40 @@ class ProcessWorkflow(ProcessState):
             summary=f"embargo screening: {party} ({country})",
         )
         self._facts[step.replace(":", "_")] = {
+            "party": party,
             "allowed": result.allowed,
             "data_version": result.data_version,
         }
         if result.allowed:
             return None
         reason = result.reason or f"{party} is in a country or region under U.S. embargo"
-        await self.decide(step, "system", "refused", reason=reason, program=result.program)
+        if role:
+            reason = f"the {role} {party}: {reason}"
+        who = {"role": role} if role else {}
+        await self.decide(
+            step, "system", "refused", reason=reason, program=result.program, party=party, **who
+        )
         return reason
+
+    async def locate_reseller(self, reseller: Reseller) -> tuple[str, str | None] | None:
+        """Where the reseller (the party invoiced) is, for its embargo screening: the country
+        and subdivision of its address, else the country of its partner record; None when
+        neither says. The answer shows in the facts as `reseller_location`."""
+        location: tuple[str, str | None] | None = None
+        source = None
+        if reseller.address is not None:
+            location, source = (reseller.address.country, reseller.address.subdivision), "address"
+        elif reseller.partner_id:
+            record = await self.find_partner(reseller.partner_id)
+            country = record.country.strip().upper() if record is not None else ""
+            if country in COUNTRY_CODES:
+                location, source = (country, None), "partner record"
+        self._facts["reseller_location"] = (
+            {"country": location[0], "subdivision": location[1], "source": source}
+            if location
+            else None
+        )
+        return location
 
     async def record_partner(self, record: PartnerRecord) -> None:
         """Create or update the partner's record (status, discount, attributes)."""

@@ -6,9 +6,12 @@ import pytest
 from pydantic import ValidationError
 
 from models.deals import (
+    DealPurchaseOrder,
     DealReview,
+    Quotation,
     email_domain,
     format_deal_number,
+    license_contact_mismatch,
     normalize_company,
     opportunity_keys,
     parse_deal_number,
@@ -69,3 +72,35 @@ def test_review_needs_reason_or_question() -> None:
     with pytest.raises(ValidationError, match="question"):
         DealReview(reviewer="x", decision="request_information")
     assert DealReview(reviewer="x", decision="approve").decision == "approve"
+
+
+def test_the_purchase_order_names_the_quotations_license_contact() -> None:
+    quotation = Quotation(
+        quote_number="Q-1",
+        prepared_by="sm@mattermost.com",
+        seats=10,
+        list_unit_price_cents=100,
+        discount_percent=0,
+        net_price_cents=1000,
+        license_contact_email="licenses@hanse-logistik.example",
+    )
+
+    def po(email: str) -> DealPurchaseOrder:
+        return DealPurchaseOrder.model_validate(
+            {
+                "number": "PO-1",
+                "submitted_by": "lena@nordlicht.example",
+                "amount_cents": 1000,
+                "bill_to": "Nordlicht",
+                "end_customer": {
+                    "legal_name": "Hanse Logistik AG",
+                    "address": {"line1": "Am Sandtorkai 50", "city": "Hamburg", "country": "DE"},
+                    "contact": {"name": "Jonas Weber", "email": email},
+                },
+            }
+        )
+
+    assert license_contact_mismatch(po("Licenses@Hanse-Logistik.example"), quotation) is None
+    reason = license_contact_mismatch(po("jonas@hanse-logistik.example"), quotation)
+    assert reason is not None
+    assert "jonas@hanse-logistik.example" in reason and "licenses@hanse-logistik.example" in reason

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sqlmodel import select
+from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflowservice.v1 import (
@@ -34,7 +35,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import session_scope
+from activities.licenses import LicenseActivities
+from models.contracts import IssuedLicense, LicenseRequest, ScreeningRequest, ScreeningResult
 from models.deals import AuthorizedResaleInput, DealRegistrationInput
+from models.screening import Embargo, load_embargoes, screen
 from models.settings import Settings
 from models.tables import EmailRow
 from tests.eventually import eventually
@@ -123,6 +127,59 @@ def partner_site() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- an embargo list that changes mid-flight ------------------------------------------------
+
+
+class EmbargoList:
+    """The embargo list a worker screens against, changed by the test while a process runs:
+    `screen_party` applies the real rule (`models.screening.screen`) to the data held here
+    instead of the data file. `embargo_when_licensed` changes the list as `issue_license`
+    returns, between the screening before the license and the one before the invoice."""
+
+    def __init__(self) -> None:
+        self.data = load_embargoes()
+        self._when_licensed: list[tuple[str, str]] = []
+
+    @staticmethod
+    def program(name: str) -> str:
+        return f"Test embargo on {name}"
+
+    def embargo(self, code: str, name: str) -> None:
+        """From now on, `code` (a country or an ISO 3166-2 region) is under embargo."""
+        entry = Embargo(
+            code=code, name=name, program=self.program(name), since=date(2000, 1, 1), source="test"
+        )
+        self.data = self.data.model_copy(
+            update={
+                "version": f"{self.data.version}+{code}",
+                "entries": (*self.data.entries, entry),
+            }
+        )
+
+    def embargo_when_licensed(self, code: str, name: str) -> None:
+        self._when_licensed.append((code, name))
+
+    def activities(self, settings: Settings) -> list[Callable[..., Any]]:
+        """The worker's activities with `screen_party` and `issue_license` replaced."""
+        licenses = LicenseActivities(settings)
+
+        @activity.defn(name="screen_party")
+        def screen_party(req: ScreeningRequest) -> ScreeningResult:
+            return screen(req.country, req.subdivision, req.on, data=self.data)
+
+        @activity.defn(name="issue_license")
+        def issue_license(req: LicenseRequest) -> IssuedLicense:
+            issued = licenses.issue_license(req)
+            changes, self._when_licensed = self._when_licensed, []
+            for code, name in changes:
+                self.embargo(code, name)
+            return issued
+
+        replaced = {"screen_party", "issue_license"}
+        kept = [a for a in all_activities(settings) if _name(a) not in replaced]
+        return [*kept, screen_party, issue_license]
 
 
 # --- the harness -----------------------------------------------------------------------------
@@ -352,6 +409,28 @@ async def drive_to_invoice(handle: WorkflowHandle) -> dict[str, Any]:
         open_task = await pending(handle, task)
         await handle.signal(task, open_task["example"])
     return await pending(handle, "record_payment")
+
+
+async def embargo_mid_flight(
+    order: WorkflowHandle, embargoes: EmbargoList, point: str, code: str, name: str
+) -> None:
+    """Drive an order past the terms and put `code` under embargo just before the screening
+    at `point` (`before_license`: while the license review waits; `before_invoice`: while
+    the license is issued); the review approves, so the screening at `point` is next."""
+    accept = await pending(order, "accept_terms")
+    await order.signal(accept["handler"], accept["example"])
+    review = await pending(order, "review_license")
+    if point == "before_license":
+        embargoes.embargo(code, name)
+    else:
+        assert point == "before_invoice", point
+        embargoes.embargo_when_licensed(code, name)
+    await order.signal(review["handler"], review["example"])
+
+
+async def refusals(handle: WorkflowHandle) -> list[dict[str, Any]]:
+    """The `refused` entries of a workflow's status history."""
+    return [h for h in (await status(handle))["history"] if h["event"] == "refused"]
 
 
 async def pay_child(harness: Harness, order_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
@@ -13,12 +14,15 @@ from activities.agreements import get_agreement
 from models.settings import Settings
 from tests.eventually import eventually
 from tests.workflows.harness import (
+    EmbargoList,
     Harness,
     attribute_is,
+    embargo_mid_flight,
     history_events,
     history_once,
     pay_child,
     pending,
+    refusals,
     search_attribute,
     status,
     workflow_harness,
@@ -30,6 +34,13 @@ CUSTOMER = {
     "address": {"line1": "Sadama 25", "city": "Tallinn", "postal_code": "15051", "country": "EE"},
     "contact": {"name": "Kadri Kask", "email": "kadri.kask@ts.example"},
 }
+# A reseller in Latvia, so that an embargo hits either it or the end customer in Estonia.
+RESELLER_LV = {
+    "company": "Riga Procurement SIA",
+    "contact": {"name": "Anna Berzina", "email": "anna.berzina@riga-procurement.example"},
+    "address": {"line1": "Brivibas iela 1", "city": "Riga", "country": "LV"},
+}
+EMBARGOED = {"end_customer": ("EE", "Estonia"), "reseller": ("LV", "Latvia")}
 
 
 @pytest_asyncio.fixture
@@ -166,6 +177,65 @@ async def test_embargoed_end_customer_is_refused_first(harness: Harness) -> None
         (h["step"], h["event"]) for h in st["history"]
     ]
     assert harness.email_steps(handle.id) == ["resale:refused"]
+
+
+async def test_embargoed_reseller_is_refused_at_intake(harness: Harness) -> None:
+    reseller = {**RESELLER_LV, "address": {"line1": "Calle 23", "city": "Havana", "country": "CU"}}
+    handle = await harness.start_resale(reseller=reseller)
+    result = await handle.result()
+    assert result.outcome == "embargoed"
+    assert (result.reason or "").startswith("the reseller Riga Procurement SIA: Cuba")
+    st = await status(handle)
+    assert st["facts"]["screening_intake"]["allowed"]  # the end customer passed
+    [refusal] = await refusals(handle)
+    assert refusal["step"] == "screening:intake:reseller"
+    assert refusal["detail"]["party"] == "Riga Procurement SIA"
+    assert "Cuban Assets Control Regulations" in refusal["detail"]["program"]
+    assert st["pending_tasks"] == [] and harness.email_steps(handle.id) == ["resale:refused"]
+
+
+async def test_reseller_that_cannot_be_located_is_refused_at_intake(harness: Harness) -> None:
+    reseller = {k: v for k, v in RESELLER_LV.items() if k != "address"}
+    handle = await harness.start_resale(reseller=reseller)
+    result = await handle.result()
+    assert result.outcome == "refused"
+    assert "Riga Procurement SIA (the party invoiced) cannot be screened" in (result.reason or "")
+    assert "no partner id" in (result.reason or "")
+    assert [r["step"] for r in await refusals(handle)] == ["screening:intake:reseller"]
+    assert harness.email_steps(handle.id) == ["resale:refused"]
+
+
+@pytest.mark.parametrize("point", ["intake", "before_license", "before_invoice"])
+@pytest.mark.parametrize("party", ["end_customer", "reseller"])
+async def test_embargo_list_change_stops_the_resale_order_at_each_screening(
+    screened: tuple[Harness, EmbargoList], party: str, point: str
+) -> None:
+    """The resale's intake passed; the list changes later, and the child order's screening
+    at `point` stops it: the reason reaches the resale's outcome."""
+    harness, embargoes = screened
+    code, name = EMBARGOED[party]
+    handle = await harness.start_resale(reseller=RESELLER_LV)
+    po = await to_purchase_order(handle)
+    if point == "intake":  # changed while the purchase order was awaited
+        embargoes.embargo(code, name)
+    await handle.signal("submit_purchase_order", {**po["example"], "end_customer": CUSTOMER})
+    child = harness.child(f"RS-{handle.id.removeprefix('resale-')}")
+    if point != "intake":
+        await embargo_mid_flight(child, embargoes, point, code, name)
+    result = await handle.result()
+
+    assert result.outcome == "embargoed" and name in (result.reason or "")
+    step = f"screening:{point}" if party == "end_customer" else f"screening:{point}:reseller"
+    [refusal] = await refusals(child)
+    assert refusal["step"] == step and refusal["detail"]["reason"] == result.reason
+    assert refusal["detail"]["program"] == EmbargoList.program(name)
+    if party == "reseller":
+        assert refusal["detail"]["party"] == "Riga Procurement SIA"
+        assert (result.reason or "").startswith("the reseller Riga Procurement SIA: Latvia")
+    assert ("order", "embargoed") in await history_events(handle, "order")
+    order = (await status(handle))["facts"]["order"]
+    assert (order["license_id"] is not None) == (point == "before_invoice")
+    assert result.invoice_number is None and order["invoice_number"] is None
 
 
 async def test_unsigned_agreement_expires(harness: Harness) -> None:

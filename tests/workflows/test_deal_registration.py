@@ -460,3 +460,43 @@ async def test_unsigned_quotation_expires_and_frees_the_opportunity(harness: Har
         "deal:quotation_expired",
     } <= set(harness.email_steps(handle.id))
     assert not [c for c in list_claims(harness.settings) if c.deal_number == deal.deal_number]
+
+
+async def test_purchase_order_must_name_the_quotations_license_contact(harness: Harness) -> None:
+    deal = deal_input()
+    handle = await harness.start_deal(deal)
+    quote_task = await approve(handle)
+    licenses = "licenses@hanse-logistik.example"  # not the registration's contact
+    await handle.signal(
+        "submit_quotation", {**quote_task["example"], "license_contact_email": licenses}
+    )
+    await handle.signal("sign_agreement", (await pending(handle, "sign_quotation"))["example"])
+    po_task = await pending(handle, "submit_purchase_order")
+    example = po_task["example"]
+    assert example["end_customer"]["contact"]["email"] == licenses
+    told = {m.step: m for m in harness.emails(handle.id)}["deal:quotation_signed"]
+    assert f"the contact's email must be {licenses}" in told.text_body
+    other = str(deal.end_customer.contact.email)
+    wrong = {
+        **example,
+        "end_customer": {**example["end_customer"], "contact": {"name": "J. W.", "email": other}},
+    }
+    before = await status(handle)
+    await handle.signal("submit_purchase_order", wrong)
+    await eventually(lambda: _has_rejection(handle, "submit_purchase_order", licenses))
+    after = await status(handle)
+    [rejection] = after["history"][len(before["history"]) :]
+    [error] = rejection["detail"]["errors"]
+    assert error["field"] == "end_customer.contact.email"
+    assert f"contact {other} is not the license contact {licenses}" in error["message"]
+    assert (after["stage"], after["pending_tasks"]) == (before["stage"], before["pending_tasks"])
+    assert "order" not in after["facts"]
+
+    await handle.signal("submit_purchase_order", example)  # the quotation's contact: accepted
+    child = harness.child(deal.deal_number)
+    for task in ("accept_terms", "review_license"):
+        await child.signal(task, (await pending(child, task))["example"])
+    await harness.emailed(child.id, "license:issued")
+    mails = {m.step: m for m in harness.emails(child.id)}
+    assert mails["license:issued"].to_addrs.startswith(f"{licenses}; cc: ")  # the reseller cc
+    assert licenses in mails["acceptance:request"].to_addrs

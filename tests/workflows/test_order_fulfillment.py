@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -20,14 +21,20 @@ from models.contracts import EmailReceipt, EmailRequest, InvoiceInfo, InvoiceReq
 from models.settings import Settings
 from models.tables import DecisionRow, InvoiceRow, LicenseRow
 from tests.eventually import eventually
+from tests.workflows import test_evaluation_license
 from tests.workflows.harness import (
+    EmbargoList,
     Harness,
     attribute_is,
     drive_to_invoice,
+    embargo_mid_flight,
     escalated,
     pending,
+    refusals,
     search_attribute,
+    status,
     task_once,
+    uid,
     workflow_harness,
 )
 from workers.main import activities_for
@@ -40,6 +47,10 @@ ACCEPT = {
     "agreed": True,
 }
 APPROVE = {"reviewer": "license-desk@mattermost.com", "decision": "approve"}
+# The order's parties in two countries, so that an embargo hits one of them: the end customer
+# in Germany (the factory's), the reseller (the party invoiced) in the Netherlands.
+RESELLER_NL = {"address": {"line1": "Keizersgracht 1", "city": "Amsterdam", "country": "NL"}}
+EMBARGOED = {"end_customer": ("DE", "Germany"), "reseller": ("NL", "Netherlands")}
 
 
 @pytest_asyncio.fixture
@@ -65,6 +76,12 @@ async def test_happy_path_to_paid_invoice(harness: Harness) -> None:
 
     assert result.outcome == "paid"
     assert result.amount_cents == 500_000 and result.invoice_number and result.license_id
+    facts = (await status(handle))["facts"]
+    for point in ("intake", "before_license", "before_invoice"):  # both parties, each time
+        assert facts[f"screening_{point}"]["party"] == "Stadtwerke Kiel AG"
+        assert facts[f"screening_{point}_reseller"]["party"] == "Nordlicht IT GmbH"
+        assert facts[f"screening_{point}_reseller"]["allowed"]
+    assert facts["reseller_location"] == {"country": "DE", "subdivision": None, "source": "address"}
     wf = handle.id
     assert harness.email_steps(wf) == [
         "acceptance:request",
@@ -249,6 +266,76 @@ async def test_crimea_region_is_refused_by_subdivision(harness: Harness) -> None
         }
     )
     assert (await handle.result()).outcome == "embargoed"
+
+
+@pytest.mark.parametrize("point", ["intake", "before_license", "before_invoice"])
+@pytest.mark.parametrize("party", ["end_customer", "reseller"])
+async def test_embargo_list_change_stops_the_order_at_each_screening(
+    screened: tuple[Harness, EmbargoList], party: str, point: str
+) -> None:
+    harness, embargoes = screened
+    code, name = EMBARGOED[party]
+    if point == "intake":
+        embargoes.embargo(code, name)
+    handle = await harness.start_order(reseller=RESELLER_NL)
+    if point != "intake":
+        await embargo_mid_flight(handle, embargoes, point, code, name)
+    result = await handle.result()
+
+    assert result.outcome == "embargoed" and name in (result.reason or "")
+    screened_party = "Stadtwerke Kiel AG" if party == "end_customer" else "Nordlicht IT GmbH"
+    step = f"screening:{point}" if party == "end_customer" else f"screening:{point}:reseller"
+    [refusal] = await refusals(handle)
+    assert refusal["step"] == step and refusal["detail"]["reason"] == result.reason
+    assert refusal["detail"]["party"] == screened_party
+    assert refusal["detail"]["program"] == EmbargoList.program(name)
+    if party == "reseller":
+        assert (result.reason or "").startswith("the reseller Nordlicht IT GmbH: Netherlands")
+        assert refusal["detail"]["role"] == "reseller"
+    [decision] = [d for d in harness.rows(DecisionRow, handle.id) if d.decision == "refused"]
+    assert decision.step == step and screened_party in decision.detail_json
+    # The step stopped: no license before it, no invoice after it.
+    licensed = point == "before_invoice"
+    assert (result.license_id is not None) == licensed and result.invoice_id is None
+    assert len(harness.rows(LicenseRow, handle.id)) == int(licensed)
+    assert harness.rows(InvoiceRow, handle.id) == []
+    expected = {
+        "intake": [],
+        "before_license": ["acceptance:request"],
+        "before_invoice": ["acceptance:request", "license:issued"],
+    }
+    assert harness.email_steps(handle.id) == expected[point]
+
+
+async def test_reseller_without_an_address_is_screened_by_its_partner_record(
+    screened: tuple[Harness, EmbargoList], settings: Settings
+) -> None:
+    harness, embargoes = screened
+    partner_id = test_evaluation_license.partner(settings)  # on record in Germany
+    embargoes.embargo("DE", "Germany")
+    handle = await harness.start_order(
+        reseller={"partner_id": partner_id, "address": None},
+        end_customer={"address": RESELLER_NL["address"]},  # the customer outside Germany
+    )
+    result = await handle.result()
+    assert result.outcome == "embargoed" and "Germany" in (result.reason or "")
+    facts = (await status(handle))["facts"]
+    assert facts["reseller_location"] == {
+        "country": "DE",
+        "subdivision": None,
+        "source": "partner record",
+    }
+    assert [r["step"] for r in await refusals(handle)] == ["screening:intake:reseller"]
+
+
+async def test_reseller_that_cannot_be_located_is_refused_at_intake(harness: Harness) -> None:
+    handle = await harness.start_order(reseller={"partner_id": f"P-{uid()}", "address": None})
+    result = await handle.result()
+    assert result.outcome == "refused"
+    assert "Nordlicht IT GmbH (the party invoiced) cannot be screened" in (result.reason or "")
+    assert [r["step"] for r in await refusals(handle)] == ["screening:intake:reseller"]
+    assert harness.email_steps(handle.id) == ["order:refused"]
+    assert harness.rows(LicenseRow, handle.id) == []
 
 
 async def test_invalid_signal_input_is_rejected_and_changes_nothing(harness: Harness) -> None:

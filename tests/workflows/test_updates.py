@@ -262,6 +262,16 @@ async def test_deal_registration_by_updates(harness: Harness) -> None:
     sign = await pending(handle, "sign_quotation")
     await rejected(handle, "sign_agreement", {**sign["example"], "sha256": "0" * 64}, "sha256")
     await decide(handle, "sign_quotation", walked)
+    po = (await pending(handle, "submit_purchase_order"))["example"]
+    licenses = po["end_customer"]["contact"]["email"]  # the quotation's license contact
+    other = {**po["end_customer"], "contact": {"name": "Someone", "email": "it@elsewhere.example"}}
+    message = await rejected(
+        handle,
+        "submit_purchase_order",
+        {**po, "end_customer": other},
+        "end_customer.contact.email",
+    )
+    assert f"it@elsewhere.example is not the license contact {licenses}" in message
     result = await decide(handle, "submit_purchase_order", walked)
     assert result.stage != "awaiting_purchase_order"
     assert walked == {
