@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
+        InvoiceStage,
         IssuedLicense,
         LicenseRequest,
         LicenseReview,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecorded,
         TermsAcceptance,
     )
+    from models.invoices import invoice_stage, invoice_stage_after
     from models.orders import order_facts, review_order_terms, unscreenable_reseller
     from models.tasks import LinkSpec
 
@@ -57,6 +59,10 @@ CALENDAR = "US"  # Mattermost, Inc.'s business days
 # Orders started without Program/PartnerId (e.g. from the Temporal UI's Start Workflow) set
 # them themselves; histories from before this change have no such upsert.
 IDENTITY_PATCH = "order-identity-attributes"
+# A billing event reporting a stage the invoice has left (a late `invoice.payment_failed`
+# after `invoice.paid`) is recorded as ignored; before, it set the invoice's status back.
+# The marker is written only when such an event arrives, so other histories are unchanged.
+INVOICE_FORWARD_PATCH = "invoice-stages-forward"
 CLOSED = ("paid", "void", "uncollectible")
 DUE_REMINDER = timedelta(days=3)
 # Overdue notices, counted from the due date; the last one hands the invoice to finance.
@@ -239,6 +245,19 @@ class OrderFulfillment(ProcessWorkflow):
         ):
             return
         self._events_seen.add(event.event_id)
+        change = invoice_stage_after(self._invoice_stage(), event.status)
+        if not change.applies and workflow.patched(INVOICE_FORWARD_PATCH):
+            self.note(
+                "invoice",
+                "billing",
+                "ignored",
+                event_id=event.event_id,
+                type=event.type,
+                reported=event.status,
+                stage=change.stage,
+                reason=change.reason,
+            )
+            return
         self._invoice = self._invoice.model_copy(
             update={"status": event.status, "amount_paid_cents": event.amount_paid_cents}
         )
@@ -714,11 +733,12 @@ class OrderFulfillment(ProcessWorkflow):
         except Exception as exc:  # noqa: BLE001
             workflow.logger.info("parent %s not told of order progress: %s", parent_id, exc)
 
+    def _invoice_stage(self) -> InvoiceStage:
+        return invoice_stage(self._require_invoice().status, bool(self._facts.get("overdue")))
+
     def _publish_invoice(self) -> None:
         invoice = self._require_invoice()
-        stage = (
-            "overdue" if invoice.status == "open" and self._facts.get("overdue") else invoice.status
-        )
+        stage = self._invoice_stage()
         self._facts["invoice_stage"] = stage
         updates: list[SearchAttributeUpdate[Any]] = [
             INVOICE_STAGE.value_set(stage),

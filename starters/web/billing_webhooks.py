@@ -3,7 +3,9 @@
 The `Stripe-Signature` header is verified with Stripe's own library (5-minute tolerance).
 Invoice events are routed by the invoice's `metadata.workflow_id` (set by the billing
 activity) as the `invoice_event` signal; the workflow ignores an event id it has seen, so
-Stripe's retries and replays have no second effect. Unknown or unrelated events answer 200.
+Stripe's retries and replays have no second effect, and records as ignored an event that
+arrives after the invoice moved past the stage it reports (stages only move forward,
+`models/invoices.py`). Unknown or unrelated events answer 200.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ local ledger, Ed25519 licenses) in a temporary data dir, so the tests check real
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -446,3 +447,75 @@ async def test_permanently_refused_email_is_recorded_and_the_order_goes_on(
         assert status["facts"]["email_failures"][0]["step"] == "acceptance:request"
         await handle.signal("accept_terms", ACCEPT)  # an operator with the customer's consent
         await pending(handle, "review_license")
+
+
+async def test_late_stripe_events_after_paid_change_nothing(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Issue 16: `invoice.paid`, then a retried `invoice.payment_failed` and
+    `invoice.finalized` (Stripe's delivery order is not the order of events). The three
+    arrive while the `invoice:issued` email is held, so they are all handled before the
+    order follows the invoice: the invoice stays paid and no overdue notice goes out."""
+    email = EmailActivities(settings)
+    held, release = threading.Event(), threading.Event()
+
+    @activity.defn(name="send_email")
+    def send_email(request: EmailRequest) -> EmailReceipt:
+        if request.step == "invoice:issued":
+            held.set()
+            release.wait(timeout=30)
+        return email.send_email(request)
+
+    acts = [a for a in activities_for(settings) if a.__name__ != "send_email"] + [send_email]
+    async with workflow_harness(time_skipping_env, settings, acts) as h:
+        handle = await h.start_order()
+        try:
+            for task in ("accept_terms", "review_license"):
+                await h.complete(handle, task)
+            await eventually(held.is_set, what="the invoice:issued email held")
+            invoice_id = (await handle.query("status"))["facts"]["invoice_id"]
+            late = [
+                ("evt_paid", "invoice.paid", "paid", 500_000),
+                ("evt_failed_retry", "invoice.payment_failed", "open", 0),
+                ("evt_finalized_retry", "invoice.finalized", "open", 0),
+            ]
+            for event_id, kind, stripe_status, paid_cents in late:
+                await handle.signal(
+                    "invoice_event",
+                    {
+                        "event_id": event_id,
+                        "type": kind,
+                        "invoice_id": invoice_id,
+                        "status": stripe_status,
+                        "amount_paid_cents": paid_cents,
+                    },
+                )
+
+            async def all_three_handled() -> list[dict[str, Any]]:
+                history = (await handle.query("status"))["history"]
+                seen = [h for h in history if h["step"] == "invoice"]
+                return seen if len(seen) == 3 else []
+
+            await eventually(all_three_handled, what="the three invoice events handled")
+        finally:
+            release.set()
+        result = await handle.result()
+        assert result.outcome == "paid"
+        await h.env.sleep(timedelta(days=45))  # past the due date and two overdue notices
+        assert h.email_steps(handle.id) == [
+            "acceptance:request",
+            "license:issued",
+            "invoice:issued",
+            "invoice:paid",
+        ]
+        assert await search_attribute(handle, INVOICE_STAGE) == "paid"
+        state = await handle.query("status")
+        assert state["facts"]["invoice_stage"] == "paid"
+        invoice = [(e["event"], e["detail"]) for e in state["history"] if e["step"] == "invoice"]
+        assert [(event, detail["event_id"]) for event, detail in invoice] == [
+            ("invoice.paid", "evt_paid"),
+            ("ignored", "evt_failed_retry"),
+            ("ignored", "evt_finalized_retry"),
+        ]
+        for _, detail in invoice[1:]:
+            assert detail["stage"] == "paid" and "paid" in detail["reason"]
