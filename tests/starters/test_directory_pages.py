@@ -24,13 +24,8 @@ from models.settings import Settings
 from starters.intake import submit_form
 from starters.web.app import create_app
 from tests.eventually import eventually
+from tests.logos import bomb_png, image, png
 from tests.workflows.harness import Harness, uid, workflow_harness
-
-
-def png(width: int, height: int = 60) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "navy").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def listing_input(
@@ -99,10 +94,14 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
                 narrow.status_code == 400
                 and "the logo is 150 px wide; it must be at least 200 px wide" in narrow.text
             )
-            not_image = await web.post(
-                path, data=fields, files={"logo": ("logo.png", b"GIF89a not really", "image/png")}
+            gif = await web.post(
+                path, data=fields, files={"logo": ("logo.gif", image(fmt="GIF"), "image/gif")}
             )
-            assert not_image.status_code == 400 and "not an image we can read" in not_image.text
+            assert gif.status_code == 400 and "a GIF image; only PNG or JPEG logos" in gif.text
+            bombed = await web.post(
+                path, data=fields, files={"logo": ("logo.png", bomb_png(), "image/png")}
+            )
+            assert bombed.status_code == 400 and "refused as a decompression bomb" in bombed.text
             short = await web.post(
                 path,
                 data={
@@ -212,6 +211,17 @@ async def test_signal_form_directory_listing(
             narrow.status_code == 422
             and narrow.body["errors"][0]["field"] == "logo_base64"
             and "199 px wide" in narrow.body["errors"][0]["message"]
+        )
+        bombed = await submit_form(
+            h.client,
+            h.settings,
+            "directory-listing",
+            {**example, "logo_base64": base64.b64encode(bomb_png()).decode()},
+        )
+        assert (
+            bombed.status_code == 422
+            and bombed.body["errors"][0]["field"] == "logo_base64"
+            and "refused as a decompression bomb" in bombed.body["errors"][0]["message"]
         )
         garbage = await submit_form(
             h.client, h.settings, "directory-listing", {**example, "logo_base64": "%%%"}
