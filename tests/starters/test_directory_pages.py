@@ -15,10 +15,10 @@ import httpx
 from PIL import Image
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory import get_listing
+from activities.directory import get_listing, get_logo
 from activities.partners import PartnerActivities
 from models.contracts import PartnerRecord
-from models.directory import LISTING_DESCRIPTION, DirectoryListingInput
+from models.directory import LISTING_DESCRIPTION, DirectoryListingInput, logo_id_of
 from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
@@ -98,34 +98,40 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
                 path, data=fields, files={"logo": ("logo.gif", image(fmt="GIF"), "image/gif")}
             )
             assert gif.status_code == 400 and "a GIF image; only PNG or JPEG logos" in gif.text
+            bomb = bomb_png()
             bombed = await web.post(
-                path, data=fields, files={"logo": ("logo.png", bomb_png(), "image/png")}
+                path, data=fields, files={"logo": ("logo.png", bomb, "image/png")}
             )
             assert bombed.status_code == 400 and "refused as a decompression bomb" in bombed.text
+            held_back = png(240)  # a good logo, but the listing is refused: not kept
             short = await web.post(
                 path,
                 data={
                     **fields,
                     "description": "Ten words are not enough for a partner directory listing.",
                 },
-                files={"logo": ("logo.png", png(240), "image/png")},
+                files={"logo": ("logo.png", held_back, "image/png")},
             )
             assert (
                 short.status_code == 400
                 and "has 10 words; it must have 30 to 100 words" in short.text
             )
+            assert get_logo(settings, logo_id_of(held_back)) is None
+            assert get_logo(settings, logo_id_of(bomb)) is None
             bad_url = await web.post(
                 path,
                 data={**fields, "website": "nordlicht"},
                 files={"logo": ("logo.png", png(240), "image/png")},
             )
             assert bad_url.status_code == 400 and "Website:" in bad_url.text
-            ok = await web.post(
-                path, data=fields, files={"logo": ("logo.png", png(240), "image/png")}
-            )
+            good = png(240)
+            ok = await web.post(path, data=fields, files={"logo": ("logo.png", good, "image/png")})
             assert ok.status_code == 303 and ok.headers["location"].endswith("/done")
+            logo_path = f"/partners/logos/{logo_id_of(good)}"
+            assert get_logo(settings, logo_id_of(good)) is not None
             review = await h.task(handle, "review_listing")
             assert "Your listing is under review" in (await web.get(path)).text
+            assert (await web.get(logo_path)).status_code == 404  # stored, not published
             await handle.signal("review_listing", review["example"])
             await wait_published(settings, time_skipping_env, data.partner_id)
 
@@ -159,10 +165,13 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
             assert entry["territory"] == ["DE", "AT"] and entry["website"].startswith(
                 "https://nordlicht"
             )
-            logo = await web.get(entry["logo_url"].removeprefix("http://testserver"))
+            assert entry["logo_url"].endswith(logo_path)
+            logo = await web.get(logo_path)
             assert (
                 logo.status_code == 200
                 and logo.headers["content-type"] == "image/png"
+                and logo.headers["cache-control"] == "public, max-age=31536000, immutable"
+                and logo.content == good
                 and Image.open(io.BytesIO(logo.content)).size == (240, 60)
             )
             si = next(
@@ -185,6 +194,7 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
                 e["partner_id"] for e in (await web.get("/partners.json")).json()
             ]
             assert (await web.get(path)).status_code == 410
+            assert (await web.get(logo_path)).status_code == 404  # removed with its listing
 
 
 async def test_signal_form_directory_listing(
