@@ -25,7 +25,11 @@ from models.contracts import COUNTRY_CODES, Contact, Contract
 
 MIN_WORDS, MAX_WORDS = 30, 100
 MIN_LOGO_WIDTH = 200
+# One limit on every path: the listing page's upload, and the `directory-listing` webhook's
+# base64, whose request body limit (`LISTING_FORM_MAX_BYTES`) is sized to carry it.
 MAX_LOGO_BYTES = 2 * 1024 * 1024
+MAX_LOGO_BASE64_CHARS = 4 * -(-MAX_LOGO_BYTES // 3)  # 2,796,204: that limit in base64
+LISTING_FORM_MAX_BYTES = MAX_LOGO_BASE64_CHARS + 64 * 1024  # the logo and the listing's fields
 # The pixels a logo may have, read from its header before anything is decoded. A directory
 # logo needs far fewer; decoding 16 megapixels takes at most 64 MB (4 bytes a pixel), and the
 # cap is well below Pillow's own decompression-bomb limits (`Image.MAX_IMAGE_PIXELS`).
@@ -239,12 +243,25 @@ class ListingForm(ListingFields):
     logo_filename: str | None = Field(default=None, max_length=200)
     logo_base64: str = Field(
         min_length=1,
-        max_length=3 * 1024 * 1024,
+        max_length=MAX_LOGO_BASE64_CHARS,
         description=(
-            f"The logo file ({ALLOWED_LOGOS}, at least {MIN_LOGO_WIDTH} px wide, at most "
-            f"{MAX_LOGO_PIXELS / 1e6:g} megapixels), base64"
+            f"The logo file, base64: {ALLOWED_LOGOS}, at least {MIN_LOGO_WIDTH} px wide, at "
+            f"most {MAX_LOGO_PIXELS / 1e6:g} megapixels and {MAX_LOGO_BYTES:,} bytes (2 MiB, "
+            f"{MAX_LOGO_BASE64_CHARS:,} characters in base64); the whole request body at most "
+            f"{LISTING_FORM_MAX_BYTES:,} bytes"
         ),
     )
+
+    @field_validator("logo_base64", mode="before")
+    @classmethod
+    def _logo_size(cls, value: Any) -> Any:
+        """Past the limit, a refusal that says it in bytes (before pydantic's length error)."""
+        if isinstance(value, str) and len(value) > MAX_LOGO_BASE64_CHARS:
+            raise ValueError(
+                f"the logo is larger than {MAX_LOGO_BYTES:,} bytes (2 MiB): {len(value):,} "
+                f"base64 characters, the limit is {MAX_LOGO_BASE64_CHARS:,}"
+            )
+        return value
 
 
 class ListingReview(Contract):

@@ -65,6 +65,7 @@ PROGRAMS = {
     "authorized_reseller": "Authorized Reseller",
 }
 FIELDS = ("name", "description", "city", "state", "country", "website")
+LISTING_PAGE_MAX_BYTES = MAX_LOGO_BYTES + 64 * 1024  # the logo file and the fields, one file
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
 # A published logo's URL names its content (a SHA-256 prefix): it never changes.
 PUBLISHED_LOGO_HEADERS = {
@@ -190,7 +191,7 @@ async def listing_submit(
             "A submission of your listing is already being reviewed. "
             "Please wait for the reviewer's answer.",
         )
-    form = await page_form(request, MAX_LOGO_BYTES + 64 * 1024, max_files=1)
+    form = await page_form(request, LISTING_PAGE_MAX_BYTES, max_files=1)
     values = {field: str(form.get(field) or "").strip() for field in FIELDS}
     errors: dict[str, str] = {}
     try:

@@ -1,16 +1,26 @@
 """The logo check (`check_logo`): only PNG and JPEG reach Pillow, each with its one decoder; a
 file whose header claims too many pixels (a decompression bomb) and a damaged or truncated
-file are a `LogoError` naming the reason."""
+file are a `LogoError` naming the reason; the byte limit is the same in bytes and in the
+webhook form's base64."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
-from models.directory import LogoError, check_logo
-from tests.logos import bomb_png, image, png, truncated_png
+from models.directory import (
+    LISTING_EXAMPLE,
+    MAX_LOGO_BASE64_CHARS,
+    MAX_LOGO_BYTES,
+    ListingForm,
+    LogoError,
+    check_logo,
+)
+from tests.logos import bomb_png, image, png, png_of_size, truncated_png
 
 
 @pytest.fixture
@@ -69,3 +79,20 @@ def test_a_damaged_or_truncated_logo_is_refused() -> None:
         check_logo(jpeg[: len(jpeg) // 2])
     with pytest.raises(LogoError, match="not an image we can read: only PNG or JPEG"):
         check_logo(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+
+
+def test_the_logo_limit_is_the_same_in_bytes_and_in_base64() -> None:
+    assert check_logo(png_of_size(MAX_LOGO_BYTES))[0] == "image/png"
+    with pytest.raises(LogoError, match="2,097,153 bytes; the limit is 2,097,152 bytes"):
+        check_logo(png_of_size(MAX_LOGO_BYTES + 1))
+    largest = base64.b64encode(b"\0" * MAX_LOGO_BYTES).decode()
+    assert len(largest) == MAX_LOGO_BASE64_CHARS
+    ListingForm.model_validate({**LISTING_EXAMPLE, "logo_base64": largest})
+    with pytest.raises(ValidationError, match="larger than 2,097,152 bytes") as refused:
+        ListingForm.model_validate({**LISTING_EXAMPLE, "logo_base64": largest + "AAAA"})
+    assert refused.value.errors()[0]["loc"] == ("logo_base64",)
+    schema = ListingForm.model_json_schema()["properties"]["logo_base64"]
+    assert (
+        schema["maxLength"] == MAX_LOGO_BASE64_CHARS
+        and "2,097,152 bytes" in (schema["description"])
+    )
