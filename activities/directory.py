@@ -2,18 +2,19 @@
 application pre-screen (CLDR language data + embargo screening, recorded in history).
 
 Writes are idempotent: a listing is upserted by partner id and only a newer `version`
-replaces it; a logo is content-addressed (its id is a SHA-256 prefix of the file).
+replaces it; a logo is content-addressed (its id is a SHA-256 prefix of the file). A logo is
+kept once its listing passed the page's or the webhook's checks, and served only while a
+published listing shows it (`get_published_logo`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, exists
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.database import (
@@ -25,7 +26,14 @@ from activities.database import (
 )
 from activities.errors import InvalidScreeningInput
 from models.applications import PrescreenRequest, PrescreenResult, prescreen
-from models.directory import LogoError, LogoRef, PublishedListing, UnpublishRequest, check_logo
+from models.directory import (
+    LogoError,
+    LogoRef,
+    PublishedListing,
+    UnpublishRequest,
+    logo_id_of,
+    read_logo,
+)
 from models.screening import screen
 from models.settings import Settings
 from models.tables import DirectoryListingRow, DirectoryLogoRow
@@ -102,30 +110,47 @@ class DirectoryActivities:
 
 
 def store_logo(settings: Settings, data: bytes) -> LogoRef:
-    """Check the upload with Pillow and keep it; `LogoError` says what is wrong."""
-    content_type, width, height = check_logo(data)
-    logo_id = hashlib.sha256(data).hexdigest()[:32]
+    """Check the upload with Pillow (`read_logo`: `LogoError` says what is wrong) and keep
+    it. Only for a listing whose other fields passed their checks."""
+    return save_logo(settings, data, read_logo(data))
+
+
+def save_logo(settings: Settings, data: bytes, logo: LogoRef) -> LogoRef:
+    """Keep a logo `read_logo` accepted (`logo` is what it answered for `data`), once the
+    listing it belongs to passed its checks; storing the same file again is a no-op."""
+    if logo.logo_id != logo_id_of(data):
+        raise ValueError(f"logo {logo.logo_id} is not the file given")
     row = DirectoryLogoRow(
-        logo_id=logo_id,
-        content_type=content_type,
-        width=width,
-        height=height,
+        logo_id=logo.logo_id,
+        content_type=logo.content_type,
+        width=logo.width,
+        height=logo.height,
         size_bytes=len(data),
         content=data,
     )
     try:
         with session_scope(settings.resolved_database_url) as session:
-            if session.get(DirectoryLogoRow, logo_id) is None:
+            if session.get(DirectoryLogoRow, logo.logo_id) is None:
                 session.add(row)
     except IntegrityError:  # stored concurrently: the same file
         pass
-    return LogoRef(logo_id=logo_id, content_type=content_type, width=width, height=height)
+    return logo
 
 
 def get_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | None:
-    """The stored logo (bytes and type), or None."""
+    """The stored logo (bytes and type), published or not, or None."""
     with session_scope(settings.resolved_database_url) as session:
         return session.get(DirectoryLogoRow, logo_id)
+
+
+def get_published_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | None:
+    """The stored logo while a published listing shows it, else None: a logo only uploaded,
+    under review, refused, replaced by a newer version or removed with its listing is not
+    public."""
+    shown = exists().where(col(DirectoryListingRow.logo_id) == col(DirectoryLogoRow.logo_id))
+    with session_scope(settings.resolved_database_url) as session:
+        query = select(DirectoryLogoRow).where(DirectoryLogoRow.logo_id == logo_id, shown)
+        return session.exec(query).first()
 
 
 def list_listings(
@@ -166,7 +191,9 @@ __all__ = [
     "LogoError",
     "get_listing",
     "get_logo",
+    "get_published_logo",
     "list_listings",
     "official_languages",
+    "save_logo",
     "store_logo",
 ]

@@ -2,7 +2,10 @@
 a 30–100-word description, city, state/province, country, website URL and a logo at least
 200 px wide. VAR listings show their reseller territory.
 
-`check_logo` reads the image with Pillow (pure: bytes in, facts or a clear error out).
+`check_logo` reads the image with Pillow (pure: bytes in, facts or a clear error out): PNG or
+JPEG only, recognised by their signature before Pillow sees the file and opened with that one
+decoder; at most `MAX_LOGO_BYTES` and `MAX_LOGO_PIXELS` (from the header, before anything is
+decoded); then decoded in full, so a damaged or truncated file is refused too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import io
 import re
 import uuid
+import warnings
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,8 +25,27 @@ from models.contracts import COUNTRY_CODES, Contact, Contract
 
 MIN_WORDS, MAX_WORDS = 30, 100
 MIN_LOGO_WIDTH = 200
+# One limit on every path: the listing page's upload, and the `directory-listing` webhook's
+# base64, whose request body limit (`LISTING_FORM_MAX_BYTES`) is sized to carry it.
 MAX_LOGO_BYTES = 2 * 1024 * 1024
-LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+MAX_LOGO_BASE64_CHARS = 4 * -(-MAX_LOGO_BYTES // 3)  # 2,796,204: that limit in base64
+LISTING_FORM_MAX_BYTES = MAX_LOGO_BASE64_CHARS + 64 * 1024  # the logo and the listing's fields
+# The pixels a logo may have, read from its header before anything is decoded. A directory
+# logo needs far fewer; decoding 16 megapixels takes at most 64 MB (4 bytes a pixel), and the
+# cap is well below Pillow's own decompression-bomb limits (`Image.MAX_IMAGE_PIXELS`).
+MAX_LOGO_PIXELS = 16_000_000
+# The formats decoded, recognised by their signature: no other Pillow decoder sees a logo.
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+ALLOWED_LOGOS = "PNG or JPEG"
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"))
+# Image formats refused by name (never given to Pillow).
+_REFUSED_SIGNATURES = (
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -48,7 +71,7 @@ def _country(value: str) -> str:
 
 
 class LogoError(ValueError):
-    """The upload is not an image, or the image is too narrow."""
+    """The upload is not a logo we take: its size, format, pixels, content or width."""
 
 
 class LogoRef(Contract):
@@ -60,32 +83,89 @@ class LogoRef(Contract):
     height: int = Field(gt=0)
 
 
+def logo_format(data: bytes) -> str:
+    """`PNG` or `JPEG`, from the file's signature; `LogoError` otherwise, naming the format
+    when it is another image format. Nothing is decoded."""
+    for signature, fmt in _SIGNATURES:
+        if data.startswith(signature):
+            return fmt
+    refused = next((fmt for sig, fmt in _REFUSED_SIGNATURES if data.startswith(sig)), None)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        refused = "WebP"
+    if refused:
+        raise LogoError(f"the logo is a {refused} image; only {ALLOWED_LOGOS} logos are accepted")
+    raise LogoError(
+        f"the logo is not an image we can read: only {ALLOWED_LOGOS} logos are accepted"
+    )
+
+
 def check_logo(data: bytes) -> tuple[str, int, int]:
-    """(content type, width, height) of an acceptable logo, else `LogoError` saying why."""
-    from PIL import Image, UnidentifiedImageError
+    """(content type, width, height) of an acceptable logo, else `LogoError` saying why:
+    empty or over `MAX_LOGO_BYTES`; not PNG or JPEG by its signature; more than
+    `MAX_LOGO_PIXELS` or narrower than `MIN_LOGO_WIDTH` by its header (nothing decoded yet:
+    Pillow's decompression-bomb error and warning are the same refusal); damaged or truncated
+    (the image is then decoded in full, with that one decoder)."""
+    from PIL import Image
 
     if not data:
         raise LogoError("the logo file is empty")
     if len(data) > MAX_LOGO_BYTES:
         raise LogoError(
-            f"the logo file is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,} bytes"
+            f"the logo file is {len(data):,} bytes; the limit is {MAX_LOGO_BYTES:,} bytes (2 MiB)"
         )
+    fmt = logo_format(data)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            fmt, (width, height) = image.format or "", image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise LogoError("the logo is not an image we can read (PNG, JPEG, GIF or WebP)") from exc
-    if fmt not in LOGO_FORMATS:
+        # The warning as an error too. `warnings` is process-wide, so a check in another
+        # thread may restore the filters meanwhile: the pixel cap, far below Pillow's
+        # warning limit, refuses those images all the same.
+        with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
+            width, height = _read_image(data, fmt)
+    except LogoError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise LogoError(
-            f"the logo is a {fmt or 'unknown'} image; please upload PNG, JPEG, GIF or WebP"
-        )
-    if width < MIN_LOGO_WIDTH:
+            f"the logo's header claims too many pixels, refused as a decompression bomb "
+            f"({exc}); a logo may have at most {MAX_LOGO_PIXELS / 1e6:g} megapixels"
+        ) from exc
+    except Exception as exc:  # any decoder's failure: truncated, damaged, not what it claims
+        reason = str(exc)[:200] or type(exc).__name__
         raise LogoError(
-            f"the logo is {width} px wide; it must be at least {MIN_LOGO_WIDTH} px wide"
-        )
+            f"the logo is not a {fmt} image we can read: it is damaged or truncated ({reason})"
+        ) from exc
     return LOGO_FORMATS[fmt], width, height
+
+
+def _read_image(data: bytes, fmt: str) -> tuple[int, int]:
+    """The size from the header, checked before decoding; then the file verified and
+    decoded with the one decoder of `fmt`."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+        width, height = image.size
+        if width * height > MAX_LOGO_PIXELS:
+            raise LogoError(
+                f"the logo is {width:,} x {height:,} pixels ({width * height / 1e6:.1f} "
+                f"megapixels); a logo may have at most {MAX_LOGO_PIXELS / 1e6:g} megapixels"
+            )
+        if width < MIN_LOGO_WIDTH:
+            raise LogoError(
+                f"the logo is {width} px wide; it must be at least {MIN_LOGO_WIDTH} px wide"
+            )
+        image.verify()
+    with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+        image.load()
+    return width, height
+
+
+def logo_id_of(data: bytes) -> str:
+    """The id of a logo file: a SHA-256 prefix of its bytes (content-addressed)."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def read_logo(data: bytes) -> LogoRef:
+    """The logo's facts (`check_logo`) and id; `LogoError` saying what is wrong."""
+    content_type, width, height = check_logo(data)
+    return LogoRef(logo_id=logo_id_of(data), content_type=content_type, width=width, height=height)
 
 
 class ListingFields(Contract):
@@ -132,7 +212,7 @@ EXAMPLE_LOGO_BASE64 = (
 )
 
 EXAMPLE_LOGO_BYTES = base64.b64decode(EXAMPLE_LOGO_BASE64)
-EXAMPLE_LOGO_ID = hashlib.sha256(EXAMPLE_LOGO_BYTES).hexdigest()[:32]
+EXAMPLE_LOGO_ID = logo_id_of(EXAMPLE_LOGO_BYTES)
 EXAMPLE_LOGO = {"logo_id": EXAMPLE_LOGO_ID, "content_type": "image/png", "width": 240, "height": 80}
 
 LISTING_EXAMPLE: dict[str, Any] = {
@@ -163,11 +243,25 @@ class ListingForm(ListingFields):
     logo_filename: str | None = Field(default=None, max_length=200)
     logo_base64: str = Field(
         min_length=1,
-        max_length=3 * 1024 * 1024,
+        max_length=MAX_LOGO_BASE64_CHARS,
         description=(
-            f"The logo file (PNG, JPEG, GIF or WebP, at least {MIN_LOGO_WIDTH} px wide), base64"
+            f"The logo file, base64: {ALLOWED_LOGOS}, at least {MIN_LOGO_WIDTH} px wide, at "
+            f"most {MAX_LOGO_PIXELS / 1e6:g} megapixels and {MAX_LOGO_BYTES:,} bytes (2 MiB, "
+            f"{MAX_LOGO_BASE64_CHARS:,} characters in base64); the whole request body at most "
+            f"{LISTING_FORM_MAX_BYTES:,} bytes"
         ),
     )
+
+    @field_validator("logo_base64", mode="before")
+    @classmethod
+    def _logo_size(cls, value: Any) -> Any:
+        """Past the limit, a refusal that says it in bytes (before pydantic's length error)."""
+        if isinstance(value, str) and len(value) > MAX_LOGO_BASE64_CHARS:
+            raise ValueError(
+                f"the logo is larger than {MAX_LOGO_BYTES:,} bytes (2 MiB): {len(value):,} "
+                f"base64 characters, the limit is {MAX_LOGO_BASE64_CHARS:,}"
+            )
+        return value
 
 
 class ListingReview(Contract):

@@ -112,8 +112,10 @@ def prepare_application(
 
 
 def prepare_listing(form: ListingForm, settings: Settings) -> ListingSubmission:
-    """Check the logo with Pillow (an image, at least 200 px wide) and store it; 422 naming
-    `logo_base64` otherwise."""
+    """Check the logo with Pillow (`models.directory.check_logo`: PNG or JPEG, at least 200 px
+    wide, within the byte and pixel limits, readable) and store it; 422 naming `logo_base64`
+    with the reason otherwise, and nothing stored. The form's fields and its proof token
+    were checked before."""
     try:
         data = base64.b64decode(form.logo_base64, validate=True)
     except (binascii.Error, ValueError) as exc:

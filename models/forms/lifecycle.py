@@ -19,7 +19,15 @@ from models.applications import (
     VarApplicationForm,
     fresh_application,
 )
-from models.directory import LISTING_EXAMPLE, ListingForm, fresh_listing
+from models.directory import (
+    ALLOWED_LOGOS,
+    LISTING_EXAMPLE,
+    LISTING_FORM_MAX_BYTES,
+    MAX_LOGO_BYTES,
+    MIN_LOGO_WIDTH,
+    ListingForm,
+    fresh_listing,
+)
 from models.forms.spec import PROOF_FIELD, FormSpec, ProvenForm
 
 # --- applications ------------------------------------------------------------------------------
@@ -121,8 +129,10 @@ DIRECTORY_LISTING_FORM = FormSpec(
     title="Mattermost partner directory listing",
     description=(
         "A partner's listing for the public partner directory (name, 30–100-word "
-        "description, city, state/province, country, website, logo at least 200 px wide, "
-        "base64): advances the running DirectoryListing `directory-{partner_id}` "
+        f"description, city, state/province, country, website, logo: {ALLOWED_LOGOS}, at "
+        f"least {MIN_LOGO_WIDTH} px wide, at most {MAX_LOGO_BYTES:,} bytes, base64; the body "
+        f"at most {LISTING_FORM_MAX_BYTES:,} bytes): advances the running DirectoryListing "
+        "`directory-{partner_id}` "
         "(signal `submit_listing`). Proof of the sender: `proof_token`, the token at the end "
         "of the `/listing/{token}` link emailed to the partner."
     ),
@@ -138,6 +148,7 @@ DIRECTORY_LISTING_FORM = FormSpec(
     signal="submit_listing",
     proof_purposes=("directory_listing",),
     proof_emails=r"directory-\S+ listing:(request|\d+:changes|\d+:reminder:\d+)",
+    max_body_bytes=LISTING_FORM_MAX_BYTES,
 )
 
 

@@ -63,6 +63,9 @@ class FormSpec:
     # new run (a refused evaluation license may be asked for again). Otherwise, and for a
     # running process, the id is used: the same submission answers 200, another one 409.
     reusable_after: tuple[str, ...] = ()
+    # The webhook reads at most this many bytes of the body (413 beyond); None: the intake's
+    # limit for every form (256 KiB). Only a form that carries a file needs more.
+    max_body_bytes: int | None = None
 
     @property
     def proof_purpose(self) -> str:

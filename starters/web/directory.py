@@ -2,11 +2,14 @@
 checked with Pillow) and the public directory (`/partners`, filters by country and
 program, VAR territory shown), its JSON feed (`/partners.json`) and the logos.
 
-The submission page validates the fields and the logo, stores the logo, and sends
-`submit_listing` to `directory-{partner_id}` as a Workflow Update: the workflow validates
-again, and the page shows "received" or the reason it was refused at once; with no worker
-answering in time, the listing goes as the signal and the page says it is recorded
-(`pages.submit_answer`). Works without JavaScript.
+The submission page validates the fields and the logo, stores the logo only when both
+passed, and sends `submit_listing` to `directory-{partner_id}` as a Workflow Update: the
+workflow validates again, and the page shows "received" or the reason it was refused at
+once; with no worker answering in time, the listing goes as the signal and the page says it
+is recorded (`pages.submit_answer`). Works without JavaScript.
+
+A logo is public only while a published listing shows it (then cached for a year: its URL
+names its content); any other id, stored or not, is 404.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from activities.directory import LogoError, get_logo, list_listings, store_logo
+from activities.directory import get_published_logo, list_listings, save_logo
 from models.applications import COUNTRY_NAMES
 from models.directory import (
     EXAMPLE_LOGO_BYTES,
@@ -30,6 +33,8 @@ from models.directory import (
     MAX_LOGO_BYTES,
     ListingFields,
     ListingSubmission,
+    LogoError,
+    read_logo,
 )
 from models.links import LinkClaims
 from models.tasks import WorkflowStatus
@@ -60,8 +65,13 @@ PROGRAMS = {
     "authorized_reseller": "Authorized Reseller",
 }
 FIELDS = ("name", "description", "city", "state", "country", "website")
-MAX_UPLOAD_BYTES = 3 * 1024 * 1024
+LISTING_PAGE_MAX_BYTES = MAX_LOGO_BYTES + 64 * 1024  # the logo file and the fields, one file
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
+# A published logo's URL names its content (a SHA-256 prefix): it never changes.
+PUBLISHED_LOGO_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass(frozen=True)
@@ -181,7 +191,7 @@ async def listing_submit(
             "A submission of your listing is already being reviewed. "
             "Please wait for the reviewer's answer.",
         )
-    form = await page_form(request, MAX_LOGO_BYTES + 64 * 1024, max_files=1)
+    form = await page_form(request, LISTING_PAGE_MAX_BYTES, max_files=1)
     values = {field: str(form.get(field) or "").strip() for field in FIELDS}
     errors: dict[str, str] = {}
     try:
@@ -193,18 +203,16 @@ async def listing_submit(
             text = error["msg"].removeprefix("Value error, ")
             errors.setdefault(field, f"{field.capitalize()}: {text}")
     upload = form.get("logo")
-    data = (
-        await upload.read(MAX_UPLOAD_BYTES + 1)
-        if upload is not None and hasattr(upload, "read")
-        else b""
-    )
+    # The whole file: the form was read bounded, so it is at most the form's limit.
+    data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
     logo = None
     try:
-        logo = await asyncio.to_thread(store_logo, settings, data)
+        logo = await asyncio.to_thread(read_logo, data)
     except LogoError as exc:
         errors["logo"] = f"Logo: {exc}"
     if errors or fields is None or logo is None:
         return _page(request, listing.facts, values, errors, status_code=400)
+    await asyncio.to_thread(save_logo, settings, data, logo)  # kept once the listing passed
     submission = ListingSubmission.model_validate(
         {**fields.model_dump(), "partner_id": listing.partner_id, "logo": logo.model_dump()}
     )
@@ -300,20 +308,19 @@ async def partner_directory_json(request: Request, settings: SettingsDep) -> JSO
 
 @router.get("/partners/logos/{logo_id}", name="partner_logo")
 async def partner_logo(logo_id: str, settings: SettingsDep) -> Response:
-    """A directory logo (content-addressed, cached for a long time)."""
-    row = await asyncio.to_thread(get_logo, settings, logo_id)
-    if row is None:
-        if logo_id == EXAMPLE_LOGO_ID:  # the published task example's logo
-            return Response(EXAMPLE_LOGO_BYTES, media_type="image/png")
-        return Response(status_code=404)
-    return Response(
-        row.content,
-        media_type=row.content_type,
-        headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    """A logo a published listing shows (content-addressed, cached for a long time), or the
+    task example's logo (published in the form schemas). Any other id is 404: a logo only
+    uploaded, under review, refused, replaced by a newer version or removed."""
+    row = await asyncio.to_thread(get_published_logo, settings, logo_id)
+    if row is not None:
+        return Response(row.content, media_type=row.content_type, headers=PUBLISHED_LOGO_HEADERS)
+    if logo_id == EXAMPLE_LOGO_ID:
+        return Response(
+            EXAMPLE_LOGO_BYTES,
+            media_type="image/png",
+            headers={**PUBLIC_CACHE, "X-Content-Type-Options": "nosniff"},
+        )
+    return Response(status_code=404, headers=PUBLIC_CACHE)
 
 
 def _filters(request: Request) -> tuple[str | None, str | None]:

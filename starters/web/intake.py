@@ -92,14 +92,17 @@ async def post_form(
     """A signed form submission: starts the form's workflow at most once.
 
     At most `PARTNERFLOW_RATE_LIMIT_PER_MINUTE` requests per minute per source address
-    (429 with `Retry-After` beyond it), checked before the body is read."""
+    (429 with `Retry-After` beyond it), checked before the body is read. The body is read up
+    to its form's limit (256 KiB; `directory-listing`, which carries a logo file, more: its
+    `max_body_bytes`), 413 beyond."""
     if (limited := check_rate_limit(request.app.state.rate_limiter, request)) is not None:
         return limited
     if form not in FORMS:
         return json_error(404, f"unknown form {form!r}", forms=sorted(FORMS))
-    raw = await read_body(request)
+    limit = FORMS[form].max_body_bytes or MAX_BODY_BYTES
+    raw = await read_body(request, limit)
     if raw is None:
-        return json_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        return json_error(413, f"request body larger than {limit} bytes (the {form} form's limit)")
     now = time.time()
     try:
         verify_signature(

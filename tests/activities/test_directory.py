@@ -1,6 +1,6 @@
 """The directory activities: publishing is idempotent and only newer versions replace a
-listing, removal is idempotent, logos are content-addressed, and the VAR pre-screen
-activity reports its data source."""
+listing, removal is idempotent, logos are content-addressed and public only while a
+published listing shows them, and the VAR pre-screen activity reports its data source."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from activities.directory import (
     LogoError,
     get_listing,
     get_logo,
+    get_published_logo,
     list_listings,
+    save_logo,
     store_logo,
 )
 from models.applications import VAR_APPLICATION_EXAMPLE, PrescreenRequest, VarApplicationForm
-from models.directory import EXAMPLE_LOGO_ID, PublishedListing, UnpublishRequest
+from models.directory import EXAMPLE_LOGO_ID, PublishedListing, UnpublishRequest, read_logo
 from models.settings import Settings
+from tests.logos import png
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
@@ -94,6 +97,32 @@ def test_logos_are_content_addressed(settings: Settings) -> None:
     assert row is not None and row.content == buffer.getvalue()
     with pytest.raises(LogoError):
         store_logo(settings, b"not an image")
+
+
+def test_a_logo_is_public_only_while_a_published_listing_shows_it(settings: Settings) -> None:
+    first, second, stranger = (store_logo(settings, png()) for _ in range(3))
+    directory = DirectoryActivities(settings)
+    assert get_logo(settings, first.logo_id) and get_published_logo(settings, first.logo_id) is None
+    directory.publish_listing(listing(logo_id=first.logo_id))
+    shown = get_published_logo(settings, first.logo_id)
+    assert shown is not None and shown.content_type == "image/png"
+    directory.publish_listing(listing(version=2, logo_id=second.logo_id))  # a new logo
+    assert get_published_logo(settings, first.logo_id) is None  # replaced: no longer public
+    assert get_published_logo(settings, second.logo_id) is not None
+    assert get_published_logo(settings, stranger.logo_id) is None  # stored, never published
+    request = UnpublishRequest(
+        partner_id="nordlicht", workflow_id="directory-nordlicht", reason="left", at=NOW
+    )
+    directory.unpublish_listing(request)
+    assert get_published_logo(settings, second.logo_id) is None  # removed with its listing
+    assert get_logo(settings, second.logo_id) is not None  # kept in the records
+
+
+def test_saving_a_logo_checks_it_was_read_from_that_file(settings: Settings) -> None:
+    data = png()
+    with pytest.raises(ValueError, match="is not the file given"):
+        save_logo(settings, png(), read_logo(data))
+    assert save_logo(settings, data, read_logo(data)) == read_logo(data)
 
 
 def test_prescreen_activity_uses_cldr_and_embargo_data(settings: Settings) -> None:

@@ -1,13 +1,20 @@
 """The listing page (signed link, logo upload checked with Pillow), the public directory
 (`/partners` with filters, VAR territory), `/partners.json`, logos, and the form intake
 paths the partner lifecycle uses first: a signal-mode form (`directory-listing`) and a
-check against the partner records at intake (`evaluation-license`, active VAR/SI only)."""
+check against the partner records at intake (`evaluation-license`, active VAR/SI only).
+
+The logo rules on both paths: the same 2 MiB limit (the page's upload, the webhook's base64),
+PNG or JPEG only, a decompression bomb refused with its reason (400 page, 422 webhook) and
+nothing stored; a logo stored only for a listing that passed the checks, and served only
+while its listing is published."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,22 +22,28 @@ import httpx
 from PIL import Image
 from temporalio.testing import WorkflowEnvironment
 
-from activities.directory import get_listing
+from activities.directory import get_listing, get_logo
 from activities.partners import PartnerActivities
 from models.contracts import PartnerRecord
-from models.directory import LISTING_DESCRIPTION, DirectoryListingInput
+from models.directory import (
+    LISTING_DESCRIPTION,
+    LISTING_FORM_MAX_BYTES,
+    MAX_LOGO_BASE64_CHARS,
+    MAX_LOGO_BYTES,
+    DirectoryListingInput,
+    logo_id_of,
+)
 from models.forms import FORMS
 from models.settings import Settings
-from starters.intake import submit_form
+from starters.intake import SIGNATURE_HEADER, sign, submit_form
 from starters.web.app import create_app
+from starters.web.directory import LISTING_PAGE_MAX_BYTES
 from tests.eventually import eventually
+from tests.logos import bomb_png, image, png, png_of_size
+from tests.starters.test_hostile_inputs import NoTemporal
 from tests.workflows.harness import Harness, uid, workflow_harness
 
-
-def png(width: int, height: int = 60) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "navy").save(buffer, "PNG")
-    return buffer.getvalue()
+FORM = "directory-listing"
 
 
 def listing_input(
@@ -99,34 +112,61 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
                 narrow.status_code == 400
                 and "the logo is 150 px wide; it must be at least 200 px wide" in narrow.text
             )
-            not_image = await web.post(
-                path, data=fields, files={"logo": ("logo.png", b"GIF89a not really", "image/png")}
+            gif = await web.post(
+                path, data=fields, files={"logo": ("logo.gif", image(fmt="GIF"), "image/gif")}
             )
-            assert not_image.status_code == 400 and "not an image we can read" in not_image.text
+            assert gif.status_code == 400 and "a GIF image; only PNG or JPEG logos" in gif.text
+            bomb = bomb_png()
+            bombed = await web.post(
+                path, data=fields, files={"logo": ("logo.png", bomb, "image/png")}
+            )
+            assert bombed.status_code == 400 and "refused as a decompression bomb" in bombed.text
+            over = await web.post(
+                path,
+                data=fields,
+                files={"logo": ("logo.png", png_of_size(MAX_LOGO_BYTES + 1), "image/png")},
+            )
+            assert (
+                over.status_code == 400
+                and "2,097,153 bytes; the limit is 2,097,152 bytes" in over.text
+            )
+            too_large = await web.post(
+                path,
+                data=fields,
+                files={"logo": ("logo.png", b"\0" * LISTING_PAGE_MAX_BYTES, "image/png")},
+            )
+            assert too_large.status_code == 413 and "Nothing was recorded" in too_large.text
+            held_back = png(240)  # a good logo, but the listing is refused: not kept
             short = await web.post(
                 path,
                 data={
                     **fields,
                     "description": "Ten words are not enough for a partner directory listing.",
                 },
-                files={"logo": ("logo.png", png(240), "image/png")},
+                files={"logo": ("logo.png", held_back, "image/png")},
             )
             assert (
                 short.status_code == 400
                 and "has 10 words; it must have 30 to 100 words" in short.text
             )
+            assert get_logo(settings, logo_id_of(held_back)) is None
+            assert get_logo(settings, logo_id_of(bomb)) is None
             bad_url = await web.post(
                 path,
                 data={**fields, "website": "nordlicht"},
                 files={"logo": ("logo.png", png(240), "image/png")},
             )
             assert bad_url.status_code == 400 and "Website:" in bad_url.text
+            largest = png_of_size(MAX_LOGO_BYTES)  # the limit itself is taken
             ok = await web.post(
-                path, data=fields, files={"logo": ("logo.png", png(240), "image/png")}
+                path, data=fields, files={"logo": ("logo.png", largest, "image/png")}
             )
             assert ok.status_code == 303 and ok.headers["location"].endswith("/done")
+            logo_path = f"/partners/logos/{logo_id_of(largest)}"
+            assert get_logo(settings, logo_id_of(largest)) is not None
             review = await h.task(handle, "review_listing")
             assert "Your listing is under review" in (await web.get(path)).text
+            assert (await web.get(logo_path)).status_code == 404  # stored, not published
             await handle.signal("review_listing", review["example"])
             await wait_published(settings, time_skipping_env, data.partner_id)
 
@@ -160,10 +200,13 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
             assert entry["territory"] == ["DE", "AT"] and entry["website"].startswith(
                 "https://nordlicht"
             )
-            logo = await web.get(entry["logo_url"].removeprefix("http://testserver"))
+            assert entry["logo_url"].endswith(logo_path)
+            logo = await web.get(logo_path)
             assert (
                 logo.status_code == 200
                 and logo.headers["content-type"] == "image/png"
+                and logo.headers["cache-control"] == "public, max-age=31536000, immutable"
+                and logo.content == largest
                 and Image.open(io.BytesIO(logo.content)).size == (240, 60)
             )
             si = next(
@@ -186,6 +229,7 @@ async def test_listing_page_checks_fields_and_logo_then_publishes(
                 e["partner_id"] for e in (await web.get("/partners.json")).json()
             ]
             assert (await web.get(path)).status_code == 410
+            assert (await web.get(logo_path)).status_code == 404  # removed with its listing
 
 
 async def test_signal_form_directory_listing(
@@ -213,6 +257,17 @@ async def test_signal_form_directory_listing(
             and narrow.body["errors"][0]["field"] == "logo_base64"
             and "199 px wide" in narrow.body["errors"][0]["message"]
         )
+        bombed = await submit_form(
+            h.client,
+            h.settings,
+            "directory-listing",
+            {**example, "logo_base64": base64.b64encode(bomb_png()).decode()},
+        )
+        assert (
+            bombed.status_code == 422
+            and bombed.body["errors"][0]["field"] == "logo_base64"
+            and "refused as a decompression bomb" in bombed.body["errors"][0]["message"]
+        )
         garbage = await submit_form(
             h.client, h.settings, "directory-listing", {**example, "logo_base64": "%%%"}
         )
@@ -235,13 +290,69 @@ async def test_signal_form_directory_listing(
             },
         )
         assert unknown.status_code == 404
-        ok = await submit_form(h.client, h.settings, "directory-listing", example)
-        assert ok.status_code == 202 and ok.body["signal"] == "submit_listing"
+        largest = png_of_size(MAX_LOGO_BYTES)  # the limit itself, through the webhook
+        ok = await post_listing(
+            create_app(h.settings, h.client),
+            h.settings,
+            {**example, "logo_base64": base64.b64encode(largest).decode()},
+        )
+        assert ok.status_code == 202 and ok.json()["signal"] == "submit_listing", ok.text
+        assert get_logo(h.settings, logo_id_of(largest)) is not None
         await h.task(handle, "review_listing")
         await handle.signal("partner_left", {"reason": "Left", "decided_by": "pm@mattermost.com"})
         await handle.result()
         closed = await submit_form(h.client, h.settings, "directory-listing", example)
         assert closed.status_code == 409
+
+
+async def post_listing(app: Any, settings: Settings, payload: dict[str, Any]) -> httpx.Response:
+    """The `directory-listing` webhook, signed."""
+    raw = json.dumps(payload).encode()
+    headers = {
+        SIGNATURE_HEADER: sign(settings.secret("webhook_secret"), raw, int(time.time()), FORM),
+        "Content-Type": "application/json",
+    }
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as web:
+        return await web.post(f"/webhooks/forms/{FORM}", content=raw, headers=headers)
+
+
+async def test_the_listing_webhook_refuses_past_the_logo_limit_and_a_bomb_storing_nothing(
+    settings: Settings,
+) -> None:
+    """Each refused before Temporal: the body past the form's limit (413), the base64 past
+    the logo limit (422 in bytes), a decompression bomb or a GIF (422 naming the reason)."""
+    app = create_app(settings, NoTemporal())  # type: ignore[arg-type]
+    partner_id = f"p-{uid()}"
+    example = {
+        **FORMS[FORM].examples()[0],
+        "partner_id": partner_id,
+        "proof_token": FORMS[FORM].proof_token(settings, f"directory-{partner_id}"),
+    }
+    huge = await post_listing(
+        app, settings, {**example, "logo_base64": "A" * LISTING_FORM_MAX_BYTES}
+    )
+    assert (
+        huge.status_code == 413
+        and f"larger than {LISTING_FORM_MAX_BYTES} bytes" in (huge.json()["detail"])
+    )
+    over = await post_listing(
+        app, settings, {**example, "logo_base64": "A" * (MAX_LOGO_BASE64_CHARS + 4)}
+    )
+    assert over.status_code == 422, over.text
+    [error] = over.json()["errors"]
+    assert error["field"] == "logo_base64" and "larger than 2,097,152 bytes" in error["message"]
+    for logo, reason in (
+        (bomb_png(), "refused as a decompression bomb"),
+        (image(fmt="GIF"), "a GIF image; only PNG or JPEG logos are accepted"),
+    ):
+        refused = await post_listing(
+            app, settings, {**example, "logo_base64": base64.b64encode(logo).decode()}
+        )
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["field"] == "logo_base64" and reason in error["message"]
+        assert get_logo(settings, logo_id_of(logo)) is None
 
 
 async def test_evaluation_form_prepare_checks_the_partner_records(
