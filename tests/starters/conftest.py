@@ -155,9 +155,10 @@ async def sign_in(
 # --- browser -------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
-    """Headless Chromium through Playwright (skipped, with the reason, when unavailable)."""
+    """Headless Chromium through Playwright (skipped, with the reason, when unavailable); one
+    per test process, each test in a context of its own."""
     async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
     path, reason = chromium_or_reason()
     if path is None:

@@ -29,7 +29,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
-from tests.browser import chromium_or_reason
 from tests.conftest import _binary
 from tests.eventually import eventually
 from workers.main import build_worker
@@ -38,7 +37,6 @@ from workflows.search_attributes import ALL_KEYS
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="the playwright package is not installed"
 )
-async_playwright = playwright_api.async_playwright
 expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,14 +52,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path, reason = chromium_or_reason()
-    if path is None:
-        pytest.skip(reason)
-    return path
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -94,6 +84,16 @@ async def _until(probe: Any, what: str, timeout: float = 15.0) -> Any:
     return await eventually(probe, timeout=timeout, interval=0.1, what=what)
 
 
+@contextlib.asynccontextmanager
+async def ui_page(browser: Any) -> AsyncIterator[Any]:
+    """A page in a browser context of its own (the test process shares one Chromium)."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
 def current_details(page: Any, stage: str) -> Any:
     """The body of the *Current Details* markdown (the UI renders it in an iframe whose
     address carries the markdown) for the given stage."""
@@ -111,7 +111,7 @@ async def _status(handle: WorkflowHandle) -> dict[str, Any]:
 
 
 async def test_start_and_signal_an_order_from_the_temporal_ui(
-    ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
+    ui_env: tuple[WorkflowEnvironment, str], running: Client, browser: Any, tmp_path: Path
 ) -> None:
     _, ui = ui_env
     client = running
@@ -126,10 +126,8 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             await page.screenshot(path=str(path))
             shots.append(path)
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium)
+    async with ui_page(browser) as page:
         try:
-            page = await browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(WAIT_MS)
             expect.set_options(timeout=WAIT_MS)
 
@@ -214,7 +212,6 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
             raise
         finally:
-            await browser.close()
             with contextlib.suppress(Exception):  # not started, or already closed
                 await client.get_workflow_handle(workflow_id).terminate("test_temporal_ui: done")
 
@@ -225,7 +222,7 @@ async def test_start_and_signal_an_order_from_the_temporal_ui(
 
 
 async def test_send_an_update_from_the_temporal_ui(
-    ui_env: tuple[WorkflowEnvironment, str], running: Client, chromium: str, tmp_path: Path
+    ui_env: tuple[WorkflowEnvironment, str], running: Client, browser: Any, tmp_path: Path
 ) -> None:
     """More Actions → Send an Update: the update is offered by name (with its description);
     a wrong input keeps the modal open with the validator's message and records nothing; the
@@ -255,10 +252,8 @@ async def test_send_an_update_from_the_temporal_ui(
     task = await _until(accept_terms_pending, "accept_terms to be pending")
     assert task["kind"] == "update"
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium)
+    async with ui_page(browser) as page:
         try:
-            page = await browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(WAIT_MS)
             expect.set_options(timeout=WAIT_MS)
             await page.goto(f"{ui}/namespaces/default/workflows/{workflow_id}")
@@ -294,7 +289,6 @@ async def test_send_an_update_from_the_temporal_ui(
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
             raise
         finally:
-            await browser.close()
             with contextlib.suppress(Exception):
                 await handle.terminate("test_temporal_ui: done")
 
