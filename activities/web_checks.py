@@ -1,4 +1,5 @@
-"""Partner website checks: does the partner's website name Rocket.Chat?
+"""Partner website checks: does the partner's page name Rocket.Chat, the partnership type and
+at least one of the partner's services (what was found and what is missing is in the result)?
 
 The page is fetched with httpx under strict limits: a timeout per request, a cap on the
 bytes read, only http(s), only hosts that resolve to public addresses (never the internal
@@ -10,9 +11,7 @@ result (`ok=False` with the reason), not an error: the workflow opens a follow-u
 
 from __future__ import annotations
 
-import html
 import ipaddress
-import re
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from temporalio import activity
 
 from models.rocketchat import WebCheckRequest, WebCheckResult
 from models.settings import Settings
+from models.website import match_page
 
 USER_AGENT = "Partnerflow-WebCheck/1.0 (+partner program compliance)"
 
@@ -30,12 +30,6 @@ USER_AGENT = "Partnerflow-WebCheck/1.0 (+partner program compliance)"
 def _site(host: str | None) -> str:
     host = (host or "").lower().rstrip(".")
     return host.removeprefix("www.")
-
-
-def _text(body: bytes, encoding: str | None) -> str:
-    text = body.decode(encoding or "utf-8", errors="replace")
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
-    return html.unescape(text)
 
 
 def unreachable_address(host: str, port: int) -> str | None:
@@ -56,8 +50,9 @@ def unreachable_address(host: str, port: int) -> str | None:
 def check_website(
     settings: Settings, request: WebCheckRequest, transport: httpx.BaseTransport | None = None
 ) -> WebCheckResult:
-    """Fetch `request.url` within the limits and look for the terms (text and attributes,
-    e.g. a logo's alt text or a link to rocket.chat count)."""
+    """Fetch `request.url` within the limits and match the page (`models.website.match_page`:
+    Rocket.Chat, the partnership type, a service; visible text, alt/title attributes and links
+    to rocket.chat count, scripts and styles do not)."""
     now = datetime.now(UTC)
     url = request.url
     redirects = 0
@@ -128,21 +123,24 @@ def check_website(
             break
     if status >= 400:
         return failed(f"HTTP {status}", status_code=status, bytes_read=len(body))
-    text = _text(bytes(body), encoding).lower()
-    mentions = any(term.lower() in text for term in request.terms)
+    page = bytes(body).decode(encoding or "utf-8", errors="replace")
+    match = match_page(page, request.terms, request.partnership_type, request.services)
+    reason = None
+    if not match.ok:
+        reason = "the page does not show " + "; ".join(match.missing)
+        reason += " (in the first bytes read)" if truncated else ""
     return WebCheckResult(
         url=request.url,
         final_url=url,
-        ok=mentions,
-        mentions=mentions,
+        ok=match.ok,
+        mentions="Rocket.Chat" in match.found,
+        found=match.found,
+        missing=match.missing,
         status_code=status,
         redirects=redirects,
         bytes_read=len(body),
         truncated=truncated,
-        reason=None
-        if mentions
-        else f"the page does not mention {' or '.join(request.terms)}"
-        + (" (in the first bytes read)" if truncated else ""),
+        reason=reason,
         checked_at=now,
     )
 
@@ -156,5 +154,6 @@ class WebCheckActivities:
 
     @activity.defn(name="check_partner_website")
     def check_partner_website(self, request: WebCheckRequest) -> WebCheckResult:
-        """Does the partner's website mention Rocket.Chat? (never raises for the site's faults)"""
+        """Does the partner's website show Rocket.Chat, its partnership type and a service?
+        (never raises for the site's faults)"""
         return check_website(self.settings, request, self.transport)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from models.contracts import Contact, Contract
+from models.website import Requirement
 
 PartnerType = Literal["hosting", "technology_provider", "value_added"]
 PARTNER_TYPE_LABELS: dict[str, str] = {
@@ -477,19 +478,78 @@ def propose_outcome(failures: list[str], previous: list[QuarterReview]) -> Revie
 # --- activity contracts (web check, community workgroup, sales report record) ------------------
 
 
+# The words a partner's page may use for its partnership type, besides the program's label.
+PARTNER_TYPE_TERMS: dict[str, list[str]] = {
+    "hosting": ["Hosting Partner", "Hosting Provider"],
+    "technology_provider": ["Technology Provider", "Technology Partner"],
+    "value_added": [
+        "Value Added Partner",
+        "Value Added Reseller",
+        "VAR",
+    ],  # dashes count as spaces: "Value-Added Reseller" matches
+}
+
+# Other words for a service (the label itself always counts).
+SERVICE_TERMS: dict[str, list[str]] = {
+    "private_cloud_hosting": ["Private Cloud", "Managed Hosting", "Cloud Hosting"],
+    "feature_development": ["Feature Development", "Custom Development"],
+    "integrations": ["Integration"],
+    "bots": ["Bot Development", "Chatbots"],
+    "marketplace_app_development": ["Marketplace App Development", "Marketplace Apps"],
+    "installation": ["Installation"],
+    "brand_theming": ["Theming", "Branding", "White Label"],
+    "consulting": ["Consultancy"],
+    "premium_resale": ["Rocket.Chat Premium", "Rocket.Chat Enterprise", "Enterprise License"],
+    "marketplace_apps": ["Marketplace App"],
+}
+
+
+def website_request(url: str, partner_type: str, services: list[str]) -> WebCheckRequest:
+    """What the partner's page must show (program requirements, seed 002): Rocket.Chat, its
+    partnership type and at least one of the services it registered."""
+    labels = SERVICES.get(partner_type, {})
+    type_label = PARTNER_TYPE_LABELS.get(partner_type, partner_type)
+    return WebCheckRequest(
+        url=url,
+        partnership_type=Requirement(
+            label=type_label,
+            terms=[type_label, *PARTNER_TYPE_TERMS.get(partner_type, [])],
+        ),
+        services=[
+            Requirement(
+                label=labels.get(slug, slug),
+                terms=[labels.get(slug, slug), *SERVICE_TERMS.get(slug, [])],
+            )
+            for slug in services
+        ],
+    )
+
+
 class WebCheckRequest(Contract):
     url: str
     terms: list[str] = Field(
         default_factory=lambda: ["rocket.chat", "rocketchat"],
-        description="Any of these, case-insensitive",
+        description="Rocket.Chat: any of these, case-insensitive, as whole words",
+    )
+    partnership_type: Requirement | None = Field(
+        default=None, description="The partnership type the page must name (none: not checked)"
+    )
+    services: list[Requirement] = Field(
+        default_factory=list,
+        description="The partner's services: the page must name at least one (none: not checked)",
     )
 
 
 class WebCheckResult(Contract):
     url: str
     final_url: str | None = None
-    ok: bool = Field(description="Fetched and the page mentions one of the terms")
-    mentions: bool = False
+    ok: bool = Field(
+        description="Fetched, and the page names Rocket.Chat, the partnership type and a service "
+        "(those the request asked for)"
+    )
+    mentions: bool = Field(default=False, description="The page names Rocket.Chat")
+    found: list[str] = Field(default_factory=list, description="What the page shows")
+    missing: list[str] = Field(default_factory=list, description="What the page lacks")
     status_code: int | None = None
     redirects: int = 0
     bytes_read: int = 0

@@ -8,14 +8,17 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
+from activities import web_checks
 from activities.web_checks import (
     WebCheckActivities,
     WebCheckRequest,
     check_website,
     unreachable_address,
 )
+from models.rocketchat import website_request
 from models.settings import Settings
 
 PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
@@ -25,6 +28,20 @@ PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
         b"<html><body><h1>Our partners</h1>"
         b"<img alt='Rocket.Chat partner badge' src='/b.png'></body></html>",
     ),
+    "/full": (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        b"<html><head><script>var type='Hosting Partner'</script></head><body>"
+        b"<a href='https://rocket.chat/partners'><img alt='Rocket.Chat' src='/b.svg'></a>"
+        b"<p>Official Technology&nbsp;Provider:\n  brand theming and more.</p></body></html>",
+    ),
+    "/no-type": (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        b"<html><body><p>Rocket.Chat partner: Brand Theming.</p>"
+        b"<script>document.write('Technology Provider')</script></body></html>",
+    ),
+    "/to-full": (301, {"Location": "/full"}, b""),
     "/plain": (
         200,
         {"Content-Type": "text/html"},
@@ -95,9 +112,60 @@ def test_page_that_names_rocketchat_passes(limited: Settings, site: str) -> None
     assert result.ok and result.mentions and result.status_code == 200 and result.redirects == 0
 
 
+def requirements(url: str) -> WebCheckRequest:
+    return website_request(url, "technology_provider", ["installation", "brand_theming"])
+
+
+def test_page_with_rocketchat_type_and_a_service_passes(limited: Settings, site: str) -> None:
+    result = WebCheckActivities(limited).check_partner_website(requirements(site + "/to-full"))
+    assert result.ok and result.reason is None and result.missing == []
+    assert result.found == [
+        "Rocket.Chat",
+        "partnership type: Technology Provider",
+        "service: Brand Theming",
+    ]
+    assert result.redirects == 1 and result.final_url == site + "/full"
+
+
+def test_page_without_the_type_lists_what_is_missing(limited: Settings, site: str) -> None:
+    result = check_website(limited, requirements(site + "/no-type"))  # the type only in a script
+    assert not result.ok and result.mentions
+    assert result.found == ["Rocket.Chat", "service: Brand Theming"]
+    assert result.missing == ["partnership type: Technology Provider"]
+    assert result.reason == "the page does not show partnership type: Technology Provider"
+
+
+def test_a_redirect_hop_to_a_private_address_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first host resolves to a public address, the redirect (same site, so followed)
+    to 10.0.0.1: refused before the hop is requested. No real DNS, no real network."""
+    production = settings.model_copy(update={"web_check_private_networks": False})
+    addresses = {"partner.example": "93.184.215.14", "www.partner.example": "10.0.0.1"}
+
+    def getaddrinfo(host: str, port: int, *args: object, **kwargs: object) -> list[object]:
+        return [(2, 1, 6, "", (addresses[host], port))]
+
+    monkeypatch.setattr(web_checks.socket, "getaddrinfo", getaddrinfo)
+    requested: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "https://www.partner.example/rc"})
+
+    transport = httpx.MockTransport(handler)
+    result = check_website(production, requirements("https://partner.example/"), transport)
+    assert requested == ["https://partner.example/"]  # the private hop was never requested
+    assert not result.ok and result.redirects == 1 and result.bytes_read == 0
+    assert result.reason == (
+        "www.partner.example resolves to 10.0.0.1, which is not a public address: not fetched"
+    )
+
+
 def test_page_without_mention_fails_with_reason(limited: Settings, site: str) -> None:
     result = check(limited, site + "/plain")
-    assert not result.ok and "does not mention" in (result.reason or "")
+    assert not result.ok and result.reason == "the page does not show Rocket.Chat"
+    assert result.missing == ["Rocket.Chat"] and result.found == []
     assert not check(limited, site + "/script-only").ok  # scripts are not content
 
 
