@@ -325,6 +325,9 @@ class QuarterReview(Contract):
     compliance: dict[str, bool] = Field(default_factory=dict)
     failures: list[str] = Field(default_factory=list)
     proposed: ReviewOutcome = "compliant"
+    website_missing: list[str] = Field(
+        default_factory=list, description="What the website check found missing"
+    )
     outcome: ReviewOutcome | None = None
     reviewer: str | None = None
     notes: str | None = None

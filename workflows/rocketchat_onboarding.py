@@ -5,8 +5,9 @@ partnership program's onboarding (seed 002, "Onboarding process").
    manager → 2. meeting with the account manager (scheduled, then held, with notes) →
 3. goals for three months and the year → 4. contract terms (term ≥ 1 year, support contract)
    and click-signature; on signature the USD 1,200 yearly fee is invoiced and the 60-day
-   training clock starts → in parallel: 5. website names Rocket.Chat (badge and brand guide
-   emailed, the site fetched and checked; a follow-up task when it does not), 6. workgroup on
+   training clock starts → in parallel: 5. website names Rocket.Chat, the partnership type and
+   a service (badge and brand guide emailed, the page fetched and checked; a follow-up task
+   listing what is missing when it does not), 6. workgroup on
    the community server, 7. basic training per service type within 60 days (reminders at 30,
    45, 55 days, escalation on day 61) → starts `RocketChatPartnership` and completes.
 """
@@ -43,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         RocketChatApplication,
         RocketChatOnboardingResult,
         RocketChatPartnershipInput,
-        WebCheckRequest,
         WebCheckResult,
         WebsiteFollowUp,
         WebsitePublished,
@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         WorkgroupRequest,
         add_months,
         training_schedule,
+        website_request,
     )
 
 from workflows.calls import EXTERNAL, SLOW, call
@@ -166,8 +167,8 @@ WEBSITE_FOLLOW_UP = HumanTask(
     "website_follow_up",
     "account_manager",
     (
-        "The partner's website does not name Rocket.Chat yet: follow up with the partner, then "
-        "check again or confirm by hand"
+        "The partner's website does not show Rocket.Chat, its partnership type and one of its "
+        "services yet: follow up with the partner, then check again or confirm by hand"
     ),
     WebsiteFollowUp,
     {"decided_by": "sales@rocket.chat", "outcome": "recheck"},
@@ -611,18 +612,20 @@ class RocketChatOnboarding(AgreementWorkflow):
         attempt = 0
         while True:
             attempt += 1
-            request = WebCheckRequest(url=url)
+            request = website_request(url, app.partner_type, app.services)
             result = await call(
                 "check_partner_website",
                 request,
                 options=SLOW,
                 result_type=WebCheckResult,
-                summary=f"check {request.url} mentions Rocket.Chat",
+                summary=f"check {request.url} shows Rocket.Chat, the type and a service",
             )
             self._facts["website_check"] = {
                 "url": url,
                 "ok": result.ok,
                 "reason": result.reason,
+                "found": result.found,
+                "missing": result.missing,
                 "checked_at": result.checked_at.isoformat(),
             }
             self.note(
@@ -631,17 +634,24 @@ class RocketChatOnboarding(AgreementWorkflow):
                 "passed" if result.ok else "failed",
                 url=url,
                 reason=result.reason,
+                found=result.found,
+                missing=result.missing,
             )
             if result.ok:
                 await self.decide(f"website_check:{attempt}", "system", "passed", url=url)
                 return url
             self._follow_up = None
             due = await business_deadline(workflow.now(), 5, CALENDAR)
+            last = f"Last check of {url}: {result.reason}"
+            if result.found or result.missing:  # the page was read
+                last += (
+                    f". Found: {', '.join(result.found) or 'nothing'}. "
+                    f"Missing: {', '.join(result.missing)}"
+                )
             self.open_task(
                 WEBSITE_FOLLOW_UP,
                 due,
-                description=f"{WEBSITE_FOLLOW_UP.description}. "
-                f"Last check of {url}: {result.reason}",
+                description=f"{WEBSITE_FOLLOW_UP.description}. {last}",
                 example={**WEBSITE_FOLLOW_UP.example, "url": url},
             )
             await self.wait_for(

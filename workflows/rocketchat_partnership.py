@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         RocketChatPartnershipResult,
         SalesReport,
         SalesReportRecord,
-        WebCheckRequest,
         WebCheckResult,
         add_months,
         compliance_failures,
@@ -64,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         quarter_bounds,
         report_due_at,
         report_months,
+        website_request,
     )
     from models.tasks import HistoryEntry
 
@@ -590,13 +590,14 @@ class RocketChatPartnership(ProcessWorkflow):
             s.signed_at, s.term_end, start, min(end, now) + timedelta(seconds=1)
         )
         reports = [s.reports[m] for m in due_months if m in s.reports]
-        request = WebCheckRequest(url=s.website_url or str(s.application.website))
+        app = s.application
+        request = website_request(s.website_url or str(app.website), app.partner_type, app.services)
         check = await call(
             "check_partner_website",
             request,
             options=SLOW,
             result_type=WebCheckResult,
-            summary=f"check {request.url} mentions Rocket.Chat",
+            summary=f"check {request.url} shows Rocket.Chat, the type and a service",
         )
         compliance = {
             "term_in_force": s.term_months >= 12 and now <= s.term_end,
@@ -617,6 +618,7 @@ class RocketChatPartnership(ProcessWorkflow):
             compliance=compliance,
             failures=failures,
             proposed=propose_outcome(failures, s.reviews),
+            website_missing=check.missing,
         )
         s.pending_review = review
         self.note(
@@ -627,6 +629,8 @@ class RocketChatPartnership(ProcessWorkflow):
             failures=failures,
             proposed=review.proposed,
             website=check.reason,
+            website_found=check.found,
+            website_missing=check.missing,
         )
         self._open_review_task(review)
 
@@ -645,6 +649,11 @@ class RocketChatPartnership(ProcessWorkflow):
             description=(
                 f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: "
                 f"{review.proposed}"
+                + (
+                    f"; the website lacks: {', '.join(review.website_missing)}"
+                    if review.website_missing
+                    else ""
+                )
             ),
             example=example,
         )

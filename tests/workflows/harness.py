@@ -101,12 +101,25 @@ def all_workflows() -> list[Any]:
 
 
 class PartnerSite(BaseHTTPRequestHandler):
-    """A partner's website: `/plain` does not name Rocket.Chat, every other page does."""
+    """A partner's website: `/plain` does not name Rocket.Chat, `/no-type` names Rocket.Chat
+    and services but no partnership type (only a script does); every other page shows
+    Rocket.Chat, the three partnership types and some services of each, so the check passes for
+    the tests' partners."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        body = b"<html><body>We are an official <b>Rocket.Chat</b> Technology Provider."
+        body = (
+            b"<html><body><img src='/rc.svg' alt='Rocket.Chat partner badge'>"
+            b"We are an official Rocket.Chat Technology Provider, Hosting Partner and "
+            b"Value-Added Reseller: installation services, brand theming, consulting and "
+            b"private cloud hosting."
+        )
         if self.path.startswith("/plain"):
             body = b"<html><body>Chat hosting and more."
+        elif self.path.startswith("/no-type"):
+            body = (
+                b"<html><body>We are a <b>Rocket.Chat</b> partner: installation services."
+                b"<script>var type = 'Technology Provider';</script>"
+            )
         body += b"</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

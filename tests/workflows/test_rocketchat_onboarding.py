@@ -207,9 +207,16 @@ async def test_every_step_escalates_when_its_deadline_passes(
         await h.emailed(handle.id, "publish_website:escalation")
         [escalation] = [e for e in h.emails(handle.id) if e.step == "publish_website:escalation"]
         assert "ana.costa@portochat.example" in escalation.to_addrs  # the partner, not a role
-        await handle.signal("website_published", {**website["example"], "url": h.site + "/plain"})
+        # the page names Rocket.Chat and a service, the type only in a script: not shown
+        await handle.signal("website_published", {**website["example"], "url": h.site + "/no-type"})
         follow_up = await pending(handle, "website_follow_up")
-        assert "does not mention" in follow_up["description"]
+        assert follow_up["description"].endswith(
+            "Found: Rocket.Chat, service: Installation services. "
+            "Missing: partnership type: Technology Provider"
+        ), follow_up["description"]
+        check = (await handle.query("status"))["facts"]["website_check"]
+        assert not check["ok"] and check["missing"] == ["partnership type: Technology Provider"]
+        assert check["found"] == ["Rocket.Chat", "service: Installation services"]
         await h.env.sleep(timedelta(days=10))
         assert (await escalated(handle, "website_follow_up"))["escalated"]
         await handle.signal(
@@ -217,7 +224,16 @@ async def test_every_step_escalates_when_its_deadline_passes(
         )  # corrected page, recheck
         await gone(handle, "website_follow_up")
         await eventually(lambda: _checks(handle, 2), what="the corrected page checked again")
-        assert events(await handle.query("status"), "website_check") == ["failed", "passed"]
+        status = await handle.query("status")
+        assert events(status, "website_check") == ["failed", "passed"]
+        check = status["facts"]["website_check"]
+        assert check["ok"] and check["missing"] == []
+        assert check["found"] == [
+            "Rocket.Chat",
+            "partnership type: Technology Provider",
+            "service: Installation services",
+            "service: Brand Theming",
+        ]
 
 
 async def test_training_missed_at_day_61_escalates(

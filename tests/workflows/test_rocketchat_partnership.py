@@ -53,6 +53,7 @@ async def start(
     partner_type: str = "technology_provider",
     services: list[str] | None = None,
     term_months: int = 36,
+    page: str = "/partners",
 ) -> WorkflowHandle:
     partner_id = f"rc-{uuid.uuid4().hex[:8]}"
     signed_at = await h.env.get_current_time()
@@ -72,7 +73,7 @@ async def start(
         term_months=term_months,
         support_contract_reference="SUP-1",
         term_end=add_months(signed_at, term_months),
-        website_url=h.site + "/partners",
+        website_url=h.site + page,
         fee_invoices=[] if partner_type else [FeeInvoice(year=1, invoice_id="x", amount_cents=1)],
     )
     handle = await h.client.start_workflow(
@@ -283,7 +284,7 @@ async def test_compliance_update_and_scheduled_review_request(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
-        handle = await start(h)
+        handle = await start(h, page="/no-type")  # the type only in a script
         await handle.signal(
             "update_compliance",
             {
@@ -304,7 +305,11 @@ async def test_compliance_update_and_scheduled_review_request(
         assert (
             review["example"]["outcome"] == "warning"
             and "support_contract_active" in review["description"]
+            and "rocketchat_on_website" in review["description"]
         )
+        assert review["description"].endswith(
+            "the website lacks: partnership type: Technology Provider"
+        ), review["description"]
         await handle.signal(
             "request_review", {"requested_by": "schedule"}
         )  # already pending: ignored
