@@ -98,6 +98,12 @@ def program_of_workflow(workflow_type: str) -> ProgramKey:
     return "mattermost"
 
 
+def program_of_workflow_id(workflow_id: str) -> ProgramKey:
+    """The program of a workflow known by its id only (a page's signed link): Rocket.Chat's
+    ids are `rc-onboarding-…` and `rc-partnership-…`; every other id is Mattermost's."""
+    return "rocketchat" if workflow_id.startswith("rc-") else "mattermost"
+
+
 def program_identity(settings: Settings, key: ProgramKey) -> ProgramIdentity:
     """The program's identity: its defaults with the settings that are set applied over."""
     if key == "mattermost":
