@@ -159,6 +159,7 @@ async def test_full_onboarding_starts_the_partnership(
             ("workgroup", "created"),
             ("basic_training", "certified"),
         } <= decisions
+        assert assert_program_mail(settings, "rocketchat", h.emails(handle.id)) >= 4
 
 
 async def test_term_shorter_than_a_year_is_refused(

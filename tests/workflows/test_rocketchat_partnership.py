@@ -206,6 +206,7 @@ async def test_three_years_with_reports_reviews_and_fees(
         fees = [i for i in invoices if i.amount_due_cents == 120_000]
         assert len(fees) == 3 and all(i.status == "paid" for i in fees)
         assert len(invoices) == len(reports) + 3
+        assert assert_program_mail(settings, "rocketchat", h.rows(EmailRow, workflow_id=handle.id))
         [partner] = h.rows(PartnerRow, partner_id=partner_id)
         assert (
             partner.status == "removed"
