@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pycountry
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from models.programs import ProgramKey
 from models.tasks import LinkSpec
 
 # Loaded once at import: validation inside workflows must not read pycountry's data files.
@@ -166,6 +167,9 @@ class EmailRequest(Contract):
         description="Context names rendered as signed URLs at send time (kept out of history)",
     )
     attachments: list[EmailAttachment] = Field(default_factory=list)
+    # The program whose identity (sender, roles, brand) the email carries; the default
+    # keeps requests recorded before programs had their own identity decoding.
+    program: ProgramKey = "mattermost"
 
     @field_validator("to", "cc")
     @classmethod

@@ -19,6 +19,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# a program's colour and logo go into page and email markup: a hex colour, an https URL
+_COLOR = r"^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6})?$"
+_LOGO = r"^(https://[^\s\"'<>]+)?$"
 
 
 class Settings(BaseSettings):
@@ -64,6 +67,22 @@ class Settings(BaseSettings):
     email_from: str = Field(default="partners@mattermost.com", alias="EMAIL_FROM")
     finance_email: str = Field(default="finance@mattermost.com", alias="FINANCE_EMAIL")
     operations_email: str = Field(default="partners@mattermost.com", alias="OPERATIONS_EMAIL")
+
+    # --- programs: each program's identity (models/programs.py) --------------
+    # Empty: the program's default (models.programs.DEFAULTS, listed in .env.example).
+    # Mattermost's sender, finance and partner team are EMAIL_FROM, FINANCE_EMAIL and
+    # OPERATIONS_EMAIL above.
+    mm_reply_to: str = Field(default="", alias="PARTNERFLOW_MM_REPLY_TO")
+    mm_account_manager_email: str = Field(default="", alias="PARTNERFLOW_MM_ACCOUNT_MANAGER_EMAIL")
+    mm_brand_color: str = Field(default="", pattern=_COLOR, alias="PARTNERFLOW_MM_BRAND_COLOR")
+    mm_logo_url: str = Field(default="", pattern=_LOGO, alias="PARTNERFLOW_MM_LOGO_URL")
+    rc_email_from: str = Field(default="", alias="PARTNERFLOW_RC_EMAIL_FROM")
+    rc_reply_to: str = Field(default="", alias="PARTNERFLOW_RC_REPLY_TO")
+    rc_account_manager_email: str = Field(default="", alias="PARTNERFLOW_RC_ACCOUNT_MANAGER_EMAIL")
+    rc_finance_email: str = Field(default="", alias="PARTNERFLOW_RC_FINANCE_EMAIL")
+    rc_partner_team_email: str = Field(default="", alias="PARTNERFLOW_RC_PARTNER_TEAM_EMAIL")
+    rc_brand_color: str = Field(default="", pattern=_COLOR, alias="PARTNERFLOW_RC_BRAND_COLOR")
+    rc_logo_url: str = Field(default="", pattern=_LOGO, alias="PARTNERFLOW_RC_LOGO_URL")
 
     # --- web ---------------------------------------------------------------
     web_host: str = Field(default="127.0.0.1", alias="PARTNERFLOW_WEB_HOST")

@@ -127,13 +127,15 @@ class TaskClock:
         **extra: Any,
     ) -> Remind:
         """Reminder number n by the `task_reminder` email, to the owner role unless `to`;
-        the email step is `{step or task}:reminder:{n}`."""
+        the email step is `{step or task}:reminder:{n}`. A partner's task, or one `to` a
+        partner, is reminded by `partner_task_reminder` instead (no Temporal UI, no CLI)."""
+        template = partner_template("task_reminder", spec, to)
 
         async def remind(number: int) -> None:
             await self._owner.email(
                 f"{step or spec.task}:reminder:{number}",
                 to or [f"role:{spec.assignee}"],
-                "task_reminder",
+                template,
                 self._owner.task_context(spec),
                 **extra,
             )
@@ -149,18 +151,28 @@ class TaskClock:
         **extra: Any,
     ) -> Escalate:
         """The `task_escalation` email, to the owner role and operations unless `to`; the
-        email step is `{step or task}:escalation`."""
+        email step is `{step or task}:escalation`. A partner's task, or one `to` a partner, is
+        escalated by `partner_task_escalation` instead."""
+        template = partner_template("task_escalation", spec, to)
 
         async def escalate() -> None:
             await self._owner.email(
                 f"{step or spec.task}:escalation",
                 to or [f"role:{spec.assignee}", "role:operations"],
-                "task_escalation",
+                template,
                 self._owner.task_context(spec),
                 **extra,
             )
 
         return escalate
+
+
+def partner_template(internal: str, spec: HumanTask, to: Sequence[str] | None) -> str:
+    """`internal` (`task_reminder`, `task_escalation`: they show the Temporal UI and the CLI)
+    for operators; its `partner_` twin when the task is the partner's or the email goes to an
+    address rather than an internal role."""
+    to_partner = any(not address.startswith("role:") for address in to or ())
+    return f"partner_{internal}" if spec.partner_facing or to_partner else internal
 
 
 async def wait_until(done: Callable[[], bool], at: datetime, summary: str) -> bool:

@@ -26,6 +26,14 @@ class HumanTask:
     model: type[BaseModel]
     example: dict[str, Any]
     kind: Literal["signal", "update"] = "update"
+    # For a task the partner owns: the task and how to answer, in the partner's words, for
+    # its reminders (which never show the Temporal UI or the CLI).
+    partner_task: str = ""
+    partner_action: str = ""
+
+    @property
+    def partner_facing(self) -> bool:
+        return self.assignee == "partner"
 
 
 FIX_EMAIL_DELIVERY = HumanTask(

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.failed_steps import FailedStepResolution
     from models.notices import KINDS, notice
+    from models.programs import program_of_workflow
 
 from workflows.calls import EXTERNAL, LOCAL, RECORD, call
 from workflows.deadlines import Deadline, TaskClock
@@ -354,15 +355,15 @@ class ProcessWorkflow(ProcessState):
     ) -> None:
         """Send one process email; the (workflow id, step) pair is sent at most once (per
         `idempotency_scope`)."""
-        workflow_id = workflow.info().workflow_id
+        info = workflow.info()
         request = EmailRequest(
             idempotency_key=f"{self.idempotency_scope()}:{step}",
-            workflow_id=workflow_id,
+            workflow_id=info.workflow_id,
             step=step,
             to=to,
             template=template,
             context=context,
-            **extra,
+            **{"program": program_of_workflow(info.workflow_type), **extra},
         )
         try:
             receipt = await call(

@@ -165,6 +165,8 @@ class ProcessState:
             "example": task.example if task else spec.example,
             "due_at": task.due_at.isoformat() if task and task.due_at else None,
             "assignee": spec.assignee,
+            **({"partner_task": spec.partner_task} if spec.partner_task else {}),
+            **({"partner_action": spec.partner_action} if spec.partner_action else {}),
         }
 
     # --- visibility -------------------------------------------------------------------------

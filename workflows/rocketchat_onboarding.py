@@ -161,6 +161,11 @@ WEBSITE_PUBLISHED = HumanTask(
         "url": "https://partner.example/partners/rocket-chat",
         "confirmed_by": "contact@partner.example",
     },
+    partner_task=(
+        "Please add the Rocket.Chat partner logo, the description of the partnership and the "
+        "services you provide to your website."
+    ),
+    partner_action="tell us the address of the page, and we check it and confirm",
 )
 WEBSITE_FOLLOW_UP = HumanTask(
     "website_follow_up",
@@ -194,6 +199,11 @@ BASIC_TRAINING = HumanTask(
     ),
     Certification,
     {"service": "consulting", "certified_by": "training@rocket.chat", "trainee": "Jane Doe"},
+    partner_task=(
+        "Please complete the basic training for each type of service you provide, within 60 "
+        "days of signing the partner agreement: each service needs its certification."
+    ),
+    partner_action="tell us who takes the training and when, and we schedule it with you",
 )
 
 

@@ -86,6 +86,11 @@ SALES_REPORT = HumanTask(
     ),
     SalesReport,
     {},
+    partner_task=(
+        "Please send your monthly sales report: sales closed, prospective sales, hosting "
+        "revenue, referred projects, premium offers sold, and whether 'share the statistics' "
+        "is on in your projects."
+    ),
 )
 QUARTERLY_REVIEW = HumanTask(
     "quarterly_review",
@@ -350,7 +355,7 @@ class RocketChatPartnership(ProcessWorkflow):
             await self.email(
                 f"report:{arg}:reminder",
                 [str(s.application.contact.email)],
-                "task_reminder",
+                "partner_task_reminder",
                 self.task_context(SALES_REPORT),
             )
         elif kind == "report_due":
@@ -362,7 +367,7 @@ class RocketChatPartnership(ProcessWorkflow):
                 await self.email(
                     f"report:{arg}:escalation",
                     [str(s.application.contact.email), "role:account_manager"],
-                    "task_escalation",
+                    "partner_task_escalation",
                     self.task_context(SALES_REPORT),
                 )
         elif kind == "fee":

@@ -1,6 +1,7 @@
 """Rendering a process email: its Jinja2 template (subject, text and HTML) from
-`activities/templates/email/`, `role:NAME` recipients resolved from settings, and signed
-links rendered at send time."""
+`activities/templates/email/`, in its program's identity (sender, reply-to, brand), with
+`role:NAME` recipients resolved to that program's addresses, and signed links rendered at
+send time."""
 
 from __future__ import annotations
 
@@ -21,17 +22,10 @@ from models.contracts import EmailAttachment, EmailRequest
 from models.forms import FORMS
 from models.forms.spec import PROOF_FIELD
 from models.links import link_url
+from models.programs import ProgramIdentity, program_identity
 from models.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
-OPERATIONS_ROLES = (
-    "operations",
-    "license_desk",
-    "partner_manager",
-    "sales_manager",
-    "account_manager",
-    "reviewer",
-)
 
 
 @dataclass(frozen=True)
@@ -46,6 +40,7 @@ class RenderedEmail:
     to: list[str]
     cc: list[str] = field(default_factory=list)
     attachments: list[EmailAttachment] = field(default_factory=list)
+    reply_to: str = ""
     # The signed link and proof tokens in the bodies: delivered, never kept in a send log.
     tokens: tuple[str, ...] = ()
 
@@ -124,18 +119,19 @@ def available_templates() -> list[str]:
     return sorted(p.name.removesuffix(".subject.txt") for p in TEMPLATES_DIR.glob("*.subject.txt"))
 
 
-def resolve_recipients(settings: Settings, values: list[str]) -> list[str]:
-    """Turn `role:NAME` items into addresses from settings; keep plain addresses as they are."""
+def resolve_recipients(
+    settings: Settings, values: list[str], identity: ProgramIdentity | None = None
+) -> list[str]:
+    """Turn `role:NAME` items into the program's addresses (Mattermost's unless `identity`);
+    keep plain addresses as they are."""
+    identity = identity or program_identity(settings, "mattermost")
     addresses = []
     for value in values:
         if value.startswith("role:"):
-            role = value.removeprefix("role:")
-            if role == "finance":
-                addresses.append(settings.finance_email)
-            elif role in OPERATIONS_ROLES:
-                addresses.append(settings.operations_email)
-            else:
+            address = identity.role_address(value.removeprefix("role:"))
+            if address is None:
                 raise EmailRequestInvalid(f"unknown recipient role {value!r}")
+            addresses.append(address)
         else:
             addresses.append(value.strip())
     return addresses
@@ -184,8 +180,9 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
         raise EmailRequestInvalid(
             f"unknown email template {name!r}; known: {', '.join(available_templates())}"
         )
-    to = _unique(resolve_recipients(settings, request.to))
-    cc = _unique(resolve_recipients(settings, request.cc), exclude=to)
+    identity = program_identity(settings, request.program)
+    to = _unique(resolve_recipients(settings, request.to, identity))
+    cc = _unique(resolve_recipients(settings, request.cc, identity), exclude=to)
     context = dict(request.context)
     tokens: list[str] = []
     for key, spec in request.links.items():
@@ -212,6 +209,7 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
         temporal_ui_url=settings.temporal_ui_url.rstrip("/"),
         workflow_id=request.workflow_id,
         workflow_url=workflow_url(settings, request.workflow_id),
+        brand=identity,
     )
     try:
         subject = " ".join(_ENV.get_template(f"{name}.subject.txt").render(context).split())
@@ -225,7 +223,16 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
     except (TypeError, ValueError) as exc:
         raise EmailRequestInvalid(f"template {name!r}: bad context value: {exc}") from None
     return RenderedEmail(
-        name, subject, text, html, settings.email_from, to, cc, request.attachments, tuple(tokens)
+        name,
+        subject,
+        text,
+        html,
+        identity.email_from,
+        to,
+        cc,
+        request.attachments,
+        identity.reply_to,
+        tuple(tokens),
     )
 
 

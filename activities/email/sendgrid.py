@@ -153,6 +153,7 @@ def sendgrid_body(request: EmailRequest, email: RenderedEmail) -> dict[str, Any]
     body: dict[str, Any] = {
         "personalizations": [personalization],
         "from": {"email": from_email, **({"name": from_name} if from_name else {})},
+        **({"reply_to": {"email": email.reply_to}} if email.reply_to else {}),
         "subject": email.subject,
         "content": [
             {"type": "text/plain", "value": email.text},

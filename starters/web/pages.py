@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.links import LinkClaims, LinkError, read_token
+from models.programs import ProgramIdentity, program_identity, program_of_workflow_id
 from models.settings import Settings
 from starters.intake import RPC_TIMEOUT
 from starters.task_updates import UpdateOutcome, complete_task
@@ -53,15 +54,27 @@ class PageError(Exception):
         self.status_code, self.title, self.message = status_code, title, message
 
 
-def message(request: Request, status_code: int, title: str, text: str) -> Response:
-    """The message page: a title and one paragraph."""
+def message(
+    request: Request,
+    status_code: int,
+    title: str,
+    text: str,
+    brand: ProgramIdentity | None = None,
+) -> Response:
+    """The message page: a title and one paragraph (in a program's brand when given)."""
     return templates.TemplateResponse(
         request,
         "message.html",
-        {"title": title, "message": text},
+        {"title": title, "message": text, **({"brand": brand} if brand else {})},
         status_code=status_code,
         headers=PAGE_HEADERS,
     )
+
+
+def page_brand(request: Request, workflow_id: str) -> ProgramIdentity:
+    """The identity of the program a page's workflow belongs to (its header and footer)."""
+    settings: Settings = request.app.state.settings
+    return program_identity(settings, program_of_workflow_id(workflow_id))
 
 
 async def page_error_handler(request: Request, exc: Exception) -> Response:

@@ -34,6 +34,7 @@ from starters.web.pages import (
     describe,
     friendly_errors,
     message,
+    page_brand,
     page_form,
     query_limit,
     read_link,
@@ -142,6 +143,7 @@ async def sign_submit(
             "The agreement changed",
             "The text you read is not the current version. "
             "Please reload the page, read it again and sign.",
+            page_brand(request, agreement.workflow_id),
         )
     try:
         signature = AgreementSignature.model_validate(
@@ -182,6 +184,7 @@ async def sign_done(request: Request, loaded: Agreement) -> Response:
         "Thank you",
         f"Your signature of the {loaded.agreement.title} was received. A copy stays on record "
         "with us; we will be in touch about the next steps.",
+        page_brand(request, loaded.agreement.workflow_id),
     )
 
 
@@ -192,7 +195,12 @@ def _page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    context = {"agreement": agreement, "values": values, "errors": errors}
+    context = {
+        "agreement": agreement,
+        "values": values,
+        "errors": errors,
+        "brand": page_brand(request, agreement.workflow_id),
+    }
     return templates.TemplateResponse(
         request, "sign.html", context, status_code=status_code, headers=PAGE_HEADERS
     )
@@ -214,6 +222,7 @@ def _no_longer_open(agreement: AgreementRow) -> PageError:
 
 
 def _closed(request: Request, agreement: AgreementRow) -> Response:
+    brand = page_brand(request, agreement.workflow_id)
     if agreement.status == "signed":
         return message(
             request,
@@ -221,6 +230,7 @@ def _closed(request: Request, agreement: AgreementRow) -> Response:
             "Already signed",
             f"The {agreement.title} was signed by {agreement.signer_name} on "
             f"{agreement.signed_at:%d %B %Y}. There is nothing more to do here.",
+            brand,
         )
     gone = _no_longer_open(agreement)
-    return message(request, gone.status_code, gone.title, gone.message)
+    return message(request, gone.status_code, gone.title, gone.message, brand)

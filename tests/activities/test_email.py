@@ -137,6 +137,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "terms_acceptance_expired": ORDER,
     "task_reminder": TASK,
     "task_escalation": TASK,
+    "partner_task_reminder": {**TASK, "partner_task": "Please send your monthly sales report."},
+    "partner_task_escalation": {**TASK, "partner_action": "attach the report"},
     "license_issued": {
         "order_id": ORDER["order_id"],
         "end_customer_name": ORDER["end_customer_name"],
@@ -194,6 +196,7 @@ def make_request(template: str = "order_refused", key: str = "order-ORD-1:refuse
         else SIGN_LINKS
         if template.startswith("agreement_")
         else {},
+        "program": "rocketchat" if template.startswith("rocketchat") else "mattermost",
     }
     return EmailRequest(**{**fields, **kw})
 

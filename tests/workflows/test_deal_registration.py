@@ -25,6 +25,7 @@ from tests.workflows.harness import (
     status,
     workflow_harness,
 )
+from tests.workflows.program_mail import assert_program_mail
 from workflows.search_attributes import (
     AMOUNT_DUE_CENTS,
     DEAL_NUMBER,
@@ -415,6 +416,8 @@ async def test_unanswered_question_reminds_the_partner_by_email(harness: Harness
     assert deal.partner.contact.email in reminder.to_addrs and "Budget?" in reminder.text_body
     assert deal.partner.contact.email in escalation.to_addrs
     assert await attribute_is(handle, STAGE, "information_requested:escalated")
+    # Mattermost's partner hears from Mattermost only, and never of the internal tools.
+    assert assert_program_mail(harness.settings, "mattermost", harness.emails(handle.id)) >= 2
     await handle.signal(
         "provide_deal_information", {"answered_by": "lena@x.example", "answer": "Approved for Q1"}
     )

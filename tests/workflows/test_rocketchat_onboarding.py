@@ -25,6 +25,7 @@ from tests.workflows.harness import (
     task_once,
     workflow_harness,
 )
+from tests.workflows.program_mail import assert_program_mail
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 
 
@@ -158,6 +159,7 @@ async def test_full_onboarding_starts_the_partnership(
             ("workgroup", "created"),
             ("basic_training", "certified"),
         } <= decisions
+        assert assert_program_mail(settings, "rocketchat", h.emails(handle.id)) >= 4
 
 
 async def test_term_shorter_than_a_year_is_refused(
@@ -234,6 +236,9 @@ async def test_every_step_escalates_when_its_deadline_passes(
             "service: Installation services",
             "service: Brand Theming",
         ]
+        # Every email so far, reminders and escalations included, is Rocket.Chat's; the
+        # partner's (its signature request, the website's escalation) show no internal tool.
+        assert assert_program_mail(settings, "rocketchat", h.emails(handle.id)) >= 2
 
 
 async def test_training_missed_at_day_61_escalates(
@@ -270,6 +275,8 @@ async def test_training_missed_at_day_61_escalates(
         assert result.outcome == "onboarded"
         decisions = {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=handle.id)}
         assert ("basic_training", "certified_late") in decisions
+        # The training reminders and escalation reach the partner in Rocket.Chat's name.
+        assert assert_program_mail(settings, "rocketchat", h.emails(handle.id)) >= 4
 
 
 async def test_embargoed_country_is_refused(

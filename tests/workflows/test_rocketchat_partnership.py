@@ -34,6 +34,7 @@ from tests.workflows.harness import (
     pending,
     workflow_harness,
 )
+from tests.workflows.program_mail import assert_program_mail
 from workflows.rocketchat_partnership import RocketChatPartnership
 
 WORKFLOW_EXECUTION_STATUS_RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -206,6 +207,7 @@ async def test_three_years_with_reports_reviews_and_fees(
         fees = [i for i in invoices if i.amount_due_cents == 120_000]
         assert len(fees) == 3 and all(i.status == "paid" for i in fees)
         assert len(invoices) == len(reports) + 3
+        assert assert_program_mail(settings, "rocketchat", h.rows(EmailRow, workflow_id=handle.id))
         [partner] = h.rows(PartnerRow, partner_id=partner_id)
         assert (
             partner.status == "removed"
@@ -249,6 +251,13 @@ async def test_two_missed_reports_warning_then_removal(
             r.owed_to_rocketchat_cents
             for r in h.rows(RocketChatSalesReportRow, partner_id=partner_id)
         } == {75_002 + 99_999}
+        # The report reminders and escalations go to the partner with the report form's
+        # link and token, in Rocket.Chat's name, never the Temporal UI or the CLI.
+        rows = h.rows(EmailRow, workflow_id=handle.id)
+        assert assert_program_mail(settings, "rocketchat", rows) >= 3
+        [reminder] = [r for r in rows if r.step == f"report:{months[0]}:reminder"]
+        assert reminder.template == "partner_task_reminder"
+        assert "/webhooks/forms/monthly-sales-report" in reminder.text_body
 
 
 async def test_renewal_extends_the_term_then_termination_ends_it(
