@@ -107,6 +107,15 @@ async def test_review_is_reminded_on_day_two_and_escalated_after_day_three(
         assert result["outcome"] == "rejected" and result["licenses"] == []
 
 
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+}
+
+
 async def test_renewal_across_three_years_keeps_history_bounded(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
@@ -126,7 +135,17 @@ async def test_renewal_across_three_years_keeps_history_bounded(
             assert f"license:{year}:expiring" in await h.emailed(
                 handle.id, f"license:{year}:expiring"
             )
-            run_lengths.append(len([e async for e in latest.fetch_history_events()]))
+            # the workflow's own events: how many workflow tasks a loaded machine needed
+            # (timed out, retried, heartbeats of a slow local activity) is not the workflow's
+            run_lengths.append(
+                len(
+                    [
+                        e
+                        async for e in latest.fetch_history_events()
+                        if e.event_type not in WORKFLOW_TASK_EVENTS
+                    ]
+                )
+            )
             await latest.signal(
                 "renew_evaluation_license",
                 task["example"]
@@ -153,8 +172,8 @@ async def test_renewal_across_three_years_keeps_history_bounded(
             rows[1].starts_at == rows[0].expires_at
         )  # the renewal starts when the last license ends
         assert (
-            max(run_lengths) < 80 and run_lengths[2] <= run_lengths[1] + 5
-        )  # one run per year, no growth
+            max(run_lengths) < 60 and run_lengths[2] <= run_lengths[1] + 5
+        )  # one run per year, no growth (43, 26, 26 of the workflow's own events)
         first_run = h.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
         first_run_events = [e.event_type async for e in first_run.fetch_history_events()]
         assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in first_run_events
