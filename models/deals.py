@@ -16,7 +16,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from models.contracts import (
@@ -26,6 +26,7 @@ from models.contracts import (
     OrderProgress,  # noqa: F401  (re-exported)
     Reseller,
 )
+from models.pricing import purchase_list_cents
 
 DEAL_NUMBER_PATTERN = r"^DR-\d{4}-\d{6}$"
 _DEAL_NUMBER = re.compile(DEAL_NUMBER_PATTERN)
@@ -314,6 +315,10 @@ class PurchasedOnline(Contract):
                     "deal_number": "DR-2026-000123",
                     "reported_by": "sales@mattermost.com",
                     "online_order_reference": "WEB-2026-4411",
+                    "seats": 250,
+                    "list_unit_price_cents": 12000,
+                    "term_months": 12,
+                    "amount_paid_cents": 3000000,
                 }
             ]
         },
@@ -322,6 +327,63 @@ class PurchasedOnline(Contract):
     deal_number: str | None = Field(default=None, pattern=DEAL_NUMBER_PATTERN)
     reported_by: str = Field(min_length=1, max_length=320)
     online_order_reference: str = Field(min_length=1, max_length=100)
+    # What the customer bought. None in reports recorded before the purchase was carried
+    # (their fee follows the registered seats); the form requires seats and list price.
+    seats: int | None = Field(default=None, gt=0, le=1_000_000, description="Seats bought")
+    list_unit_price_cents: int | None = Field(
+        default=None,
+        gt=0,
+        validate_default=True,
+        description="List price per seat per year, in cents",
+    )
+    term_months: int = Field(
+        default=12, ge=12, le=60, description="Subscription term in months: whole years"
+    )
+    amount_paid_cents: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "What the customer paid, if known: online purchases are at list price, so it must "
+            "equal list price × seats × years"
+        ),
+    )
+
+    @field_validator("list_unit_price_cents")
+    @classmethod
+    def _price_with_seats(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if (value is None) != (info.data.get("seats") is None) and "seats" in info.data:
+            raise ValueError("the purchase's seats and list price are given together")
+        return value
+
+    @field_validator("term_months")
+    @classmethod
+    def _whole_years(cls, value: int) -> int:
+        if value % 12:
+            raise ValueError(f"{value} months is not a whole number of years (12, 24, 36…)")
+        return value
+
+    @field_validator("amount_paid_cents")
+    @classmethod
+    def _paid_at_list_price(cls, value: int | None, info: ValidationInfo) -> int | None:
+        purchase = ("seats", "list_unit_price_cents", "term_months")
+        if value is None or any(name not in info.data for name in purchase):
+            return value  # nothing to check, or a purchase field is already named as invalid
+        seats, unit = info.data["seats"], info.data["list_unit_price_cents"]
+        term = info.data["term_months"]
+        if seats is None or unit is None:
+            raise ValueError("the amount paid needs the purchase's seats and list price")
+        expected = purchase_list_cents(unit, seats, term)
+        if value != expected:
+            raise ValueError(
+                f"the amount paid {value} cents is not the list price of the purchase "
+                f"({unit} × {seats} seats × {term // 12} year(s) = {expected} cents): "
+                "online purchases are at list price"
+            )
+        return value
+
+    @property
+    def has_purchase(self) -> bool:
+        return self.seats is not None and self.list_unit_price_cents is not None
 
 
 class Withdrawal(Contract):

@@ -81,3 +81,46 @@ def referral_fee_cents(list_unit_cents: int, seats: int, percent: int) -> int:
     """The referral fee owed when an approved deal's customer buys online: the discount
     the partner would have had off the list price."""
     return quote(list_unit_cents, seats, percent).discount_cents
+
+
+class PurchaseFee(BaseModel):
+    """The referral fee of an online purchase and the purchase it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seats: int
+    list_unit_cents: int
+    term_months: int
+    discount_percent: int
+    list_cents: int
+    fee_cents: int
+
+
+def purchase_list_cents(list_unit_cents: int, seats: int, term_months: int) -> int:
+    """What a customer pays buying online at list price: the list price is per seat per
+    year, and the product sells whole years (`term_months` a positive multiple of 12)."""
+    if list_unit_cents <= 0 or seats <= 0:
+        raise ValueError("list price and seats must be positive")
+    if term_months < 12 or term_months % 12:
+        raise ValueError(f"term of {term_months} months is not a whole number of years")
+    return list_unit_cents * seats * (term_months // 12)
+
+
+def purchase_referral_fee(
+    list_unit_cents: int, seats: int, term_months: int, percent: int
+) -> PurchaseFee:
+    """The referral fee owed for an online purchase: the agreement's discount `percent` off
+    the purchase's list price (list per seat per year × seats × years). The discount is
+    taken per seat and year, rounded half up to the cent, as in `quote`, so a purchase of
+    exactly the registered seats for one year owes the registration's quoted discount."""
+    years = term_months // 12
+    list_cents = purchase_list_cents(list_unit_cents, seats, term_months)
+    fee = discount_cents(list_unit_cents, percent) * seats * years
+    return PurchaseFee(
+        seats=seats,
+        list_unit_cents=list_unit_cents,
+        term_months=term_months,
+        discount_percent=percent,
+        list_cents=list_cents,
+        fee_cents=fee,
+    )

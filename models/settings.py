@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     # --- business calendar -------------------------------------------------
     calendar_country: str = Field(default="US", alias="PARTNERFLOW_CALENDAR_COUNTRY")
 
+    # --- Mattermost deal registration --------------------------------------
+    # How long an approved registration protects the opportunity (a partner record's
+    # `deal_protection_days` attribute wins); read at intake into DealRegistrationInput.
+    deal_protection_days: int = Field(
+        default=90, gt=0, le=365, alias="PARTNERFLOW_DEAL_PROTECTION_DAYS"
+    )
+
     # --- Rocket.Chat: community server and partner website checks ------------
     rocketchat_backend: Literal["local", "rest"] = Field(
         default="local", alias="ROCKETCHAT_BACKEND"

@@ -92,7 +92,9 @@ def prepare_deal_registration(
         expected_close_date=form.expected_close_date,
         notes=form.notes,
         discount_percent=reseller_discount_percent(partner.discount_percent, tier),
-        protection_days=int(partner.attributes.get("deal_protection_days", 90)),
+        protection_days=int(
+            partner.attributes.get("deal_protection_days", settings.deal_protection_days)
+        ),
     )
 
 

@@ -2,7 +2,8 @@
 
 Screening (embargo; channel conflicts flagged to the reviewer) → review by a sales manager:
 approve, reject, or request more information (the partner answers by form or signal, the
-review goes on, any number of rounds) → approved: the opportunity is protected (90 days by
+review goes on, any number of rounds) → approved: the opportunity is protected (the input's
+protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at intake, 90 by
 default; reminder; lapses without a quotation) and the reseller discount applies → the
 Sales Manager's quotation (with the customer's contact email for the license key) → the
 customer's click-signature on the quotation → the partner's purchase order → `OrderFulfillment`
@@ -51,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         referral_fee_note,
     )
     from models.orders import review_order_terms
-    from models.pricing import quote
+    from models.pricing import purchase_referral_fee, quote
 
 from workflows.calls import RECORD, call
 from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
@@ -126,6 +127,9 @@ REVIEW_REMINDER = timedelta(hours=4)
 # A purchase order's end-customer contact must be the quotation's license contact; workflows
 # whose quotation was signed before this rule accept the contact a purchase order names.
 LICENSE_CONTACT_PATCH = "po-license-contact"
+# The referral fee follows what the customer bought online (the report's seats, list price and
+# term); workflows whose purchase was reported before this rule owe the registered seats' discount.
+PURCHASE_FEE_PATCH = "referral-fee-from-purchase"
 
 
 @workflow.defn
@@ -158,6 +162,7 @@ class DealRegistration(SalesWorkflow):
         self._license_contact_rule = False  # LICENSE_CONTACT_PATCH, set as the quote is signed
         self._closed = False
         self._fee_cents = 0
+        self._fee_from_purchase = False  # PURCHASE_FEE_PATCH, asked as the purchase is reported
         self._protected_until: datetime | None = None
 
     # --- handlers ----------------------------------------------------------------------------
@@ -287,7 +292,10 @@ class DealRegistration(SalesWorkflow):
     def customer_purchased_online(self, payload: Any) -> None:
         """The registered customer bought online instead; on an approved, protected
         registration the partner is owed a referral fee (also the `deal-purchased-online` form):
-        `{"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-2026-4411"}`"""
+        `{"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-2026-4411",
+        "seats": 250, "list_unit_price_cents": 12000, "term_months": 12}`; the fee is the
+        registration's discount off that purchase's list price (reports without the purchase:
+        off the registered seats' list price)"""
         report = self.parse("customer_purchased_online", payload, PurchasedOnline)
         if report is None:
             return
@@ -308,6 +316,8 @@ class DealRegistration(SalesWorkflow):
             )
             return
         self._online = report
+        # Asked here, as the report wakes the workflow, before any local activity of the task.
+        self._fee_from_purchase = report.has_purchase and workflow.patched(PURCHASE_FEE_PATCH)
         self._interrupt = "purchased_online"
         self.note(
             "customer_purchased_online",
@@ -567,7 +577,12 @@ class DealRegistration(SalesWorkflow):
             quote_preview=priced.model_dump(),
         )
         await self._record("approved")
-        await self._tell("approved", "approved", protected_until=protected_until.isoformat())
+        await self._tell(
+            "approved",
+            "approved",
+            protected_until=protected_until.isoformat(),
+            protection_days=deal.protection_days,
+        )
         example = {
             "quote_number": f"Q-{deal.deal_number.removeprefix('DR-')}",
             "prepared_by": "sales-manager@mattermost.com",
@@ -765,8 +780,28 @@ class DealRegistration(SalesWorkflow):
         report = self._online
         assert report is not None
         workflow_id = workflow.info().workflow_id
-        priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
-        self._fee_cents = priced.discount_cents
+        purchase: dict[str, Any] = {}
+        if self._fee_from_purchase:
+            assert report.seats is not None and report.list_unit_price_cents is not None
+            fee_of = purchase_referral_fee(
+                report.list_unit_price_cents,
+                report.seats,
+                report.term_months,
+                deal.discount_percent,
+            )
+            self._fee_cents, list_cents = fee_of.fee_cents, fee_of.list_cents
+            purchase = {
+                "purchase": {
+                    "seats": fee_of.seats,
+                    "list_unit_price_cents": fee_of.list_unit_cents,
+                    "term_months": fee_of.term_months,
+                    "list_cents": fee_of.list_cents,
+                    "amount_paid_cents": report.amount_paid_cents,
+                }
+            }
+        else:
+            priced = quote(deal.list_unit_price_cents, deal.seats, deal.discount_percent)
+            self._fee_cents, list_cents = priced.discount_cents, priced.list_cents
         note = referral_fee_note(deal.deal_number)
         self._facts["referral_fee"] = {
             "amount_cents": self._fee_cents,
@@ -774,6 +809,7 @@ class DealRegistration(SalesWorkflow):
             "invoice_to": PAYMENTS_EMAIL,
             "status": "payable",
             "online_order_reference": report.online_order_reference,
+            **purchase,
         }
         await self.decide(
             "customer_purchased_online",
@@ -782,6 +818,7 @@ class DealRegistration(SalesWorkflow):
             amount_cents=self._fee_cents,
             note=note,
             online_order_reference=report.online_order_reference,
+            **purchase,
         )
         fee = ReferralFeeRecord(
             deal_number=deal.deal_number,
@@ -808,7 +845,13 @@ class DealRegistration(SalesWorkflow):
                 fee_cents=self._fee_cents,
                 note=note,
                 payments_email=PAYMENTS_EMAIL,
-                list_cents=priced.list_cents,
+                list_cents=list_cents,
+                online_order_reference=report.online_order_reference,
+                **(
+                    {"seats": report.seats, "term_months": report.term_months}
+                    if self._fee_from_purchase
+                    else {"term_months": 12}
+                ),
             ),
             cc=["role:finance"],
         )

@@ -22,7 +22,7 @@ from models.deals import (
     PurchasedOnline,
 )
 from models.forms.spec import PROOF_FIELD, FormSpec, ProvenForm, money
-from models.pricing import quote
+from models.pricing import purchase_list_cents, quote
 
 
 def _deal_attributes(deal: DealRegistrationInput) -> dict[str, str]:
@@ -135,6 +135,10 @@ class PurchasedOnlineForm(PurchasedOnline, ProvenForm):
                     "deal_number": "DR-2026-000123",
                     "reported_by": "sales@mattermost.com",
                     "online_order_reference": "WEB-2026-4411",
+                    "seats": 250,
+                    "list_unit_price_cents": 12000,
+                    "term_months": 12,
+                    "amount_paid_cents": 3000000,
                     PROOF_FIELD: "<a token for deal-DR-2026-000123 made with the internal secret>",
                 }
             ]
@@ -142,6 +146,11 @@ class PurchasedOnlineForm(PurchasedOnline, ProvenForm):
     }
 
     deal_number: str = Field(pattern=DEAL_NUMBER_PATTERN, description="The approved registration")
+    # The form carries what the customer bought (the signal still accepts reports without it).
+    seats: int = Field(gt=0, le=1_000_000, description="Seats the customer bought online")
+    list_unit_price_cents: int = Field(
+        gt=0, description="List price per seat per year the customer paid, in cents"
+    )
 
 
 DEAL_PURCHASED_ONLINE_FORM = FormSpec(
@@ -150,7 +159,10 @@ DEAL_PURCHASED_ONLINE_FORM = FormSpec(
     title="Registered customer purchased online",
     description=(
         "The customer of an approved, protected deal registration bought online: the "
-        "partner is owed a referral fee (signal `customer_purchased_online`). Internal "
+        "partner is owed a referral fee, the agreement's discount off the purchase's list price "
+        "(seats × list price per seat per year × years of `term_months`; `amount_paid_cents`, "
+        "if given, must be that list price: online purchases are at list price) (signal "
+        "`customer_purchased_online`). Internal "
         "senders only: `proof_token` is a token for `deal-{deal_number}` with the purpose "
         "`form:deal-purchased-online`, signed with PARTNERFLOW_INTERNAL_SECRET "
         "(`models.links.make_token`)."
@@ -161,7 +173,10 @@ DEAL_PURCHASED_ONLINE_FORM = FormSpec(
     build_search_attributes=lambda form: {"Program": "mattermost", "DealNumber": form.deal_number},
     build_summary=lambda form: f"Deal {form.deal_number}: customer purchased online",
     build_details=lambda form: (
-        f"Online order {form.online_order_reference}, reported by {form.reported_by}"
+        f"Online order {form.online_order_reference}, reported by {form.reported_by}: "
+        f"{form.seats} seats × {money(form.list_unit_price_cents)} list per seat per year × "
+        f"{form.term_months} months = "
+        f"{money(purchase_list_cents(form.list_unit_price_cents, form.seats, form.term_months))}"
     ),
     refresh_example=lambda example: example,
     signal="customer_purchased_online",

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from models.deals import (
     DealPurchaseOrder,
     DealReview,
+    PurchasedOnline,
     Quotation,
     email_domain,
     format_deal_number,
@@ -104,3 +105,47 @@ def test_the_purchase_order_names_the_quotations_license_contact() -> None:
     reason = license_contact_mismatch(po("jonas@hanse-logistik.example"), quotation)
     assert reason is not None
     assert "jonas@hanse-logistik.example" in reason and "licenses@hanse-logistik.example" in reason
+
+
+def test_purchased_online_reports_recorded_before_the_purchase_stay_valid() -> None:
+    old = PurchasedOnline.model_validate(
+        {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1"}
+    )
+    assert not old.has_purchase and old.term_months == 12
+
+
+@pytest.mark.parametrize(
+    ("purchase", "field"),
+    [
+        ({"seats": 10}, "list_unit_price_cents"),
+        ({"list_unit_price_cents": 12_000}, "list_unit_price_cents"),
+        ({"seats": 10, "list_unit_price_cents": 12_000, "term_months": 18}, "term_months"),
+        ({"seats": 10, "list_unit_price_cents": 12_000, "term_months": 6}, "term_months"),
+        ({"seats": 0, "list_unit_price_cents": 12_000}, "seats"),
+        (
+            {"seats": 10, "list_unit_price_cents": 12_000, "amount_paid_cents": 1},
+            "amount_paid_cents",
+        ),
+        ({"amount_paid_cents": 120_000}, "amount_paid_cents"),
+    ],
+)
+def test_purchased_online_purchase_is_consistent(purchase: dict[str, int], field: str) -> None:
+    with pytest.raises(ValidationError) as invalid:
+        PurchasedOnline.model_validate(
+            {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-1", **purchase}
+        )
+    assert [error["loc"] for error in invalid.value.errors()] == [(field,)]
+
+
+def test_purchased_online_amount_paid_is_the_list_price_of_the_purchase() -> None:
+    report = PurchasedOnline.model_validate(
+        {
+            "reported_by": "sales@mattermost.com",
+            "online_order_reference": "WEB-1",
+            "seats": 10,
+            "list_unit_price_cents": 12_000,
+            "term_months": 24,
+            "amount_paid_cents": 240_000,
+        }
+    )
+    assert report.has_purchase and report.amount_paid_cents == 240_000

@@ -7,6 +7,8 @@ import pytest
 from models.pricing import (
     discount_cents,
     net_price_cents,
+    purchase_list_cents,
+    purchase_referral_fee,
     quote,
     referral_fee_cents,
     reseller_discount_percent,
@@ -51,3 +53,32 @@ def test_referral_fee_is_the_discount_off_list_price() -> None:
 def test_invalid_inputs_are_refused(args: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError):
         quote(*args)
+
+
+def test_purchase_fee_is_the_discount_off_the_purchases_list_price() -> None:
+    fee = purchase_referral_fee(12_000, 300, 12, 20)
+    assert (fee.list_cents, fee.fee_cents) == (3_600_000, 720_000)
+    # The registered purchase (250 seats, one year) owes exactly the quote's discount.
+    assert (
+        purchase_referral_fee(12_000, 250, 12, 20).fee_cents
+        == quote(12_000, 250, 20).discount_cents
+    )
+    # List prices are per seat per year: a three-year term is three years of list price.
+    three = purchase_referral_fee(12_000, 100, 36, 25)
+    assert (three.list_cents, three.fee_cents) == (3_600_000, 900_000)
+
+
+def test_purchase_fee_rounds_the_discount_per_seat_half_up() -> None:
+    # 15% of 999 cents = 149.85 → 150 cents per seat and year; 7 seats × 2 years.
+    fee = purchase_referral_fee(999, 7, 24, 15)
+    assert fee.fee_cents == 150 * 7 * 2 and fee.list_cents == 999 * 7 * 2
+    assert purchase_referral_fee(10, 3, 12, 25).fee_cents == 3 * 3  # 2.5 → 3 (half up)
+    assert purchase_referral_fee(12_000, 10, 12, 0).fee_cents == 0
+
+
+@pytest.mark.parametrize(
+    ("unit", "seats", "term"), [(0, 1, 12), (100, 0, 12), (100, 1, 6), (100, 1, 18)]
+)
+def test_purchase_must_be_positive_whole_years(unit: int, seats: int, term: int) -> None:
+    with pytest.raises(ValueError):
+        purchase_list_cents(unit, seats, term)

@@ -27,7 +27,7 @@ from activities.form_deliveries import claim_delivery, find_delivery
 from models.forms import FORMS
 from models.links import make_token, read_token
 from models.settings import Settings
-from starters.intake import SIGNATURE_HEADER, _signal_once, delivery_id, sign
+from starters.intake import SIGNATURE_HEADER, _signal_once, delivery_id, sign, submit_form
 from starters.web.app import create_app
 from tests.activities.test_email import make_request
 from tests.eventually import eventually
@@ -55,6 +55,25 @@ def test_every_advance_form_asks_for_proof() -> None:
             jsonschema.validate(example, schema)
         assert "proof_token" in spec.description, name
     assert FORMS["deal-purchased-online"].proof_secret == "internal_secret"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"seats": None}, "seats"),
+        ({"list_unit_price_cents": 0}, "list_unit_price_cents"),
+        ({"term_months": 18}, "term_months"),
+        ({"amount_paid_cents": 2_999_999}, "amount_paid_cents"),
+    ],
+)
+async def test_purchased_online_form_names_the_bad_purchase_field(
+    settings: Settings, changes: dict[str, Any], field: str
+) -> None:
+    example = FORMS["deal-purchased-online"].examples()[0]
+    payload = {k: v for k, v in {**example, **changes}.items() if v is not None}
+    result = await submit_form(None, settings, "deal-purchased-online", payload)  # type: ignore[arg-type]
+    assert result.status_code == 422, result.body
+    assert [error["field"] for error in result.body["errors"]] == [field]
 
 
 async def post(web: httpx.AsyncClient, form: str, payload: dict[str, Any]) -> httpx.Response:

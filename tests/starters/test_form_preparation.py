@@ -75,6 +75,17 @@ def test_prepared_input_carries_the_number_and_the_tier_discount(settings: Setti
     assert DEAL_REGISTRATION_FORM.search_attributes(prepared)["DealNumber"] == prepared.deal_number
 
 
+def test_protection_window_is_the_program_setting_unless_the_partner_has_one(
+    settings: Settings,
+) -> None:
+    seed(settings, "p1")
+    seed(settings, "p2", attributes={"deal_protection_days": 60})
+    configured = settings.model_copy(update={"deal_protection_days": 30})
+    assert prepare_deal_registration(form(partner_id="p1"), configured).protection_days == 30
+    assert prepare_deal_registration(form(partner_id="p1"), settings).protection_days == 90
+    assert prepare_deal_registration(form(partner_id="p2"), configured).protection_days == 60
+
+
 def test_concurrent_submissions_through_prepare(settings: Settings) -> None:
     seed(settings, "p1")
     forms = [form(partner_id="p1") for _ in range(10)]

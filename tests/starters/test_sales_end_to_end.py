@@ -238,6 +238,8 @@ async def test_deal_registration_from_form_to_paid_invoice(
                 "deal_number": deal_number,
                 "reported_by": "partner@example.com",
                 "online_order_reference": "WEB-1",
+                "seats": 250,
+                "list_unit_price_cents": 12_000,
                 "proof_token": proof.group(1),
             },
         )
@@ -343,6 +345,7 @@ async def test_customer_purchased_online_form_to_paid_referral_fee(
         assert (
             f"Referral fee for deal registration {deal_number}" in instructions
             and "payments@mattermost.com" in instructions
+            and "online order WEB-2026-4411, 250 seats, 12 months" in instructions
         )
         await act(workflow_id, fee)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import pytest_asyncio
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -335,6 +336,46 @@ async def test_customer_purchased_online_makes_a_referral_fee_payable_until_paid
     assert ("record_referral_fee_paid", "rejected") in await history_events(
         handle, "record_referral_fee_paid"
     )
+
+
+@pytest.mark.parametrize(
+    ("seats", "term_months", "fee_cents"),
+    [(400, 12, 960_000), (100, 24, 480_000)],  # 20% of 120 USD per seat and year
+)
+async def test_referral_fee_follows_the_online_purchase_not_the_registration(
+    harness: Harness, seats: int, term_months: int, fee_cents: int
+) -> None:
+    deal = deal_input()  # 250 seats registered
+    handle = await harness.start_deal(deal)
+    await approve(handle)
+    purchase = {"seats": seats, "list_unit_price_cents": 12_000, "term_months": term_months}
+    await handle.signal(
+        "customer_purchased_online",
+        {"reported_by": "sales@mattermost.com", "online_order_reference": "WEB-9", **purchase},
+    )
+    fee_task = await pending(handle, "record_referral_fee_paid")
+    assert fee_task["example"]["amount_cents"] == fee_cents
+    fee = (await status(handle))["facts"]["referral_fee"]
+    list_cents = 12_000 * seats * term_months // 12
+    assert fee["amount_cents"] == fee_cents
+    assert fee["purchase"] == {**purchase, "list_cents": list_cents, "amount_paid_cents": None}
+    row = get_referral_fee(harness.settings, deal.deal_number)
+    assert row is not None and row.amount_cents == fee_cents
+    [mail] = [m for m in harness.emails(handle.id) if m.step == "referral_fee:instructions"]
+    assert f"{seats} seats, {term_months} months" in mail.text_body and "WEB-9" in mail.text_body
+    assert f"USD {fee_cents // 100:,}.00" in mail.text_body
+    await handle.signal("record_referral_fee_paid", fee_task["example"])
+    result = await handle.result()
+    assert result.outcome == "referral_fee_paid" and result.referral_fee_cents == fee_cents
+
+
+async def test_approval_email_states_the_protection_window(harness: Harness) -> None:
+    deal = deal_input(protection_days=45)
+    handle = await harness.start_deal(deal)
+    await approve(handle)
+    [mail] = [m for m in harness.emails(handle.id) if m.step == "deal:approved"]
+    assert "protected for you for 45 days, until" in mail.text_body
+    assert "45 days" in mail.html_body
 
 
 async def test_partner_withdraws_during_the_signature(harness: Harness) -> None:
