@@ -55,6 +55,7 @@ async def start(
     services: list[str] | None = None,
     term_months: int = 36,
     page: str = "/partners",
+    goals: list[Goal] | None = None,
 ) -> WorkflowHandle:
     partner_id = f"rc-{uuid.uuid4().hex[:8]}"
     signed_at = await h.env.get_current_time()
@@ -69,7 +70,7 @@ async def start(
     )
     state = RocketChatPartnershipInput(
         application=app,
-        goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)],
+        goals=goals or [Goal(metric="deals_closed", quarter_target=2, year_target=10)],
         signed_at=signed_at,
         term_months=term_months,
         support_contract_reference="SUP-1",
@@ -141,6 +142,9 @@ async def drive(
         if t := tasks.get("quarterly_review"):
             decided.append(t["example"])
             await handle.signal("decide_review", t["example"])
+            acted = True
+        if t := tasks.get("set_quarter_goals"):
+            await handle.signal("set_quarter_goals", t["example"])
             acted = True
         if t := tasks.get("decide_renewal"):
             decision = renewal() if callable(renewal) else renewal
