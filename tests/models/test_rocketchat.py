@@ -109,19 +109,23 @@ def test_dates_quarters_reports_training() -> None:
     assert (deadline - signed).days == 60 and (escalation - signed).days == 61
 
 
+def _summary(month: str, deals: int, cents: int, staff: int) -> ReportSummary:
+    return ReportSummary(
+        month=month,
+        submitted_at=datetime(2027, 1, 1, tzinfo=UTC),
+        deals_closed=deals,
+        sales_closed_cents=cents,
+        prospective_sales=2,
+        certified_staff=staff,
+        share_statistics=True,
+        owed_to_rocketchat_cents=0,
+    )
+
+
 def test_goal_attainment_and_review_proposal() -> None:
     at = datetime(2027, 1, 1, tzinfo=UTC)
     summaries = [
-        ReportSummary(
-            month=m,
-            submitted_at=at,
-            deals_closed=d,
-            sales_closed_cents=c,
-            prospective_sales=1,
-            certified_staff=s,
-            share_statistics=True,
-            owed_to_rocketchat_cents=0,
-        )
+        _summary(m, d, c, s)
         for m, d, c, s in [("2026-11", 1, 500_00, 1), ("2026-12", 2, 250_00, 3)]
     ]
     goals = [
@@ -140,19 +144,6 @@ def test_goal_attainment_and_review_proposal() -> None:
     assert propose_outcome(["fee_paid"], [ok]) == "warning"
     assert propose_outcome(["fee_paid"], []) == "warning"
     assert propose_outcome(["fee_paid"], [ok, failed]) == "removal"
-
-
-def _summary(month: str, deals: int, cents: int, staff: int) -> ReportSummary:
-    return ReportSummary(
-        month=month,
-        submitted_at=datetime(2027, 1, 1, tzinfo=UTC),
-        deals_closed=deals,
-        sales_closed_cents=cents,
-        prospective_sales=2,
-        certified_staff=staff,
-        share_statistics=True,
-        owed_to_rocketchat_cents=0,
-    )
 
 
 def test_evaluate_goals_per_quarter_and_year() -> None:
