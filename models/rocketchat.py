@@ -54,6 +54,7 @@ TRAINING_ESCALATION_DAY = 61
 REPORT_DUE_DAY = 10  # the monthly sales report for month M is due on the 10th of M+1
 REPORT_REMINDER_DAY = 7
 REVIEW_DECISION_DAYS = 10  # the reviewer decides within 10 days of the quarter's end
+GOALS_DECISION_DAYS = 14  # the next quarter's goals are agreed within 14 days of the review
 RENEWAL_NOTICE_DAYS = 60  # the renewal task opens 60 days before the term ends
 CALENDAR = "US"  # Rocket.Chat Technologies Corp. (Wilmington, DE)
 
@@ -168,6 +169,14 @@ class GoalsSet(Contract):
         return goals
 
 
+class QuarterGoalsSet(GoalsSet):
+    """`set_quarter_goals`: after a quarterly review, the account manager agrees the next
+    quarter's goals with the partner (the quarter target is what the next review checks; the
+    year target is checked at every fourth review)."""
+
+    quarter: int = Field(ge=2, description="The quarter these goals are for")
+
+
 class ContractTerms(Contract):
     """`set_contract_terms`: the terms of the partner contract (the program's requirements)."""
 
@@ -280,6 +289,17 @@ class FeePayment(Contract):
 ReviewOutcome = Literal["compliant", "warning", "removal"]
 
 
+class GoalAttainment(Contract):
+    """One goal checked against the reports of a quarter (or of the year)."""
+
+    metric: GoalMetric
+    period: Literal["quarter", "year"]
+    reported: int
+    target: int
+    percent: int = Field(description="reported / target, integer floor; 100 when the target is 0")
+    met: bool
+
+
 class ReviewDecision(Contract):
     """`decide_review`: the reviewer's decision on the quarterly review."""
 
@@ -327,6 +347,9 @@ class QuarterReview(Contract):
     proposed: ReviewOutcome = "compliant"
     website_missing: list[str] = Field(
         default_factory=list, description="What the website check found missing"
+    )
+    goals: list[GoalAttainment] = Field(
+        default_factory=list, description="The quarter's goals (and at every fourth, the year's)"
     )
     outcome: ReviewOutcome | None = None
     reviewer: str | None = None
@@ -381,6 +404,10 @@ class RocketChatPartnershipInput(Contract):
     workgroup: str | None = None
     certifications: dict[str, str] = Field(default_factory=dict)
     renewal_opened: bool = False
+    goals_for_quarter: int | None = Field(
+        default=None, description="The quarter whose goals the account manager is to set"
+    )
+    goals_due_at: datetime | None = None
     history_carried: list[dict[str, Any]] = Field(
         default_factory=list, description="Last decisions, for operators"
     )
@@ -465,14 +492,63 @@ def goal_attainment(goals: list[Goal], reports: list[ReportSummary]) -> dict[str
     return result
 
 
+def metric_total(metric: str, reports: list[ReportSummary]) -> int:
+    """What the reports add up to for a goal metric (certified staff: the highest headcount)."""
+    if metric == "certified_staff":
+        return max((r.certified_staff for r in reports), default=0)
+    field = {"revenue_cents": "sales_closed_cents"}.get(metric, metric)
+    return sum(int(getattr(r, field)) for r in reports)
+
+
+def evaluate_goals(
+    goals: list[Goal],
+    quarter_reports: list[ReportSummary],
+    year_reports: list[ReportSummary] | None = None,
+) -> list[GoalAttainment]:
+    """Each goal's quarter target against the quarter's reports and, when `year_reports` is
+    given (every fourth review), its year target against the year's reports."""
+    periods: list[tuple[Literal["quarter", "year"], list[ReportSummary]]] = [
+        ("quarter", quarter_reports)
+    ]
+    if year_reports is not None:
+        periods.append(("year", year_reports))
+    result = []
+    for period, reports in periods:
+        for goal in goals:
+            target = goal.quarter_target if period == "quarter" else goal.year_target
+            reported = metric_total(goal.metric, reports)
+            result.append(
+                GoalAttainment(
+                    metric=goal.metric,
+                    period=period,
+                    reported=reported,
+                    target=target,
+                    percent=100 if target == 0 else reported * 100 // target,
+                    met=reported >= target,
+                )
+            )
+    return result
+
+
+def goal_line(a: GoalAttainment) -> str:
+    """`quarter deals_closed: 2 of 3 (66%), missed`"""
+    return (
+        f"{a.period} {a.metric}: {a.reported} of {a.target} ({a.percent}%), "
+        f"{'met' if a.met else 'missed'}"
+    )
+
+
 def compliance_failures(compliance: dict[str, bool]) -> list[str]:
     return [name for name, ok in compliance.items() if not ok]
 
 
-def propose_outcome(failures: list[str], previous: list[QuarterReview]) -> ReviewOutcome:
-    """Compliant when nothing failed; two failed reviews in a row propose removal."""
+def propose_outcome(
+    failures: list[str], previous: list[QuarterReview], goals: list[GoalAttainment] | None = None
+) -> ReviewOutcome:
+    """Compliant when nothing failed; two failed reviews in a row propose removal. A goal
+    missed (with every requirement met) proposes a warning, never removal by itself."""
     if not failures:
-        return "compliant"
+        return "warning" if any(not g.met for g in goals or []) else "compliant"
     if previous and previous[-1].failures:
         return "removal"
     return "warning"

@@ -13,6 +13,12 @@ reports, reviews, fees, term), so each run's history stays small.
   statistics on, fees paid); the reviewer decides compliant / warning / removal; two failed
   reviews in a row propose removal; removal ends the partnership, delists and notifies.
   A Temporal Schedule can also request a review (`request_review`).
+- **Goals**: each review compares the quarter's reports (those due in the quarter) with each
+  goal's quarter target, and every fourth review the year's reports with the year target
+  (reported, target, percent, met: in the review task, the decision email and the facts
+  `attainment`); a goal missed with every requirement met proposes `warning`. After the
+  decision the account manager sets the next quarter's goals with the partner
+  (`set_quarter_goals`); unset, the previous goals stay.
 - **Yearly fee** invoiced at each anniversary (finance records the payment); **renewal** task
   60 days before the term ends; renewal extends the term, termination (or no decision by
   the end of the term) ends the partnership.
@@ -37,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import money
     from models.revenue_share import revenue_share
     from models.rocketchat import (
+        GOALS_DECISION_DAYS,
         PARTNER_TYPE_LABELS,
         RENEWAL_NOTICE_DAYS,
         REPORT_REMINDER_DAY,
@@ -45,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
         ComplianceUpdate,
         FeeInvoice,
         FeePayment,
+        GoalAttainment,
+        QuarterGoalsSet,
         QuarterReview,
         RenewalDecision,
         ReportSummary,
@@ -57,7 +66,9 @@ with workflow.unsafe.imports_passed_through():
         WebCheckResult,
         add_months,
         compliance_failures,
+        evaluate_goals,
         goal_attainment,
+        goal_line,
         months_due_in,
         propose_outcome,
         quarter_bounds,
@@ -75,6 +86,7 @@ from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partne
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
+GOALS_PATCH = "rc-quarter-goals"  # goals evaluated at reviews; the next quarter's goals task
 
 SALES_REPORT = HumanTask(
     "monthly_sales_report",
@@ -116,6 +128,21 @@ FEE_PAYMENT = HumanTask(
         "reference": "WIRE-1",
     },
 )
+SET_GOALS = HumanTask(
+    "set_quarter_goals",
+    "set_quarter_goals",
+    "account_manager",
+    (
+        "After the quarterly review, agree the next quarter's goals (quarter and year targets) "
+        "with the partner"
+    ),
+    QuarterGoalsSet,
+    {
+        "agreed_by": "sales@rocket.chat",
+        "quarter": 2,
+        "goals": [{"metric": "deals_closed", "quarter_target": 3, "year_target": 12}],
+    },
+)
 RENEWAL = HumanTask(
     "decide_renewal",
     "decide_renewal",
@@ -137,12 +164,14 @@ class RocketChatPartnership(ProcessWorkflow):
         QUARTERLY_REVIEW,
         FEE_PAYMENT,
         RENEWAL,
+        SET_GOALS,
     )
 
     def __init__(self) -> None:
         super().__init__()
         self._s: RocketChatPartnershipInput | None = None
         self._inbox: list[tuple[str, BaseModel]] = []
+        self._goals_patched = False
 
     # --- handlers -------------------------------------------------------------------------------
 
@@ -225,6 +254,25 @@ class RocketChatPartnership(ProcessWorkflow):
             self._inbox.append(("renewal", decision))
 
     @workflow.signal
+    def set_quarter_goals(self, payload: Any) -> None:
+        """Account manager, after a quarterly review: `{"agreed_by": "sales@rocket.chat",
+        "quarter": 2, "goals": [{"metric": "deals_closed", "quarter_target": 3,
+        "year_target": 12}]}` (the quarter the open task names)."""
+        goals = self.accept(SET_GOALS, payload, QuarterGoalsSet)
+        if goals is None:
+            return
+        if goals.quarter != self._state().goals_for_quarter:
+            self.note(
+                SET_GOALS.task,
+                goals.agreed_by,
+                "rejected",
+                field="quarter",
+                reason=f"the goals to set are for quarter {self._state().goals_for_quarter}",
+            )
+            return
+        self._inbox.append(("goals", goals))
+
+    @workflow.signal
     def update_compliance(self, payload: Any) -> None:
         """Partner manager records a compliance fact: `{"updated_by": "partners@rocket.chat",
         "support_contract_active": false, "note": "..."}`"""
@@ -246,6 +294,8 @@ class RocketChatPartnership(ProcessWorkflow):
 
     @workflow.run
     async def run(self, state: RocketChatPartnershipInput) -> RocketChatPartnershipResult:
+        # Asked first, before any local activity of this workflow task (docs/determinism.md).
+        self._goals_patched = workflow.patched(GOALS_PATCH)
         self._s = state
         app = state.application
         self._history = [HistoryEntry.model_validate(h) for h in state.history_carried]
@@ -263,6 +313,8 @@ class RocketChatPartnership(ProcessWorkflow):
             self._open_review_task(state.pending_review)
         if state.renewal_opened:
             self.open_task(RENEWAL, state.term_end - timedelta(days=14))
+        if state.goals_for_quarter is not None:
+            self._open_goals_task(state.goals_for_quarter, state.goals_due_at)
 
         while True:
             now = workflow.now()
@@ -317,7 +369,7 @@ class RocketChatPartnership(ProcessWorkflow):
             task = self._tasks.get(QUARTERLY_REVIEW.task)
             if now < due < q_end and task is not None and not task.escalated:
                 events.append((due, "review_escalation", ""))
-        for spec in (RENEWAL, FEE_PAYMENT):
+        for spec in (RENEWAL, FEE_PAYMENT, SET_GOALS):
             task = self._tasks.get(spec.task)
             if (
                 task is not None
@@ -379,7 +431,7 @@ class RocketChatPartnership(ProcessWorkflow):
             assert s.pending_review is not None
             await self._escalate(QUARTERLY_REVIEW, f"quarterly_review:{s.pending_review.quarter}")
         elif kind == "task_due":
-            spec = RENEWAL if arg == RENEWAL.task else FEE_PAYMENT
+            spec = {t.task: t for t in (RENEWAL, FEE_PAYMENT, SET_GOALS)}[arg]
             await self._escalate(spec, f"{spec.task}:{workflow.now():%Y-%m-%d}")
         elif kind == "term_end":
             return await self._finish("terminated", "the term ended without renewal")
@@ -447,6 +499,8 @@ class RocketChatPartnership(ProcessWorkflow):
                 await self._begin_review(s.quarter, item.requested_by)
         elif kind == "review":
             return await self._decide_review(item)
+        elif kind == "goals":
+            await self._set_goals(item)
         return None
 
     async def _take_report(self, report: SalesReport) -> None:
@@ -615,6 +669,16 @@ class RocketChatPartnership(ProcessWorkflow):
             "fees_paid": all(f.paid for f in s.fee_invoices if f.due_at is None or f.due_at <= now),
         }
         failures = compliance_failures(compliance)
+        goals: list[GoalAttainment] = []
+        if self._goals_patched:
+            year_reports = None
+            if quarter % 4 == 0:  # every fourth review also checks the year
+                year_start = quarter_bounds(s.signed_at, quarter - 3)[0]
+                year_months = months_due_in(
+                    s.signed_at, s.term_end, year_start, min(end, now) + timedelta(seconds=1)
+                )
+                year_reports = [s.reports[m] for m in year_months if m in s.reports]
+            goals = evaluate_goals(s.goals, reports, year_reports)
         review = QuarterReview(
             quarter=quarter,
             period_start=start,
@@ -622,8 +686,9 @@ class RocketChatPartnership(ProcessWorkflow):
             attainment=goal_attainment(s.goals, reports),
             compliance=compliance,
             failures=failures,
-            proposed=propose_outcome(failures, s.reviews),
+            proposed=propose_outcome(failures, s.reviews, goals),
             website_missing=check.missing,
+            goals=goals,
         )
         s.pending_review = review
         self.note(
@@ -633,6 +698,7 @@ class RocketChatPartnership(ProcessWorkflow):
             quarter=quarter,
             failures=failures,
             proposed=review.proposed,
+            goals=[goal_line(g) for g in goals],
             website=check.reason,
             website_found=check.found,
             website_missing=check.missing,
@@ -646,14 +712,23 @@ class RocketChatPartnership(ProcessWorkflow):
             "quarter": review.quarter,
             "outcome": review.proposed,
         }
+        missed = [goal_line(g) for g in review.goals if not g.met]
         if review.proposed != "compliant":
-            example["notes"] = f"Requirements not met: {failing}"
+            example["notes"] = "; ".join(
+                ([f"Requirements not met: {failing}"] if review.failures else [])
+                + ([f"Goals missed: {', '.join(missed)}"] if missed else [])
+            )
         self.open_task(
             QUARTERLY_REVIEW,
             review.period_end + timedelta(days=REVIEW_DECISION_DAYS),
             description=(
                 f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: "
                 f"{review.proposed}"
+                + (
+                    f"; goals: {', '.join(goal_line(g) for g in review.goals)}"
+                    if review.goals
+                    else ""
+                )
                 + (
                     f"; the website lacks: {', '.join(review.website_missing)}"
                     if review.website_missing
@@ -690,13 +765,20 @@ class RocketChatPartnership(ProcessWorkflow):
             "quarter": review.quarter,
             "outcome": decision.outcome,
             "failures": review.failures,
+            "goals": [g.model_dump(mode="json") for g in review.goals],
         }
+        self._facts["attainment"] = self._attainment()
         self._facts.pop("review", None)
         if decision.outcome == "removal":
             return await self._finish(
                 "removed", decision.notes or "removed after the quarterly review"
             )
-        if decision.outcome == "warning":
+        if self._goals_patched:
+            await self._email_review(review, decision)
+            self._open_goals_task(
+                review.quarter + 1, workflow.now() + timedelta(days=GOALS_DECISION_DAYS)
+            )
+        elif decision.outcome == "warning":
             await self._email_partner(
                 f"review:{review.quarter}:warning",
                 "Warning after your quarterly partnership review",
@@ -713,6 +795,94 @@ class RocketChatPartnership(ProcessWorkflow):
                 ],
             )
         return None
+
+    async def _email_review(self, review: QuarterReview, decision: ReviewDecision) -> None:
+        """The decision, with the goals' numbers (reported, target, percent) in its table."""
+        facts = [
+            (
+                f"{g.period.capitalize()} goal: {g.metric.replace('_', ' ')}",
+                f"{g.reported} of {g.target} ({g.percent}%), {'met' if g.met else 'missed'}",
+            )
+            for g in review.goals
+        ]
+        if decision.outcome == "warning":
+            found = []
+            if review.failures:
+                found.append(
+                    "requirements of the Rocket.Chat Partner Program that are not met: "
+                    f"{', '.join(review.failures)}"
+                )
+            if missed := [g for g in review.goals if not g.met]:
+                found.append("goals missed: " + ", ".join(f"{g.period} {g.metric}" for g in missed))
+            paragraphs = [
+                (
+                    f"The review of quarter {review.quarter} found "
+                    f"{'; '.join(found) or 'issues'}. {decision.notes or ''}"
+                ),
+                (
+                    "If they are still not met at the next quarterly review, Rocket.Chat may "
+                    "remove you from the program."
+                ),
+            ]
+            await self._email_partner(
+                f"review:{review.quarter}:warning",
+                "Warning after your quarterly partnership review",
+                paragraphs,
+                facts=facts,
+            )
+            return
+        await self._email_partner(
+            f"review:{review.quarter}:compliant",
+            "Your quarterly partnership review",
+            [
+                (
+                    f"The review of quarter {review.quarter} found the Rocket.Chat Partner "
+                    "Program's requirements met. Your account manager will agree the next "
+                    "quarter's goals with you."
+                )
+            ],
+            facts=facts,
+        )
+
+    def _open_goals_task(self, quarter: int, due_at: datetime | None) -> None:
+        s = self._state()
+        s.goals_for_quarter, s.goals_due_at = quarter, due_at
+        last = s.reviews[-1] if s.reviews else None
+        numbers = ", ".join(goal_line(g) for g in last.goals) if last else ""
+        self.open_task(
+            SET_GOALS,
+            due_at,
+            description=(
+                f"Agree the goals of quarter {quarter} with the partner"
+                + (f" (quarter {last.quarter}: {numbers})" if last and numbers else "")
+            ),
+            example={
+                "agreed_by": "sales@rocket.chat",
+                "quarter": quarter,
+                "goals": [g.model_dump(mode="json") for g in s.goals],
+            },
+        )
+
+    async def _set_goals(self, goals: QuarterGoalsSet) -> None:
+        s = self._state()
+        s.goals = list(goals.goals)
+        s.goals_for_quarter, s.goals_due_at = None, None
+        self.close_task(SET_GOALS.task)
+        await self.decide(
+            f"quarter_goals:{goals.quarter}",
+            goals.agreed_by,
+            "set",
+            goals=[g.model_dump(mode="json") for g in goals.goals],
+        )
+        self._facts["goals"] = [g.model_dump() for g in s.goals]
+
+    def _attainment(self) -> list[dict[str, Any]]:
+        """Goal attainment of the last reviews (four quarters), for `status`."""
+        return [
+            {"quarter": r.quarter, **g.model_dump(mode="json")}
+            for r in self._state().reviews[-4:]
+            for g in r.goals
+        ]
 
     # --- end and continue -------------------------------------------------------------------------
 
@@ -855,10 +1025,16 @@ class RocketChatPartnership(ProcessWorkflow):
                 for r in s.reviews[-4:]
             ],
             "goals": [g.model_dump() for g in s.goals],
+            "attainment": self._attainment(),
         }
 
     async def _email_partner(
-        self, step: str, headline: str, paragraphs: list[str], cc: list[str] | None = None
+        self,
+        step: str,
+        headline: str,
+        paragraphs: list[str],
+        cc: list[str] | None = None,
+        facts: list[tuple[str, str]] | None = None,
     ) -> None:
         app = self._state().application
         context = {
@@ -866,7 +1042,7 @@ class RocketChatPartnership(ProcessWorkflow):
             "company": app.company,
             "contact_name": app.contact.name,
             "paragraphs": paragraphs,
-            "facts": [],
+            "facts": facts or [],
         }
         await self.email(
             step,

@@ -19,7 +19,9 @@ from models.rocketchat import (
     RocketChatApplication,
     SalesReport,
     add_months,
+    evaluate_goals,
     goal_attainment,
+    goal_line,
     months_due_in,
     propose_outcome,
     quarter_bounds,
@@ -107,19 +109,23 @@ def test_dates_quarters_reports_training() -> None:
     assert (deadline - signed).days == 60 and (escalation - signed).days == 61
 
 
+def _summary(month: str, deals: int, cents: int, staff: int) -> ReportSummary:
+    return ReportSummary(
+        month=month,
+        submitted_at=datetime(2027, 1, 1, tzinfo=UTC),
+        deals_closed=deals,
+        sales_closed_cents=cents,
+        prospective_sales=2,
+        certified_staff=staff,
+        share_statistics=True,
+        owed_to_rocketchat_cents=0,
+    )
+
+
 def test_goal_attainment_and_review_proposal() -> None:
     at = datetime(2027, 1, 1, tzinfo=UTC)
     summaries = [
-        ReportSummary(
-            month=m,
-            submitted_at=at,
-            deals_closed=d,
-            sales_closed_cents=c,
-            prospective_sales=1,
-            certified_staff=s,
-            share_statistics=True,
-            owed_to_rocketchat_cents=0,
-        )
+        _summary(m, d, c, s)
         for m, d, c, s in [("2026-11", 1, 500_00, 1), ("2026-12", 2, 250_00, 3)]
     ]
     goals = [
@@ -138,6 +144,40 @@ def test_goal_attainment_and_review_proposal() -> None:
     assert propose_outcome(["fee_paid"], [ok]) == "warning"
     assert propose_outcome(["fee_paid"], []) == "warning"
     assert propose_outcome(["fee_paid"], [ok, failed]) == "removal"
+
+
+def test_evaluate_goals_per_quarter_and_year() -> None:
+    quarter = [_summary("2027-01", 1, 100_00, 1), _summary("2027-02", 2, 50_00, 3)]
+    year = [*quarter, _summary("2026-10", 5, 0, 2), _summary("2026-11", 4, 0, 1)]
+    goals = [
+        Goal(metric="deals_closed", quarter_target=4, year_target=12),
+        Goal(metric="revenue_cents", quarter_target=0, year_target=0),
+        Goal(metric="certified_staff", quarter_target=2, year_target=3),
+        Goal(metric="prospective_sales", quarter_target=4, year_target=9),
+    ]
+    only_quarter = evaluate_goals(goals, quarter)
+    assert [(a.period, a.metric, a.reported, a.target, a.percent, a.met) for a in only_quarter] == [
+        ("quarter", "deals_closed", 3, 4, 75, False),
+        ("quarter", "revenue_cents", 150_00, 0, 100, True),
+        ("quarter", "certified_staff", 3, 2, 150, True),
+        ("quarter", "prospective_sales", 4, 4, 100, True),
+    ]
+    with_year = evaluate_goals(goals, quarter, year)
+    assert with_year[:4] == only_quarter
+    assert [(a.metric, a.reported, a.target, a.percent, a.met) for a in with_year[4:]] == [
+        ("deals_closed", 12, 12, 100, True),
+        ("revenue_cents", 150_00, 0, 100, True),
+        ("certified_staff", 3, 3, 100, True),
+        ("prospective_sales", 8, 9, 88, False),
+    ]
+    assert goal_line(only_quarter[0]) == "quarter deals_closed: 3 of 4 (75%), missed"
+    assert evaluate_goals(goals, [])[0].reported == 0  # no reports: nothing attained
+    # A missed goal with every requirement met proposes a warning, never removal by itself.
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    failed = QuarterReview(quarter=1, period_start=at, period_end=at, failures=["fees_paid"])
+    assert propose_outcome([], [failed], only_quarter) == "warning"
+    assert propose_outcome([], [failed], with_year[1:3]) == "compliant"
+    assert propose_outcome(["fees_paid"], [failed], only_quarter) == "removal"
 
 
 def test_percent_rounds_half_up_to_the_cent() -> None:

@@ -22,6 +22,8 @@ from models.rocketchat import (
     RocketChatApplication,
     RocketChatPartnershipInput,
     add_months,
+    months_due_in,
+    quarter_bounds,
 )
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, InvoiceRow, PartnerRow, RocketChatSalesReportRow
@@ -55,6 +57,7 @@ async def start(
     services: list[str] | None = None,
     term_months: int = 36,
     page: str = "/partners",
+    goals: list[Goal] | None = None,
 ) -> WorkflowHandle:
     partner_id = f"rc-{uuid.uuid4().hex[:8]}"
     signed_at = await h.env.get_current_time()
@@ -69,7 +72,7 @@ async def start(
     )
     state = RocketChatPartnershipInput(
         application=app,
-        goals=[Goal(metric="deals_closed", quarter_target=3, year_target=12)],
+        goals=goals or [Goal(metric="deals_closed", quarter_target=2, year_target=10)],
         signed_at=signed_at,
         term_months=term_months,
         support_contract_reference="SUP-1",
@@ -111,13 +114,18 @@ async def drive(
     skip: set[str] = frozenset(),
     renewal: Any = "terminate",
     step_days: int = 4,
+    goals: Any = None,
+    until: Any = None,
 ) -> tuple[Any, set[str], list[dict[str, Any]]]:
     """Play every party until the partnership ends: the partner reports each month (except
-    `skip`), finance records fees, the reviewer takes the proposed outcome."""
+    `skip`), finance records fees, the reviewer takes the proposed outcome (or until `until()`:
+    the result is then None)."""
     runs: set[str] = set()
-    decided: list[dict[str, Any]] = []
+    decided: list[dict[str, Any]] = []  # the review tasks' examples, with their descriptions
     submitted: set[str] = set()
     for _ in range(2000):
+        if until is not None and until():
+            return None, runs, decided
         raw = await h.client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
                 namespace="default", execution=WorkflowExecution(workflow_id=handle.id)
@@ -139,8 +147,11 @@ async def drive(
             await handle.signal("record_fee_payment", t["example"])
             acted = True
         if t := tasks.get("quarterly_review"):
-            decided.append(t["example"])
+            decided.append({**t["example"], "description": t["description"]})
             await handle.signal("decide_review", t["example"])
+            acted = True
+        if t := tasks.get("set_quarter_goals"):
+            await handle.signal("set_quarter_goals", goals(t["example"]) if goals else t["example"])
             acted = True
         if t := tasks.get("decide_renewal"):
             decision = renewal() if callable(renewal) else renewal
@@ -374,3 +385,73 @@ async def test_unpaid_fee_and_undecided_review_escalate(
         }
         await handle.signal("decide_review", review["example"])
         await gone(handle, "quarterly_review")
+
+
+async def test_goals_evaluated_each_quarter_the_year_at_the_fourth_and_set_again(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """One deal a month against a quarter target of 2 (year 10): met; the account manager
+    raises quarter 2's target to 4 (3 deals: missed, a warning with the numbers), lowers it
+    again for quarter 3; the fourth review also checks the year."""
+    async with workflow_harness(time_skipping_env, settings) as h:
+        handle = await start(h, partner_type="value_added", services=["consulting"], term_months=15)
+        signed = await h.env.get_current_time()
+        term_end = add_months(signed, 15)
+
+        def deals(first: int, last: int) -> int:  # one deal per report due in the quarters
+            start, end = quarter_bounds(signed, first)[0], quarter_bounds(signed, last)[1]
+            return len(months_due_in(signed, term_end, start, end + timedelta(seconds=1)))
+
+        targets = {2: 4, 3: 2, 4: 2, 5: 2}
+        set_for: list[int] = []
+
+        def set_goals(example: dict[str, Any]) -> dict[str, Any]:
+            set_for.append(example["quarter"])
+            target = targets[example["quarter"]]
+            return {
+                **example,
+                "goals": [{"metric": "deals_closed", "quarter_target": target, "year_target": 10}],
+            }
+
+        result, _, decided = await drive(
+            h, handle, partner_type="value_added", goals=set_goals, until=lambda: 5 in set_for
+        )
+        assert result is None  # stopped once quarter 5's goals were set
+        assert [d["outcome"] for d in decided] == ["compliant", "warning", "compliant", "compliant"]
+        q1 = deals(1, 1)
+        assert f"quarter deals_closed: {q1} of 2 ({q1 * 50}%), met" in decided[0]["description"]
+        assert "quarter deals_closed: 3 of 4 (75%), missed" in decided[1]["description"]
+        assert decided[1]["notes"] == "Goals missed: quarter deals_closed: 3 of 4 (75%), missed"
+        assert "year" not in decided[2]["description"]
+        year = deals(1, 4)
+        assert (
+            f"goals: quarter deals_closed: 3 of 2 (150%), met, "
+            f"year deals_closed: {year} of 10 ({year * 10}%), met"
+        ) in decided[3]["description"]
+        assert set_for == [2, 3, 4, 5]
+        # The decision emails carry the numbers; the goals set are audited.
+        await h.emailed(handle.id, "review:2:warning", "review:4:compliant")
+        rows = {r.step: r for r in h.rows(EmailRow, workflow_id=handle.id)}
+        assert "3 of 4 (75%), missed" in rows["review:2:warning"].text_body
+        assert f"{year} of 10 ({year * 10}%), met" in rows["review:4:compliant"].text_body
+        await gone(handle, "set_quarter_goals")
+
+        def goals_audited() -> bool:
+            decisions = {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=handle.id)}
+            return {("quarter_goals:2", "set"), ("quarter_goals:5", "set")} <= decisions
+
+        await eventually(goals_audited, what="the goals set recorded")
+        # The attainment history is in the status facts (the last four reviews).
+        status = await handle.query("status")
+        assert status["facts"]["goals"][0]["quarter_target"] == 2
+        attainment = [
+            (a["quarter"], a["period"], a["reported"], a["target"], a["met"])
+            for a in status["facts"]["attainment"]
+        ]
+        assert attainment == [
+            (1, "quarter", q1, 2, True),
+            (2, "quarter", 3, 4, False),
+            (3, "quarter", 3, 2, True),
+            (4, "quarter", 3, 2, True),
+            (4, "year", year, 10, True),
+        ]

@@ -40,4 +40,12 @@ async def test_rocketchat_partnership_by_updates(
         handle, "submit_sales_report", {**report["example"], "month": "1999-01"}, "month"
     )
     await decide(handle, "monthly_sales_report", walked)
-    assert walked == {"record_fee_payment", "submit_sales_report"}
+    # A review (requested, decided by signal) opens the next quarter's goals task.
+    await handle.signal("request_review", {"requested_by": "schedule"})
+    review = await pending(handle, "quarterly_review")
+    await handle.signal("decide_review", review["example"])
+    goals = await pending(handle, "set_quarter_goals")
+    assert goals["example"]["quarter"] == 2 and goals["assignee"] == "account_manager"
+    await rejected(handle, "set_quarter_goals", {**goals["example"], "quarter": 9}, "quarter")
+    await decide(handle, "set_quarter_goals", walked)
+    assert walked == {"record_fee_payment", "submit_sales_report", "set_quarter_goals"}
