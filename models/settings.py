@@ -223,7 +223,7 @@ class Settings(BaseSettings):
         if host == "localhost" or _is_loopback(host):
             return None
         extra = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
-        return [host, "localhost", "127.0.0.1", "[::1]", *extra]
+        return [host, "localhost", "127.0.0.1", *extra]
 
     def missing_production_secrets(self) -> list[str]:
         """The signing secrets that are unset while the service is public (its

@@ -16,6 +16,7 @@ Browsers may call it only from `PARTNERFLOW_CODEC_CORS_ORIGIN` (the Temporal UI'
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -128,7 +129,8 @@ async def _apply(settings: Settings, request: Request, action: str, token: str |
 
     if action not in ACTIONS:
         return error(404, f"unknown codec action {action!r}: use encode or decode")
-    if not _authorized(settings, request, token):
+    # an operator's session is a records read: off the event loop (the UI decodes often)
+    if not await asyncio.to_thread(_authorized, settings, request, token):
         return error(
             401,
             "codec server: authenticate with the codec token (capability URL or "
