@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +158,21 @@ class Settings(BaseSettings):
         default=90, gt=0, le=365, alias="PARTNERFLOW_DEAL_PROTECTION_DAYS"
     )
 
+    # --- Mattermost price list and reseller discount ---------------------------
+    # List price per seat per year, in US cents, by SKU (JSON). A posted order's unit price
+    # must be this list price, less the partner's agreed discount on an approved deal
+    # registration; a SKU not listed is refused.
+    mattermost_price_list: dict[str, int] = Field(
+        default_factory=lambda: {"MM-ENT-1Y": 12000}, alias="PARTNERFLOW_MATTERMOST_PRICE_LIST"
+    )
+    # The bounds of the reseller discount a reviewer may agree at a VAR approval.
+    mattermost_discount_min_percent: int = Field(
+        default=10, ge=0, le=100, alias="PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT"
+    )
+    mattermost_discount_max_percent: int = Field(
+        default=30, ge=0, le=100, alias="PARTNERFLOW_MATTERMOST_DISCOUNT_MAX_PERCENT"
+    )
+
     # --- Rocket.Chat: community server and partner website checks ------------
     rocketchat_backend: Literal["local", "rest"] = Field(
         default="local", alias="ROCKETCHAT_BACKEND"
@@ -190,6 +205,26 @@ class Settings(BaseSettings):
     @property
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
+
+    @field_validator("mattermost_price_list")
+    @classmethod
+    def _prices(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [sku for sku, cents in value.items() if not sku.strip() or cents <= 0]
+        if bad:
+            raise ValueError(
+                f"PARTNERFLOW_MATTERMOST_PRICE_LIST: {', '.join(map(repr, bad))} need a SKU "
+                "and a list price in cents above 0"
+            )
+        return {sku.strip().upper(): cents for sku, cents in value.items()}
+
+    @model_validator(mode="after")
+    def _discount_bounds(self) -> Settings:
+        if self.mattermost_discount_min_percent > self.mattermost_discount_max_percent:
+            raise ValueError(
+                "PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT is above "
+                "PARTNERFLOW_MATTERMOST_DISCOUNT_MAX_PERCENT"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -121,6 +121,21 @@ def start(
     console.print(f"Temporal UI: {ui}/workflows/{workflow_id}")
 
 
+@app.command("seed-example")
+def seed_example(
+    form: str = typer.Argument("order", help="The form whose example to prepare"),
+) -> None:
+    """Record what a form's published example needs (for `order`: the active, trained VAR
+    nordlicht-it with 20% agreed and its approved deal registration DR-2026-000123); records
+    already there are kept. For a dev stack, never production."""
+    if form != "order":
+        _fail(f"only the order example needs records seeded, not {form!r}")
+    from starters.order_prerequisites import seed_order_example
+
+    done = seed_order_example(get_settings())
+    console.print("recorded: " + "; ".join(done) if done else "already recorded")
+
+
 def apply_override(payload: dict[str, Any], override: str) -> None:
     """Set `a.b.c=value` in a submission; the value is JSON when it parses, else text."""
     path, sep, raw = override.partition("=")

@@ -5,7 +5,9 @@ checked against the partner records or allocate something there: a deal registra
 for active Value-Added Resellers and gets its deal number once per submission; a partner
 application must not take another company's partner id; an evaluation license is for
 active partners asking for themselves (their organisation name, an email at their domain);
-a directory listing's logo is checked and stored. `PREPARATIONS` maps a form's name to its
+a directory listing's logo is checked and stored; an order is an active, trained VAR's, with
+its discount only on an approved registration and its prices from the price list
+(`models.order_intake`). `PREPARATIONS` maps a form's name to its
 step: it takes the validated form and the settings and returns the form to use, or raises
 `FormRejected` (422 naming the field). The steps block on the database: the intake runs
 them in a thread.
@@ -18,9 +20,10 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from activities.deals import allocate_deal_number
+from activities.deals import allocate_deal_number, get_registration
 from activities.directory import store_logo
 from activities.partners import get_partner
 from models.applications import (
@@ -29,11 +32,12 @@ from models.applications import (
     VarApplicationForm,
     evaluation_check,
 )
-from models.contracts import Reseller
+from models.contracts import OrderFulfillmentInput, Reseller
 from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
 from models.directory import ListingForm, ListingSubmission, LogoError
-from models.forms import FormRejected
+from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
+from models.order_intake import RegisteredDeal, order_problems
 from models.pricing import reseller_discount_percent
 from models.settings import Settings
 
@@ -142,7 +146,44 @@ def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> Evalu
     return form
 
 
+def registered_deal(settings: Settings, deal_number: str) -> RegisteredDeal | None:
+    """The deal registration as the records have it, or None."""
+    row = get_registration(settings, deal_number)
+    if row is None:
+        return None
+    until = row.protected_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return RegisteredDeal(
+        deal_number=row.deal_number,
+        partner_id=row.partner_id,
+        end_customer_name=row.end_customer_name,
+        status=row.status,
+        protected_until=until,
+    )
+
+
+def prepare_order(form: OrderForm, settings: Settings) -> OrderForm:
+    """A public order names an active Mattermost Value-Added Reseller with the training
+    completed and local support in place; its discount needs an approved, still protected
+    deal registration of that partner for that end customer; each unit price is the price
+    list's (`PARTNERFLOW_MATTERMOST_PRICE_LIST`) less the partner's agreed discount. 422
+    naming the rule (`type`) and the field otherwise, and nothing starts
+    (`models.order_intake`)."""
+    order = OrderFulfillmentInput.model_validate(form.model_dump())
+    partner_id = order.reseller.partner_id
+    partner = get_partner(settings, partner_id) if partner_id else None
+    registration = registered_deal(settings, order.deal_number) if order.deal_number else None
+    problems = order_problems(
+        order, partner, registration, settings.mattermost_price_list, datetime.now(UTC)
+    )
+    if problems:
+        raise FormRejected(problems)
+    return form
+
+
 PREPARATIONS: dict[str, Preparation] = {
+    "order": prepare_order,
     "deal-registration": prepare_deal_registration,
     "var-application": prepare_application,
     "si-application": prepare_application,

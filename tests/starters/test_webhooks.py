@@ -28,6 +28,7 @@ from starters.intake import (
     submission_sha256,
     verify_signature,
 )
+from starters.order_prerequisites import seed_order_example
 from starters.web import deps
 from starters.web.app import MAX_BODY_BYTES, create_app
 from workflows.search_attributes import PARTNER_ID, PROGRAM, STAGE
@@ -38,6 +39,7 @@ HEADER = "X-Partnerflow-Signature"
 
 @pytest.fixture
 async def http(settings: Settings, time_skipping_env) -> AsyncIterator[httpx.AsyncClient]:
+    seed_order_example(settings)  # the order example's active VAR and approved registration
     app = create_app(
         settings, time_skipping_env.client, workflow_execution_timeout=timedelta(minutes=10)
     )
@@ -274,6 +276,7 @@ async def test_503_when_temporal_is_unreachable(
         raise RuntimeError("Failed client connect: connection refused")
 
     _fake_connect(monkeypatch, connect)
+    seed_order_example(settings)
     app = create_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -291,6 +294,7 @@ async def test_connects_lazily_when_no_client_is_given(
         return time_skipping_env.client
 
     _fake_connect(monkeypatch, connect)
+    seed_order_example(settings)
     app = create_app(settings, workflow_execution_timeout=timedelta(minutes=10))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
