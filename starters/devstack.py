@@ -104,7 +104,9 @@ def _banner(settings: Settings) -> None:
     console.print(f"Records             {settings.resolved_database_url}")
     console.print(f"Email outbox        {settings.outbox_dir}   (partnerflow outbox)")
     console.print("")
-    console.print("Start an example order, in another terminal:")
+    console.print("Start an example order, in another terminal (the first command records its")
+    console.print("prerequisites: an active, trained VAR and its approved deal registration):")
+    console.print("  [bold].venv/bin/partnerflow seed-example order[/bold]")
     console.print("  [bold].venv/bin/partnerflow start order --example[/bold]")
     console.print(
         "Then: .venv/bin/partnerflow tasks   ·   "
