@@ -34,6 +34,7 @@ from models.directory import (
     logo_id_of,
     read_logo,
 )
+from models.pricing import DiscountBounds
 from models.screening import screen
 from models.settings import Settings
 from models.tables import DirectoryListingRow, DirectoryLogoRow
@@ -89,7 +90,8 @@ class DirectoryActivities:
 
     @activity.defn(name="prescreen_application")
     def prescreen_application(self, request: PrescreenRequest) -> PrescreenResult:
-        """Check a VAR application against the seed's criteria, each with its evidence."""
+        """Check a VAR application against the seed's criteria, each with its evidence; with
+        the program's bounds of the reseller discount its approval agrees."""
         import babel
 
         application = request.application
@@ -103,6 +105,10 @@ class DirectoryActivities:
             criteria=criteria,
             official_languages=list(languages),
             data_source=LANGUAGE_SOURCE.format(version=babel.__version__),
+            discount_bounds=DiscountBounds(
+                min_percent=self.settings.mattermost_discount_min_percent,
+                max_percent=self.settings.mattermost_discount_max_percent,
+            ),
         )
 
 

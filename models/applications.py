@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validato
 
 from models.contracts import COUNTRY_CODES, Contact, Contract, PartnerRecord, ScreeningResult
 from models.partner_identity import email_mismatch, organization_mismatch
+from models.pricing import DiscountBounds
 
 LANGUAGE_CODES = frozenset(
     code
@@ -268,6 +269,10 @@ class PrescreenResult(Contract):
     criteria: list[Criterion]
     official_languages: list[str]
     data_source: str
+    # The program's bounds of the reseller discount at the time of the review (settings); the
+    # approval agrees a discount within them. None in histories recorded before the approval
+    # carried the agreed discount (their approvals keep the former fixed 20%).
+    discount_bounds: DiscountBounds | None = None
 
     @property
     def passed(self) -> bool:
@@ -301,6 +306,17 @@ class ApplicationReview(Contract):
     industries: list[str] | None = Field(
         default=None,
         description="On approval: the approved industries, when they differ from the ones sought",
+    )
+    discount_percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(
+            "On approval, required (ignored otherwise): the agreed reseller discount off list "
+            "prices, within the "
+            "program's bounds (PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT/MAX_PERCENT); it "
+            "goes into the agreement and the partner record"
+        ),
     )
 
     @field_validator("territory")

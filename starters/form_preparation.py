@@ -38,7 +38,6 @@ from models.directory import ListingForm, ListingSubmission, LogoError
 from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
 from models.order_intake import RegisteredDeal, order_problems
-from models.pricing import reseller_discount_percent
 from models.settings import Settings
 
 Preparation = Callable[[Any, Settings], Any]
@@ -95,7 +94,7 @@ def prepare_deal_registration(
         list_unit_price_cents=form.list_unit_price_cents,
         expected_close_date=form.expected_close_date,
         notes=form.notes,
-        discount_percent=reseller_discount_percent(partner.discount_percent, tier),
+        discount_percent=partner.discount_percent,
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
         ),

@@ -61,8 +61,8 @@ def test_unknown_partner_is_refused(settings: Settings) -> None:
         prepare_deal_registration(form(partner_id="nobody"), settings)
 
 
-def test_prepared_input_carries_the_number_and_the_tier_discount(settings: Settings) -> None:
-    seed(settings, "p1", attributes={"tier": "platinum"})
+def test_prepared_input_carries_the_number_and_the_agreed_discount(settings: Settings) -> None:
+    seed(settings, "p1", discount_percent=30)
     submission = form(partner_id="p1")
     prepared = prepare_deal_registration(submission, settings)
     assert prepared.deal_number.startswith(f"DR-{datetime.now(UTC).year}-")

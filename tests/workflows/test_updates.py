@@ -469,3 +469,21 @@ def test_every_handler_is_walked_or_named() -> None:
 
 async def _new_run(handle: WorkflowHandle) -> bool:
     return (await status(handle))["facts"].get("license_year") == 2
+
+
+async def test_var_approval_refuses_a_discount_outside_the_program_bounds(
+    harness: Harness,
+) -> None:
+    """The approval agrees the reseller discount, within the program's bounds (10–30% by
+    default): one outside them, or none, is refused naming `discount_percent`."""
+    handle = await test_var_application.start(harness, test_var_application.application())
+    await pending(handle, "review_application")
+    approve = {"reviewer": "partners@mattermost.com", "decision": "approve"}
+    for payload in ({**approve, "discount_percent": 35}, {**approve, "discount_percent": 5}):
+        message = await rejected(handle, "review_application", payload, "discount_percent")
+        assert "between 10% and 30%" in message
+    await rejected(handle, "review_application", approve, "discount_percent")
+    result = await handle.execute_update(
+        "review_application", {**approve, "discount_percent": 30}, result_type=TaskResult
+    )
+    assert result.stage == "agreement"

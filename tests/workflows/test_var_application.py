@@ -46,9 +46,14 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
         status = await handle.query("status")
         assert [c["passed"] for c in status["facts"]["criteria"]] == [True] * 4
         assert "CLDR" in status["facts"]["language_data"]
+        assert (
+            review["example"]["discount_percent"] == 20
+            and "between 10% and 30%" in (review["description"])
+        )
         await handle.signal(
-            "review_application", {**review["example"], "territory": ["DE", "AT"]}
-        )  # narrower than sought
+            "review_application",
+            {**review["example"], "territory": ["DE", "AT"], "discount_percent": 25},
+        )  # narrower than sought; the agreed discount
         sign = await h.complete(handle, "sign_var_agreement")
         agreement = get_agreement(settings, sign["example"]["agreement_id"])
         assert (
@@ -59,6 +64,7 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
             "- Austria (AT)" in agreement.text
             and "Switzerland" not in agreement.text
             and "non-exclusive" in agreement.text
+            and "discount of 25% off Mattermost Enterprise list prices" in agreement.text
         )
         await h.complete(handle, "assign_sales_manager")
         listing = h.handle(f"directory-{app.partner_id}")
@@ -76,7 +82,7 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
             partner.partner_type,
             partner.status,
             partner.discount_percent,
-        ) == ("mattermost", "value_added_reseller", "active", 20)
+        ) == ("mattermost", "value_added_reseller", "active", 25)
         assert (
             partner.attributes["territory"] == ["DE", "AT"]
             and partner.attributes["sales_manager"]["email"] == "sam.rivera@mattermost.com"
