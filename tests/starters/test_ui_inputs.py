@@ -108,6 +108,7 @@ def seed_active_var(settings: Settings, partner_id: str = "nordlicht-it") -> Non
         contact_email="lena.hoffmann@example.com",
         status="active",
         discount_percent=20,
+        attributes={"tier": "gold"},
         at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
