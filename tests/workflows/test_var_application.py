@@ -260,3 +260,35 @@ async def test_unsigned_agreement_expires(
         result = await handle.result()
         assert result["outcome"] == "agreement_expired"
         assert get_partner(settings, app.resolved_partner_id) is None
+
+
+async def test_the_agreed_discount_goes_into_the_agreement_and_the_partner_record(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The reviewer agrees the discount at the approval, within the program's bounds (10–30%
+    by default); the agreement text, the partner record and the welcome show that value."""
+    async with workflow_harness(time_skipping_env, settings) as h:
+        app = application()
+        handle = await start(h, app)
+        review = await h.task(handle, "review_application")
+        assert review["example"]["discount_percent"] == 20
+        assert "between 10% and 30%" in review["description"]
+        approve = {"reviewer": "partners@mattermost.com", "decision": "approve"}
+        await handle.signal("review_application", {**approve, "discount_percent": 31})
+        await handle.signal("review_application", approve)  # no discount agreed
+        await handle.signal("review_application", {**approve, "discount_percent": 25})
+        sign = await h.complete(handle, "sign_var_agreement")
+        agreement = get_agreement(settings, sign["example"]["agreement_id"])
+        assert agreement is not None
+        assert "discount of 25% off Mattermost Enterprise list prices" in agreement.text
+        history = (await handle.query("status"))["history"]
+        refused = [e for e in history if e["event"] == "rejected"]
+        assert [e["detail"]["errors"][0]["field"] for e in refused] == ["discount_percent"] * 2
+        assert "outside the program's bounds" in refused[0]["detail"]["errors"][0]["message"]
+        await h.complete(handle, "assign_sales_manager")
+        await h.complete(handle, "confirm_training")
+        await h.complete(handle, "confirm_local_support")
+        assert (await handle.result())["outcome"] == "active"
+        partner = get_partner(settings, app.resolved_partner_id)
+        assert partner is not None and partner.discount_percent == 25
+        assert (await handle.query("status"))["facts"]["agreed_discount_percent"] == 25
