@@ -85,9 +85,20 @@ class OrderForm(Contract):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Business key: the workflow id is `order-{order_id}`",
     )
-    channel: Literal["value_added_reseller", "authorized_reseller"] = "authorized_reseller"
+    channel: Literal["value_added_reseller", "authorized_reseller"] = Field(
+        default="value_added_reseller",
+        description=(
+            "value_added_reseller; authorized_reseller orders are refused here (they start "
+            "from an approved, signed authorized resale)"
+        ),
+    )
     deal_number: str | None = Field(
-        default=None, max_length=64, description="Deal registration number, e.g. DR-2026-000123"
+        default=None,
+        max_length=64,
+        description=(
+            "The partner's approved, unexpired deal registration for this end customer, e.g. "
+            "DR-2026-000123: the reseller discount applies only with it"
+        ),
     )
     reseller: Reseller
     end_customer: EndCustomer

@@ -224,6 +224,23 @@ async def test_422_names_each_bad_field(http: httpx.AsyncClient) -> None:
     assert all(error["message"] and error["type"] for error in response.json()["errors"])
 
 
+async def test_422_a_mispriced_order_names_rule_and_field_and_starts_nothing(
+    http: httpx.AsyncClient, time_skipping_env
+) -> None:
+    payload = order()
+    payload["lines"][0]["unit_price_cents"] = 9000
+    response = await post(http, payload)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["type"]) == ("lines.0.unit_price_cents", "price")
+    assert "9000 cents differs from 9600 cents" in error["message"]
+    with pytest.raises(RPCError) as missing:
+        await time_skipping_env.client.get_workflow_handle(
+            f"order-{payload['order_id']}"
+        ).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
 async def test_422_invalid_json_names_the_body(http: httpx.AsyncClient) -> None:
     response = await post(http, b'{"order_id": ')
     assert response.status_code == 422
