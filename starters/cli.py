@@ -57,7 +57,9 @@ def worker() -> None:
 
 
 @app.command()
-def web() -> None:
+def web(
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn's: warning hides access"),
+) -> None:
     """Run the web service (webhooks and pages) against the configured Temporal."""
     import uvicorn
 
@@ -66,7 +68,16 @@ def web() -> None:
 
     settings = get_settings()
     migrate(settings.resolved_database_url)  # pages, sessions and intake read the records
-    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port)
+    # "auto" takes uvloop and httptools (installed with the project) and falls back to
+    # asyncio and h11 where they are not available.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        loop="auto",
+        http="auto",
+        log_level=log_level,
+    )
 
 
 @app.command()
