@@ -10,9 +10,11 @@ reports, reviews, fees, term), so each run's history stays small.
   Rocket.Chat is invoiced net 30 (idempotency key per report month).
 - **Quarterly review** at each quarter's end: goal attainment from the reports, compliance
   (term, support contract, Rocket.Chat on the website, reports all submitted, share
-  statistics on, fees paid); the reviewer decides compliant / warning / removal; two failed
-  reviews in a row propose removal; removal ends the partnership, delists and notifies.
-  A Temporal Schedule can also request a review (`request_review`).
+  statistics on, projects naming Rocket.Chat as a reference, fees paid; each failure a
+  finding with its reason, models/rocketchat_compliance.py); the reviewer decides
+  compliant / warning / removal; two failed reviews in a row propose removal; removal ends
+  the partnership, delists and notifies. A Temporal Schedule can also request a review
+  (`request_review`).
 - **Goals**: each review compares the quarter's reports (those due in the quarter) with each
   goal's quarter target, and every fourth review the year's reports with the year target
   (reported, target, percent, met: in the review task, the decision email and the facts
