@@ -1,11 +1,14 @@
 """DealRegistration (`deal-{deal_number}`): a Value-Added Reseller's customer opportunity.
 
-Screening (embargo; channel conflicts flagged to the reviewer) → review by a sales manager:
-approve, reject, or request more information (the partner answers by form or signal, the
-review goes on, any number of rounds) → approved: the opportunity is protected (the input's
-protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at intake, 90 by
-default; reminder; lapses without a quotation) and the reseller discount applies → the
-Sales Manager's quotation (with the customer's contact email for the license key) → the
+Screening (embargo; channel conflicts flagged to the reviewer; the partner record read: a
+customer country or industry outside the reseller agreement's territory or industries flagged
+too) → review by the partner's Sales Manager (the review and the quotation are assigned to the
+address the VAR application recorded, reminders go there; the `sales_manager` role when none is
+on record, `ROUTING_PATCH`): approve, reject, or request more information (the partner
+answers by form or signal, the review goes on, any number of rounds) → approved: the
+opportunity is protected (the input's protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at
+intake, 90 by default; reminder; lapses without a quotation) and the reseller discount
+applies → the Sales Manager's quotation (with the customer's contact email for the license key) → the
 customer's click-signature on the quotation → the partner's purchase order → `OrderFulfillment`
 (child) to a paid invoice.
 
