@@ -8,9 +8,9 @@ on record, `ROUTING_PATCH`): approve, reject, or request more information (the p
 answers by form or signal, the review goes on, any number of rounds) → approved: the
 opportunity is protected (the input's protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at
 intake, 90 by default; reminder; lapses without a quotation) and the reseller discount
-applies → the Sales Manager's quotation (with the customer's contact email for the license key) → the
-customer's click-signature on the quotation → the partner's purchase order → `OrderFulfillment`
-(child) to a paid invoice.
+applies → the Sales Manager's quotation (with the customer's contact email for the license
+key) → the customer's click-signature on the quotation → the partner's purchase order →
+`OrderFulfillment` (child) to a paid invoice.
 
 The license goes to the quotation's license contact: the order emails the license (and the
 terms to accept) to the purchase order's end-customer contact, so a purchase order whose
