@@ -90,6 +90,11 @@ async def test_review_and_quotation_reach_the_partners_sales_manager(harness: Ha
     await handle.signal("review_deal", review["example"])
     quote = await pending(handle, "submit_quotation")
     assert quote["assigned_to"] == SAM["email"] and quote["example"]["prepared_by"] == SAM["email"]
+    # The protection reminder (14 days before it ends) copies the Sales Manager, not the role.
+    await harness.env.sleep(timedelta(days=77))
+    await harness.emailed(handle.id, "deal:protection_reminder")
+    [protection] = [m for m in harness.emails(handle.id) if m.step == "deal:protection_reminder"]
+    assert protection.to_addrs.endswith(f"; cc: {SAM['email']}")
     await withdraw(handle)
 
 
