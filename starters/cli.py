@@ -154,7 +154,7 @@ def apply_override(payload: dict[str, Any], override: str) -> None:
 @app.command()
 def tasks(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    assignee: str | None = typer.Option(None, help="Only tasks for this role"),
+    assignee: str | None = typer.Option(None, help="Only tasks for this role or person's address"),
 ) -> None:
     """Every pending human task across all running workflows."""
     rows = asyncio.run(_collect_tasks(assignee))
@@ -166,8 +166,10 @@ def tasks(
     for row in rows:
         due = f", due {_short_time(row['due_at'])} UTC" if row["due_at"] else ""
         flag = " [red]escalated[/red]" if row.get("escalated") else ""
+        person = f" {row['assigned_to']}" if row.get("assigned_to") else ""
         console.print(
-            f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}"
+            f"[bold]{row['workflow_id']}[/bold]  {row['task']}  "
+            f"({row['assignee']}{person}{due}){flag}"
         )
         console.print(f"  {row['description']}", highlight=False)
         if row["command"]:
@@ -184,7 +186,11 @@ async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
     from starters.task_inbox import collect_tasks
 
     inbox = await collect_tasks(await _client())
-    return [row.to_json() for row in inbox.rows if not assignee or row.assignee == assignee]
+    return [
+        row.to_json()
+        for row in inbox.rows
+        if not assignee or assignee in (row.assignee, row.assigned_to)
+    ]
 
 
 @app.command()

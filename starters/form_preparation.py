@@ -45,9 +45,9 @@ def _refuse(field: str, message: str) -> FormRejected:
 
 
 def _submission_key(form: DealRegistrationForm) -> str:
-    canonical = json.dumps(
-        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    # A form without the (later) industry field keys as it did before the field existed.
+    data = form.model_dump(mode="json", exclude={"industry"} if form.industry is None else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -91,6 +91,7 @@ def prepare_deal_registration(
         list_unit_price_cents=form.list_unit_price_cents,
         expected_close_date=form.expected_close_date,
         notes=form.notes,
+        industry=form.industry,
         discount_percent=reseller_discount_percent(partner.discount_percent, tier),
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
