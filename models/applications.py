@@ -578,9 +578,13 @@ class EvaluationLicenseForm(Contract):
 
 def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
     """Why the partner may not have an evaluation license (None: it may). Only active
-    Value-Added Resellers and System Integrators, by the partner records."""
+    Value-Added Resellers and System Integrators, by the Mattermost program's partner records
+    (`partner` is the Mattermost partner `partner_id`, or None)."""
     if partner is None:
-        return f"{partner_id} is not in the certified-reseller records"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not in the certified-reseller records"
+        )
     if partner.program != "mattermost" or partner.partner_type not in (
         "value_added_reseller",
         "system_integrator",
@@ -591,7 +595,10 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
             "not a Mattermost Value-Added Reseller or System Integrator"
         )
     if partner.status != "active":
-        return f"{partner_id} is not an active partner (status {partner.status})"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not an active partner (status {partner.status})"
+        )
     return None
 
 

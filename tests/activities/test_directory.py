@@ -60,7 +60,7 @@ def test_publish_update_and_remove(settings: Settings) -> None:
     directory.publish_listing(listing())  # a retried activity
     directory.publish_listing(listing(version=2, name="Nordlicht IT"))
     directory.publish_listing(listing(version=1, name="stale"))  # an older version arriving late
-    stored = get_listing(settings, "nordlicht")
+    stored = get_listing(settings, "mattermost", "nordlicht")
     assert (
         stored is not None
         and stored.name == "Nordlicht IT"
@@ -80,7 +80,7 @@ def test_publish_update_and_remove(settings: Settings) -> None:
     )
     assert directory.unpublish_listing(request) is True
     assert directory.unpublish_listing(request) is False
-    assert get_listing(settings, "nordlicht") is None
+    assert get_listing(settings, "mattermost", "nordlicht") is None
 
 
 def test_logos_are_content_addressed(settings: Settings) -> None:

@@ -76,7 +76,9 @@ async def link(h: Harness, workflow_id: str) -> str:
 
 
 async def wait_published(settings: Settings, env: WorkflowEnvironment, partner_id: str) -> None:
-    await eventually(lambda: get_listing(settings, partner_id), what=f"{partner_id} published")
+    await eventually(
+        lambda: get_listing(settings, "mattermost", partner_id), what=f"{partner_id} published"
+    )
 
 
 async def test_listing_page_checks_fields_and_logo_then_publishes(
