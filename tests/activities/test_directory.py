@@ -136,3 +136,29 @@ def test_prescreen_activity_uses_cldr_and_embargo_data(settings: Settings) -> No
     )
     assert result.official_languages == ["ja"] and "CLDR" in result.data_source
     assert [c.name for c in result.failed] == ["local_language_support"] and not result.passed
+
+
+def test_listings_are_per_program(settings: Settings) -> None:
+    """The same slug in both programs is two listings; a Rocket.Chat removal (by its
+    program, or by an `rc-` workflow's request from before listings were per program)
+    leaves the Mattermost listing in the directory."""
+    directory = DirectoryActivities(settings)
+    directory.publish_listing(listing())
+    directory.publish_listing(
+        listing(program="rocketchat", workflow_id="rc-partnership-nordlicht", name="RC Nordlicht")
+    )
+    mattermost = get_listing(settings, "mattermost", "nordlicht")
+    rocketchat = get_listing(settings, "rocketchat", "nordlicht")
+    assert mattermost is not None and mattermost.name == "Nordlicht"
+    assert rocketchat is not None and rocketchat.name == "RC Nordlicht"
+    assert [e.name for e in list_listings(settings, program="mattermost")] == ["Nordlicht"]
+    removal = {"partner_id": "nordlicht", "reason": "removed", "at": NOW}
+    old_shape = UnpublishRequest(workflow_id="rc-partnership-nordlicht", **removal)
+    assert directory.unpublish_listing(old_shape) is True
+    assert get_listing(settings, "rocketchat", "nordlicht") is None
+    assert get_listing(settings, "mattermost", "nordlicht") is not None
+    again = UnpublishRequest(
+        workflow_id="rc-partnership-nordlicht", program="rocketchat", **removal
+    )
+    assert directory.unpublish_listing(again) is False
+    assert get_listing(settings, "mattermost", "nordlicht") is not None
