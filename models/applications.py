@@ -104,7 +104,8 @@ class VarApplicationForm(Contract):
     partner_id: str | None = Field(
         default=None,
         pattern=PARTNER_ID_PATTERN,
-        description="Partner id once approved; defaults to the company name as a slug",
+        description="Mattermost partner id once approved; defaults to the company name as a "
+        "slug (a Rocket.Chat partner with the same id is another partner)",
     )
     country: str = Field(
         min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country of the company's seat"
@@ -523,7 +524,8 @@ class EvaluationLicenseForm(Contract):
     partner_id: str = Field(
         min_length=1,
         max_length=64,
-        description="Business key: the workflow id is `eval-license-{partner_id}`",
+        description="The Mattermost partner id (an active VAR or SI). Business key: the "
+        "workflow id is `eval-license-{partner_id}`",
     )
     organization_name: str = Field(
         min_length=1,
