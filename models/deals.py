@@ -188,7 +188,9 @@ class DealRegistrationForm(Contract):
     }
 
     partner_id: str = Field(
-        min_length=1, max_length=64, description="The registering VAR's partner id"
+        min_length=1,
+        max_length=64,
+        description="The registering VAR's partner id in the Mattermost program",
     )
     registered_by: Contact = Field(description="The partner's person registering the deal")
     end_customer: EndCustomer = Field(description="Always named: legal name, address, contact")

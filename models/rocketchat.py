@@ -72,7 +72,8 @@ class RocketChatApplication(Contract):
         min_length=1,
         max_length=64,
         pattern=r"^[a-z0-9][a-z0-9-]*$",
-        description="Business key: `rc-onboarding-{partner_id}`",
+        description="The Rocket.Chat partner id (a Mattermost partner with the same id is "
+        "another partner). Business key: `rc-onboarding-{partner_id}`",
     )
     company: str = Field(min_length=1, max_length=200)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")

@@ -132,8 +132,9 @@ class PartnerRow(SQLModel, table=True):
 
     __tablename__ = "partners"
 
+    # Keyed by program: the same slug in Mattermost and Rocket.Chat is two partners.
+    program: str = Field(primary_key=True, index=True, max_length=20)  # mattermost | rocketchat
     partner_id: str = Field(primary_key=True, max_length=64)
-    program: str = Field(index=True, max_length=20)  # mattermost | rocketchat
     partner_type: str = Field(index=True, max_length=40)
     company: str = Field(max_length=200)
     country: str = Field(max_length=2)
@@ -179,9 +180,10 @@ class DirectoryListingRow(SQLModel, table=True):
 
     __tablename__ = "directory_listings"
 
+    # Keyed by program, like the partner: one program's removal never delists the other's.
+    program: str = Field(primary_key=True, index=True, max_length=20)
     partner_id: str = Field(primary_key=True, max_length=64)
     workflow_id: str = Field(index=True, max_length=200)
-    program: str = Field(index=True, max_length=20)
     partner_type: str = Field(index=True, max_length=40)
     name: str = Field(max_length=120)
     description: str = Field(sa_column=Column(Text, nullable=False))

@@ -948,7 +948,7 @@ class RocketChatPartnership(ProcessWorkflow):
         app = s.application
         self.close_all_tasks()
         status = "removed"
-        current = await self.find_partner(app.partner_id)
+        current = await self.find_partner(app.partner_id, "rocketchat")
         attributes = {**(current.attributes if current else {}), "ended": outcome, "reason": reason}
         await self.record_partner(rocketchat_partner(app, status, attributes))
         delisted = await call(
@@ -956,6 +956,7 @@ class RocketChatPartnership(ProcessWorkflow):
             UnpublishRequest(
                 partner_id=app.partner_id,
                 workflow_id=workflow.info().workflow_id,
+                program="rocketchat",  # Mattermost's listing of the same slug stays
                 reason=reason,
                 at=workflow.now(),
             ),
