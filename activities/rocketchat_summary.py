@@ -78,17 +78,23 @@ class RocketChatSummaryActivities:
         at = require_aware(listing.at, "SiteListing.at")
         with session_scope(self.url) as session:
             row = session.get(RocketChatSiteListingRow, listing.partner_id)
-            if row is None:
-                row = RocketChatSiteListingRow(partner_id=listing.partner_id, listed_at=at)
-            elif row.removed_at is not None and at <= row.removed_at:
+            if row is not None and row.removed_at is not None and at <= row.removed_at:
                 return  # delisted since: a late retry does not list it again
-            row.workflow_id = listing.workflow_id
-            row.company = listing.company
-            row.partner_type = listing.partner_type
-            row.services_json = json.dumps(listing.services)
-            row.country = listing.country
-            row.website = listing.website
-            row.listed_at, row.removed_at, row.removal_reason = at, None, None
+            fresh = RocketChatSiteListingRow(
+                partner_id=listing.partner_id,
+                workflow_id=listing.workflow_id,
+                company=listing.company,
+                partner_type=listing.partner_type,
+                services_json=json.dumps(listing.services),
+                country=listing.country,
+                website=listing.website,
+                listed_at=at,
+            )
+            if row is None:
+                row = fresh
+            else:  # listed again (the same values on a retry): the new values, not removed
+                for key in RocketChatSiteListingRow.model_fields:
+                    setattr(row, key, getattr(fresh, key))
             session.add(row)
             session.commit()
 

@@ -93,7 +93,13 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                 'AND PendingTask = "review_prerequisites"',
             )
             assert found.typed_search_attributes.get(ASSIGNEE) == ["partner_manager"]
-            for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+            for task in (
+                "review_prerequisites",
+                "schedule_meeting",
+                "record_meeting",
+                "set_goals",
+                "agree_statement_of_work",
+            ):
                 await act_with_example(client, workflow_id, task)
             code, output = await cli_run(
                 "act",
@@ -108,6 +114,14 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
             await act_with_example(client, workflow_id, "set_contract_terms")
             await act_with_example(client, workflow_id, "sign_partner_agreement")
             await act_with_example(client, workflow_id, "publish_website", url=site + "/partners")
+            # The program summary's tasks: test sessions, market strategy, discount and prices.
+            for task in (
+                "schedule_test_sessions",
+                "record_test_sessions",
+                "submit_market_strategy",
+                "record_discount_and_prices",
+            ):
+                await act_with_example(client, workflow_id, task)
             for _ in submission["services"]:
                 await act_with_example(client, workflow_id, "basic_training")
             result = await client.get_workflow_handle(workflow_id).result()
@@ -120,6 +134,11 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                 f'AND PartnerId = "{partner_id}"',
             )
             assert found.typed_search_attributes.get(STAGE) == "quarter_1"
+            summary = (await client.get_workflow_handle(workflow_id).query("status"))["facts"]
+            assert {s["state"] for s in summary["program_summary"]} == {"done"}
+            listed = (await web.get("/rocketchat/partners.json")).json()
+            assert partner_id in [e["partner_id"] for e in listed]
+            assert submission["company"] in (await web.get("/rocketchat/partners")).text
 
             # The monthly report form advances the running partnership (signal mode).
             report_form = (await web.get(forms["monthly-sales-report"]["schema_url"])).json()

@@ -236,7 +236,8 @@ async def test_summary_steps_then_the_partner_page_until_removal(
 
         await eventually(off_the_page, what="the partner off Rocket.Chat's partner page")
         [listing] = h.rows(RocketChatSiteListingRow, partner_id=partner_id)
-        assert listing.removed_at is not None and listing.removal_reason == "No sales in the quarter"
+        assert listing.removed_at is not None
+        assert listing.removal_reason == "No sales in the quarter"
         assert "Porto Chat Lda" not in (await page(h, "/rocketchat/partners")).text
         removal = [
             d for d in h.rows(DecisionRow, workflow_id=partnership.id) if d.step == "partnership"
