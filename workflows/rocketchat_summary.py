@@ -20,7 +20,7 @@ with validators.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,19 +157,10 @@ class RocketChatSummarySteps(ProcessWorkflow):
         self._strategy: MarketStrategy | None = None
         self._discount: DiscountAndPrices | None = None
 
-    # what the onboarding provides
-    def _require_app(self) -> RocketChatApplication:
-        raise NotImplementedError
+    # what the onboarding provides: the application, the partner's notice email
+    _notify: Callable[..., Awaitable[None]]
 
-    async def _notify(
-        self,
-        step: str,
-        headline: str,
-        paragraphs: list[str],
-        *,
-        facts: list[list[str]] | None = None,
-        **extra: Any,
-    ) -> None:
+    def _require_app(self) -> RocketChatApplication:
         raise NotImplementedError
 
     # --- human handlers -------------------------------------------------------------------

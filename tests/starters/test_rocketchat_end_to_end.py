@@ -27,6 +27,7 @@ from tests.starters.test_end_to_end import (  # noqa: F401 (pytest fixtures)
     visible,
 )
 from tests.workflows.harness import partner_site
+from tests.workflows.test_rocketchat_onboarding import BEFORE_TERMS, SUMMARY_AFTER_SIGNATURE
 from workflows.search_attributes import ASSIGNEE, STAGE
 
 SECRET = "e2e-webhook-secret"
@@ -93,13 +94,7 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                 'AND PendingTask = "review_prerequisites"',
             )
             assert found.typed_search_attributes.get(ASSIGNEE) == ["partner_manager"]
-            for task in (
-                "review_prerequisites",
-                "schedule_meeting",
-                "record_meeting",
-                "set_goals",
-                "agree_statement_of_work",
-            ):
+            for task in BEFORE_TERMS:
                 await act_with_example(client, workflow_id, task)
             code, output = await cli_run(
                 "act",
@@ -115,12 +110,7 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
             await act_with_example(client, workflow_id, "sign_partner_agreement")
             await act_with_example(client, workflow_id, "publish_website", url=site + "/partners")
             # The program summary's tasks: test sessions, market strategy, discount and prices.
-            for task in (
-                "schedule_test_sessions",
-                "record_test_sessions",
-                "submit_market_strategy",
-                "record_discount_and_prices",
-            ):
+            for task in SUMMARY_AFTER_SIGNATURE:
                 await act_with_example(client, workflow_id, task)
             for _ in submission["services"]:
                 await act_with_example(client, workflow_id, "basic_training")

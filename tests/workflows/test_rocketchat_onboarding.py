@@ -62,14 +62,19 @@ async def act(handle: WorkflowHandle, task: str, **changes: Any) -> dict[str, An
     return t
 
 
+# The tasks before the contract terms, in order (the statement of work is the summary's).
+BEFORE_TERMS = (
+    "review_prerequisites",
+    "schedule_meeting",
+    "record_meeting",
+    "set_goals",
+    "agree_statement_of_work",
+)
+
+
 async def through_signature(handle: WorkflowHandle) -> None:
-    await act(handle, "review_prerequisites")
-    await act(handle, "schedule_meeting")
-    await act(handle, "record_meeting")
-    await act(handle, "set_goals")
-    await act(handle, "agree_statement_of_work")
-    await act(handle, "set_contract_terms")
-    await act(handle, "sign_partner_agreement")
+    for task in (*BEFORE_TERMS, "set_contract_terms", "sign_partner_agreement"):
+        await act(handle, task)
 
 
 # The program summary's tasks opened after the signature, in the order they are completed.
@@ -184,13 +189,7 @@ async def test_term_shorter_than_a_year_is_refused(
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        for task in (
-            "review_prerequisites",
-            "schedule_meeting",
-            "record_meeting",
-            "set_goals",
-            "agree_statement_of_work",
-        ):
+        for task in BEFORE_TERMS:
             await act(handle, task)
         terms = await pending(handle, "set_contract_terms")
         await handle.signal("set_contract_terms", {**terms["example"], "term_months": 11})
@@ -210,14 +209,7 @@ async def test_every_step_escalates_when_its_deadline_passes(
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        for task in (
-            "review_prerequisites",
-            "schedule_meeting",
-            "record_meeting",
-            "set_goals",
-            "agree_statement_of_work",
-            "set_contract_terms",
-        ):
+        for task in (*BEFORE_TERMS, "set_contract_terms"):
             await pending(handle, task)
             await h.env.sleep(timedelta(days=10))  # past any business-day deadline
             t = await escalated(handle, task)

@@ -25,7 +25,13 @@ from models.tasks import TaskResult
 from starters.web.app import create_app
 from tests.eventually import eventually
 from tests.workflows.harness import Harness, gone, pending, workflow_harness
-from tests.workflows.test_rocketchat_onboarding import act, certify_all, start
+from tests.workflows.test_rocketchat_onboarding import (
+    BEFORE_TERMS,
+    act,
+    certify_all,
+    start,
+    through_signature,
+)
 
 DOCS = "https://drive.example.com/rocketchat-partner-program"
 
@@ -67,7 +73,7 @@ async def page(h: Harness, path: str) -> httpx.Response:
 async def onboard_with_the_summary(h: Harness, handle: WorkflowHandle) -> None:
     """Through the signature (statement of work included) and every summary task, with the
     validators' refusals on the way."""
-    for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+    for task in BEFORE_TERMS[:-1]:
         await act(handle, task)
     sow = await pending(handle, "agree_statement_of_work")
     assert sow["assignee"] == "account_manager" and sow["due_at"]
@@ -251,16 +257,7 @@ async def test_no_documents_link_without_a_shared_folder(
     """Without `PARTNERFLOW_RC_DOCUMENTS_BASE_URL` there is no link, in the facts or email."""
     async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h, partner_type="hosting", services=["private_cloud_hosting"])
-        for task in (
-            "review_prerequisites",
-            "schedule_meeting",
-            "record_meeting",
-            "set_goals",
-            "agree_statement_of_work",
-            "set_contract_terms",
-            "sign_partner_agreement",
-        ):
-            await act(handle, task)
+        await through_signature(handle)
         discount = await pending(handle, "record_discount_and_prices")
         assert discount["example"]["premium_discount_percent"] == 0  # hosting: market price
         await refused(

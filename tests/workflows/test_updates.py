@@ -379,13 +379,7 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
     module = test_rocketchat_onboarding
     handle = await module.start(harness, website=harness.site + "/")
     walked: set[str] = set()
-    for task in (
-        "review_prerequisites",
-        "schedule_meeting",
-        "record_meeting",
-        "set_goals",
-        "agree_statement_of_work",
-    ):
+    for task in module.BEFORE_TERMS:
         await decide(handle, task, walked)
     terms = await pending(handle, "set_contract_terms")
     await rejected(
