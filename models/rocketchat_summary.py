@@ -69,7 +69,7 @@ class TestSessionsScheduled(Contract):
     """`schedule_test_sessions`: the trainer schedules the partner's test sessions (after the
     basic training, before certification)."""
 
-    scheduled_by: str = Field(min_length=1, max_length=200)
+    recorded_by: str = Field(min_length=1, max_length=200)
     sessions: list[TestSession] = Field(min_length=1, max_length=MAX_TEST_SESSIONS)
 
     @field_validator("sessions")

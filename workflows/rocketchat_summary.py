@@ -74,7 +74,7 @@ SCHEDULE_TEST_SESSIONS = HumanTask(
     "Schedule the partner's test sessions (each session's time and topic, in the future)",
     TestSessionsScheduled,
     {
-        "scheduled_by": "partners@rocket.chat",
+        "recorded_by": "partners@rocket.chat",
         "sessions": [{"at": "2027-01-11T15:00:00Z", "topic": "Test session: installation"}],
     },
 )
@@ -188,7 +188,7 @@ class RocketChatSummarySteps(ProcessWorkflow):
 
     @workflow.signal
     def schedule_test_sessions(self, payload: Any) -> None:
-        """Partner manager: `{"scheduled_by": "partners@rocket.chat",
+        """Partner manager: `{"recorded_by": "partners@rocket.chat",
         "sessions": [{"at": "2027-01-11T15:00:00Z", "topic": "Test session: installation"}]}`
         (1-10 sessions, each in the future)."""
         plan = self.accept(SCHEDULE_TEST_SESSIONS, payload, TestSessionsScheduled)
@@ -198,7 +198,7 @@ class RocketChatSummarySteps(ProcessWorkflow):
         if past := [i for i, s in enumerate(plan.sessions) if s.at <= now]:
             self.note(
                 SCHEDULE_TEST_SESSIONS.task,
-                plan.scheduled_by,
+                plan.recorded_by,
                 "rejected",
                 field=f"sessions.{past[0]}.at",
                 reason=f"a test session must be in the future (now {now.isoformat()})",
@@ -407,7 +407,7 @@ class RocketChatSummarySteps(ProcessWorkflow):
             sessions = [{"at": s.at.isoformat(), "topic": s.topic} for s in plan.sessions]
             self._facts["test_sessions"] = sessions
             await self.decide(
-                f"test_sessions:{round_}", plan.scheduled_by, "scheduled", sessions=sessions
+                f"test_sessions:{round_}", plan.recorded_by, "scheduled", sessions=sessions
             )
             last = plan.sessions[-1].at
             due_at = await business_deadline(max(last, workflow.now()), 2, CALENDAR)

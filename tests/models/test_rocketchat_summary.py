@@ -46,7 +46,7 @@ def test_inputs_name_what_is_wrong() -> None:
     with pytest.raises(ValidationError, match="same time"):
         SessionsScheduled.model_validate(
             {
-                "scheduled_by": "a",
+                "recorded_by": "a",
                 "sessions": [
                     {"at": "2027-01-11T15:00:00Z", "topic": "One"},
                     {"at": "2027-01-11T15:00:00Z", "topic": "Two"},

@@ -7,6 +7,7 @@ lists the partner once onboarding completes, and the partnership's removal takes
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from models.tables import (
 from models.tasks import TaskResult
 from starters.web.app import create_app
 from tests.eventually import eventually
-from tests.workflows.harness import Harness, gone, pending, workflow_harness
+from tests.workflows.harness import Harness, escalated, gone, pending, workflow_harness
 from tests.workflows.test_rocketchat_onboarding import (
     BEFORE_TERMS,
     act,
@@ -271,3 +272,13 @@ async def test_no_documents_link_without_a_shared_folder(
         await h.emailed(handle.id, "notice:signed")
         [welcome] = [e for e in h.emails(handle.id) if e.step == "notice:signed"]
         assert "Program documents" not in welcome.text_body
+
+        # The summary's tasks remind and escalate like the others; the partner's go to it.
+        await h.env.sleep(timedelta(days=25))  # past every summary task's deadline
+        for task in ("submit_market_strategy", "record_discount_and_prices"):
+            assert (await escalated(handle, task))["escalated"]
+            await h.emailed(handle.id, f"{task}:reminder:1", f"{task}:escalation")
+        [escalation] = [
+            e for e in h.emails(handle.id) if e.step == "submit_market_strategy:escalation"
+        ]
+        assert "ana.costa@portochat.example" in escalation.to_addrs
