@@ -420,6 +420,13 @@ class RocketChatSummarySteps(ProcessWorkflow):
             )
             held = self._sessions_held
             assert held is not None
+            if held.outcome == "held":
+                self._facts["test_sessions_held"] = {
+                    "attendees": held.attendees,
+                    "recorded_by": held.recorded_by,
+                    "at": workflow.now().isoformat(),
+                }
+                self._summary_refresh()
             await self.decide(
                 f"test_sessions:{round_}",
                 held.recorded_by,
@@ -428,12 +435,6 @@ class RocketChatSummarySteps(ProcessWorkflow):
                 notes=held.notes,
             )
             if held.outcome == "held":
-                self._facts["test_sessions_held"] = {
-                    "attendees": held.attendees,
-                    "recorded_by": held.recorded_by,
-                    "at": workflow.now().isoformat(),
-                }
-                self._summary_refresh()
                 return
 
     async def _market_strategy_step(self) -> None:

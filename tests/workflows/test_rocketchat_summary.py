@@ -149,8 +149,12 @@ async def test_summary_steps_then_the_partner_page_until_removal(
         partner_id = handle.id.removeprefix("rc-onboarding-")
         await onboard_with_the_summary(h, handle)
 
-        # automatic: the documents link and the portal access
-        status = await handle.query("status")
+        # automatic: the documents link and the portal access (an activity alongside the tasks)
+        async def portal_granted() -> dict[str, Any] | None:
+            status = await handle.query("status")
+            return status if "opportunities_portal" in status["facts"] else None
+
+        status = await eventually(portal_granted, what="the portal access granted")
         assert status["facts"]["documents_folder"] == f"{DOCS}/{partner_id}"
         portal = status["facts"]["opportunities_portal"]
         assert portal["url"] == with_docs.rc_opportunities_portal_url
