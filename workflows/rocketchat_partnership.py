@@ -90,6 +90,7 @@ from workflows.deadlines import wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
+from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
@@ -964,6 +965,8 @@ class RocketChatPartnership(ProcessWorkflow):
             result_type=bool,
             summary=f"remove directory listing {app.partner_id}",
         )
+        if workflow.patched(DELIST_PATCH):  # asked as the listing's removal wakes the workflow
+            delisted = await delist_from_site(app.partner_id, reason) or delisted
         await self.decide("partnership", "system", outcome, reason=reason, delisted=delisted)
         headline = (
             "You have been removed from the Rocket.Chat Partner Program"
