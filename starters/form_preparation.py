@@ -32,12 +32,13 @@ from models.applications import (
     VarApplicationForm,
     evaluation_check,
 )
-from models.contracts import OrderFulfillmentInput, Reseller
+from models.contracts import OrderFulfillmentInput, PartnerRecord, Reseller
 from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
 from models.directory import ListingForm, ListingSubmission, LogoError
 from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
 from models.order_intake import RegisteredDeal, order_problems
+from models.programs import PROGRAMS
 from models.settings import Settings
 
 Preparation = Callable[[Any, Settings], Any]
@@ -48,9 +49,9 @@ def _refuse(field: str, message: str) -> FormRejected:
 
 
 def _submission_key(form: DealRegistrationForm) -> str:
-    canonical = json.dumps(
-        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    # A form without the (later) industry field keys as it did before the field existed.
+    data = form.model_dump(mode="json", exclude={"industry"} if form.industry is None else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -59,12 +60,13 @@ def prepare_deal_registration(
 ) -> DealRegistrationInput:
     """Only an active Mattermost Value-Added Reseller registers deals (422 otherwise); the
     deal number is allocated once per submission, so a repeated webhook finds the same one."""
-    partner = get_partner(settings, form.partner_id)
+    partner = get_partner(settings, "mattermost", form.partner_id)
     if partner is None:
         raise _refuse(
             "partner_id",
-            f"{form.partner_id!r} is not in the partner records: deal registration is for "
-            "active Mattermost Value-Added Resellers",
+            f"no active Mattermost partner {form.partner_id!r}: it is not in the partner "
+            "records of the Mattermost program, and deal registration is for active "
+            "Mattermost Value-Added Resellers",
         )
     if partner.program != "mattermost" or partner.partner_type != VAR_TYPE:
         kind = partner.partner_type.replace("_", " ")
@@ -76,8 +78,8 @@ def prepare_deal_registration(
     if partner.status != "active":
         raise _refuse(
             "partner_id",
-            f"{partner.company} is {partner.status}, not active: only active Value-Added "
-            "Resellers register deals",
+            f"no active Mattermost partner {form.partner_id!r}: {partner.company} is "
+            f"{partner.status}, not active; only active Value-Added Resellers register deals",
         )
     number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
     tier = partner.attributes.get("tier")
@@ -94,6 +96,7 @@ def prepare_deal_registration(
         list_unit_price_cents=form.list_unit_price_cents,
         expected_close_date=form.expected_close_date,
         notes=form.notes,
+        industry=form.industry,
         discount_percent=partner.discount_percent,
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
@@ -105,13 +108,14 @@ def prepare_application(
     form: VarApplicationForm | SiApplicationForm, settings: Settings
 ) -> VarApplicationForm | SiApplicationForm:
     """The partner id (given, or the company name as a slug) must not belong to another
-    company in the partner records: 422 naming `partner_id` otherwise."""
-    existing = get_partner(settings, form.resolved_partner_id)
+    company among the Mattermost partners (VARs and SIs are Mattermost's; a Rocket.Chat
+    partner with the same id is another partner): 422 naming `partner_id` otherwise."""
+    existing = get_partner(settings, "mattermost", form.resolved_partner_id)
     if existing is not None and existing.company.casefold() != form.company.casefold():
         raise _refuse(
             "partner_id",
-            f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; "
-            "choose another partner_id",
+            f"Mattermost partner id {form.resolved_partner_id!r} belongs to "
+            f"{existing.company}; choose another partner_id",
         )
     return form
 
@@ -139,7 +143,7 @@ def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> Evalu
     organisation name and the contact email's domain must match the partner's record. 422
     naming `partner_id`, or `organization_name` and `contact.email`, with the reason
     otherwise (the workflow checks the record again before it issues the license)."""
-    check = evaluation_check(form, get_partner(settings, form.partner_id))
+    check = evaluation_check(form, get_partner(settings, "mattermost", form.partner_id))
     if check.problems:
         raise FormRejected([problem.model_dump() for problem in check.problems])
     return form
@@ -162,6 +166,14 @@ def registered_deal(settings: Settings, deal_number: str) -> RegisteredDeal | No
     )
 
 
+def _order_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:
+    """The Mattermost partner with this id, else another program's (refused by name)."""
+    for program in sorted(PROGRAMS, key=lambda key: key != "mattermost"):
+        if (record := get_partner(settings, program, partner_id)) is not None:
+            return record
+    return None
+
+
 def prepare_order(form: OrderForm, settings: Settings) -> OrderForm:
     """A public order names an active Mattermost Value-Added Reseller with the training
     completed and local support in place; its discount needs an approved, still protected
@@ -171,7 +183,7 @@ def prepare_order(form: OrderForm, settings: Settings) -> OrderForm:
     (`models.order_intake`)."""
     order = OrderFulfillmentInput.model_validate(form.model_dump())
     partner_id = order.reseller.partner_id
-    partner = get_partner(settings, partner_id) if partner_id else None
+    partner = _order_partner(settings, partner_id) if partner_id else None
     registration = registered_deal(settings, order.deal_number) if order.deal_number else None
     problems = order_problems(
         order, partner, registration, settings.mattermost_price_list, datetime.now(UTC)

@@ -71,7 +71,7 @@ def seed_order_example(settings: Settings, now: datetime | None = None) -> list[
     """Record what the order example needs unless it is there; what was recorded."""
     at = now or datetime.now(UTC)
     done = []
-    if get_partner(settings, "nordlicht-it") is None:
+    if get_partner(settings, "mattermost", "nordlicht-it") is None:
         PartnerActivities(settings).upsert_partner(example_partner(at))
         done.append("partner nordlicht-it (active Value-Added Reseller, 20% agreed)")
     if get_registration(settings, EXAMPLE_DEAL_NUMBER) is None:

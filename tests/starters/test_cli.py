@@ -59,7 +59,7 @@ def test_seed_example_records_the_order_examples_prerequisites_once(
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
     first = CliRunner().invoke(app, ["seed-example", "order"])
     assert first.exit_code == 0 and "DR-2026-000123" in first.output, first.output
-    partner = get_partner(settings, "nordlicht-it")
+    partner = get_partner(settings, "mattermost", "nordlicht-it")
     assert partner is not None and partner.discount_percent == 20
     again = CliRunner().invoke(app, ["seed-example", "order"])
     assert again.exit_code == 0 and "already recorded" in again.output
