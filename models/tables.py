@@ -348,3 +348,8 @@ class OperatorSessionRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+# The partner portal's tables live in their own module; importing the records' tables
+# registers them too (migrations, schema checks).
+import models.portal_tables  # noqa: E402, F401
