@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     )
     # form webhooks accepted per source address per minute (0 = unlimited)
     rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
+    # Partner portal sign-in: links emailed per address, and sign-in posts per source
+    portal_links_per_address_per_minute: int = Field(
+        default=1, alias="PARTNERFLOW_PORTAL_LINKS_PER_ADDRESS_PER_MINUTE"
+    )
+    portal_sign_ins_per_source_per_minute: int = Field(
+        default=10, alias="PARTNERFLOW_PORTAL_SIGN_INS_PER_SOURCE_PER_MINUTE"
+    )
     # SendGrid event webhook: the ECDSA public key (base64) from SendGrid's settings page
     sendgrid_webhook_public_key: str | None = Field(
         default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY"

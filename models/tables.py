@@ -384,3 +384,8 @@ class RocketChatSiteListingRow(SQLModel, table=True):
     listed_at: datetime = Field(default_factory=utcnow)
     removed_at: datetime | None = None
     removal_reason: str | None = Field(default=None, max_length=2000)
+
+
+# The partner portal's tables live in their own module; importing the records' tables
+# registers them too (migrations, schema checks).
+import models.portal_tables  # noqa: E402, F401
