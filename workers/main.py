@@ -47,6 +47,7 @@ from workflows.evaluation_license import EvaluationLicense
 from workflows.order_fulfillment import OrderFulfillment
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatReviewTrigger
+from workflows.rocketchat_revenue_share import RocketChatRevenueShare
 from workflows.system_integrator_application import SystemIntegratorApplication
 from workflows.var_application import VarApplication
 
@@ -61,6 +62,7 @@ WORKFLOWS = [
     RocketChatOnboarding,
     RocketChatPartnership,
     RocketChatReviewTrigger,
+    RocketChatRevenueShare,
 ]
 
 
