@@ -209,7 +209,7 @@ UNPAID_SHARE_STAGES = ("overdue", "uncollectible")
 
 
 def _amount(cents: int) -> str:
-    return f"{cents // 100:,}.{cents % 100:02d} USD"
+    return f"USD {cents // 100:,}.{cents % 100:02d}"  # as models.forms.money prints it
 
 
 def unpaid_dues(

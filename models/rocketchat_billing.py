@@ -18,6 +18,11 @@ def project_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
+def revenue_share_workflow_id(partner_id: str, month: str) -> str:
+    """The id of the workflow that follows a month's share (`RocketChatRevenueShare`)."""
+    return f"rc-revenue-share-{partner_id}-{month}"
+
+
 class Referral(Contract):
     """`record_referral`: Rocket.Chat referred a client to the Technology Provider."""
 

@@ -97,6 +97,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
 
 def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.community import CommunityActivities
+    from activities.followers import start_revenue_share_follower
     from activities.rocketchat_records import RocketChatRecordActivities
     from activities.web_checks import WebCheckActivities
 
@@ -104,6 +105,7 @@ def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
         WebCheckActivities(settings).check_partner_website,
         CommunityActivities(settings).create_workgroup,
         RocketChatRecordActivities(settings).record_sales_report,
+        start_revenue_share_follower,
     ]
 
 

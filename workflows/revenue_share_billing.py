@@ -8,8 +8,10 @@ partnership (`workflows/rocketchat_partnership.py`) takes it behind the patch
 - **Special split** (update `set_special_split`): an operator sets a referred project's own
   split (percentages adding up to 100, who approved); recorded and used from the next report.
 - **Each month's share** is invoiced through the billing port (net 30) and followed by a
-  child `RocketChatRevenueShare` (the invoice follower orders use); the child reports each
-  stage back (`revenue_share_progress`), shown in the facts as `revenue_shares`.
+  `RocketChatRevenueShare` of its own (the invoice follower orders use; started by the
+  activity `start_revenue_share_follower`, as it outlives the quarter's run and the
+  partnership); it reports each stage back (`revenue_share_progress`), shown in the facts
+  as `revenue_shares`.
 - **The quarterly review** counts what is past due and unpaid, shares and yearly fees
   (`unpaid_dues`), against `fees_paid`, each reason named.
 - **Billing events** (`invoice_event`) for the partnership's own invoices: a paid yearly fee
@@ -34,12 +36,12 @@ with workflow.unsafe.imports_passed_through():
         ShareInvoice,
         SpecialSplit,
         project_key,
+        revenue_share_workflow_id,
     )
 
-from workflows.calls import SLOW, call
+from workflows.calls import RECORD, SLOW, call
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
-from workflows.rocketchat_revenue_share import share_workflow_id
 
 SHARE_PATCH = "revenue-share-to-the-bank"
 
@@ -236,16 +238,16 @@ class RevenueShareBilling(ProcessWorkflow):
         return revenue_share(s.application.partner_type, report, s.referrals, s.special_splits)
 
     async def invoice_share(self, report: SalesReport, share: RevenueShare) -> str:
-        """Invoice the month's share (net 30, through the billing port) and start the child
-        that follows it to the bank; the invoice's id."""
+        """Invoice the month's share (net 30, through the billing port) and start the
+        workflow that follows it to the bank; the invoice's id."""
         s = self._state()
         app = s.application
-        child_id = share_workflow_id(app.partner_id, report.month)
+        follower_id = revenue_share_workflow_id(app.partner_id, report.month)
         invoice = await call(
             "create_invoice",
             InvoiceRequest(
                 idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{report.month}",
-                workflow_id=child_id,
+                workflow_id=follower_id,
                 customer_name=app.company,
                 customer_email=app.contact.email,
                 customer_country=app.country,
@@ -277,7 +279,7 @@ class RevenueShareBilling(ProcessWorkflow):
         )
         s.share_invoices[report.month] = ShareInvoice(
             month=report.month,
-            workflow_id=child_id,
+            workflow_id=follower_id,
             invoice_id=invoice.id,
             invoice_number=invoice.number,
             amount_cents=invoice.amount_due_cents,
@@ -285,8 +287,8 @@ class RevenueShareBilling(ProcessWorkflow):
             stage="open",
         )
         self.share_facts()
-        await workflow.start_child_workflow(
-            "RocketChatRevenueShare",
+        await call(
+            "start_revenue_share_follower",
             RevenueShareInvoiceInput(
                 partner_id=app.partner_id,
                 partnership_workflow_id=workflow.info().workflow_id,
@@ -298,9 +300,9 @@ class RevenueShareBilling(ProcessWorkflow):
                 lines=[line.description for line in share.lines],
                 invoice=invoice,
             ),
-            id=child_id,
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"revenue share {report.month}: invoice {invoice.number or invoice.id}",
+            options=RECORD,
+            result_type=str,
+            summary=f"follow the revenue share {report.month} to the bank",
         )
         return invoice.id
 

@@ -20,7 +20,7 @@ reports, reviews, fees, term), so each run's history stays small.
   decision the account manager sets the next quarter's goals with the partner
   (`set_quarter_goals`); unset, the previous goals stay.
 - **Revenue share to the bank** (patch `revenue-share-to-the-bank`,
-  workflows/revenue_share_billing.py): each share is followed by a child
+  workflows/revenue_share_billing.py): each share is followed by its own
   `RocketChatRevenueShare`; referrals and special splits are recorded by updates; unpaid shares
   and fees fail `fees_paid` at the review, with the reasons.
 - **Yearly fee** invoiced at each anniversary (finance records the payment); **renewal** task

@@ -1,8 +1,9 @@
 """RocketChatRevenueShare (`rc-revenue-share-{partner_id}-{YYYY-MM}`): one month's revenue
 share, invoiced to the partner, followed to the bank.
 
-Started by the partnership (`RocketChatPartnership`, a child that outlives the quarter's run:
-parent close policy ABANDON) with the invoice it issued through the billing port (Stripe
+Started for the partnership (`RocketChatPartnership`, through the activity
+`start_revenue_share_follower`: not a child, as it outlives the quarter's run and the
+partnership) with the invoice it issued through the billing port (Stripe
 `send_invoice`, net 30; the local ledger by default). The partner receives the invoice in
 Rocket.Chat's name; then the invoice follower every billing process shares
 (`workflows/invoice_following.py`: payment task for finance, a reminder three days before the
@@ -55,10 +56,6 @@ RC_RESOLVE_OVERDUE = HumanTask(
 )
 
 
-def share_workflow_id(partner_id: str, month: str) -> str:
-    return f"rc-revenue-share-{partner_id}-{month}"
-
-
 @workflow.defn
 class RocketChatRevenueShare(InvoiceFollowing):
     """One month's Rocket.Chat revenue share: invoice → paid, overdue, uncollectible."""
@@ -72,6 +69,7 @@ class RocketChatRevenueShare(InvoiceFollowing):
         super().__init__()
         self._share: RevenueShareInvoiceInput | None = None
         self._seq = 0
+        self._telling: list[asyncio.Future[None]] = []
 
     @workflow.run
     async def run(self, share: RevenueShareInvoiceInput) -> RevenueShareInvoiceResult:
@@ -104,6 +102,8 @@ class RocketChatRevenueShare(InvoiceFollowing):
         )
         status = await self.follow_invoice(share.days_until_due)
         self.conclude(status, self._facts.get("invoice_closed_reason"))
+        # The partnership hears the last stage before this workflow ends.
+        await asyncio.gather(*self._telling)
         return RevenueShareInvoiceResult(
             partner_id=share.partner_id,
             month=share.month,
@@ -176,7 +176,9 @@ class RocketChatRevenueShare(InvoiceFollowing):
             stage=self.invoice_stage(),
             seq=self._seq,
         )
-        asyncio.ensure_future(self._tell_partnership(share.partnership_workflow_id, progress))
+        self._telling.append(
+            asyncio.ensure_future(self._tell_partnership(share.partnership_workflow_id, progress))
+        )
 
     async def _tell_partnership(self, workflow_id: str, progress: ShareInvoice) -> None:
         """Best effort: a partnership that has ended no longer needs it."""
