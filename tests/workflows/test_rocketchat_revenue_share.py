@@ -159,6 +159,14 @@ async def test_technology_provider_share_from_rocketchat_referrals_invoiced_and_
     facts = (await handle.query("status"))["facts"]
     assert [r["project"] for r in facts["referrals"]] == ["Clinic chat", "Port dispatch"]
     assert facts["special_splits"][0]["approved_by"] == "sales@rocket.chat"
+    # Paid: nothing counts against the review (the partnership then ends, for its history).
+    await handle.signal("request_review", {"requested_by": "schedule"})
+    review = await pending(handle, "quarterly_review")
+    assert "fees_paid" not in review["description"] and "unpaid" not in review["description"]
+    await handle.signal(
+        "decide_review", {**review["example"], "outcome": "removal", "notes": "Test over"}
+    )
+    assert (await handle.result()).outcome == "removed"
 
 
 async def test_overdue_share_becomes_uncollectible_and_fails_fees_paid_at_the_review(
