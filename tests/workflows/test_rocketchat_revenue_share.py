@@ -229,3 +229,33 @@ async def test_overdue_share_becomes_uncollectible_and_fails_fees_paid_at_the_re
     await handle.signal("decide_review", review["example"])
     result = await handle.result()
     assert result.outcome == "removed"
+
+
+async def test_billing_events_of_the_partnerships_own_invoices(harness: Harness) -> None:
+    """The Stripe webhook's events reach the partnership for its yearly fee: a paid one
+    records the fee as paid (once); anything else is noted, changing nothing."""
+    h = harness
+    handle = await start(h, partner_type="value_added", services=["consulting"])
+    fee = await pending(handle, "record_fee_payment")
+    invoice_id = (await handle.query("status"))["facts"]["fees"][0]["invoice_id"]
+    event = {"event_id": "evt_1", "type": "invoice.paid", "invoice_id": invoice_id}
+    await handle.signal("invoice_event", {**event, "event_id": "evt_0", "status": "open"})
+    await handle.signal("invoice_event", {**event, "status": "paid"})
+    await handle.signal("invoice_event", {**event, "status": "paid"})  # Stripe's retry
+    await gone(handle, "record_fee_payment")
+    status = await handle.query("status")
+    assert status["facts"]["fees"][0]["paid"] is True
+    assert [(h["step"], h["event"]) for h in status["history"] if h["step"] in ("invoice",)] == [
+        ("invoice", "noted")
+    ]
+    decisions = [
+        (d.step, d.decision, d.actor)
+        for d in await eventually(
+            lambda: h.rows(
+                DecisionRow, workflow_id=handle.id, step="program_fee:1", decision="paid"
+            ),
+            what="the fee's payment audited",
+        )
+    ]
+    assert decisions == [("program_fee:1", "paid", "billing")]
+    assert fee["example"]["amount_cents"] == 120_000
