@@ -106,10 +106,7 @@ class RevenueShareBilling(ProcessWorkflow):
                 reason="a referral cannot be dated in the future",
             )
             return
-        known = [r.project for r in self._state().referrals] + [
-            r.project for kind, r in self._inbox if kind == "referral" and isinstance(r, Referral)
-        ]
-        if project_key(referral.project) in {project_key(p) for p in known}:
+        if project_key(referral.project) in {project_key(p) for p in self._referred()}:
             self.note(
                 RECORD_REFERRAL.task,
                 referral.recorded_by,
@@ -128,9 +125,7 @@ class RevenueShareBilling(ProcessWorkflow):
         split = self.parse(SPECIAL_SPLIT.task, payload, SpecialSplit)
         if split is None:
             return
-        known = [r.project for r in self._state().referrals] + [
-            r.project for kind, r in self._inbox if kind == "referral" and isinstance(r, Referral)
-        ]
+        known = self._referred()
         if project_key(split.project) not in {project_key(p) for p in known}:
             self.note(
                 SPECIAL_SPLIT.task,
@@ -144,6 +139,11 @@ class RevenueShareBilling(ProcessWorkflow):
             )
             return
         self._inbox.append(("split", split))
+
+    def _referred(self) -> list[str]:
+        """The projects Rocket.Chat referred (recorded, or about to be)."""
+        queued = [r for kind, r in self._inbox if kind == "referral" and isinstance(r, Referral)]
+        return [r.project for r in [*self._state().referrals, *queued]]
 
     @workflow.signal
     def revenue_share_progress(self, payload: Any) -> None:
@@ -237,6 +237,40 @@ class RevenueShareBilling(ProcessWorkflow):
         s = self._state()
         return revenue_share(s.application.partner_type, report, s.referrals, s.special_splits)
 
+    def share_invoice_request(
+        self, month: str, share: RevenueShare, workflow_id: str, **metadata: str
+    ) -> InvoiceRequest:
+        """The invoice of a month's share: what is owed to Rocket.Chat, line by line, net 30;
+        billing events go to `workflow_id`."""
+        app = self._state().application
+        return InvoiceRequest(
+            idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{month}",
+            workflow_id=workflow_id,
+            customer_name=app.company,
+            customer_email=app.contact.email,
+            customer_country=app.country,
+            lines=[
+                InvoiceLine(
+                    description=line.description,
+                    quantity=1,
+                    unit_amount_cents=line.rocketchat_cents,
+                )
+                for line in share.lines
+                if line.rocketchat_cents > 0
+            ],
+            days_until_due=30,
+            description=(
+                f"Rocket.Chat revenue share, {month} ({PARTNER_TYPE_LABELS[app.partner_type]})"
+            ),
+            metadata={
+                "partner_id": app.partner_id,
+                "program": "rocketchat",
+                "report_month": month,
+                **metadata,
+            },
+            issued_at=workflow.now(),
+        )
+
     async def invoice_share(self, report: SalesReport, share: RevenueShare) -> str:
         """Invoice the month's share (net 30, through the billing port) and start the
         workflow that follows it to the bank; the invoice's id."""
@@ -245,33 +279,11 @@ class RevenueShareBilling(ProcessWorkflow):
         follower_id = revenue_share_workflow_id(app.partner_id, report.month)
         invoice = await call(
             "create_invoice",
-            InvoiceRequest(
-                idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{report.month}",
-                workflow_id=follower_id,
-                customer_name=app.company,
-                customer_email=app.contact.email,
-                customer_country=app.country,
-                lines=[
-                    InvoiceLine(
-                        description=line.description,
-                        quantity=1,
-                        unit_amount_cents=line.rocketchat_cents,
-                    )
-                    for line in share.lines
-                    if line.rocketchat_cents > 0
-                ],
-                days_until_due=30,
-                description=(
-                    f"Rocket.Chat revenue share, {report.month} "
-                    f"({PARTNER_TYPE_LABELS[app.partner_type]})"
-                ),
-                metadata={
-                    "partner_id": app.partner_id,
-                    "program": "rocketchat",
-                    "report_month": report.month,
-                    "partnership_workflow_id": workflow.info().workflow_id,
-                },
-                issued_at=workflow.now(),
+            self.share_invoice_request(
+                report.month,
+                share,
+                follower_id,
+                partnership_workflow_id=workflow.info().workflow_id,
             ),
             options=SLOW,
             result_type=InvoiceInfo,

@@ -40,15 +40,12 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         InvoiceAction,
         InvoiceInfo,
-        InvoiceLine,
-        InvoiceRequest,
     )
     from models.directory import UnpublishRequest
     from models.forms import money
     from models.revenue_share import revenue_share
     from models.rocketchat import (
         GOALS_DECISION_DAYS,
-        PARTNER_TYPE_LABELS,
         RENEWAL_NOTICE_DAYS,
         REPORT_REMINDER_DAY,
         REVIEW_DECISION_DAYS,
@@ -533,33 +530,7 @@ class RocketChatPartnership(RevenueShareBilling):
         elif owed > 0:
             invoice = await call(
                 "create_invoice",
-                InvoiceRequest(
-                    idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{report.month}",
-                    workflow_id=workflow_id,
-                    customer_name=app.company,
-                    customer_email=app.contact.email,
-                    customer_country=app.country,
-                    lines=[
-                        InvoiceLine(
-                            description=line.description,
-                            quantity=1,
-                            unit_amount_cents=line.rocketchat_cents,
-                        )
-                        for line in share.lines
-                        if line.rocketchat_cents > 0
-                    ],
-                    days_until_due=30,
-                    description=(
-                        f"Rocket.Chat revenue share, {report.month} "
-                        f"({PARTNER_TYPE_LABELS[app.partner_type]})"
-                    ),
-                    metadata={
-                        "partner_id": app.partner_id,
-                        "program": "rocketchat",
-                        "report_month": report.month,
-                    },
-                    issued_at=workflow.now(),
-                ),
+                self.share_invoice_request(report.month, share, workflow_id),
                 options=SLOW,
                 result_type=InvoiceInfo,
                 summary="create, finalize and send the invoice",
