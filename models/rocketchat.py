@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from models.contracts import Contact, Contract
+from models.rocketchat_billing import Referral, ShareInvoice, SpecialSplit
 from models.website import Requirement
 
 PartnerType = Literal["hosting", "technology_provider", "value_added"]
@@ -393,6 +394,9 @@ class QuarterReview(Contract):
     outcome: ReviewOutcome | None = None
     reviewer: str | None = None
     notes: str | None = None
+    unpaid_dues: list[str] = Field(
+        default_factory=list, description="Why `fees_paid` failed: each share or fee unpaid"
+    )
 
     @property
     def passed(self) -> bool:
@@ -450,6 +454,14 @@ class RocketChatPartnershipInput(Contract):
     goals_due_at: datetime | None = None
     history_carried: list[dict[str, Any]] = Field(
         default_factory=list, description="Last decisions, for operators"
+    )
+    # Revenue share to the bank (models/rocketchat_billing.py, issue 14).
+    referrals: list[Referral] = Field(
+        default_factory=list, description="Clients Rocket.Chat referred (Technology Provider)"
+    )
+    special_splits: list[SpecialSplit] = Field(default_factory=list)
+    share_invoices: dict[str, ShareInvoice] = Field(
+        default_factory=dict, description="Each month's revenue-share invoice, by YYYY-MM"
     )
 
 

@@ -7,7 +7,9 @@ Currency and customer come from the invoice records (`invoices` table) when they
 invoice; the default is USD.
 
 Referral-fee payables (`referral_fees`) and the Rocket.Chat revenue share
-(`rocketchat_sales_reports`) come from the records database.
+(`rocketchat_sales_reports`) come from the records database; each share's stage (open,
+overdue, paid, void, uncollectible) is its follower's `InvoiceStage` (`RocketChatRevenueShare`,
+in the invoices listed from visibility), else the invoice record's status.
 
 Money is integer cents, printed exactly with `Decimal`. Aging of unpaid invoices
 (`open` and `overdue`): days past due = the number of started days since the due date
@@ -308,6 +310,19 @@ class RevenueShareReport:
     submitted_at: datetime | None
     currency: str = DEFAULT_CURRENCY
     lines: tuple[str, ...] = ()
+    stage: str | None = None  # the follower's stage (overdue included), else invoice_status
+
+
+def with_share_stages(
+    shares: Iterable[RevenueShareReport], invoices: Iterable[Invoice]
+) -> list[RevenueShareReport]:
+    """Each share with its invoice's stage as its follower shows it (an open invoice past
+    its due date is `overdue`); a share whose invoice no follower lists keeps the invoice
+    record's status."""
+    stages = {i.invoice_number: i.stage for i in invoices if i.invoice_number}
+    return [
+        replace(s, stage=stages.get(s.invoice_number or "") or s.invoice_status) for s in shares
+    ]
 
 
 def totals_by(

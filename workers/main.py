@@ -47,6 +47,7 @@ from workflows.evaluation_license import EvaluationLicense
 from workflows.order_fulfillment import OrderFulfillment
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatReviewTrigger
+from workflows.rocketchat_revenue_share import RocketChatRevenueShare
 from workflows.system_integrator_application import SystemIntegratorApplication
 from workflows.var_application import VarApplication
 
@@ -61,6 +62,7 @@ WORKFLOWS = [
     RocketChatOnboarding,
     RocketChatPartnership,
     RocketChatReviewTrigger,
+    RocketChatRevenueShare,
 ]
 
 
@@ -95,6 +97,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
 
 def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.community import CommunityActivities
+    from activities.followers import start_revenue_share_follower
     from activities.rocketchat_records import RocketChatRecordActivities
     from activities.rocketchat_summary import RocketChatSummaryActivities
     from activities.web_checks import WebCheckActivities
@@ -108,6 +111,7 @@ def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
         summary.program_documents_folder,
         summary.list_on_rocketchat_site,
         summary.delist_from_rocketchat_site,
+        start_revenue_share_follower,
     ]
 
 

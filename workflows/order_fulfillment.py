@@ -3,7 +3,8 @@
 Terms review → the end customer accepts the Enterprise Subscription Terms for Purchase by
 Resale (signed link, reminders, expiry) → license review within one business day and the
 license by email → invoice due in 30 days (send_invoice) → followed to paid, void or
-uncollectible. Embargo screening at intake and again before the license and the invoice, of
+uncollectible (`workflows/invoice_following.py`, the invoice follower every billing process
+shares). Embargo screening at intake and again before the license and the invoice, of
 the end customer and of the reseller (the party invoiced; located by its address, else by
 its partner record: an order whose reseller cannot be located is refused at intake).
 """
@@ -11,23 +12,16 @@ its partner record: an order whose reseller cannot be located is refused at inta
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
-        InvoiceAction,
-        InvoiceClosure,
-        InvoiceEvent,
         InvoiceInfo,
         InvoiceLine,
         InvoiceRequest,
-        InvoiceStage,
         IssuedLicense,
         LicenseRequest,
         LicenseReview,
@@ -35,22 +29,17 @@ with workflow.unsafe.imports_passed_through():
         OrderFulfillmentResult,
         OrderProgress,
         OrderRecord,
-        PaymentRecorded,
         TermsAcceptance,
     )
-    from models.invoices import invoice_stage, invoice_stage_after
     from models.orders import order_facts, review_order_terms, unscreenable_reseller
     from models.tasks import LinkSpec
 
 from workflows.calls import EXTERNAL, RECORD, SLOW, call
-from workflows.deadlines import Deadline, business_deadline, wait_until
+from workflows.deadlines import Deadline, business_deadline
 from workflows.human_tasks import HumanTask
-from workflows.process import SCREEN_RESELLER_PATCH, ProcessWorkflow
+from workflows.invoice_following import RECORD_PAYMENT, RESOLVE_OVERDUE, InvoiceFollowing
+from workflows.process import SCREEN_RESELLER_PATCH
 from workflows.search_attributes import (
-    AMOUNT_DUE_CENTS,
-    INVOICE_DUE_AT,
-    INVOICE_NUMBER,
-    INVOICE_STAGE,
     PARTNER_ID,
     PROGRAM,
 )
@@ -59,19 +48,10 @@ CALENDAR = "US"  # Mattermost, Inc.'s business days
 # Orders started without Program/PartnerId (e.g. from the Temporal UI's Start Workflow) set
 # them themselves; histories from before this change have no such upsert.
 IDENTITY_PATCH = "order-identity-attributes"
-# A billing event reporting a stage the invoice has left (a late `invoice.payment_failed`
-# after `invoice.paid`) is recorded as ignored; before, it set the invoice's status back.
-# The marker is written only when such an event arrives, so other histories are unchanged.
-INVOICE_FORWARD_PATCH = "invoice-stages-forward"
 # A Value-Added Reseller's order checks the partner record again once the license review
 # approves it, before the license and the invoice: a partner suspended or removed since the
 # order started gets neither. Histories from before this change issue at once.
 PARTNER_RECHECK_PATCH = "order-intake-partner-recheck"
-CLOSED = ("paid", "void", "uncollectible")
-DUE_REMINDER = timedelta(days=3)
-# Overdue notices, counted from the due date; the last one hands the invoice to finance.
-OVERDUE_NOTICES = (timedelta(days=1), timedelta(days=7), timedelta(days=14), timedelta(days=30))
-
 ACCEPT_TERMS = HumanTask(
     task="accept_terms",
     handler="accept_terms",
@@ -95,42 +75,15 @@ REVIEW_LICENSE = HumanTask(
     model=LicenseReview,
     example={"reviewer": "license-desk@mattermost.com", "decision": "approve"},
 )
-RECORD_PAYMENT = HumanTask(
-    task="record_payment",
-    handler="record_payment",
-    assignee="finance",
-    description="Record the customer's payment of the invoice when it arrives",
-    model=PaymentRecorded,
-    example={"recorded_by": "finance@mattermost.com", "amount_cents": 1, "reference": "WIRE-1"},
-)
-RESOLVE_OVERDUE = HumanTask(
-    task="resolve_overdue_invoice",
-    handler="mark_uncollectible",
-    assignee="finance",
-    description="The invoice is 30 days overdue: record the payment, void it, or mark it "
-    "uncollectible",
-    model=InvoiceClosure,
-    example={
-        "decided_by": "finance@mattermost.com",
-        "reason": "No payment 30 days after the due date",
-    },
-)
-
-
-@dataclass
-class _InvoiceCommand:
-    action: str  # pay | void | mark_uncollectible
-    actor: str
-    detail: dict[str, Any]
 
 
 @workflow.defn
-class OrderFulfillment(ProcessWorkflow):
+class OrderFulfillment(InvoiceFollowing):
     """Mattermost resale order: terms → license → net-30 invoice → paid."""
 
     process = "OrderFulfillment"
     human_tasks = (
-        *ProcessWorkflow.human_tasks,
+        *InvoiceFollowing.human_tasks,
         ACCEPT_TERMS,
         REVIEW_LICENSE,
         RECORD_PAYMENT,
@@ -142,9 +95,6 @@ class OrderFulfillment(ProcessWorkflow):
         self._order: OrderFulfillmentInput | None = None
         self._acceptance: TermsAcceptance | None = None
         self._review: LicenseReview | None = None
-        self._invoice: InvoiceInfo | None = None
-        self._commands: list[_InvoiceCommand] = []
-        self._events_seen: set[str] = set()
         self._progress_seq = 0
         # Where the reseller is screened (country, subdivision); None: not screened (an order
         # started before SCREEN_RESELLER_PATCH).
@@ -199,82 +149,6 @@ class OrderFulfillment(ProcessWorkflow):
             reason=review.reason,
             notes=review.notes,
         )
-
-    @workflow.signal
-    def record_payment(self, payload: Any) -> None:
-        """Finance records the customer's payment (the full amount due):
-        `{"recorded_by": "finance@mattermost.com", "amount_cents": 250000,
-        "reference": "WIRE-123"}`"""
-        payment = self.accept(RECORD_PAYMENT, payload, PaymentRecorded)
-        if payment is None or self._invoice is None:
-            return
-        if payment.amount_cents != self._invoice.amount_due_cents:
-            self.note(
-                "record_payment",
-                payment.recorded_by,
-                "rejected",
-                field="amount_cents",
-                reason=(
-                    f"amount {payment.amount_cents} differs from the amount due "
-                    f"{self._invoice.amount_due_cents}"
-                ),
-            )
-            return
-        self._commands.append(_InvoiceCommand("pay", payment.recorded_by, payment.model_dump()))
-
-    @workflow.signal
-    def void_invoice(self, payload: Any) -> None:
-        """Finance voids the open invoice (e.g. issued in error):
-        `{"decided_by": "finance@mattermost.com", "reason": "Order cancelled by the reseller"}`"""
-        self._close_command("void", payload)
-
-    @workflow.signal
-    def mark_uncollectible(self, payload: Any) -> None:
-        """Finance writes the open invoice off as uncollectible:
-        `{"decided_by": "finance@mattermost.com",
-        "reason": "No payment 30 days after the due date"}`"""
-        self._close_command("mark_uncollectible", payload)
-
-    @workflow.signal
-    def invoice_event(self, payload: Any) -> None:
-        """A billing-provider event for this order's invoice (sent by the Stripe webhook):
-        `{"event_id": "evt_1", "type": "invoice.paid", "invoice_id": "in_1", "status": "paid"}`"""
-        event = self.parse("invoice_event", payload, InvoiceEvent)
-        if event is None:
-            return
-        if (
-            event.event_id in self._events_seen
-            or self._invoice is None
-            or event.invoice_id != self._invoice.id
-        ):
-            return
-        self._events_seen.add(event.event_id)
-        change = invoice_stage_after(self._invoice_stage(), event.status)
-        if not change.applies and workflow.patched(INVOICE_FORWARD_PATCH):
-            self.note(
-                "invoice",
-                "billing",
-                "ignored",
-                event_id=event.event_id,
-                type=event.type,
-                reported=event.status,
-                stage=change.stage,
-                reason=change.reason,
-            )
-            return
-        self._invoice = self._invoice.model_copy(
-            update={"status": event.status, "amount_paid_cents": event.amount_paid_cents}
-        )
-        self.note("invoice", "billing", event.type, event_id=event.event_id)
-
-    def _close_command(self, action: str, payload: Any) -> None:
-        if self._invoice is None or self._invoice.status in CLOSED:
-            self.note(action, "system", "rejected", reason="there is no open invoice")
-            return
-        closure = self.parse(action, payload, InvoiceClosure)
-        if closure is None:
-            return
-        self._commands.append(_InvoiceCommand(action, closure.decided_by, closure.model_dump()))
 
     # --- the process ---------------------------------------------------------------------------
 
@@ -331,7 +205,7 @@ class OrderFulfillment(ProcessWorkflow):
         if refusal := await self._screen("before_invoice"):
             return await self._end("embargoed", refusal, license_id=license_id)
         await self._issue_invoice()
-        outcome = await self._follow_invoice()
+        outcome = await self.follow_invoice(order.invoice_days_until_due)
         return await self._end(outcome, None, license_id=license_id)
 
     async def _collect_acceptance(self) -> bool:
@@ -494,7 +368,7 @@ class OrderFulfillment(ProcessWorkflow):
         assert invoice is not None
         self._invoice = invoice
         self._facts.update(invoice_id=self._invoice.id, invoice_number=self._invoice.number)
-        self._publish_invoice()
+        self.publish_invoice()
         self.set_stage("invoiced")
         await self.email(
             "invoice:issued",
@@ -502,135 +376,6 @@ class OrderFulfillment(ProcessWorkflow):
             "invoice_issued",
             self._invoice_context(),
         )
-
-    async def _follow_invoice(self) -> str:
-        """Wait for payment (Stripe event or finance task); remind before the due date,
-        send overdue notices after it, hand the invoice to finance at 30 days overdue."""
-        invoice = self._require_invoice()
-        due_at = invoice.due_at or workflow.now() + timedelta(
-            days=self._require_order().invoice_days_until_due
-        )
-        payment_example = {
-            **RECORD_PAYMENT.example,
-            "amount_cents": invoice.amount_due_cents,
-            "reference": f"WIRE-{invoice.number}",
-        }
-        self.open_task(RECORD_PAYMENT, due_at, example=payment_example)
-        schedule: list[tuple[datetime, str, int]] = [
-            (due_at - DUE_REMINDER, "due_reminder", 0),
-            (due_at, "overdue", 0),
-        ]
-        schedule += [
-            (due_at + delta, "overdue_notice", n)
-            for n, delta in enumerate(OVERDUE_NOTICES, start=1)
-        ]
-        while self._require_invoice().status not in CLOSED:
-            next_at = schedule[0][0] if schedule else None
-            woke = await self._wait_for_command(next_at)
-            if self._commands:
-                await self._apply(self._commands.pop(0))
-            elif not woke and schedule:
-                await self._on_invoice_timer(*schedule.pop(0)[1:], due_at=due_at)
-        self.close_task(RECORD_PAYMENT.task)
-        self.close_task(RESOLVE_OVERDUE.task)
-        status = self._require_invoice().status
-        self._publish_invoice()
-        self.set_stage(status)
-        if status == "paid":
-            await self.email(
-                "invoice:paid",
-                [self._require_order().reseller.contact.email],
-                "invoice_paid",
-                self._invoice_context(),
-            )
-        else:
-            await self.email(
-                f"invoice:{status}",
-                ["role:finance"],
-                "invoice_closed",
-                self._invoice_context(
-                    status=status,
-                    reason=self._facts.get("invoice_closed_reason")
-                    or "closed in the billing system",
-                ),
-            )
-        return status
-
-    async def _wait_for_command(self, until: datetime | None) -> bool:
-        def ready() -> bool:
-            return bool(self._commands) or self._require_invoice().status in CLOSED
-
-        with self.waiting(ready):
-            if until is None:
-                await workflow.wait_condition(ready)
-                return True
-            return await wait_until(ready, until, "invoice: next notice")
-
-    async def _apply(self, command: _InvoiceCommand) -> None:
-        invoice = self._require_invoice()
-        if invoice.status in CLOSED:
-            return
-        workflow_id = workflow.info().workflow_id
-        action = InvoiceAction(
-            invoice_id=invoice.id,
-            idempotency_key=f"{workflow_id}:invoice:{command.action}",
-            action=command.action,
-            reason=command.detail.get("reason"),
-        )
-        try:
-            self._invoice = await call(
-                "apply_invoice_action",
-                action,
-                options=EXTERNAL,
-                result_type=InvoiceInfo,
-                summary=f"invoice {action.action}",
-            )
-        except ActivityError as exc:
-            # The billing system refused (e.g. the invoice changed there): record why and
-            # take the billing system's current view of the invoice.
-            self.note(
-                f"invoice:{command.action}", command.actor, "rejected", reason=str(exc.cause or exc)
-            )
-            self._invoice = await call(
-                "get_invoice",
-                invoice.id,
-                options=EXTERNAL,
-                result_type=InvoiceInfo,
-                summary=f"read invoice {invoice.id}",
-            )
-            self._publish_invoice()
-            return
-        if command.action != "pay":
-            self._facts["invoice_closed_reason"] = command.detail.get("reason")
-        await self.decide(
-            f"invoice:{command.action}", command.actor, command.action, **command.detail
-        )
-
-    async def _on_invoice_timer(self, kind: str, number: int, *, due_at: datetime) -> None:
-        order = self._require_order()
-        if kind == "due_reminder":
-            await self.email(
-                "invoice:due_reminder",
-                [order.reseller.contact.email],
-                "invoice_due_reminder",
-                self._invoice_context(days_until_due=DUE_REMINDER.days),
-            )
-        elif kind == "overdue":
-            self._facts["overdue"] = True
-            self._publish_invoice()
-            self.set_stage("overdue")
-        else:
-            days = (workflow.now() - due_at).days
-            await self.email(
-                f"invoice:overdue:{number}",
-                [order.reseller.contact.email],
-                "invoice_overdue_notice",
-                self._invoice_context(days_overdue=days, notice_number=number),
-                cc=["role:finance"],
-            )
-            self.note("invoice", "system", "overdue_notice", number=number, days_overdue=days)
-            if number == len(OVERDUE_NOTICES):
-                self.open_task(RESOLVE_OVERDUE, None)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -758,23 +503,31 @@ class OrderFulfillment(ProcessWorkflow):
         except Exception as exc:  # noqa: BLE001
             workflow.logger.info("parent %s not told of order progress: %s", parent_id, exc)
 
-    def _invoice_stage(self) -> InvoiceStage:
-        return invoice_stage(self._require_invoice().status, bool(self._facts.get("overdue")))
-
-    def _publish_invoice(self) -> None:
-        invoice = self._require_invoice()
-        stage = self._invoice_stage()
-        self._facts["invoice_stage"] = stage
-        updates: list[SearchAttributeUpdate[Any]] = [
-            INVOICE_STAGE.value_set(stage),
-            AMOUNT_DUE_CENTS.value_set(invoice.amount_due_cents),
-        ]
-        if invoice.number:
-            updates.append(INVOICE_NUMBER.value_set(invoice.number))
-        if invoice.due_at:
-            updates.append(INVOICE_DUE_AT.value_set(invoice.due_at))
-        workflow.upsert_search_attributes(updates)
+    def invoice_published(self) -> None:
         self._notify_parent()
+
+    async def invoice_email(self, kind: str, step: str, **extra: Any) -> None:
+        """The reseller hears of its invoice (the due reminder, the overdue notices copied to
+        finance, the payment); finance hears of a void or uncollectible one."""
+        reseller = self._require_order().reseller.contact.email
+        if kind == "due_reminder":
+            await self.email(
+                step, [reseller], "invoice_due_reminder", self._invoice_context(**extra)
+            )
+        elif kind == "overdue_notice":
+            await self.email(
+                step,
+                [reseller],
+                "invoice_overdue_notice",
+                self._invoice_context(**extra),
+                cc=["role:finance"],
+            )
+        elif kind == "paid":
+            await self.email(step, [reseller], "invoice_paid", self._invoice_context(**extra))
+        else:
+            await self.email(
+                step, ["role:finance"], "invoice_closed", self._invoice_context(**extra)
+            )
 
     def _mail_context(self, **extra: Any) -> dict[str, Any]:
         order = self._require_order()
@@ -793,7 +546,7 @@ class OrderFulfillment(ProcessWorkflow):
         }
 
     def _invoice_context(self, **extra: Any) -> dict[str, Any]:
-        invoice = self._require_invoice()
+        invoice = self.require_invoice()
         return self._mail_context(
             invoice_number=invoice.number,
             amount_cents=invoice.amount_due_cents,
@@ -806,7 +559,3 @@ class OrderFulfillment(ProcessWorkflow):
     def _require_order(self) -> OrderFulfillmentInput:
         assert self._order is not None
         return self._order
-
-    def _require_invoice(self) -> InvoiceInfo:
-        assert self._invoice is not None
-        return self._invoice

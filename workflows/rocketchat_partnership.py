@@ -21,6 +21,10 @@ reports, reviews, fees, term), so each run's history stays small.
   `attainment`); a goal missed with every requirement met proposes `warning`. After the
   decision the account manager sets the next quarter's goals with the partner
   (`set_quarter_goals`); unset, the previous goals stay.
+- **Revenue share to the bank** (patch `revenue-share-to-the-bank`,
+  workflows/revenue_share_billing.py): each share is followed by its own
+  `RocketChatRevenueShare`; referrals and special splits are recorded by updates; unpaid shares
+  and fees fail `fees_paid` at the review, with the reasons.
 - **Yearly fee** invoiced at each anniversary (finance records the payment); **renewal** task
   60 days before the term ends; renewal extends the term, termination (or no decision by
   the end of the term) ends the partnership.
@@ -38,19 +42,17 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         InvoiceAction,
         InvoiceInfo,
-        InvoiceLine,
-        InvoiceRequest,
     )
     from models.directory import UnpublishRequest
     from models.forms import money
     from models.revenue_share import revenue_share
     from models.rocketchat import (
         GOALS_DECISION_DAYS,
-        PARTNER_TYPE_LABELS,
         RENEWAL_NOTICE_DAYS,
         REPORT_REMINDER_DAY,
         REVIEW_DECISION_DAYS,
         YEARLY_PROGRAM_FEE_CENTS,
+        ComplianceFinding,
         ComplianceUpdate,
         FeeInvoice,
         FeePayment,
@@ -88,7 +90,13 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import EXTERNAL, RECORD, SLOW, call
 from workflows.deadlines import wait_until
 from workflows.human_tasks import HumanTask
-from workflows.process import ProcessWorkflow
+from workflows.revenue_share_billing import (
+    RECORD_REFERRAL,
+    SHARE_KINDS,
+    SHARE_PATCH,
+    SPECIAL_SPLIT,
+    RevenueShareBilling,
+)
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
 from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site
 from workflows.search_attributes import PARTNER_ID, PROGRAM
@@ -166,17 +174,19 @@ RENEWAL = HumanTask(
 
 
 @workflow.defn
-class RocketChatPartnership(ProcessWorkflow):
+class RocketChatPartnership(RevenueShareBilling):
     """A Rocket.Chat partnership, one quarter per run."""
 
     process = "RocketChatPartnership"
     human_tasks = (
-        *ProcessWorkflow.human_tasks,
+        *RevenueShareBilling.human_tasks,
         SALES_REPORT,
         QUARTERLY_REVIEW,
         FEE_PAYMENT,
         RENEWAL,
         SET_GOALS,
+        RECORD_REFERRAL,
+        SPECIAL_SPLIT,
     )
 
     def __init__(self) -> None:
@@ -312,6 +322,7 @@ class RocketChatPartnership(ProcessWorkflow):
         # Asked first, before any local activity of this workflow task (docs/determinism.md).
         self._goals_patched = workflow.patched(GOALS_PATCH)
         self._compliance_patched = workflow.patched(COMPLIANCE_PATCH)
+        self._share_patched = workflow.patched(SHARE_PATCH)
         self._s = state
         app = state.application
         self._history = [HistoryEntry.model_validate(h) for h in state.history_carried]
@@ -320,6 +331,8 @@ class RocketChatPartnership(ProcessWorkflow):
         )
         q_start, q_end = quarter_bounds(state.signed_at, state.quarter)
         self._refresh_facts(q_start, q_end)
+        if self._share_patched:
+            self.share_facts()
         self.set_stage(f"quarter_{state.quarter}")
         self._open_report_task()
         for fee in state.fee_invoices:
@@ -480,7 +493,9 @@ class RocketChatPartnership(ProcessWorkflow):
 
     async def _handle(self, kind: str, item: Any) -> RocketChatPartnershipResult | None:
         s = self._state()
-        if kind == "report":
+        if kind in SHARE_KINDS:
+            await self.handle_share_item(kind, item)
+        elif kind == "report":
             await self._take_report(item)
         elif kind == "fee":
             await self._pay_fee(item)
@@ -531,39 +546,16 @@ class RocketChatPartnership(ProcessWorkflow):
         s = self._state()
         app = s.application
         workflow_id = workflow.info().workflow_id
-        share = revenue_share(app.partner_type, report)
+        patched = self._share_patched
+        share = self.share_of(report) if patched else revenue_share(app.partner_type, report)
         owed = share.owed_to_rocketchat_cents
         invoice_id = None
-        if owed > 0:
+        if owed > 0 and patched:
+            invoice_id = await self.invoice_share(report, share)
+        elif owed > 0:
             invoice = await call(
                 "create_invoice",
-                InvoiceRequest(
-                    idempotency_key=f"rocketchat:{app.partner_id}:revenue-share:{report.month}",
-                    workflow_id=workflow_id,
-                    customer_name=app.company,
-                    customer_email=app.contact.email,
-                    customer_country=app.country,
-                    lines=[
-                        InvoiceLine(
-                            description=line.description,
-                            quantity=1,
-                            unit_amount_cents=line.rocketchat_cents,
-                        )
-                        for line in share.lines
-                        if line.rocketchat_cents > 0
-                    ],
-                    days_until_due=30,
-                    description=(
-                        f"Rocket.Chat revenue share, {report.month} "
-                        f"({PARTNER_TYPE_LABELS[app.partner_type]})"
-                    ),
-                    metadata={
-                        "partner_id": app.partner_id,
-                        "program": "rocketchat",
-                        "report_month": report.month,
-                    },
-                    issued_at=workflow.now(),
-                ),
+                self.share_invoice_request(report.month, share, workflow_id),
                 options=SLOW,
                 result_type=InvoiceInfo,
                 summary="create, finalize and send the invoice",
@@ -693,6 +685,9 @@ class RocketChatPartnership(ProcessWorkflow):
             ),
             "fees_paid": all(f.paid for f in s.fee_invoices if f.due_at is None or f.due_at <= now),
         }
+        unpaid = self.unpaid() if self._share_patched else []
+        if self._share_patched:  # shares past due count too, each reason named
+            compliance["fees_paid"] = not unpaid
         findings = []
         if self._compliance_patched:
             evaluation = evaluate_compliance(
@@ -710,6 +705,10 @@ class RocketChatPartnership(ProcessWorkflow):
                 compliance,
             )
             compliance, findings = evaluation.compliance, evaluation.findings
+        if self._share_patched and unpaid:  # each share or fee past due, by name
+            findings = [f for f in findings if f.requirement != "fees_paid"] + [
+                ComplianceFinding(requirement="fees_paid", reason=due) for due in unpaid
+            ]
         failures = compliance_failures(compliance)
         goals: list[GoalAttainment] = []
         if self._goals_patched:
@@ -732,6 +731,7 @@ class RocketChatPartnership(ProcessWorkflow):
             website_missing=check.missing,
             goals=goals,
             findings=findings,
+            unpaid_dues=unpaid,
         )
         s.pending_review = review
         self.note(
@@ -766,6 +766,7 @@ class RocketChatPartnership(ProcessWorkflow):
                     else []
                 )
                 + ([f"Goals missed: {', '.join(missed)}"] if missed else [])
+                + ([f"Unpaid: {', '.join(review.unpaid_dues)}"] if review.unpaid_dues else [])
             )
         self.open_task(
             QUARTERLY_REVIEW,
@@ -784,6 +785,7 @@ class RocketChatPartnership(ProcessWorkflow):
                     if review.website_missing
                     else ""
                 )
+                + (f"; unpaid: {', '.join(review.unpaid_dues)}" if review.unpaid_dues else "")
             ),
             example=example,
         )

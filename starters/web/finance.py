@@ -28,6 +28,7 @@ from starters.finance import (
     to_csv,
     totals_by,
     with_records,
+    with_share_stages,
 )
 from starters.task_inbox import workflow_ui_url
 from starters.web.deps import (
@@ -75,7 +76,7 @@ async def finance_board(
     board = build_board(found, now)
     try:
         fees = await asyncio.to_thread(list_referral_fees, settings)
-        shares = await asyncio.to_thread(list_revenue_share, settings)
+        shares = with_share_stages(await asyncio.to_thread(list_revenue_share, settings), found)
         records_error = None
     except Exception as exc:
         log.warning("finance board: records not readable: %s", exc)
@@ -95,7 +96,7 @@ async def finance_board(
         "fees": fees,
         "fee_totals": totals_by(fees, "status", "amount_cents"),
         "shares": shares,
-        "share_totals": totals_by(shares, "invoice_status", "owed_to_rocketchat_cents"),
+        "share_totals": totals_by(shares, "stage", "owed_to_rocketchat_cents"),
         "share_total": grand_total(shares, "owed_to_rocketchat_cents"),
         "records_error": records_error,
         "money": money,

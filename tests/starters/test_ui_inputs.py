@@ -59,6 +59,7 @@ FIRST_TASK = {
     "AuthorizedResale": "reach_out",
     "RocketChatOnboarding": "review_prerequisites",
     "RocketChatPartnership": "record_fee_payment",
+    "RocketChatRevenueShare": "record_payment",
 }
 
 

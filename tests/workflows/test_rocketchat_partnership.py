@@ -25,6 +25,7 @@ from models.rocketchat import (
     months_due_in,
     quarter_bounds,
 )
+from models.rocketchat_billing import Referral
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, InvoiceRow, PartnerRow, RocketChatSalesReportRow
 from tests.eventually import eventually
@@ -79,6 +80,17 @@ async def start(
         term_end=add_months(signed_at, term_months),
         website_url=h.site + page,
         fee_invoices=[] if partner_type else [FeeInvoice(year=1, invoice_id="x", amount_cents=1)],
+        # Rocket.Chat referred the reports' project (its own record makes the 30/70 split).
+        referrals=[
+            Referral(
+                client="Clinic",
+                project=REFERRED[0]["name"],
+                referred_on=signed_at.date(),
+                recorded_by="sales@rocket.chat",
+            )
+        ]
+        if partner_type == "technology_provider"
+        else [],
     )
     handle = await h.client.start_workflow(
         RocketChatPartnership.run,
@@ -123,8 +135,10 @@ async def drive(
     runs: set[str] = set()
     decided: list[dict[str, Any]] = []  # the review tasks' examples, with their descriptions
     submitted: set[str] = set()
+    paying: set[str] = set()
     for _ in range(2000):
         if until is not None and until():
+            track_shares(h, await handle.query("status"))
             return None, runs, decided
         raw = await h.client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
@@ -134,6 +148,7 @@ async def drive(
         info = raw.workflow_execution_info
         runs.add(info.execution.run_id)
         if info.status != WORKFLOW_EXECUTION_STATUS_RUNNING:
+            track_shares(h, await handle.query("status"))  # the harness ends them too
             return await handle.result(), runs, decided
         status = await handle.query("status")
         tasks = {t["task"]: t for t in status["pending_tasks"]}
@@ -146,6 +161,7 @@ async def drive(
         if t := tasks.get("record_fee_payment"):
             await handle.signal("record_fee_payment", t["example"])
             acted = True
+        paid = await pay_shares(h, status, paying)
         if t := tasks.get("quarterly_review"):
             decided.append({**t["example"], "description": t["description"]})
             await handle.signal("decide_review", t["example"])
@@ -162,9 +178,33 @@ async def drive(
             acted = True
         if acted:
             await _settle(handle, tasks)
-        else:
+        elif not paid:  # (a share paid: its follower tells the partnership, look again)
             await h.env.sleep(timedelta(days=step_days))
     raise AssertionError("the partnership never ended")
+
+
+def track_shares(h: Harness, status: dict[str, Any]) -> None:
+    """The harness ends the share followers with the test (they outlive the partnership)."""
+    for share in status["facts"].get("revenue_shares", []):
+        if share["workflow_id"] not in h.started:
+            h.started.append(share["workflow_id"])
+
+
+async def pay_shares(h: Harness, status: dict[str, Any], paying: set[str]) -> bool:
+    """Finance records the payment of each revenue-share invoice its follower waits for."""
+    acted = False
+    track_shares(h, status)
+    for share in status["facts"].get("revenue_shares", []):
+        child_id = share["workflow_id"]
+        if share["stage"] not in ("open", "overdue") or child_id in paying:
+            continue
+        child = h.client.get_workflow_handle(child_id)
+        tasks = {t["task"]: t for t in await child.query("pending_tasks")}
+        if t := tasks.get("record_payment"):
+            paying.add(child_id)
+            await child.signal("record_payment", t["example"])
+            acted = True
+    return acted
 
 
 def _escalation_emailed(h: Harness, workflow_id: str, prefix: str) -> set[str]:
@@ -214,10 +254,27 @@ async def test_three_years_with_reports_reviews_and_fees(
         reports = h.rows(RocketChatSalesReportRow, partner_id=partner_id)
         assert len(reports) >= 34
         assert {r.owed_to_rocketchat_cents for r in reports} == {300_000 + 99_999 - 20_000}
-        invoices = h.rows(InvoiceRow, workflow_id=handle.id)
-        fees = [i for i in invoices if i.amount_due_cents == 120_000]
-        assert len(fees) == 3 and all(i.status == "paid" for i in fees)
-        assert len(invoices) == len(reports) + 3
+        fees = h.rows(InvoiceRow, workflow_id=handle.id)
+        assert len(fees) == 3 and all(i.amount_due_cents == 120_000 for i in fees)
+        assert all(i.status == "paid" for i in fees)
+        # Each month's share is invoiced and followed by its own RocketChatRevenueShare.
+        shares = [
+            i
+            for i in h.rows(InvoiceRow)
+            if i.workflow_id.startswith(f"rc-revenue-share-{partner_id}-")
+        ]
+        assert len(shares) == len(reports)
+        paid = await eventually(
+            lambda: (
+                [i for i in h.rows(InvoiceRow) if i.id in {s.id for s in shares}]
+                if all(
+                    i.status == "paid" for i in h.rows(InvoiceRow) if i.id in {s.id for s in shares}
+                )
+                else []
+            ),
+            what="every revenue share paid",
+        )
+        assert len(paid) == len(reports)
         assert assert_program_mail(settings, "rocketchat", h.rows(EmailRow, workflow_id=handle.id))
         [partner] = h.rows(PartnerRow, partner_id=partner_id)
         assert (

@@ -63,6 +63,8 @@ NOT_WALKED = {
     "workgroup_created": "a refused workgroup API: test_rocketchat_onboarding (signal)",
     "decide_review": "a quarter's review: test_rocketchat_partnership (signal)",
     "decide_renewal": "the term's end: test_rocketchat_partnership (signal)",
+    "record_referral": "test_rocketchat_revenue_share (update, with its rejections)",
+    "set_special_split": "test_rocketchat_revenue_share (update, with its rejections)",
 }
 
 
