@@ -45,6 +45,9 @@ class ComplianceEvidence(Contract):
         default_factory=dict, description="The partner's reports by month (any months)"
     )
     fee_invoices: list[FeeInvoice] = Field(default_factory=list)
+    unpaid_shares: list[str] = Field(
+        default_factory=list, description="Revenue shares past due, each in words"
+    )
 
 
 class ComplianceEvaluation(Contract):
@@ -125,6 +128,8 @@ def evaluate_compliance(
             f"{fee.invoice_id}{due}) is not paid",
             fee.invoice_id,
         )
+    for share in e.unpaid_shares:
+        add("fees_paid", share)
     failed = {f.requirement for f in findings}
     for name, ok in (flags or {}).items():
         if not ok and name not in failed:

@@ -323,6 +323,10 @@ class RevenueShareBilling(ProcessWorkflow):
         s = self._state()
         return unpaid_dues(s.share_invoices.values(), s.fee_invoices, workflow.now())
 
+    def unpaid_shares(self) -> list[str]:
+        """The revenue shares past due now, each in words (the review's findings)."""
+        return unpaid_dues(self._state().share_invoices.values(), [], workflow.now())
+
     def share_facts(self) -> None:
         shares = self._state().share_invoices
         self._facts["revenue_shares"] = [

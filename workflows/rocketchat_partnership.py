@@ -52,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         REPORT_REMINDER_DAY,
         REVIEW_DECISION_DAYS,
         YEARLY_PROGRAM_FEE_CENTS,
-        ComplianceFinding,
         ComplianceUpdate,
         FeeInvoice,
         FeePayment,
@@ -701,14 +700,11 @@ class RocketChatPartnership(RevenueShareBilling):
                     due_months=due_months,
                     reports=s.reports,
                     fee_invoices=s.fee_invoices,
+                    unpaid_shares=self.unpaid_shares() if self._share_patched else [],
                 ),
                 compliance,
             )
             compliance, findings = evaluation.compliance, evaluation.findings
-        if self._share_patched and unpaid:  # each share or fee past due, by name
-            findings = [f for f in findings if f.requirement != "fees_paid"] + [
-                ComplianceFinding(requirement="fees_paid", reason=due) for due in unpaid
-            ]
         failures = compliance_failures(compliance)
         goals: list[GoalAttainment] = []
         if self._goals_patched:

@@ -20,7 +20,7 @@ from models.settings import Settings
 from models.tables import DecisionRow, EmailRow
 from tests.eventually import eventually
 from tests.workflows.harness import Harness, gone, workflow_harness
-from tests.workflows.test_rocketchat_partnership import report_for, start
+from tests.workflows.test_rocketchat_partnership import pay_shares, report_for, start
 
 PROJECTS = [
     {"name": "Clinic chat", "rocketchat_reference": True},
@@ -50,12 +50,13 @@ async def play_quarter(
     submitted: set[str] = set()
     requested = False
     paid: set[int] = set()
+    paying: set[str] = set()
     for _ in range(200):
         status = await handle.query("status")
         tasks = {t["task"]: t for t in status["pending_tasks"]}
         if review := tasks.get("quarterly_review"):
             return review
-        acted = False
+        acted = await pay_shares(h, status, paying)  # finance records each share's payment
         for month in status["facts"].get("outstanding_reports", []):
             if month not in submitted:
                 submitted.add(month)
