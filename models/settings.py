@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         default=90, gt=0, le=365, alias="PARTNERFLOW_DEAL_PROTECTION_DAYS"
     )
 
+    # --- Mattermost subscription renewals ------------------------------------
+    # Days after a subscription's expiry before an unrenewed subscription lapses; read by
+    # each SubscriptionRenewal as it starts (the value is then in its history).
+    renewal_grace_days: int = Field(
+        default=30, ge=0, le=365, alias="PARTNERFLOW_RENEWAL_GRACE_DAYS"
+    )
+
     # --- Rocket.Chat: community server and partner website checks ------------
     rocketchat_backend: Literal["local", "rest"] = Field(
         default="local", alias="ROCKETCHAT_BACKEND"

@@ -54,6 +54,7 @@ from workflows.search_attributes import (
     PARTNER_ID,
     PROGRAM,
 )
+from workflows.subscription_renewal import start_renewal
 
 CALENDAR = "US"  # Mattermost, Inc.'s business days
 # Orders started without Program/PartnerId (e.g. from the Temporal UI's Start Workflow) set
@@ -63,6 +64,9 @@ IDENTITY_PATCH = "order-identity-attributes"
 # after `invoice.paid`) is recorded as ignored; before, it set the invoice's status back.
 # The marker is written only when such an event arrives, so other histories are unchanged.
 INVOICE_FORWARD_PATCH = "invoice-stages-forward"
+# Orders start their subscription's renewal (SubscriptionRenewal) once licensed and screened
+# before the invoice; histories from before have no such child.
+RENEWALS_PATCH = "renewals-start"
 CLOSED = ("paid", "void", "uncollectible")
 DUE_REMINDER = timedelta(days=3)
 # Overdue notices, counted from the due date; the last one hands the invoice to finance.
@@ -145,6 +149,7 @@ class OrderFulfillment(ProcessWorkflow):
         # Where the reseller is screened (country, subdivision); None: not screened (an order
         # started before SCREEN_RESELLER_PATCH).
         self._reseller_at: tuple[str, str | None] | None = None
+        self._license: IssuedLicense | None = None
 
     # --- human handlers (signals; JSON input, as in the Temporal UI) -----------------------
 
@@ -288,6 +293,7 @@ class OrderFulfillment(ProcessWorkflow):
     async def run(self, order: OrderFulfillmentInput) -> OrderFulfillmentResult:
         self._order = order
         self._facts = order_facts(order)
+        renewals = workflow.patched(RENEWALS_PATCH)  # asked before any local activity
         if workflow.patched(IDENTITY_PATCH):
             self._identify(order)
         self.set_stage("terms_review")
@@ -322,6 +328,8 @@ class OrderFulfillment(ProcessWorkflow):
         license_id = await self._issue_license()
         if refusal := await self._screen("before_invoice"):
             return await self._end("embargoed", refusal, license_id=license_id)
+        if renewals and self._license is not None:
+            await start_renewal(order, self._license)
         await self._issue_invoice()
         outcome = await self._follow_invoice()
         return await self._end(outcome, None, license_id=license_id)
@@ -398,7 +406,7 @@ class OrderFulfillment(ProcessWorkflow):
     async def _issue_license(self) -> str:
         order = self._require_order()
         workflow_id = workflow.info().workflow_id
-        starts_at = workflow.now()
+        starts_at = order.license_starts_at or workflow.now()  # a renewal: the old expiry
         issued = await call(
             "issue_license",
             LicenseRequest(
@@ -416,6 +424,7 @@ class OrderFulfillment(ProcessWorkflow):
             result_type=IssuedLicense,
             summary=f"issue license for {order.seats} users",
         )
+        self._license = issued
         self._facts.update(
             license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat()
         )
