@@ -22,14 +22,15 @@ from starters.finance import (
     build_board,
     grand_total,
     list_invoices,
+    list_lapsed_subscriptions,
     list_referral_fees,
     list_revenue_share,
+    list_upcoming_renewals,
     money,
     to_csv,
     totals_by,
     with_records,
 )
-from starters.finance import list_lapsed_subscriptions, list_upcoming_renewals
 from starters.task_inbox import workflow_ui_url
 from starters.web.deps import (
     Operator,
