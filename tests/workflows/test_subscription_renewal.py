@@ -54,12 +54,17 @@ async def licensed_order(h: Harness, partner_id: str) -> tuple[WorkflowHandle, W
     order = await h.start_order(reseller={"partner_id": partner_id})
     payment = await drive_to_invoice(order)
     await order.signal("record_payment", payment["example"])
-    result = await order.result()
-    assert result.outcome == "paid" and result.license_id
+    # Waiting for the order's result would let time skip (to the renewal window, say): the
+    # paid stage is waited for instead, with the clock held.
+    await eventually(lambda: _stage_is(order, "paid"), what="the order paid", timeout=20.0)
     order_id = order.id.removeprefix("order-")
     renewal = h.handle(f"renewal-{order_id}-1")
     await eventually(lambda: subscription(h, order_id, 1), what="term 1 recorded")
     return order, renewal
+
+
+async def _stage_is(handle: WorkflowHandle, stage: str) -> bool:
+    return (await status(handle))["stage"] == stage
 
 
 def subscription(h: Harness, subscription_id: str, term: int) -> SubscriptionRow | None:
