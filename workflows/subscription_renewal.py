@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionRecord,
         SubscriptionRenewalInput,
         SubscriptionRenewalResult,
+        SubscriptionStatus,
         reminder_times,
         renewal_order,
         renewal_workflow_id,
@@ -343,7 +344,9 @@ class SubscriptionRenewal(ProcessWorkflow):
             subscription_id=sub.subscription_id, term=sub.term, outcome="lapsed"
         )
 
-    async def _record(self, status: str, *, renewal_order_id: str | None = None) -> None:
+    async def _record(
+        self, status: SubscriptionStatus, *, renewal_order_id: str | None = None
+    ) -> None:
         sub = self._require_input()
         order = sub.order
         await call(
@@ -362,7 +365,7 @@ class SubscriptionRenewal(ProcessWorkflow):
                 expires_at=sub.expires_at,
                 value_cents=order.total_cents,
                 currency=order.currency,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 renewal_order_id=renewal_order_id,
                 at=workflow.now(),
             ),
