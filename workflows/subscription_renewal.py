@@ -226,6 +226,7 @@ class SubscriptionRenewal(ProcessWorkflow):
         direct = await self._reseller_has_left()
         context = {
             "subscription_id": sub.subscription_id,
+            "term": sub.term,
             "license_id": sub.license_id,
             "end_customer_name": order.end_customer.legal_name,
             "contact_name": order.end_customer.contact.name,

@@ -104,6 +104,7 @@ AGREEMENT = {
 RENEWAL = {
     **TERMS,
     "subscription_id": "ORD-2026-0042",
+    "term": 1,
     "license_id": "lic_8f2c",
     "expires_at": NOW + timedelta(days=90),
     "days_before": 90,

@@ -17,8 +17,10 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.partners import PartnerActivities
+from models.forms import FORMS
 from models.settings import Settings
 from models.tables import EmailRow, InvoiceRow, LicenseRow, SubscriptionRow
+from starters.intake import submit_form
 from tests.eventually import eventually
 from tests.factories import partner_record
 from tests.workflows.harness import (
@@ -183,7 +185,15 @@ async def test_after_the_reseller_left_the_renewal_goes_to_the_customer_directly
         assert "no longer a Mattermost partner" in email.text_body
         assert "Temporal" not in email.text_body and "partnerflow" not in email.text_body
 
-    await renewal.execute_update("renew", {"decided_by": CUSTOMER_EMAIL, "seats": 50})
+    # The customer renews through the renewal form, with the token of the reminder email.
+    assert "subscription-renewal form" in sent(h, renewal.id, REMINDERS[2]).text_body
+    form = FORMS["subscription-renewal"]
+    payload = {"subscription_id": order_id, "term": 1, "decided_by": CUSTOMER_EMAIL, "seats": 50}
+    forged = await submit_form(h.client, h.settings, form.name, payload)
+    assert forged.status_code == 403  # no proof token: nothing is signalled
+    proof = form.proof_token(h.settings, renewal.id)
+    answer = await submit_form(h.client, h.settings, form.name, {**payload, "proof_token": proof})
+    assert answer.status_code in (200, 202), answer.body
     child = h.child(f"{order_id}-R2")
     payment = await drive_to_invoice(child)
     [invoice] = h.rows(InvoiceRow, child.id)
