@@ -116,6 +116,17 @@ def reseller_left(record: PartnerRecord | None) -> bool:
     return record is not None and record.status in RESELLER_LEFT
 
 
+def sold_directly(order: OrderFulfillmentInput) -> bool:
+    """A renewal Mattermost sold to the end customer itself (`renewal_order(direct=True)`):
+    the invoiced party is the end customer, with no partner id."""
+    customer = order.end_customer
+    return (
+        order.reseller.partner_id is None
+        and order.reseller.company == customer.legal_name
+        and order.reseller.contact.email == customer.contact.email
+    )
+
+
 def reminder_times(expires_at: datetime, days: list[int]) -> list[tuple[int, datetime]]:
     """(days before expiry, when) of each reminder, earliest first."""
     return sorted(

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         renewal_order,
         renewal_workflow_id,
         reseller_left,
+        sold_directly,
     )
 
 from workflows.calls import RECORD, call
@@ -233,6 +234,7 @@ class SubscriptionRenewal(ProcessWorkflow):
             "reseller_company": order.reseller.company,
             "expires_at": sub.expires_at.isoformat(),
             "days_before": days,
+            "sold_directly": sold_directly(order),
             "grace_days": grace_days,
             "value_cents": order.total_cents,
             "currency": order.currency,
@@ -259,7 +261,12 @@ class SubscriptionRenewal(ProcessWorkflow):
         )
 
     async def _reseller_has_left(self) -> bool:
-        reseller = self._require_input().order.reseller
+        """The reseller's partner record says it left; a term already sold directly (its
+        order's invoiced party is the end customer) counts as left too."""
+        order = self._require_input().order
+        reseller = order.reseller
+        if sold_directly(order):
+            return True
         if not reseller.partner_id:
             return False
         record = await self.find_partner(reseller.partner_id)
