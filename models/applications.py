@@ -104,7 +104,8 @@ class VarApplicationForm(Contract):
     partner_id: str | None = Field(
         default=None,
         pattern=PARTNER_ID_PATTERN,
-        description="Partner id once approved; defaults to the company name as a slug",
+        description="Mattermost partner id once approved; defaults to the company name as a "
+        "slug (a Rocket.Chat partner with the same id is another partner)",
     )
     country: str = Field(
         min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country of the company's seat"
@@ -523,7 +524,8 @@ class EvaluationLicenseForm(Contract):
     partner_id: str = Field(
         min_length=1,
         max_length=64,
-        description="Business key: the workflow id is `eval-license-{partner_id}`",
+        description="The Mattermost partner id (an active VAR or SI). Business key: the "
+        "workflow id is `eval-license-{partner_id}`",
     )
     organization_name: str = Field(
         min_length=1,
@@ -578,9 +580,13 @@ class EvaluationLicenseForm(Contract):
 
 def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
     """Why the partner may not have an evaluation license (None: it may). Only active
-    Value-Added Resellers and System Integrators, by the partner records."""
+    Value-Added Resellers and System Integrators, by the Mattermost program's partner records
+    (`partner` is the Mattermost partner `partner_id`, or None)."""
     if partner is None:
-        return f"{partner_id} is not in the certified-reseller records"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not in the certified-reseller records"
+        )
     if partner.program != "mattermost" or partner.partner_type not in (
         "value_added_reseller",
         "system_integrator",
@@ -591,7 +597,10 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
             "not a Mattermost Value-Added Reseller or System Integrator"
         )
     if partner.status != "active":
-        return f"{partner_id} is not an active partner (status {partner.status})"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not an active partner (status {partner.status})"
+        )
     return None
 
 

@@ -175,6 +175,16 @@ class Settings(BaseSettings):
     rocketchat_user_id: str | None = Field(default=None, alias="ROCKETCHAT_USER_ID")
     rocketchat_auth_token: SecretStr | None = Field(default=None, alias="ROCKETCHAT_AUTH_TOKEN")
     rocketchat_workgroup_private: bool = Field(default=True, alias="ROCKETCHAT_WORKGROUP_PRIVATE")
+    # The program summary: the shared folder of program documents (each partner's folder is
+    # `{base}/{partner_id}`; empty: no link) and the opportunities portal's sign-in address.
+    rc_documents_base_url: str = Field(
+        default="", pattern=_LOGO, alias="PARTNERFLOW_RC_DOCUMENTS_BASE_URL"
+    )
+    rc_opportunities_portal_url: str = Field(
+        default="https://partners.rocket.chat/opportunities",
+        pattern=_LOGO,
+        alias="PARTNERFLOW_RC_OPPORTUNITIES_PORTAL_URL",
+    )
     web_check_timeout_seconds: float = Field(default=10.0, alias="WEB_CHECK_TIMEOUT_SECONDS")
     web_check_max_bytes: int = Field(default=2_000_000, alias="WEB_CHECK_MAX_BYTES")
     web_check_max_redirects: int = Field(default=5, alias="WEB_CHECK_MAX_REDIRECTS")

@@ -45,9 +45,9 @@ def _refuse(field: str, message: str) -> FormRejected:
 
 
 def _submission_key(form: DealRegistrationForm) -> str:
-    canonical = json.dumps(
-        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    # A form without the (later) industry field keys as it did before the field existed.
+    data = form.model_dump(mode="json", exclude={"industry"} if form.industry is None else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,12 +56,13 @@ def prepare_deal_registration(
 ) -> DealRegistrationInput:
     """Only an active Mattermost Value-Added Reseller registers deals (422 otherwise); the
     deal number is allocated once per submission, so a repeated webhook finds the same one."""
-    partner = get_partner(settings, form.partner_id)
+    partner = get_partner(settings, "mattermost", form.partner_id)
     if partner is None:
         raise _refuse(
             "partner_id",
-            f"{form.partner_id!r} is not in the partner records: deal registration is for "
-            "active Mattermost Value-Added Resellers",
+            f"no active Mattermost partner {form.partner_id!r}: it is not in the partner "
+            "records of the Mattermost program, and deal registration is for active "
+            "Mattermost Value-Added Resellers",
         )
     if partner.program != "mattermost" or partner.partner_type != VAR_TYPE:
         kind = partner.partner_type.replace("_", " ")
@@ -73,8 +74,8 @@ def prepare_deal_registration(
     if partner.status != "active":
         raise _refuse(
             "partner_id",
-            f"{partner.company} is {partner.status}, not active: only active Value-Added "
-            "Resellers register deals",
+            f"no active Mattermost partner {form.partner_id!r}: {partner.company} is "
+            f"{partner.status}, not active; only active Value-Added Resellers register deals",
         )
     number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
     tier = partner.attributes.get("tier")
@@ -91,6 +92,7 @@ def prepare_deal_registration(
         list_unit_price_cents=form.list_unit_price_cents,
         expected_close_date=form.expected_close_date,
         notes=form.notes,
+        industry=form.industry,
         discount_percent=reseller_discount_percent(partner.discount_percent, tier),
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
@@ -102,13 +104,14 @@ def prepare_application(
     form: VarApplicationForm | SiApplicationForm, settings: Settings
 ) -> VarApplicationForm | SiApplicationForm:
     """The partner id (given, or the company name as a slug) must not belong to another
-    company in the partner records: 422 naming `partner_id` otherwise."""
-    existing = get_partner(settings, form.resolved_partner_id)
+    company among the Mattermost partners (VARs and SIs are Mattermost's; a Rocket.Chat
+    partner with the same id is another partner): 422 naming `partner_id` otherwise."""
+    existing = get_partner(settings, "mattermost", form.resolved_partner_id)
     if existing is not None and existing.company.casefold() != form.company.casefold():
         raise _refuse(
             "partner_id",
-            f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; "
-            "choose another partner_id",
+            f"Mattermost partner id {form.resolved_partner_id!r} belongs to "
+            f"{existing.company}; choose another partner_id",
         )
     return form
 
@@ -136,7 +139,7 @@ def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> Evalu
     organisation name and the contact email's domain must match the partner's record. 422
     naming `partner_id`, or `organization_name` and `contact.email`, with the reason
     otherwise (the workflow checks the record again before it issues the license)."""
-    check = evaluation_check(form, get_partner(settings, form.partner_id))
+    check = evaluation_check(form, get_partner(settings, "mattermost", form.partner_id))
     if check.problems:
         raise FormRejected([problem.model_dump() for problem in check.problems])
     return form

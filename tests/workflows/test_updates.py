@@ -379,7 +379,7 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
     module = test_rocketchat_onboarding
     handle = await module.start(harness, website=harness.site + "/")
     walked: set[str] = set()
-    for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+    for task in module.BEFORE_TERMS:
         await decide(handle, task, walked)
     terms = await pending(handle, "set_contract_terms")
     await rejected(
@@ -388,6 +388,8 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
     await decide(handle, "set_contract_terms", walked)
     await decide(handle, "sign_partner_agreement", walked)
     await decide(handle, "publish_website", walked, url=harness.site + "/partners")
+    for task in module.SUMMARY_AFTER_SIGNATURE:
+        await decide(handle, task, walked)
     training = await pending(handle, "basic_training")
     await rejected(
         handle,
@@ -408,6 +410,11 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
         "sign_agreement",
         "website_published",
         "record_certification",
+        "agree_statement_of_work",
+        "schedule_test_sessions",
+        "record_test_sessions",
+        "submit_market_strategy",
+        "record_discount_and_prices",
     }
 
 
@@ -459,6 +466,11 @@ def test_every_handler_is_walked_or_named() -> None:
         "set_contract_terms",
         "website_published",
         "record_certification",
+        "agree_statement_of_work",
+        "schedule_test_sessions",
+        "record_test_sessions",
+        "submit_market_strategy",
+        "record_discount_and_prices",
         "submit_sales_report",
         "record_fee_payment",
         "set_quarter_goals",

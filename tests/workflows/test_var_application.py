@@ -63,13 +63,13 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
         await h.complete(handle, "assign_sales_manager")
         listing = h.handle(f"directory-{app.partner_id}")
         assert (await h.task(listing, "submit_listing"))["assignee"] == "partner"
-        partner = get_partner(settings, app.resolved_partner_id)
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
         assert partner is not None and partner.status == "applicant"
         await h.complete(handle, "confirm_training")
         await h.complete(handle, "confirm_local_support")
         result = await handle.result()
         assert result["outcome"] == "active"
-        partner = get_partner(settings, app.resolved_partner_id)
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
         assert partner is not None
         assert (
             partner.program,
@@ -253,4 +253,4 @@ async def test_unsigned_agreement_expires(
         await h.task(handle, "sign_var_agreement")
         result = await handle.result()
         assert result["outcome"] == "agreement_expired"
-        assert get_partner(settings, app.resolved_partner_id) is None
+        assert get_partner(settings, "mattermost", app.resolved_partner_id) is None
