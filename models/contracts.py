@@ -103,6 +103,14 @@ class OrderLine(Contract):
 # --- OrderFulfillment ------------------------------------------------------------------------
 
 
+class SubscriptionTerm(Contract):
+    """A renewal order's place in its subscription: the subscription (the first order's id)
+    and the term this order licenses (the first order is term 1)."""
+
+    subscription_id: str = Field(min_length=1, max_length=64)
+    term: int = Field(ge=2, le=100)
+
+
 class OrderFulfillmentInput(Contract):
     order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     channel: Literal["value_added_reseller", "authorized_reseller"] = "authorized_reseller"
@@ -118,6 +126,10 @@ class OrderFulfillmentInput(Contract):
     acceptance_expiry_business_days: int = Field(default=10, gt=0)
     license_review_business_days: int = Field(default=1, gt=0)
     invoice_days_until_due: int = Field(default=30, gt=0)
+    # A renewal order (SubscriptionRenewal): its license starts at the previous term's
+    # expiry (no gap, no overlap), and it belongs to the subscription of the first order.
+    license_starts_at: datetime | None = None
+    subscription: SubscriptionTerm | None = None
 
     @property
     def total_cents(self) -> int:

@@ -180,6 +180,13 @@ class Settings(BaseSettings):
         default=30, ge=0, le=100, alias="PARTNERFLOW_MATTERMOST_DISCOUNT_MAX_PERCENT"
     )
 
+    # --- Mattermost subscription renewals ------------------------------------
+    # Days after a subscription's expiry before an unrenewed subscription lapses; read by
+    # each SubscriptionRenewal as it starts (the value is then in its history).
+    renewal_grace_days: int = Field(
+        default=30, ge=0, le=365, alias="PARTNERFLOW_RENEWAL_GRACE_DAYS"
+    )
+
     # --- Rocket.Chat: community server and partner website checks ------------
     rocketchat_backend: Literal["local", "rest"] = Field(
         default="local", alias="ROCKETCHAT_BACKEND"

@@ -352,6 +352,38 @@ class OperatorSessionRow(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+# --- Mattermost subscription renewals --------------------------------------------------------
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """One term of an end customer's subscription (the first order's id names the
+    subscription; its first order is term 1): `active` while licensed, then `renewed` (the
+    next term's order issued a license) or `lapsed` (nobody renewed by expiry plus the grace
+    period). Written by the term's `SubscriptionRenewal`."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("subscription_id", "term"),)
+
+    id: str = Field(primary_key=True, max_length=80)  # "{subscription_id}:{term}"
+    subscription_id: str = Field(index=True, max_length=64)
+    term: int
+    workflow_id: str = Field(index=True, max_length=200)
+    order_id: str = Field(max_length=64)
+    license_id: str = Field(max_length=64)
+    end_customer_name: str = Field(max_length=200)
+    end_customer_email: str = Field(max_length=320)
+    reseller_company: str = Field(max_length=200)
+    partner_id: str | None = Field(default=None, max_length=64)
+    starts_at: datetime
+    expires_at: datetime = Field(index=True)
+    value_cents: int
+    currency: str = Field(max_length=3)
+    status: str = Field(index=True, max_length=20)  # active | renewed | lapsed
+    renewal_order_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class RocketChatPortalAccessRow(SQLModel, table=True):
     """A partner's account on Rocket.Chat's opportunities portal (the local adapter's record
     of the grant: one per idempotency key)."""

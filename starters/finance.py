@@ -393,3 +393,62 @@ def list_revenue_share(settings: Settings, limit: int = 500) -> list[RevenueShar
             )  # fmt: skip
         )
     return reports
+
+
+# --- subscription renewals (the subscriptions table) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """One subscription term as finance sees it: due for renewal, or lapsed."""
+
+    subscription_id: str
+    term: int
+    workflow_id: str
+    end_customer: str
+    reseller: str
+    partner_id: str | None
+    expires_at: datetime
+    value_cents: int
+    currency: str
+    status: str
+
+    def days_left(self, now: datetime) -> int:
+        """Whole days until the expiry (negative once expired: in the grace period)."""
+        return math.floor((_aware(self.expires_at) - now).total_seconds() / 86400)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _renewal(row: Any) -> Renewal:
+    return Renewal(
+        subscription_id=row.subscription_id,
+        term=row.term,
+        workflow_id=row.workflow_id,
+        end_customer=row.end_customer_name,
+        reseller=row.reseller_company,
+        partner_id=row.partner_id,
+        expires_at=_aware(row.expires_at),
+        value_cents=row.value_cents,
+        currency=row.currency.upper(),
+        status=row.status,
+    )
+
+
+def list_upcoming_renewals(
+    settings: Settings, now: datetime, within_days: int = 90
+) -> list[Renewal]:
+    """Active subscriptions expiring in the next `within_days` days (and expired ones still
+    in their grace period), soonest first, with their value and reseller."""
+    from activities.subscriptions import upcoming_renewal_rows
+
+    return [_renewal(r) for r in upcoming_renewal_rows(settings, now, within_days=within_days)]
+
+
+def list_lapsed_subscriptions(settings: Settings) -> list[Renewal]:
+    """Subscriptions nobody renewed by the end of the grace period, latest first."""
+    from activities.subscriptions import lapsed_subscription_rows
+
+    return [_renewal(r) for r in lapsed_subscription_rows(settings)]

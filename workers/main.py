@@ -48,6 +48,7 @@ from workflows.order_fulfillment import OrderFulfillment
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatReviewTrigger
 from workflows.rocketchat_revenue_share import RocketChatRevenueShare
+from workflows.subscription_renewal import SubscriptionRenewal
 from workflows.system_integrator_application import SystemIntegratorApplication
 from workflows.var_application import VarApplication
 
@@ -63,6 +64,7 @@ WORKFLOWS = [
     RocketChatPartnership,
     RocketChatReviewTrigger,
     RocketChatRevenueShare,
+    SubscriptionRenewal,
 ]
 
 
@@ -92,7 +94,15 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         *_lifecycle_activities(settings),
         *_sales_activities(settings),
         *_rocketchat_activities(settings),
+        *_renewal_activities(settings),
     ]
+
+
+def _renewal_activities(settings: Settings) -> list[Callable[..., Any]]:
+    from activities.subscriptions import SubscriptionActivities
+
+    subscriptions = SubscriptionActivities(settings)
+    return [subscriptions.record_subscription, subscriptions.renewal_policy]
 
 
 def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:

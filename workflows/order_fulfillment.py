@@ -43,6 +43,7 @@ from workflows.search_attributes import (
     PARTNER_ID,
     PROGRAM,
 )
+from workflows.subscription_renewal import start_renewal
 
 CALENDAR = "US"  # Mattermost, Inc.'s business days
 # Orders started without Program/PartnerId (e.g. from the Temporal UI's Start Workflow) set
@@ -52,6 +53,9 @@ IDENTITY_PATCH = "order-identity-attributes"
 # approves it, before the license and the invoice: a partner suspended or removed since the
 # order started gets neither. Histories from before this change issue at once.
 PARTNER_RECHECK_PATCH = "order-intake-partner-recheck"
+# Orders start their subscription's renewal (SubscriptionRenewal) once licensed and screened
+# before the invoice; histories from before have no such child.
+RENEWALS_PATCH = "renewals-start"
 ACCEPT_TERMS = HumanTask(
     task="accept_terms",
     handler="accept_terms",
@@ -99,6 +103,7 @@ class OrderFulfillment(InvoiceFollowing):
         # Where the reseller is screened (country, subdivision); None: not screened (an order
         # started before SCREEN_RESELLER_PATCH).
         self._reseller_at: tuple[str, str | None] | None = None
+        self._license: IssuedLicense | None = None
 
     # --- human handlers (signals; JSON input, as in the Temporal UI) -----------------------
 
@@ -166,6 +171,7 @@ class OrderFulfillment(InvoiceFollowing):
     async def run(self, order: OrderFulfillmentInput) -> OrderFulfillmentResult:
         self._order = order
         self._facts = order_facts(order)
+        renewals = workflow.patched(RENEWALS_PATCH)  # asked before any local activity
         if workflow.patched(IDENTITY_PATCH):
             self._identify(order)
         self.set_stage("terms_review")
@@ -204,6 +210,8 @@ class OrderFulfillment(InvoiceFollowing):
         license_id = await self._issue_license()
         if refusal := await self._screen("before_invoice"):
             return await self._end("embargoed", refusal, license_id=license_id)
+        if renewals and self._license is not None:
+            await start_renewal(order, self._license)
         await self._issue_invoice()
         outcome = await self.follow_invoice(order.invoice_days_until_due)
         return await self._end(outcome, None, license_id=license_id)
@@ -280,7 +288,7 @@ class OrderFulfillment(InvoiceFollowing):
     async def _issue_license(self) -> str:
         order = self._require_order()
         workflow_id = workflow.info().workflow_id
-        starts_at = workflow.now()
+        starts_at = order.license_starts_at or workflow.now()  # a renewal: the old expiry
         issued = await call(
             "issue_license",
             LicenseRequest(
@@ -298,6 +306,7 @@ class OrderFulfillment(InvoiceFollowing):
             result_type=IssuedLicense,
             summary=f"issue license for {order.seats} users",
         )
+        self._license = issued
         self._facts.update(
             license_id=issued.license_id, license_expires_at=issued.expires_at.isoformat()
         )

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from models.forms.lifecycle import LIFECYCLE_FORMS
 from models.forms.orders import ORDER_EXAMPLE, ORDER_FORM, OrderForm
+from models.forms.renewals import RENEWAL_ORDER_FORM
 from models.forms.rocketchat import ROCKETCHAT_FORMS
 from models.forms.sales import SALES_FORMS
 from models.forms.spec import FormRejected, FormSpec, money
 
 FORMS: dict[str, FormSpec] = {
-    spec.name: spec for spec in [ORDER_FORM, *LIFECYCLE_FORMS, *SALES_FORMS, *ROCKETCHAT_FORMS]
+    spec.name: spec
+    for spec in [
+        ORDER_FORM,
+        *LIFECYCLE_FORMS,
+        *SALES_FORMS,
+        *ROCKETCHAT_FORMS,
+        RENEWAL_ORDER_FORM,
+    ]
 }
 
 __all__ = [

@@ -22,8 +22,10 @@ from starters.finance import (
     build_board,
     grand_total,
     list_invoices,
+    list_lapsed_subscriptions,
     list_referral_fees,
     list_revenue_share,
+    list_upcoming_renewals,
     money,
     to_csv,
     totals_by,
@@ -41,6 +43,9 @@ from starters.web.deps import (
 from starters.web.pages import INTERNAL_PAGE_HEADERS, PAGE_HEADERS, templates, unreachable
 
 log = logging.getLogger(__name__)
+RECORDS_UNREACHABLE_RENEWALS = (
+    "The records database is not reachable: subscription renewals are not shown."
+)
 router = APIRouter()
 STAGE_TITLES = {
     "draft": "Draft", "open": "Open (not yet due)", "overdue": "Overdue", "paid": "Paid",
@@ -64,11 +69,30 @@ async def _invoices(settings: Settings, temporal: TemporalConnection) -> list[In
         return found
 
 
+async def _renewals(settings: Settings, now: datetime) -> dict[str, object]:
+    """Subscriptions expiring in the next 90 days and lapsed ones, for the board's renewals
+    section (`_finance_renewals.html`); an unreadable records database shows a notice."""
+    try:
+        upcoming = await asyncio.to_thread(list_upcoming_renewals, settings, now)
+        lapsed = await asyncio.to_thread(list_lapsed_subscriptions, settings)
+    except Exception as exc:
+        log.warning("finance board: subscriptions not readable: %s", exc)
+        return {"renewals": [], "lapsed": [], "renewals_error": RECORDS_UNREACHABLE_RENEWALS}
+    return {
+        "renewals": upcoming,
+        "renewal_totals": grand_total(upcoming, "value_cents"),
+        "lapsed": lapsed,
+        "lapsed_totals": grand_total(lapsed, "value_cents"),
+        "renewals_error": None,
+    }
+
+
 @router.get("/finance", response_class=HTMLResponse, name="finance_board")
 async def finance_board(
     request: Request, operator: Operator, settings: SettingsDep, temporal: TemporalDep
 ) -> Response:
-    """Invoices by stage, aging, referral fees and Rocket.Chat revenue share (operators only)."""
+    """Invoices by stage, aging, referral fees, Rocket.Chat revenue share and subscription
+    renewals (operators only)."""
     found = await _invoices(settings, temporal)
     if found is None:
         return unreachable(request, "finance board")
@@ -99,6 +123,7 @@ async def finance_board(
         "share_totals": totals_by(shares, "stage", "owed_to_rocketchat_cents"),
         "share_total": grand_total(shares, "owed_to_rocketchat_cents"),
         "records_error": records_error,
+        **await _renewals(settings, now),
         "money": money,
         "now": now,
         "ui_url": lambda workflow_id: workflow_ui_url(

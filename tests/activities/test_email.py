@@ -101,6 +101,17 @@ AGREEMENT = {
     "vendor": "Mattermost",
     "expires_at": NOW + timedelta(days=14),
 }
+RENEWAL = {
+    **TERMS,
+    "subscription_id": "ORD-2026-0042",
+    "term": 1,
+    "license_id": "lic_8f2c",
+    "expires_at": NOW + timedelta(days=90),
+    "days_before": 90,
+    "grace_days": 30,
+    "value_cents": 15_000_000,
+    "currency": "usd",
+}
 CONTEXTS: dict[str, dict[str, Any]] = {
     # deal registration and authorized resale
     "deal_registration_update": {
@@ -166,6 +177,9 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         ],
         "facts": [["Partner", "nordlicht-it"]],
     },
+    # subscription renewals
+    "subscription_renewal_reminder": RENEWAL,
+    "subscription_renewal_direct": RENEWAL,
     "rocketchat_notice": {
         "headline": "Welcome to the Rocket.Chat Partner Program",
         "company": "Porto Chat Lda",

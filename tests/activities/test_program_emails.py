@@ -93,6 +93,20 @@ def test_partner_task_emails_show_no_internal_tool(
         assert f"reply to this email ({rendered.reply_to})" in rendered.text
 
 
+@pytest.mark.parametrize(
+    "template", ["subscription_renewal_reminder", "subscription_renewal_direct"]
+)
+def test_renewal_reminders_show_no_internal_tool(settings: Settings, template: str) -> None:
+    from tests.activities.test_email import RENEWAL
+
+    rendered = render_email(settings, request("mattermost", template, RENEWAL))
+    for body in (rendered.subject, rendered.text, rendered.html):
+        for word in (*INTERNAL_TOOLS, "partnerflow", "Update"):
+            assert word not in body, (word, body)
+    assert "reply to this email" in rendered.text.lower()
+    assert "in 90 days" in rendered.subject
+
+
 def test_reply_to_reaches_the_message_and_sendgrid(settings: Settings) -> None:
     acts = EmailActivities(settings)
     req = request("rocketchat", "rocketchat_notice", NOTICE)

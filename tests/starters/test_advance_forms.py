@@ -44,6 +44,7 @@ def test_every_advance_form_asks_for_proof() -> None:
         "deal-purchased-online",
         "directory-listing",
         "monthly-sales-report",
+        "subscription-renewal",
     ]
     for name in ADVANCE_FORMS:
         spec = FORMS[name]

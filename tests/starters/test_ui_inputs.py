@@ -60,6 +60,7 @@ FIRST_TASK = {
     "RocketChatOnboarding": "review_prerequisites",
     "RocketChatPartnership": "record_fee_payment",
     "RocketChatRevenueShare": "record_payment",
+    "SubscriptionRenewal": "renew_subscription",
 }
 
 
@@ -180,7 +181,15 @@ def plain_client(local_env: WorkflowEnvironment) -> Client:
 
 def rebased(name: str, data: Any) -> Any:
     """The partnership's dates count from the signature: start the documented state as if it
-    was signed yesterday, so the test does not depend on today's date."""
+    was signed yesterday, so the test does not depend on today's date. A subscription term
+    is started 60 days before its expiry (its renewal task open, the reminders due)."""
+    if name == "SubscriptionRenewal":
+        expires = datetime.now(UTC) + timedelta(days=60)
+        return {
+            **data,
+            "starts_at": (expires - timedelta(days=365)).isoformat(),
+            "expires_at": expires.isoformat(),
+        }
     if name != "RocketChatPartnership":
         return data
     signed = datetime.now(UTC) - timedelta(days=1)
