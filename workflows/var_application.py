@@ -246,6 +246,19 @@ class VarApplication(PartnerApplicationWorkflow):
         territory = review.territory or application.territory
         industries = review.industries or application.industries
         self._facts.update(approved_territory=territory, approved_industries=industries)
+        await self.tell_approved(  # the partner's entity starts (workflows/partner.py)
+            partner_id=partner_id,
+            partner_type="value_added_reseller",
+            company=application.company,
+            country=application.country,
+            website=str(application.website),
+            contact=application.contact,
+            attributes={
+                "application_id": application.application_id,
+                "territory": territory,
+                "industries": industries,
+            },
+        )
         self.set_stage("agreement")
         signed = await self.collect_signature(
             SIGN_AGREEMENT,
