@@ -325,3 +325,15 @@ async def test_continue_as_new_keeps_the_state(
         history = (await entity.query("status"))["history"]
         assert [e["step"] for e in history][:3] == ["partner_record", "status:active", "deal:DR-1"]
         assert (await entity.query("may", "order_var"))["allowed"] is True
+        # The last run, started from the carried state, ends by offboarding (recorded).
+        effective = await today(h)
+        accepted = await complete_task(h.client, entity.id, "offboard", offboarding(effective))
+        assert accepted.status == "accepted"
+        assert set((await entity.result())["reached"]) == {
+            "listing",
+            "evaluation_license",
+            "DR-2",
+            "DR-3",
+            "DR-4",
+            "DR-5",
+        }

@@ -63,6 +63,7 @@ NOT_WALKED = {
     "workgroup_created": "a refused workgroup API: test_rocketchat_onboarding (signal)",
     "decide_review": "a quarter's review: test_rocketchat_partnership (signal)",
     "decide_renewal": "the term's end: test_rocketchat_partnership (signal)",
+    "offboard": "the partner entity: test_partner (update, refusals and cascade)",
 }
 
 
