@@ -20,8 +20,8 @@ from models.partner_entity import EntityStart, SignalRequest
 async def start_partner_entity(start: EntityStart) -> str:
     """Start `partner-{program}-{partner_id}` unless it runs, and give it the starting
     workflow's partner record (`partner_record`); answers the run id ("" when the partner's
-    entity has ended: an offboarded partner is not started again by a late record). The entity sets its
-    `Program` and `PartnerId` search attributes itself, first thing."""
+    entity has ended: an offboarded partner is not started again by a late record). The
+    entity sets its `Program` and `PartnerId` search attributes itself, first thing."""
     data = start.input
     try:
         handle = await activity.client().start_workflow(

@@ -25,18 +25,10 @@ ACTIONS: tuple[str, ...] = ("register_deal", "order_var", "order_referral", "req
 # and no further in the future than this.
 OFFBOARDING_PAST_DAYS = 30
 OFFBOARDING_FUTURE_DAYS = 366
-# Deal statuses (DealRegistration's `record_deal`) after which a registration is closed.
-DEAL_CLOSED = (
-    "closed_won",
-    "rejected",
-    "lapsed",
-    "withdrawn",
-    "quotation_expired",
-    "embargoed",
-    "partner_offboarded",
-)
-# Statuses that hold an approved registration's protection (the partner's open deals).
-DEAL_OPEN = ("approved", "ordered")
+# Deal statuses (DealRegistration's `record_deal`) of a registration whose protection holds:
+# the partner's open deals. Any other status reported (ordered, closed, lapsed, withdrawn,
+# bought online, released) closes it; a purchase order goes on whatever becomes of the partner.
+DEAL_OPEN = ("approved", "quoted")
 # The statuses a starting workflow's partner record maps to.
 _FROM_RECORD: dict[str, EntityStatus] = {
     "applicant": "onboarding",
@@ -197,13 +189,12 @@ def apply_deal(state: PartnerEntityState, event: DealEvent) -> PartnerEntityStat
     """The state once a deal registration reported its status."""
     deals = dict(state.open_deals)
     closed = state.closed_deals
-    if event.status in DEAL_CLOSED or event.status.startswith("order_"):
-        if deals.pop(event.deal_number, None) is not None:
-            closed += 1
-    elif event.status in DEAL_OPEN:
+    if event.status in DEAL_OPEN:
         deals[event.deal_number] = OpenDeal(
             deal_number=event.deal_number, workflow_id=event.workflow_id, status=event.status
         )
+    elif deals.pop(event.deal_number, None) is not None:
+        closed += 1
     return state.model_copy(update={"open_deals": deals, "closed_deals": closed})
 
 
