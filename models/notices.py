@@ -184,11 +184,11 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     if kind == "partner_offboarded":
         deals = [str(d) for d in context.get("open_deals") or []]
         return base | {
-            "headline": f"Your partnership ends on {_date(context['effective_date'])}",
+            "headline": f"Your partnership ends on {_date(context.get('effective_date'))}",
             "paragraphs": [
                 (
                     f"{company} leaves the {context['program']} as of "
-                    f"{_date(context['effective_date'])}: {context['reason']}"
+                    f"{_date(context.get('effective_date'))}: {context.get('reason', '')}"
                 ),
                 (
                     "Your listing in the partner directory is withdrawn and your evaluation "
@@ -204,7 +204,7 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
             ],
             "facts": [
                 ["Partner", context.get("partner_id", "")],
-                ["Effective", _date(context["effective_date"])],
+                ["Effective", _date(context.get("effective_date"))],
             ],
         }
     raise KeyError(f"unknown notice {kind!r}")
