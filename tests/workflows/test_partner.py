@@ -337,3 +337,53 @@ async def test_continue_as_new_keeps_the_state(
             "DR-4",
             "DR-5",
         }
+
+
+async def test_rocketchat_onboarding_starts_the_entity_when_the_partner_is_active(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    from tests.workflows.test_rocketchat_onboarding import certify_all, through_signature
+    from tests.workflows.test_rocketchat_onboarding import start as start_onboarding
+
+    async with workflow_harness(time_skipping_env, settings) as h:
+        onboarding = await start_onboarding(h, services=["installation"])
+        await through_signature(onboarding)
+        website = await pending(onboarding, "publish_website")
+        await onboarding.signal(
+            "website_published", {**website["example"], "url": h.site + "/partners"}
+        )
+        await certify_all(onboarding, ["installation"])
+        result = await onboarding.result()
+        entity = h.handle(f"partner-rocketchat-{result.partner_id}")
+        state = await facts_once(entity, "active", lambda f: f["status"] == "active")
+        assert state["partnership_workflow_id"] == result.partnership_workflow_id
+        assert state["partner_type"] == "technology_provider" and state["started_by"] == [
+            onboarding.id
+        ]
+        assert state["listing_workflow_id"] is None and state["agreement"]["signed_at"]
+        refused = await entity.query("may", "register_deal")
+        assert refused["allowed"] is False
+
+
+async def test_si_approval_starts_an_active_entity(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    from models.applications import BENEFITS
+    from tests.workflows.test_system_integrator_application import application as si_application
+    from tests.workflows.test_system_integrator_application import start as start_si
+
+    async with workflow_harness(time_skipping_env, settings) as h:
+        app = si_application()
+        si = await start_si(h, app)
+        await h.complete(si, "record_discussion")
+        await h.complete(si, "decide_application")
+        entity = h.handle(f"partner-mattermost-{app.resolved_partner_id}")
+        state = await facts_once(entity, "active", lambda f: f["status"] == "active")
+        assert state["partner_type"] == "system_integrator" and state["started_by"] == [si.id]
+        assert (await entity.query("may", "request_evaluation"))["allowed"] is True
+        for benefit in BENEFITS:
+            task = await h.task(si, f"benefit_{benefit}")
+            await si.signal(
+                "complete_benefit", {**task["example"], "reference": "https://x.example"}
+            )
+        assert (await si.result())["outcome"] == "active"
