@@ -79,6 +79,23 @@ class Offboarding(Contract):
     decided_by: str = Field(min_length=1, max_length=200)
 
 
+class StatusChange(Contract):
+    """`suspend` / `reinstate`: a partner manager suspends an active partner (it may do
+    nothing until reinstated) or reinstates a suspended one."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    decided_by: str = Field(min_length=1, max_length=200)
+
+
+def status_change_problem(state: PartnerEntityState, to: str) -> str | None:
+    """Why the partner cannot be suspended (`to` "suspended") or reinstated ("active") now."""
+    needed = "active" if to == "suspended" else "suspended"
+    if state.status != needed:
+        verb = "suspended" if to == "suspended" else "reinstated"
+        return f"only a {needed} partner can be {verb} (the partner is {state.status})"
+    return None
+
+
 class PartnerEntityState(Contract):
     """What the entity holds; carried across continue-as-new."""
 
@@ -153,11 +170,11 @@ class PartnerPermission(Contract):
 
 def apply_record(state: PartnerEntityState, event: PartnerEvent) -> PartnerEntityState:
     """The state once the starting workflow's record is known (status, agreement, Sales
-    Manager, enablement). An offboarding or ended partner keeps its status."""
+    Manager, enablement). A suspended, offboarding or ended partner keeps its status."""
     record = event.record
     attrs = record.attributes
     status = state.status
-    if status not in ("offboarding", "ended"):
+    if status not in ("suspended", "offboarding", "ended"):  # the entity decided those
         status = _FROM_RECORD.get(record.status, status)
     agreement = state.agreement
     if attrs.get("agreement_id") or attrs.get("territory") or attrs.get("signed_at"):

@@ -13,6 +13,9 @@ support, the ids of the listing (`directory-{pid}`), evaluation license
 it, in `facts`) and `may(action)` ("may this partner do X now?"). The records' partner row
 mirrors the status the entity decides (offboarding, ended).
 
+`suspend` and `reinstate` (Workflow Updates) take an active partner out of business and back
+(the records show `suspended`; `may` allows nothing meanwhile).
+
 Offboarding is the Workflow Update `offboard` (validated: reason, effective date, who
 decided). On the effective date the listing is withdrawn (`partner_left`), the evaluation
 license ends without renewal (`partner_left`), each open deal registration releases its
@@ -44,10 +47,12 @@ with workflow.unsafe.imports_passed_through():
         PartnerEvent,
         PartnerPermission,
         SignalRequest,
+        StatusChange,
         apply_deal,
         apply_record,
         may,
         offboarding_problems,
+        status_change_problem,
     )
     from models.tasks import HistoryEntry
 
@@ -79,13 +84,31 @@ OFFBOARD = HumanTask(
     },
 )
 
+SUSPEND = HumanTask(
+    task="suspend",
+    handler="suspend",
+    assignee="partner_manager",
+    description="Suspend the active partner: it may do nothing (deals, orders, evaluation "
+    "licenses) until reinstated",
+    model=StatusChange,
+    example={"reason": "Unpaid invoices past 60 days", "decided_by": "partners@mattermost.com"},
+)
+REINSTATE = HumanTask(
+    task="reinstate",
+    handler="reinstate",
+    assignee="partner_manager",
+    description="Reinstate the suspended partner: active again",
+    model=StatusChange,
+    example={"reason": "The invoices are paid", "decided_by": "partners@mattermost.com"},
+)
+
 
 @workflow.defn
 class Partner(ProcessWorkflow):
     """The partner as an entity: status, agreement, enablement, what it may do; offboarding."""
 
     process = "Partner"
-    human_tasks = (*ProcessWorkflow.human_tasks, OFFBOARD)
+    human_tasks = (*ProcessWorkflow.human_tasks, OFFBOARD, SUSPEND, REINSTATE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,6 +117,7 @@ class Partner(ProcessWorkflow):
         self._inbox: list[PartnerEvent | DealEvent] = []
         self._events = 0
         self._offboarding_recorded = False
+        self._changes: list[tuple[str, StatusChange]] = []  # suspensions to record
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -146,6 +170,31 @@ class Partner(ProcessWorkflow):
             effective_date=request.effective_date.isoformat(),
         )
 
+    @workflow.signal
+    def suspend(self, payload: Any) -> None:
+        """Suspend the active partner: `{"reason": "Unpaid invoices past 60 days",
+        "decided_by": "partners@mattermost.com"}`. The records show `suspended`; `may`
+        allows nothing until `reinstate`."""
+        self._change_status(SUSPEND, payload, "suspended")
+
+    @workflow.signal
+    def reinstate(self, payload: Any) -> None:
+        """Reinstate the suspended partner: `{"reason": "The invoices are paid",
+        "decided_by": "partners@mattermost.com"}`."""
+        self._change_status(REINSTATE, payload, "active")
+
+    def _change_status(self, spec: HumanTask, payload: Any, to: str) -> None:
+        change = self.parse(spec.task, payload, StatusChange)
+        if change is None:
+            return
+        if problem := status_change_problem(self._s, to):
+            self.note(spec.task, change.decided_by, "rejected", reason=problem)
+            return
+        self._s = self._s.model_copy(update={"status": to})
+        self._changes.append((to, change))
+        self._events += 1
+        self.note(spec.task, change.decided_by, "accepted", reason=change.reason)
+
     @workflow.query
     def may(self, action: str) -> PartnerPermission:
         """May the partner do `action` now (register_deal, order_var, order_referral,
@@ -192,8 +241,10 @@ class Partner(ProcessWorkflow):
                 await self._continue()
 
     def _woken(self) -> bool:
-        return bool(self._inbox) or (
-            self._s.status == "offboarding" and not self._offboarding_recorded
+        return (
+            bool(self._inbox)
+            or bool(self._changes)
+            or (self._s.status == "offboarding" and not self._offboarding_recorded)
         )
 
     def _rollover(self) -> bool:
@@ -224,6 +275,12 @@ class Partner(ProcessWorkflow):
             else:
                 self._s = apply_deal(self._s, item)
                 self.note(f"deal:{item.deal_number}", item.workflow_id, item.status)
+            self._show()
+        while self._changes:
+            to, change = self._changes.pop(0)
+            at = workflow.now().isoformat()
+            await self._mirror(to, status_change={"to": to, "reason": change.reason, "at": at})
+            await self.decide(f"status:{to}:{at}", change.decided_by, to, reason=change.reason)
             self._show()
         if self._s.status == "offboarding" and not self._offboarding_recorded:
             off = self._s.offboarding

@@ -159,6 +159,35 @@ async def test_may_answers_with_the_reason(
         assert refused["allowed"] is False and "Value-Added Resellers" in refused["reason"]
 
 
+async def test_suspend_and_reinstate(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with workflow_harness(time_skipping_env, settings) as h:
+        partner_id = f"nordlicht-{uid()}"
+        entity = await start_entity(h, partner_id)
+        change = {"reason": "Unpaid invoices past 60 days", "decided_by": "pm@mattermost.com"}
+        early = await complete_task(h.client, entity.id, "reinstate", change)
+        assert early.status == "rejected" and "only a suspended partner" in early.message
+        suspended = await complete_task(h.client, entity.id, "suspend", change)
+        assert suspended.status == "accepted" and suspended.result is not None
+        assert suspended.result.stage == "suspended"
+        assert (await entity.query("may", "register_deal"))["reason"] == (
+            "the partner is suspended, not active"
+        )
+        (row,) = h.rows(PartnerRow, partner_id=partner_id)
+        assert row.status == "suspended"
+        again = await complete_task(h.client, entity.id, "suspend", change)
+        assert again.status == "rejected"
+        back = await complete_task(h.client, entity.id, "reinstate", {**change, "reason": "Paid"})
+        assert back.status == "accepted"
+        (row,) = h.rows(PartnerRow, partner_id=partner_id)
+        assert row.status == "active"
+        assert (await entity.query("may", "register_deal"))["allowed"] is True
+        decisions = [(d.decision, d.actor) for d in h.rows(DecisionRow, entity.id)]
+        assert ("suspended", "pm@mattermost.com") in decisions
+        assert ("active", "pm@mattermost.com") in decisions
+
+
 async def test_offboarding_refusals_name_the_problem(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:

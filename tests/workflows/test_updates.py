@@ -64,6 +64,8 @@ NOT_WALKED = {
     "decide_review": "a quarter's review: test_rocketchat_partnership (signal)",
     "decide_renewal": "the term's end: test_rocketchat_partnership (signal)",
     "offboard": "the partner entity: test_partner (update, refusals and cascade)",
+    "suspend": "the partner entity: test_partner (update)",
+    "reinstate": "the partner entity: test_partner (update)",
 }
 
 
