@@ -29,6 +29,7 @@ the entity continues as new with its state and its recent history.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -54,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
         offboarding_problems,
         status_change_problem,
     )
-    from models.tasks import HistoryEntry
+    from models.tasks import HistoryEntry, PendingTask
 
 from workflows.calls import RECORD, call
 from workflows.deadlines import wait_until
@@ -431,6 +432,23 @@ class Partner(ProcessWorkflow):
             run_number=data.run_number,
         )
         self.set_stage(s.status)
+
+    def _details_markdown(self, tasks: list[PendingTask]) -> str:
+        """Current Details: the status and the updates an operator may send now."""
+        lines = [super()._details_markdown(tasks), "", f"**Partner status:** `{self._s.status}`"]
+        specs = {
+            "active": (SUSPEND, OFFBOARD),
+            "onboarding": (OFFBOARD,),
+            "suspended": (REINSTATE, OFFBOARD),
+        }.get(self._s.status, ())
+        for spec in specs:
+            lines += [
+                f"More Actions → Send an Update `{spec.handler}` ({spec.description}), e.g.:",
+                "```json",
+                json.dumps(spec.example, indent=2),
+                "```",
+            ]
+        return "\n".join(lines)
 
     def _require(self) -> PartnerEntityInput:
         assert self._input is not None
