@@ -1,10 +1,11 @@
 """The public partner directory: published listings and their logos (records), and the VAR
 application pre-screen (CLDR language data + embargo screening, recorded in history).
 
-Writes are idempotent: a listing is upserted by partner id and only a newer `version`
-replaces it; a logo is content-addressed (its id is a SHA-256 prefix of the file). A logo is
-kept once its listing passed the page's or the webhook's checks, and served only while a
-published listing shows it (`get_published_logo`).
+Writes are idempotent: a listing is upserted by (program, partner id), the same slug in
+two programs being two partners, and only a newer `version` replaces it; a logo is
+content-addressed (its id is a SHA-256 prefix of the file). A logo is kept once its listing
+passed the page's or the webhook's checks, and served only while a published listing shows
+it (`get_published_logo`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from models.directory import (
     UnpublishRequest,
     logo_id_of,
     read_logo,
+    unpublish_program,
 )
+from models.pricing import DiscountBounds
+from models.programs import ProgramKey
 from models.screening import screen
 from models.settings import Settings
 from models.tables import DirectoryListingRow, DirectoryLogoRow
 
+KEY = ("program", "partner_id")  # a listing's primary key: listings are per program
 LANGUAGE_SOURCE = (
     "Unicode CLDR territory languages (official and de-facto official), babel {version}"
 )
@@ -70,9 +75,9 @@ class DirectoryActivities:
             "updated_at": at,
         }
         stmt = upsert_statement(engine, table).values(**values)
-        changed = [name for name in values if name not in ("partner_id", "published_at")]
+        changed = [name for name in values if name not in KEY + ("published_at",)]
         stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.partner_id],
+            index_elements=[table.c[name] for name in KEY],
             set_={name: stmt.excluded[name] for name in changed},
             where=table.c.version <= stmt.excluded.version,
         )
@@ -80,16 +85,21 @@ class DirectoryActivities:
 
     @activity.defn(name="unpublish_listing")
     def unpublish_listing(self, request: UnpublishRequest) -> bool:
-        """Remove the partner's entry from the public directory (idempotent)."""
+        """Remove the partner's entry of its program from the public directory (idempotent);
+        a listing of another program's partner with the same id stays."""
         engine = get_engine(self.url)
         table: Table = DirectoryListingRow.__table__  # type: ignore[attr-defined]
+        mine = (table.c.program == unpublish_program(request)) & (
+            table.c.partner_id == request.partner_id
+        )
         with engine.begin() as conn:
-            result = conn.execute(delete(table).where(table.c.partner_id == request.partner_id))
+            result = conn.execute(delete(table).where(mine))
         return bool(result.rowcount)
 
     @activity.defn(name="prescreen_application")
     def prescreen_application(self, request: PrescreenRequest) -> PrescreenResult:
-        """Check a VAR application against the seed's criteria, each with its evidence."""
+        """Check a VAR application against the seed's criteria, each with its evidence; with
+        the program's bounds of the reseller discount its approval agrees."""
         import babel
 
         application = request.application
@@ -103,6 +113,10 @@ class DirectoryActivities:
             criteria=criteria,
             official_languages=list(languages),
             data_source=LANGUAGE_SOURCE.format(version=babel.__version__),
+            discount_bounds=DiscountBounds(
+                min_percent=self.settings.mattermost_discount_min_percent,
+                max_percent=self.settings.mattermost_discount_max_percent,
+            ),
         )
 
 
@@ -154,11 +168,17 @@ def get_published_logo(settings: Settings, logo_id: str) -> DirectoryLogoRow | N
 
 
 def list_listings(
-    settings: Settings, country: str | None = None, partner_type: str | None = None
+    settings: Settings,
+    country: str | None = None,
+    partner_type: str | None = None,
+    program: ProgramKey | None = None,
 ) -> list[PublishedListing]:
-    """The public directory, by name; filtered by country and program (partner type)."""
+    """The public directory, by name; filtered by country, partner type (the page's
+    "program": VAR, SI) and the vendor's program (`mattermost`, `rocketchat`)."""
     with session_scope(settings.resolved_database_url) as session:
         query = select(DirectoryListingRow)
+        if program:
+            query = query.where(DirectoryListingRow.program == program)
         if country:
             query = query.where(DirectoryListingRow.country == country.upper())
         if partner_type:
@@ -166,10 +186,12 @@ def list_listings(
         return [_listing(row) for row in session.exec(query.order_by(DirectoryListingRow.name))]
 
 
-def get_listing(settings: Settings, partner_id: str) -> PublishedListing | None:
-    """The partner's published listing, or None when not in the directory."""
+def get_listing(
+    settings: Settings, program: ProgramKey, partner_id: str
+) -> PublishedListing | None:
+    """The program's partner's published listing, or None when not in the directory."""
     with session_scope(settings.resolved_database_url) as session:
-        row = session.get(DirectoryListingRow, partner_id)
+        row = session.get(DirectoryListingRow, {"program": program, "partner_id": partner_id})
         return _listing(row) if row else None
 
 

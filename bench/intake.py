@@ -260,7 +260,11 @@ async def run(
     rates = rates or [50, 100, 200]
     queue = f"bench-intake-{uuid.uuid4().hex[:8]}"  # no worker: intake only
     data = workdir / "intake"
-    bench_settings(data, address_of(env), queue)
+    settings = bench_settings(data, address_of(env), queue)
+    # The order example's prerequisites: its active, trained VAR and approved registration.
+    from starters.order_prerequisites import seed_order_example
+
+    seed_order_example(settings)
     levels = []
     with web_server(data, address_of(env), queue, server) as (base_url, _pid):
         warm, pause = (

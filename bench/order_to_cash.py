@@ -97,7 +97,7 @@ def seed_partner(settings: Settings, partner_id: str) -> None:
         contact_name="Lena Hoffmann",
         contact_email="lena.hoffmann@nordlicht-it.example",
         status="active",
-        attributes={"tier": "gold"},
+        discount_percent=25,  # agreed at the VAR approval
         at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)

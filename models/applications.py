@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field, HttpUrl, field_validator, model_validato
 
 from models.contracts import COUNTRY_CODES, Contact, Contract, PartnerRecord, ScreeningResult
 from models.partner_identity import email_mismatch, organization_mismatch
+from models.pricing import DiscountBounds
 
 LANGUAGE_CODES = frozenset(
     code
@@ -104,7 +105,8 @@ class VarApplicationForm(Contract):
     partner_id: str | None = Field(
         default=None,
         pattern=PARTNER_ID_PATTERN,
-        description="Partner id once approved; defaults to the company name as a slug",
+        description="Mattermost partner id once approved; defaults to the company name as a "
+        "slug (a Rocket.Chat partner with the same id is another partner)",
     )
     country: str = Field(
         min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country of the company's seat"
@@ -268,6 +270,10 @@ class PrescreenResult(Contract):
     criteria: list[Criterion]
     official_languages: list[str]
     data_source: str
+    # The program's bounds of the reseller discount at the time of the review (settings); the
+    # approval agrees a discount within them. None in histories recorded before the approval
+    # carried the agreed discount (their approvals keep the former fixed 20%).
+    discount_bounds: DiscountBounds | None = None
 
     @property
     def passed(self) -> bool:
@@ -301,6 +307,17 @@ class ApplicationReview(Contract):
     industries: list[str] | None = Field(
         default=None,
         description="On approval: the approved industries, when they differ from the ones sought",
+    )
+    discount_percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(
+            "On approval, required (ignored otherwise): the agreed reseller discount off list "
+            "prices, within the "
+            "program's bounds (PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT/MAX_PERCENT); it "
+            "goes into the agreement and the partner record"
+        ),
     )
 
     @field_validator("territory")
@@ -523,7 +540,8 @@ class EvaluationLicenseForm(Contract):
     partner_id: str = Field(
         min_length=1,
         max_length=64,
-        description="Business key: the workflow id is `eval-license-{partner_id}`",
+        description="The Mattermost partner id (an active VAR or SI). Business key: the "
+        "workflow id is `eval-license-{partner_id}`",
     )
     organization_name: str = Field(
         min_length=1,
@@ -578,9 +596,13 @@ class EvaluationLicenseForm(Contract):
 
 def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
     """Why the partner may not have an evaluation license (None: it may). Only active
-    Value-Added Resellers and System Integrators, by the partner records."""
+    Value-Added Resellers and System Integrators, by the Mattermost program's partner records
+    (`partner` is the Mattermost partner `partner_id`, or None)."""
     if partner is None:
-        return f"{partner_id} is not in the certified-reseller records"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not in the certified-reseller records"
+        )
     if partner.program != "mattermost" or partner.partner_type not in (
         "value_added_reseller",
         "system_integrator",
@@ -591,7 +613,10 @@ def evaluation_refusal(partner: Any, partner_id: str) -> str | None:
             "not a Mattermost Value-Added Reseller or System Integrator"
         )
     if partner.status != "active":
-        return f"{partner_id} is not an active partner (status {partner.status})"
+        return (
+            f"no active Mattermost partner {partner_id!r}: "
+            f"{partner_id} is not an active partner (status {partner.status})"
+        )
     return None
 
 

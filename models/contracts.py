@@ -400,6 +400,15 @@ class PartnerRecord(Contract):
     at: datetime
 
 
+class PartnerRef(Contract):
+    """A partner by its key, the `get_partner` activity's input: partners are per program,
+    so the same id in Mattermost and Rocket.Chat is two partners. (Histories from before
+    passed the bare id: the activity takes it as the calling workflow's program.)"""
+
+    program: ProgramKey
+    partner_id: str = Field(min_length=1, max_length=64)
+
+
 class AgreementRequest(Contract):
     """Render a click-sign document from a template and keep it, once per key."""
 

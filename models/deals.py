@@ -13,10 +13,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from models.contracts import (
@@ -180,7 +188,9 @@ class DealRegistrationForm(Contract):
     }
 
     partner_id: str = Field(
-        min_length=1, max_length=64, description="The registering VAR's partner id"
+        min_length=1,
+        max_length=64,
+        description="The registering VAR's partner id in the Mattermost program",
     )
     registered_by: Contact = Field(description="The partner's person registering the deal")
     end_customer: EndCustomer = Field(description="Always named: legal name, address, contact")
@@ -190,6 +200,15 @@ class DealRegistrationForm(Contract):
     list_unit_price_cents: int = Field(gt=0, description="List price per seat per year, in cents")
     expected_close_date: date
     notes: str | None = Field(default=None, max_length=2000)
+    industry: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description=(
+            "The end customer's industry (e.g. public sector), compared with the industries of "
+            "the reseller agreement"
+        ),
+    )
 
 
 class DealRegistrationInput(Contract):
@@ -206,6 +225,7 @@ class DealRegistrationInput(Contract):
     list_unit_price_cents: int = Field(gt=0)
     expected_close_date: date
     notes: str | None = None
+    industry: str | None = None
     discount_percent: int = Field(default=20, ge=0, le=100)
     protection_days: int = Field(default=90, gt=0)
     protection_reminder_days: int = Field(default=14, ge=0)
@@ -399,6 +419,100 @@ class ReferralFeePaid(Contract):
     recorded_by: str = Field(min_length=1, max_length=200)
     amount_cents: int = Field(gt=0)
     reference: str = Field(min_length=1, max_length=200, description="Payment reference")
+
+
+# --- routing: the partner's Sales Manager and the agreement's scope ---------------------------
+
+
+def sales_manager_of(attributes: Mapping[str, Any]) -> Contact | None:
+    """The Sales Manager the reseller works with (seed: "Resellers collaborate with the Sales
+    Manager"), as the VAR application recorded it in the partner's attributes
+    (`sales_manager`: name, email); None when none is on record (older partners) or the entry
+    is not a name and a valid address."""
+    entry = attributes.get("sales_manager")
+    if not isinstance(entry, Mapping):
+        return None
+    try:
+        return Contact.model_validate({"name": entry.get("name"), "email": entry.get("email")})
+    except ValidationError:
+        return None
+
+
+def normalize_industry(name: str) -> str:
+    """An industry reduced for comparison: case, punctuation and spacing ("Public-Sector" is
+    "public sector"), "&" read as "and"."""
+    text = name.casefold().replace("&", " and ")
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
+
+
+class AgreementFit(Contract):
+    """A deal against the reseller agreement's territory (ISO countries) and industries, as
+    the partner record holds them; an empty list means the record names none (not checked)."""
+
+    territory: list[str] = Field(default_factory=list)
+    industries: list[str] = Field(default_factory=list)
+    country: str
+    industry: str | None = None
+    outside_territory: bool = False
+    outside_industries: bool = False
+
+    @property
+    def flagged(self) -> bool:
+        return self.outside_territory or self.outside_industries
+
+    def findings(self) -> list[str]:
+        """What lies outside the agreement, with the facts on both sides."""
+        found = []
+        if self.outside_territory:
+            found.append(
+                f"the customer's country {self.country} is outside the agreement's territory "
+                f"({', '.join(self.territory)})"
+            )
+        if self.outside_industries:
+            found.append(
+                f"the customer's industry {self.industry!r} is outside the agreement's "
+                f"industries ({', '.join(self.industries)})"
+            )
+        return found
+
+
+def agreement_fit(
+    attributes: Mapping[str, Any], country: str, industry: str | None
+) -> AgreementFit | None:
+    """Whether a deal lies inside the reseller agreement the VAR application recorded
+    (`territory`, `industries` in the partner's attributes). A country outside a recorded
+    territory, or a stated industry outside recorded industries, is outside; a deal that states
+    no industry is checked on its country only. None when the record names neither."""
+    territory = _strings(attributes.get("territory"))
+    industries = _strings(attributes.get("industries"))
+    if not territory and not industries:
+        return None
+    code = country.strip().upper()
+    known = {normalize_industry(i) for i in industries}
+    return AgreementFit(
+        territory=[t.upper() for t in territory],
+        industries=industries,
+        country=code,
+        industry=industry,
+        outside_territory=bool(territory) and code not in {t.upper() for t in territory},
+        outside_industries=bool(known)
+        and industry is not None
+        and normalize_industry(industry) not in known,
+    )
+
+
+def agreement_flag(fit: AgreementFit) -> str:
+    """The line that opens the reviewer's task when a deal lies outside the agreement (like a
+    channel conflict's); "" when it lies inside."""
+    if not fit.flagged:
+        return ""
+    return f"OUTSIDE THE AGREEMENT: {'; '.join(fit.findings())}."
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [str(v).strip() for v in value if isinstance(v, str) and v.strip()]
 
 
 # --- activity contracts -----------------------------------------------------------------------

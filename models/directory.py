@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, HttpUrl, field_validator
 
 from models.contracts import COUNTRY_CODES, Contact, Contract
+from models.programs import ProgramKey, program_of_workflow_id
 
 MIN_WORDS, MAX_WORDS = 30, 100
 MIN_LOGO_WIDTH = 200
@@ -332,10 +333,19 @@ class PublishedListing(Contract):
 
 
 class UnpublishRequest(Contract):
+    """Remove one program's listing of the partner. `program` None (requests from before
+    listings were per program): the program of the requesting workflow (`workflow_id`)."""
+
     partner_id: str
     workflow_id: str
+    program: ProgramKey | None = None
     reason: str
     at: datetime
+
+
+def unpublish_program(request: UnpublishRequest) -> ProgramKey:
+    """The program whose listing `request` removes."""
+    return request.program or program_of_workflow_id(request.workflow_id)
 
 
 def fresh_listing(example: dict[str, Any]) -> dict[str, Any]:

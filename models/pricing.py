@@ -8,14 +8,7 @@ price") is exactly the discount of the quote.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from pydantic import BaseModel, ConfigDict
-
-DEFAULT_DISCOUNT_PERCENT = 20
-# Reseller discount by partner tier (PartnerRecord.attributes["tier"]); a partner record's
-# own `discount_percent` (when set) wins over its tier.
-TIER_DISCOUNTS: Mapping[str, int] = {"registered": 20, "silver": 20, "gold": 25, "platinum": 30}
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Quote(BaseModel):
@@ -31,22 +24,24 @@ class Quote(BaseModel):
     net_cents: int
 
 
-def reseller_discount_percent(
-    partner_discount_percent: int = 0,
-    tier: str | None = None,
-    tiers: Mapping[str, int] = TIER_DISCOUNTS,
-    default: int = DEFAULT_DISCOUNT_PERCENT,
-) -> int:
-    """The partner's own percentage when set, else its tier's, else the default (20%)."""
-    if partner_discount_percent:
-        percent = partner_discount_percent
-    elif tier and tier.lower() in tiers:
-        percent = tiers[tier.lower()]
-    else:
-        percent = default
-    if not 0 <= percent <= 100:
-        raise ValueError(f"discount percent {percent} is not between 0 and 100")
-    return percent
+class DiscountBounds(BaseModel):
+    """The reseller discount a reviewer may agree at a VAR approval (the program's settings
+    `PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT` and `..._MAX_PERCENT`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_percent: int = Field(ge=0, le=100)
+    max_percent: int = Field(ge=0, le=100)
+
+
+def agreed_discount_problem(percent: int | None, bounds: DiscountBounds) -> str | None:
+    """Why `percent` cannot be the agreed reseller discount; None when it can."""
+    span = f"between {bounds.min_percent}% and {bounds.max_percent}%"
+    if percent is None:
+        return f"an approval agrees the reseller discount: discount_percent, {span}"
+    if not bounds.min_percent <= percent <= bounds.max_percent:
+        return f"discount of {percent}% is outside the program's bounds: {span}"
+    return None
 
 
 def discount_cents(amount_cents: int, percent: int) -> int:

@@ -72,7 +72,8 @@ class RocketChatApplication(Contract):
         min_length=1,
         max_length=64,
         pattern=r"^[a-z0-9][a-z0-9-]*$",
-        description="Business key: `rc-onboarding-{partner_id}`",
+        description="The Rocket.Chat partner id (a Mattermost partner with the same id is "
+        "another partner). Business key: `rc-onboarding-{partner_id}`",
     )
     company: str = Field(min_length=1, max_length=200)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
@@ -251,8 +252,20 @@ class PremiumOffer(Contract):
     list_price_cents: int = Field(gt=0, description="Rocket.Chat's market price per unit")
 
 
+class ReportedProject(Contract):
+    """A project the partner worked on in the month, and whether it names Rocket.Chat as a
+    reference (program requirement "Rocket.Chat should appear on all projects as a
+    reference")."""
+
+    name: str = Field(min_length=1, max_length=200)
+    rocketchat_reference: bool = Field(
+        description="Rocket.Chat is named as a reference on the project"
+    )
+
+
 class SalesReport(Contract):
-    """`submit_sales_report` / form `monthly-sales-report`: one month's sales."""
+    """`submit_sales_report` / form `monthly-sales-report`: one month's sales. `projects` is
+    optional (reports from before it was asked for have none)."""
 
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Reported month, YYYY-MM")
     submitted_by: str = Field(min_length=1, max_length=200)
@@ -267,6 +280,19 @@ class SalesReport(Contract):
     premium_offers: list[PremiumOffer] = Field(default_factory=list)
     certified_staff: int = Field(default=0, ge=0)
     share_statistics: bool = Field(description="'Share the statistics' is ON in all projects")
+    projects: list[ReportedProject] = Field(
+        default_factory=list,
+        max_length=500,
+        description="The month's projects, each saying whether Rocket.Chat is named as a reference",
+    )
+
+    @field_validator("projects")
+    @classmethod
+    def _projects_once(cls, projects: list[ReportedProject]) -> list[ReportedProject]:
+        names = [p.name.strip().casefold() for p in projects]
+        if len(set(names)) != len(names):
+            raise ValueError("each project once (by name)")
+        return projects
 
 
 class ComplianceUpdate(Contract):
@@ -335,6 +361,15 @@ class ReviewRequest(Contract):
     requested_by: str = Field(default="schedule", max_length=200)
 
 
+class ComplianceFinding(Contract):
+    """One requirement not met at a quarterly review, and why (`subject`: the project, month,
+    page or invoice it is about)."""
+
+    requirement: str = Field(description="The review's compliance key")
+    reason: str
+    subject: str | None = None
+
+
 class QuarterReview(Contract):
     """What the quarterly review computed, and (once decided) the reviewer's outcome."""
 
@@ -350,6 +385,10 @@ class QuarterReview(Contract):
     )
     goals: list[GoalAttainment] = Field(
         default_factory=list, description="The quarter's goals (and at every fourth, the year's)"
+    )
+    findings: list[ComplianceFinding] = Field(
+        default_factory=list,
+        description="Each requirement not met, with the reason (models.rocketchat_compliance)",
     )
     outcome: ReviewOutcome | None = None
     reviewer: str | None = None
@@ -370,6 +409,7 @@ class ReportSummary(Contract):
     share_statistics: bool
     owed_to_rocketchat_cents: int
     invoice_id: str | None = None
+    projects: list[ReportedProject] = Field(default_factory=list)
 
 
 class FeeInvoice(Contract):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     )
     # form webhooks accepted per source address per minute (0 = unlimited)
     rate_limit_per_minute: int = Field(default=120, alias="PARTNERFLOW_RATE_LIMIT_PER_MINUTE")
+    # Partner portal sign-in: links emailed per address, and sign-in posts per source
+    portal_links_per_address_per_minute: int = Field(
+        default=1, alias="PARTNERFLOW_PORTAL_LINKS_PER_ADDRESS_PER_MINUTE"
+    )
+    portal_sign_ins_per_source_per_minute: int = Field(
+        default=10, alias="PARTNERFLOW_PORTAL_SIGN_INS_PER_SOURCE_PER_MINUTE"
+    )
     # SendGrid event webhook: the ECDSA public key (base64) from SendGrid's settings page
     sendgrid_webhook_public_key: str | None = Field(
         default=None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
@@ -158,6 +165,21 @@ class Settings(BaseSettings):
         default=90, gt=0, le=365, alias="PARTNERFLOW_DEAL_PROTECTION_DAYS"
     )
 
+    # --- Mattermost price list and reseller discount ---------------------------
+    # List price per seat per year, in US cents, by SKU (JSON). A posted order's unit price
+    # must be this list price, less the partner's agreed discount on an approved deal
+    # registration; a SKU not listed is refused.
+    mattermost_price_list: dict[str, int] = Field(
+        default_factory=lambda: {"MM-ENT-1Y": 12000}, alias="PARTNERFLOW_MATTERMOST_PRICE_LIST"
+    )
+    # The bounds of the reseller discount a reviewer may agree at a VAR approval.
+    mattermost_discount_min_percent: int = Field(
+        default=10, ge=0, le=100, alias="PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT"
+    )
+    mattermost_discount_max_percent: int = Field(
+        default=30, ge=0, le=100, alias="PARTNERFLOW_MATTERMOST_DISCOUNT_MAX_PERCENT"
+    )
+
     # --- Rocket.Chat: community server and partner website checks ------------
     rocketchat_backend: Literal["local", "rest"] = Field(
         default="local", alias="ROCKETCHAT_BACKEND"
@@ -168,6 +190,16 @@ class Settings(BaseSettings):
     rocketchat_user_id: str | None = Field(default=None, alias="ROCKETCHAT_USER_ID")
     rocketchat_auth_token: SecretStr | None = Field(default=None, alias="ROCKETCHAT_AUTH_TOKEN")
     rocketchat_workgroup_private: bool = Field(default=True, alias="ROCKETCHAT_WORKGROUP_PRIVATE")
+    # The program summary: the shared folder of program documents (each partner's folder is
+    # `{base}/{partner_id}`; empty: no link) and the opportunities portal's sign-in address.
+    rc_documents_base_url: str = Field(
+        default="", pattern=_LOGO, alias="PARTNERFLOW_RC_DOCUMENTS_BASE_URL"
+    )
+    rc_opportunities_portal_url: str = Field(
+        default="https://partners.rocket.chat/opportunities",
+        pattern=_LOGO,
+        alias="PARTNERFLOW_RC_OPPORTUNITIES_PORTAL_URL",
+    )
     web_check_timeout_seconds: float = Field(default=10.0, alias="WEB_CHECK_TIMEOUT_SECONDS")
     web_check_max_bytes: int = Field(default=2_000_000, alias="WEB_CHECK_MAX_BYTES")
     web_check_max_redirects: int = Field(default=5, alias="WEB_CHECK_MAX_REDIRECTS")
@@ -190,6 +222,26 @@ class Settings(BaseSettings):
     @property
     def licenses_dir(self) -> Path:
         return self.data_dir / "licenses"
+
+    @field_validator("mattermost_price_list")
+    @classmethod
+    def _prices(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [sku for sku, cents in value.items() if not sku.strip() or cents <= 0]
+        if bad:
+            raise ValueError(
+                f"PARTNERFLOW_MATTERMOST_PRICE_LIST: {', '.join(map(repr, bad))} need a SKU "
+                "and a list price in cents above 0"
+            )
+        return {sku.strip().upper(): cents for sku, cents in value.items()}
+
+    @model_validator(mode="after")
+    def _discount_bounds(self) -> Settings:
+        if self.mattermost_discount_min_percent > self.mattermost_discount_max_percent:
+            raise ValueError(
+                "PARTNERFLOW_MATTERMOST_DISCOUNT_MIN_PERCENT is above "
+                "PARTNERFLOW_MATTERMOST_DISCOUNT_MAX_PERCENT"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

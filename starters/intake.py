@@ -205,7 +205,10 @@ async def submit_form(
         try:
             form = await asyncio.to_thread(prepare, form, settings)
         except FormRejected as exc:
-            fields = ", ".join(error["field"] for error in exc.errors)
+            fields = ", ".join(
+                f"{error['field']} ({error['type']})" if error.get("type") else error["field"]
+                for error in exc.errors
+            )
             return IntakeResult(
                 422, {"detail": f"{form_name} form refused: {fields}", "errors": exc.errors}
             )

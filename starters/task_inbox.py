@@ -52,6 +52,7 @@ class TaskRow:
     handler: str
     assignee: str
     description: str = ""
+    assigned_to: str | None = None  # the person's address, when the task has one
     kind: str = "update"
     due_at: datetime | None = None
     escalated: bool = False
@@ -65,7 +66,8 @@ class TaskRow:
         return cls(
             workflow_id=workflow_id, workflow_type=workflow_type, task=task.task,
             handler=task.handler, assignee=task.assignee, description=task.description,
-            kind=task.kind, due_at=_aware(task.due_at), escalated=task.escalated,
+            assigned_to=task.assigned_to, kind=task.kind, due_at=_aware(task.due_at),
+            escalated=task.escalated,
             reminders_sent=task.reminders_sent, opened_at=_aware(task.opened_at),
             example=dict(task.example),
         )  # fmt: skip
@@ -85,7 +87,8 @@ class TaskRow:
         return {
             "workflow_id": self.workflow_id, "workflow_type": self.workflow_type, "task": self.task,
             "handler": self.handler, "kind": self.kind, "description": self.description,
-            "assignee": self.assignee, "due_at": self.due_at.isoformat() if self.due_at else None,
+            "assignee": self.assignee, "assigned_to": self.assigned_to,
+            "due_at": self.due_at.isoformat() if self.due_at else None,
             "escalated": self.escalated, "reminders_sent": self.reminders_sent,
             "example": self.example, "answered": self.answered,
             "command": self.act_command if self.answered else None,
@@ -150,12 +153,13 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def filter_tasks(rows: list[TaskRow], filters: TaskFilters, now: datetime) -> list[TaskRow]:
-    """The rows that match every given filter; `text` matches (case-insensitive) the
-    workflow id, process, task, handler, description and assignee."""
+    """The rows that match every given filter (`assignee`: the role, or the address of the
+    person a task is assigned to); `text` matches (case-insensitive) the workflow id,
+    process, task, handler, description, assignee and that address."""
     needle = (filters.text or "").strip().casefold()
     result = []
     for row in rows:
-        if filters.assignee and row.assignee != filters.assignee:
+        if filters.assignee and filters.assignee not in (row.assignee, row.assigned_to):
             continue
         if filters.process and row.workflow_type != filters.process:
             continue
@@ -170,6 +174,7 @@ def filter_tasks(rows: list[TaskRow], filters: TaskFilters, now: datetime) -> li
                     row.handler,
                     row.description,
                     row.assignee,
+                    row.assigned_to or "",
                 )
             ).casefold()
             if needle not in haystack:

@@ -117,6 +117,7 @@ def partner_record(partner_id: str, **changes: Any) -> PartnerRecord:
         "contact_name": "Lena Hoffmann",
         "contact_email": "lena@nordlicht-it.example.com",
         "status": "active",
+        "discount_percent": 20,  # agreed at the VAR approval
         "at": datetime.now(UTC),
     }
     return PartnerRecord.model_validate({**data, **changes})

@@ -101,12 +101,18 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
 def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.community import CommunityActivities
     from activities.rocketchat_records import RocketChatRecordActivities
+    from activities.rocketchat_summary import RocketChatSummaryActivities
     from activities.web_checks import WebCheckActivities
 
+    summary = RocketChatSummaryActivities(settings)
     return [
         WebCheckActivities(settings).check_partner_website,
         CommunityActivities(settings).create_workgroup,
         RocketChatRecordActivities(settings).record_sales_report,
+        summary.grant_portal_access,
+        summary.program_documents_folder,
+        summary.list_on_rocketchat_site,
+        summary.delist_from_rocketchat_site,
     ]
 
 

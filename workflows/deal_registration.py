@@ -1,13 +1,16 @@
 """DealRegistration (`deal-{deal_number}`): a Value-Added Reseller's customer opportunity.
 
-Screening (embargo; channel conflicts flagged to the reviewer) → review by a sales manager:
-approve, reject, or request more information (the partner answers by form or signal, the
-review goes on, any number of rounds) → approved: the opportunity is protected (the input's
-protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at intake, 90 by
-default; reminder; lapses without a quotation) and the reseller discount applies → the
-Sales Manager's quotation (with the customer's contact email for the license key) → the
-customer's click-signature on the quotation → the partner's purchase order → `OrderFulfillment`
-(child) to a paid invoice.
+Screening (embargo; channel conflicts flagged to the reviewer; the partner record read: a
+customer country or industry outside the reseller agreement's territory or industries flagged
+too) → review by the partner's Sales Manager (the review and the quotation are assigned to the
+address the VAR application recorded, reminders go there; the `sales_manager` role when none is
+on record, `ROUTING_PATCH`): approve, reject, or request more information (the partner
+answers by form or signal, the review goes on, any number of rounds) → approved: the
+opportunity is protected (the input's protection_days, PARTNERFLOW_DEAL_PROTECTION_DAYS at
+intake, 90 by default; reminder; lapses without a quotation) and the reseller discount
+applies → the Sales Manager's quotation (with the customer's contact email for the license
+key) → the customer's click-signature on the quotation → the partner's purchase order →
+`OrderFulfillment` (child) to a paid invoice.
 
 The license goes to the quotation's license contact: the order emails the license (and the
 terms to accept) to the purchase order's end-customer contact, so a purchase order whose
@@ -30,9 +33,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.applications import PartnerLeft
-    from models.contracts import OrderFulfillmentInput, OrderLine, PurchaseOrder
+    from models.contracts import Contact, OrderFulfillmentInput, OrderLine, PurchaseOrder
     from models.deals import (
         PAYMENTS_EMAIL,
+        AgreementFit,
         ApprovalClaim,
         ClaimResult,
         DealConflict,
@@ -48,15 +52,19 @@ with workflow.unsafe.imports_passed_through():
         ReferralFeeRecord,
         SalesOutcome,
         Withdrawal,
+        agreement_fit,
+        agreement_flag,
         license_contact_mismatch,
         normalize_company,
         referral_fee_note,
+        sales_manager_of,
     )
     from models.orders import review_order_terms
     from models.pricing import purchase_referral_fee, quote
 
 from workflows.calls import RECORD, call
 from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
+from workflows.deal_routing import ROUTING_PATCH, person_escalation, person_reminder
 from workflows.human_tasks import HumanTask
 from workflows.partner_link import DEAL_EVENTS_PATCH, tell_deal_status
 from workflows.process import ProcessWorkflow
@@ -168,6 +176,9 @@ class DealRegistration(SalesWorkflow):
         self._fee_cents = 0
         self._fee_from_purchase = False  # PURCHASE_FEE_PATCH, asked as the purchase is reported
         self._protected_until: datetime | None = None
+        self._routed = False  # ROUTING_PATCH, asked as the run starts
+        self._sales_manager: Contact | None = None  # the partner's, when on record
+        self._agreement: AgreementFit | None = None
 
     # --- handlers ----------------------------------------------------------------------------
 
@@ -371,6 +382,8 @@ class DealRegistration(SalesWorkflow):
     @workflow.run
     async def run(self, deal: DealRegistrationInput) -> SalesOutcome:
         self._deal = deal
+        # Asked first, before any local activity of the run's first workflow task.
+        self._routed = workflow.patched(ROUTING_PATCH)
         self._facts = self._deal_facts()
         workflow.upsert_search_attributes(
             [
@@ -395,6 +408,8 @@ class DealRegistration(SalesWorkflow):
             await self._tell("refused", "refused", reason=refusal)
             return await self._end("embargoed", refusal)
         await self._check_conflicts()
+        if self._routed:
+            await self._route()
         await self._record("in_review")
         await self._tell("received", "received")
 
@@ -464,15 +479,64 @@ class DealRegistration(SalesWorkflow):
                 conflicts=[c.model_dump() for c in conflicts],
             )
 
+    async def _route(self) -> None:
+        """The partner record: its Sales Manager gets the review and the quotation (the role
+        when none is on record), and a deal outside the agreement's territory or industries is
+        flagged to the reviewer with the facts of both."""
+        deal = self._require()
+        partner_id = deal.partner.partner_id
+        record = await self.find_partner(partner_id) if partner_id else None
+        attributes = record.attributes if record is not None else {}
+        self._sales_manager = sales_manager_of(attributes)
+        self._agreement = agreement_fit(
+            attributes, deal.end_customer.address.country, deal.industry
+        )
+        manager = self._sales_manager
+        self._facts["sales_manager"] = manager.model_dump(mode="json") if manager else None
+        self._facts["agreement"] = (
+            self._agreement.model_dump() | {"flagged": self._agreement.flagged}
+            if self._agreement is not None
+            else None
+        )
+        if self._agreement is not None and self._agreement.flagged:
+            await self.decide(
+                "screening:outside_agreement",
+                "system",
+                "flagged",
+                findings=self._agreement.findings(),
+                **self._agreement.model_dump(),
+            )
+
     def _review_description(self) -> str:
         conflicts = self._facts.get("channel_conflicts") or []
-        if not conflicts:
-            return REVIEW.description
-        listed = "; ".join(
-            f"{c['deal_number']} by {c['partner_company']} ({c['status']}, same {c['matched_on']})"
-            for c in conflicts
-        )
-        return f"CHANNEL CONFLICT: {listed}. {REVIEW.description}"
+        flags = [agreement_flag(self._agreement)] if self._agreement is not None else []
+        if conflicts:
+            listed = "; ".join(
+                f"{c['deal_number']} by {c['partner_company']} ({c['status']}, same "
+                f"{c['matched_on']})"
+                for c in conflicts
+            )
+            flags.insert(0, f"CHANNEL CONFLICT: {listed}.")
+        return " ".join([*filter(None, flags), REVIEW.description])
+
+    def _assigned(self) -> dict[str, Any]:
+        """Whom a Sales Manager's task is assigned to: the partner's Sales Manager's address;
+        nothing (the role alone) when none is on record."""
+        if self._sales_manager is None:
+            return {}
+        return {"assigned_to": str(self._sales_manager.email)}
+
+    def _deadline_emails(self, spec: HumanTask) -> dict[str, Any]:
+        """The reminders and the escalation of a Sales Manager's task: to the partner's Sales
+        Manager (escalation also to the role and operations, as before); the defaults when none
+        is on record."""
+        if self._sales_manager is None:
+            return {}
+        address = str(self._sales_manager.email)
+        return {
+            "remind": person_reminder(self, spec, address),
+            "escalate": person_escalation(self, spec, address),
+        }
 
     async def _review_rounds(self) -> DealReview | None:
         """Review rounds until approved or rejected; None when interrupted."""
@@ -483,13 +547,24 @@ class DealRegistration(SalesWorkflow):
             self._facts["review_round"] = round_number
             due = await business_deadline(workflow.now(), deal.review_business_days, CALENDAR)
             self._review = None
-            self.open_task(REVIEW, due, description=self._review_description())
+            manager = self._sales_manager
+            self.open_task(
+                REVIEW,
+                due,
+                description=self._review_description(),
+                example={**REVIEW.example, "reviewer": str(manager.email)} if manager else None,
+                **self._assigned(),
+            )
             self.set_stage("in_review")
             while True:
                 await self.wait_for(
                     REVIEW,
                     lambda: self._review is not None,
-                    Deadline(reminders=[due - REVIEW_REMINDER], due_at=due),
+                    Deadline(
+                        reminders=[due - REVIEW_REMINDER],
+                        due_at=due,
+                        **self._deadline_emails(REVIEW),
+                    ),
                 )
                 if self._interrupt:
                     self.close_task(REVIEW.task)
@@ -603,16 +678,17 @@ class DealRegistration(SalesWorkflow):
             protected_until=protected_until.isoformat(),
             protection_days=deal.protection_days,
         )
+        manager = self._sales_manager
         example = {
             "quote_number": f"Q-{deal.deal_number.removeprefix('DR-')}",
-            "prepared_by": "sales-manager@mattermost.com",
+            "prepared_by": str(manager.email) if manager else "sales-manager@mattermost.com",
             "seats": deal.seats,
             "list_unit_price_cents": deal.list_unit_price_cents,
             "discount_percent": deal.discount_percent,
             "net_price_cents": priced.net_cents,
             "license_contact_email": deal.end_customer.contact.email,
         }
-        self.open_task(QUOTE, protected_until, example=example)
+        self.open_task(QUOTE, protected_until, example=example, **self._assigned())
         self.set_stage("approved")
         reminder = protected_until - timedelta(days=deal.protection_reminder_days)
 
@@ -620,7 +696,7 @@ class DealRegistration(SalesWorkflow):
             await self._tell(
                 "protection_reminder",
                 "protection ends soon",
-                cc=["role:sales_manager"],
+                cc=[str(manager.email)] if manager else ["role:sales_manager"],
                 protected_until=protected_until.isoformat(),
             )
 
@@ -809,7 +885,8 @@ class DealRegistration(SalesWorkflow):
                 summary=f"release the opportunity of {deal.deal_number}",
             )
         await self.decide("partner_offboarded", left.decided_by, "released", reason=left.reason)
-        reviewer = self._review.reviewer if self._review else "role:sales_manager"
+        manager = str(self._sales_manager.email) if self._sales_manager else "role:sales_manager"
+        reviewer = self._review.reviewer if self._review else manager
         await self.email(
             "deal:partner_offboarded",
             [reviewer],

@@ -354,6 +354,7 @@ class DirectoryListing(ProcessWorkflow):
             UnpublishRequest(
                 partner_id=data.partner_id,
                 workflow_id=workflow.info().workflow_id,
+                program=data.program,
                 reason=left.reason,
                 at=workflow.now(),
             ),

@@ -140,7 +140,7 @@ class EvaluationLicense(ProcessWorkflow):
             check = await self._check_request()
             refusal, partner_type = check.refusal, check.partner_type
         else:
-            partner = await self.find_partner(form.partner_id)
+            partner = await self.find_partner(form.partner_id, "mattermost")
             refusal = evaluation_refusal(partner, form.partner_id)
             partner_type = partner.partner_type if partner else None
         if refusal:

@@ -63,6 +63,10 @@ IDENTITY_PATCH = "order-identity-attributes"
 # after `invoice.paid`) is recorded as ignored; before, it set the invoice's status back.
 # The marker is written only when such an event arrives, so other histories are unchanged.
 INVOICE_FORWARD_PATCH = "invoice-stages-forward"
+# A Value-Added Reseller's order checks the partner record again once the license review
+# approves it, before the license and the invoice: a partner suspended or removed since the
+# order started gets neither. Histories from before this change issue at once.
+PARTNER_RECHECK_PATCH = "order-intake-partner-recheck"
 CLOSED = ("paid", "void", "uncollectible")
 DUE_REMINDER = timedelta(days=3)
 # Overdue notices, counted from the due date; the last one hands the invoice to finance.
@@ -317,6 +321,10 @@ class OrderFulfillment(ProcessWorkflow):
         if not await self._review_license():
             assert self._review is not None
             return await self._refuse(f"license review: {self._review.reason}")
+        # Asked as the approval's decision record wakes the workflow, before the screening's
+        # local activities (see docs/determinism.md).
+        if workflow.patched(PARTNER_RECHECK_PATCH) and (refusal := await self._partner_gone()):
+            return await self._refuse(refusal, step="partner_check:before_license")
         if refusal := await self._screen("before_license"):
             return await self._end("embargoed", refusal)
         license_id = await self._issue_license()
@@ -625,6 +633,23 @@ class OrderFulfillment(ProcessWorkflow):
                 self.open_task(RESOLVE_OVERDUE, None)
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    async def _partner_gone(self) -> str | None:
+        """Why a Value-Added Reseller's order stops before its license and invoice: its
+        partner record says it is no longer active (suspended or removed since the intake
+        checked it). None when it is active, and for orders of another channel or a reseller
+        without a partner record (an authorized resale's one-time reseller)."""
+        order = self._require_order()
+        partner_id = order.reseller.partner_id
+        if order.channel != "value_added_reseller" or not partner_id:
+            return None
+        record = await self.find_partner(partner_id)
+        if record is None or record.status == "active":
+            return None
+        return (
+            f"the reseller {order.reseller.company} ({partner_id}) is {record.status}, no "
+            "longer an active partner: no license or invoice is issued for its order"
+        )
 
     async def _screen(self, step: str) -> str | None:
         """Screen the end customer (`screening:{step}`), then the reseller

@@ -37,13 +37,14 @@ with workflow.unsafe.imports_passed_through():
         EmailReceipt,
         EmailRequest,
         PartnerRecord,
+        PartnerRef,
         Reseller,
         ScreeningRequest,
         ScreeningResult,
     )
     from models.failed_steps import FailedStepResolution
     from models.notices import KINDS, notice
-    from models.programs import program_of_workflow
+    from models.programs import ProgramKey, program_of_workflow
 
 from workflows.calls import EXTERNAL, LOCAL, RECORD, call
 from workflows.deadlines import Deadline, TaskClock
@@ -307,7 +308,8 @@ class ProcessWorkflow(ProcessState):
         if reseller.address is not None:
             location, source = (reseller.address.country, reseller.address.subdivision), "address"
         elif reseller.partner_id:
-            record = await self.find_partner(reseller.partner_id)
+            # Orders and resales are Mattermost's: the reseller is a Mattermost partner.
+            record = await self.find_partner(reseller.partner_id, "mattermost")
             country = record.country.strip().upper() if record is not None else ""
             if country in COUNTRY_CODES:
                 location, source = (country, None), "partner record"
@@ -327,14 +329,18 @@ class ProcessWorkflow(ProcessState):
             summary=f"partner {record.partner_id}: {record.status}",
         )
 
-    async def find_partner(self, partner_id: str) -> PartnerRecord | None:
-        """The partner's record, if there is one."""
+    async def find_partner(
+        self, partner_id: str, program: ProgramKey | None = None
+    ) -> PartnerRecord | None:
+        """The partner's record in `program` (by default this process's program: partners
+        are per program), if there is one."""
+        program = program or program_of_workflow(workflow.info().workflow_type)
         found: PartnerRecord | None = await call(
             "get_partner",
-            partner_id,
+            PartnerRef(program=program, partner_id=partner_id),
             options=RECORD,
             result_type=PartnerRecord | None,
-            summary=f"look up partner {partner_id}",
+            summary=f"look up {program} partner {partner_id}",
         )
         return found
 

@@ -86,13 +86,18 @@ class ProcessState:
         *,
         description: str | None = None,
         example: dict[str, Any] | None = None,
+        assigned_to: str | None = None,
     ) -> None:
+        """Open `spec`'s task; `assigned_to`, a person's address, names who of the role owns it
+        (queries, details and emails show it; the `Assignee` search attribute keeps the role,
+        as search attributes carry no personal data)."""
         self._tasks[spec.task] = PendingTask(
             task=spec.task,
             handler=spec.handler,
             kind=spec.kind,
             description=description or spec.description,
             assignee=spec.assignee,
+            assigned_to=assigned_to,
             due_at=due_at,
             example=example if example is not None else spec.example,
             opened_at=workflow.now(),
@@ -165,6 +170,7 @@ class ProcessState:
             "example": task.example if task else spec.example,
             "due_at": task.due_at.isoformat() if task and task.due_at else None,
             "assignee": spec.assignee,
+            **({"assigned_to": task.assigned_to} if task and task.assigned_to else {}),
             **({"partner_task": spec.partner_task} if spec.partner_task else {}),
             **({"partner_action": spec.partner_action} if spec.partner_action else {}),
         }
@@ -199,7 +205,7 @@ class ProcessState:
             due = f", due {t.due_at:%Y-%m-%d %H:%M} UTC" if t.due_at else ""
             flag = " **(escalated)**" if t.escalated else ""
             lines += [
-                f"**Waiting for {t.assignee}:** {t.description}{due}{flag}",
+                f"**Waiting for {who(t)}:** {t.description}{due}{flag}",
                 f"More Actions → Send an Update `{t.handler}` with:",
                 "```json",
                 json.dumps(t.example, indent=2),
@@ -208,6 +214,11 @@ class ProcessState:
                 "recorded then).",
             ]
         return "\n".join(lines)
+
+
+def who(task: PendingTask) -> str:
+    """Who a task waits for: the role, and the person's address when it is assigned to one."""
+    return f"{task.assignee} ({task.assigned_to})" if task.assigned_to else task.assignee
 
 
 def _field_named(message: str, model: type[BaseModel]) -> str:

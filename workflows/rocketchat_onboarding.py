@@ -62,6 +62,7 @@ from workflows.human_tasks import HumanTask
 from workflows.partner_link import ENTITY_PATCH, tell_partner_entity
 from workflows.process import ProcessWorkflow
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
+from workflows.rocketchat_summary import SUMMARY_TASKS, RocketChatSummarySteps
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
 
@@ -210,7 +211,7 @@ BASIC_TRAINING = HumanTask(
 
 
 @workflow.defn
-class RocketChatOnboarding(AgreementWorkflow):
+class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
     """Rocket.Chat partner onboarding: seven steps, then the partnership starts."""
 
     process = "RocketChatOnboarding"
@@ -226,6 +227,7 @@ class RocketChatOnboarding(AgreementWorkflow):
         WEBSITE_FOLLOW_UP,
         WORKGROUP_MANUAL,
         BASIC_TRAINING,
+        *SUMMARY_TASKS,
     )
 
     def __init__(self) -> None:
@@ -354,6 +356,7 @@ class RocketChatOnboarding(AgreementWorkflow):
 
     @workflow.run
     async def run(self, app: RocketChatApplication) -> RocketChatOnboardingResult:
+        self.summary_start()  # the patch, asked before any local activity
         self._app = app
         workflow.upsert_search_attributes(
             [PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)]
@@ -430,6 +433,7 @@ class RocketChatOnboarding(AgreementWorkflow):
         assert self._goals is not None
         self._facts["goals"] = [g.model_dump() for g in self._goals.goals]
         await self.decide("set_goals", self._goals.agreed_by, "agreed", goals=self._facts["goals"])
+        await self.summary_statement_of_work()
 
         # 4. contract
         await self._human(
@@ -464,6 +468,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             return await self._end("not_signed", "the partner agreement was not signed in time")
         signed_at = signed.signed_at
         self._facts["signed_at"] = signed_at.isoformat()
+        documents = await self.summary_documents_folder()
         await self._upsert_partner("active")
         fee = await self._invoice_fee(signed_at)
         reminders, deadline, _ = training_schedule(signed_at)
@@ -490,13 +495,17 @@ class RocketChatOnboarding(AgreementWorkflow):
                 ["Program fee invoice", fee.invoice_id],
                 ["Training due", deadline.strftime("%B %d, %Y")],
                 ["Services", ", ".join(SERVICES[app.partner_type][s] for s in app.services)],
+                *documents,
             ],
         )
 
         # 5-7 in parallel
         self.set_stage("onboarding")
-        website, workgroup, _ = await asyncio.gather(
-            self._website_step(), self._workgroup_step(), self._training_step(signed_at)
+        website, workgroup, *_ = await asyncio.gather(
+            self._website_step(),
+            self._workgroup_step(),
+            self._training_step(signed_at),
+            self.summary_after_signature(),
         )
 
         # the partnership
@@ -554,6 +563,7 @@ class RocketChatOnboarding(AgreementWorkflow):
             ],
             facts=[["Workgroup", workgroup or "—"], ["Website", website or "—"]],
         )
+        await self.summary_list_on_site(website)
         return await self._end("onboarded", None, partnership_workflow_id=partnership_id)
 
     # --- steps --------------------------------------------------------------------------------
@@ -893,6 +903,7 @@ class RocketChatOnboarding(AgreementWorkflow):
                 "goals": self._facts.get("goals", []),
                 "term_months": self._terms.term_months if self._terms else None,
                 "signed_at": self._facts.get("signed_at"),
+                **self.summary_attributes(),
             },
         )
 

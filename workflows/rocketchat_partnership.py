@@ -10,9 +10,11 @@ reports, reviews, fees, term), so each run's history stays small.
   Rocket.Chat is invoiced net 30 (idempotency key per report month).
 - **Quarterly review** at each quarter's end: goal attainment from the reports, compliance
   (term, support contract, Rocket.Chat on the website, reports all submitted, share
-  statistics on, fees paid); the reviewer decides compliant / warning / removal; two failed
-  reviews in a row propose removal; removal ends the partnership, delists and notifies.
-  A Temporal Schedule can also request a review (`request_review`).
+  statistics on, projects naming Rocket.Chat as a reference, fees paid; each failure a
+  finding with its reason, models/rocketchat_compliance.py); the reviewer decides
+  compliant / warning / removal; two failed reviews in a row propose removal; removal ends
+  the partnership, delists and notifies. A Temporal Schedule can also request a review
+  (`request_review`).
 - **Goals**: each review compares the quarter's reports (those due in the quarter) with each
   goal's quarter target, and every fourth review the year's reports with the year target
   (reported, target, percent, met: in the review task, the decision email and the facts
@@ -77,6 +79,11 @@ with workflow.unsafe.imports_passed_through():
         report_months,
         website_request,
     )
+    from models.rocketchat_compliance import (
+        ComplianceEvidence,
+        evaluate_compliance,
+        findings_text,
+    )
     from models.tasks import HistoryEntry
 
 from workflows.calls import EXTERNAL, RECORD, SLOW, call
@@ -84,10 +91,14 @@ from workflows.deadlines import wait_until
 from workflows.human_tasks import HumanTask
 from workflows.process import ProcessWorkflow
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
+from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
 GOALS_PATCH = "rc-quarter-goals"  # goals evaluated at reviews; the next quarter's goals task
+# Reviews evaluate the compliance facts with reasons (models/rocketchat_compliance.py): the
+# reports' projects name Rocket.Chat as a reference; findings in the task, decision and email.
+COMPLIANCE_PATCH = "rc-compliance-findings"
 
 SALES_REPORT = HumanTask(
     "monthly_sales_report",
@@ -101,8 +112,9 @@ SALES_REPORT = HumanTask(
     {},
     partner_task=(
         "Please send your monthly sales report: sales closed, prospective sales, hosting "
-        "revenue, referred projects, premium offers sold, and whether 'share the statistics' "
-        "is on in your projects."
+        "revenue, referred projects, premium offers sold, whether 'share the statistics' "
+        "is on in your projects, and your projects with whether each names Rocket.Chat as a "
+        "reference."
     ),
 )
 QUARTERLY_REVIEW = HumanTask(
@@ -173,6 +185,7 @@ class RocketChatPartnership(ProcessWorkflow):
         self._s: RocketChatPartnershipInput | None = None
         self._inbox: list[tuple[str, BaseModel]] = []
         self._goals_patched = False
+        self._compliance_patched = False
 
     # --- handlers -------------------------------------------------------------------------------
 
@@ -184,7 +197,9 @@ class RocketChatPartnership(ProcessWorkflow):
         "referred_projects": [{"name": "Clinic chat", "amount_cents": 800000}],
         "premium_offers": [{"product": "enterprise_license",
         "description": "Enterprise, 100 users", "quantity": 1, "list_price_cents": 400000}],
-        "certified_staff": 2, "share_statistics": true}`"""
+        "certified_staff": 2, "share_statistics": true,
+        "projects": [{"name": "Clinic chat", "rocketchat_reference": true}]}` (`projects`
+        optional: each project of the month and whether it names Rocket.Chat as a reference)"""
         report = self.parse(SALES_REPORT.task, payload, SalesReport)
         if report is None:
             return
@@ -305,6 +320,7 @@ class RocketChatPartnership(ProcessWorkflow):
     async def run(self, state: RocketChatPartnershipInput) -> RocketChatPartnershipResult:
         # Asked first, before any local activity of this workflow task (docs/determinism.md).
         self._goals_patched = workflow.patched(GOALS_PATCH)
+        self._compliance_patched = workflow.patched(COMPLIANCE_PATCH)
         self._s = state
         app = state.application
         self._history = [HistoryEntry.model_validate(h) for h in state.history_carried]
@@ -403,7 +419,15 @@ class RocketChatPartnership(ProcessWorkflow):
                         "sales, hosting revenue, referred projects, premium offers sold, and "
                         "whether 'share the statistics' is ON in your projects) by "
                         f"{report_due_at(arg):%B %d, %Y}."
-                    )
+                    ),
+                    *(
+                        [
+                            "Please list the month's projects and, for each, whether it names "
+                            "Rocket.Chat as a reference (a program requirement)."
+                        ]
+                        if self._compliance_patched
+                        else []
+                    ),
                 ],
             )
         elif kind == "report_reminder":
@@ -584,6 +608,7 @@ class RocketChatPartnership(ProcessWorkflow):
             share_statistics=report.share_statistics,
             owed_to_rocketchat_cents=owed,
             invoice_id=invoice_id,
+            projects=report.projects,
         )
         self.note(
             SALES_REPORT.task,
@@ -680,6 +705,23 @@ class RocketChatPartnership(ProcessWorkflow):
             ),
             "fees_paid": all(f.paid for f in s.fee_invoices if f.due_at is None or f.due_at <= now),
         }
+        findings = []
+        if self._compliance_patched:
+            evaluation = evaluate_compliance(
+                ComplianceEvidence(
+                    now=now,
+                    term_months=s.term_months,
+                    term_end=s.term_end,
+                    support_contract_active=s.support_contract_active,
+                    support_contract_reference=s.support_contract_reference,
+                    website=check,
+                    due_months=due_months,
+                    reports=s.reports,
+                    fee_invoices=s.fee_invoices,
+                ),
+                compliance,
+            )
+            compliance, findings = evaluation.compliance, evaluation.findings
         failures = compliance_failures(compliance)
         goals: list[GoalAttainment] = []
         if self._goals_patched:
@@ -701,6 +743,7 @@ class RocketChatPartnership(ProcessWorkflow):
             proposed=propose_outcome(failures, s.reviews, goals),
             website_missing=check.missing,
             goals=goals,
+            findings=findings,
         )
         s.pending_review = review
         self.note(
@@ -714,6 +757,7 @@ class RocketChatPartnership(ProcessWorkflow):
             website=check.reason,
             website_found=check.found,
             website_missing=check.missing,
+            **({"findings": [f.reason for f in findings]} if findings else {}),
         )
         self._open_review_task(review)
 
@@ -728,6 +772,11 @@ class RocketChatPartnership(ProcessWorkflow):
         if review.proposed != "compliant":
             example["notes"] = "; ".join(
                 ([f"Requirements not met: {failing}"] if review.failures else [])
+                + (
+                    [f"Compliance findings: {findings_text(review.findings)}"]
+                    if review.findings
+                    else []
+                )
                 + ([f"Goals missed: {', '.join(missed)}"] if missed else [])
             )
         self.open_task(
@@ -736,6 +785,7 @@ class RocketChatPartnership(ProcessWorkflow):
             description=(
                 f"Quarter {review.quarter} review: failing requirements: {failing}; proposed: "
                 f"{review.proposed}"
+                + (f"; findings: {findings_text(review.findings)}" if review.findings else "")
                 + (
                     f"; goals: {', '.join(goal_line(g) for g in review.goals)}"
                     if review.goals
@@ -772,12 +822,14 @@ class RocketChatPartnership(ProcessWorkflow):
             failures=review.failures,
             proposed=review.proposed,
             notes=decision.notes,
+            **({"findings": [f.reason for f in review.findings]} if review.findings else {}),
         )
         self._facts["last_review"] = {
             "quarter": review.quarter,
             "outcome": decision.outcome,
             "failures": review.failures,
             "goals": [g.model_dump(mode="json") for g in review.goals],
+            "findings": [f.model_dump(mode="json") for f in review.findings],
         }
         self._facts["attainment"] = self._attainment()
         self._facts.pop("review", None)
@@ -817,9 +869,15 @@ class RocketChatPartnership(ProcessWorkflow):
             )
             for g in review.goals
         ]
+        facts += [("Compliance finding", f.reason) for f in review.findings]
         if decision.outcome == "warning":
             found = []
-            if review.failures:
+            if review.findings:
+                found.append(
+                    "requirements of the Rocket.Chat Partner Program that are not met: "
+                    + findings_text(review.findings)
+                )
+            elif review.failures:
                 found.append(
                     "requirements of the Rocket.Chat Partner Program that are not met: "
                     f"{', '.join(review.failures)}"
@@ -903,7 +961,7 @@ class RocketChatPartnership(ProcessWorkflow):
         app = s.application
         self.close_all_tasks()
         status = "removed"
-        current = await self.find_partner(app.partner_id)
+        current = await self.find_partner(app.partner_id, "rocketchat")
         attributes = {**(current.attributes if current else {}), "ended": outcome, "reason": reason}
         await self.record_partner(rocketchat_partner(app, status, attributes))
         delisted = await call(
@@ -911,6 +969,7 @@ class RocketChatPartnership(ProcessWorkflow):
             UnpublishRequest(
                 partner_id=app.partner_id,
                 workflow_id=workflow.info().workflow_id,
+                program="rocketchat",  # Mattermost's listing of the same slug stays
                 reason=reason,
                 at=workflow.now(),
             ),
@@ -918,6 +977,8 @@ class RocketChatPartnership(ProcessWorkflow):
             result_type=bool,
             summary=f"remove directory listing {app.partner_id}",
         )
+        if workflow.patched(DELIST_PATCH):  # asked as the listing's removal wakes the workflow
+            delisted = await delist_from_site(app.partner_id, reason) or delisted
         await self.decide("partnership", "system", outcome, reason=reason, delisted=delisted)
         headline = (
             "You have been removed from the Rocket.Chat Partner Program"

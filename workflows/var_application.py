@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VarApplicationResult,
     )
     from models.directory import DirectoryListingInput
+    from models.pricing import DiscountBounds, agreed_discount_problem
 
 from workflows.calls import LOCAL, call
 from workflows.deadlines import Deadline, business_deadline
@@ -50,7 +51,9 @@ INFO_EXPIRY_BUSINESS_DAYS = 20
 ONBOARDING_BUSINESS_DAYS = 5
 ENABLEMENT_REMINDER_BUSINESS_DAYS = 20
 ENABLEMENT_DUE_BUSINESS_DAYS = 30
-RESELLER_DISCOUNT_PERCENT = 20
+# The discount of approvals recorded before the reviewer agreed one (histories whose pre-screen
+# carries no discount bounds); new approvals agree it within the program's bounds.
+LEGACY_DISCOUNT_PERCENT = 20
 
 REVIEW_APPLICATION = HumanTask(
     task="review_application",
@@ -58,10 +61,11 @@ REVIEW_APPLICATION = HumanTask(
     assignee="partner_manager",
     description=(
         "Review the Value-Added Reseller application against the criteria (within 1–2 weeks): "
-        "approve, reject with a reason, or ask for more information"
+        "approve with the agreed reseller discount (within the program's bounds), reject with "
+        "a reason, or ask for more information"
     ),
     model=ApplicationReview,
-    example={"reviewer": "partners@mattermost.com", "decision": "approve"},
+    example={"reviewer": "partners@mattermost.com", "decision": "approve", "discount_percent": 20},
 )
 PROVIDE_INFORMATION = HumanTask(
     task="provide_information",
@@ -143,18 +147,34 @@ class VarApplication(PartnerApplicationWorkflow):
         self._sales_manager: SalesManagerAssignment | None = None
         self._training: TrainingCompleted | None = None
         self._support: LocalSupportConfirmed | None = None
+        self._discount_bounds: DiscountBounds | None = None
 
     # --- handlers -----------------------------------------------------------------------------
 
     @workflow.signal
     def review_application(self, payload: Any) -> None:
         """The reviewer's decision: `{"reviewer": "partners@mattermost.com",
-        "decision": "approve"}`,
+        "decision": "approve", "discount_percent": 20}` (the agreed reseller discount, within
+        the program's bounds),
         `{"reviewer": "…", "decision": "reject", "reason": "…"}` or
         `{"reviewer": "…", "decision": "request_information", "questions": "…"}`."""
         review = self.accept(REVIEW_APPLICATION, payload, ApplicationReview)
-        if review is not None and self._review is None:
+        if review is not None and self._review is None and self._agreeable(review):
             self._review = review
+
+    def _agreeable(self, review: ApplicationReview) -> bool:
+        """An approval agrees a discount within the program's bounds (pre-screened with the
+        application; histories without them approve without one): refused otherwise."""
+        if review.decision != "approve" or self._discount_bounds is None:
+            return True
+        problem = agreed_discount_problem(review.discount_percent, self._discount_bounds)
+        if problem is None:
+            return True
+        error = {"field": "discount_percent", "message": problem}
+        self.note(
+            REVIEW_APPLICATION.task, "system", "rejected", reason="invalid input", errors=[error]
+        )
+        return False
 
     @workflow.signal
     def provide_information(self, payload: Any) -> None:
@@ -215,6 +235,7 @@ class VarApplication(PartnerApplicationWorkflow):
             result_type=PrescreenResult,
             summary=f"pre-screen {application.company} ({application.country})",
         )
+        self._discount_bounds = screen.discount_bounds
         self._facts.update(
             criteria=[c.model_dump() for c in screen.criteria],
             language_data=screen.data_source,
@@ -245,7 +266,14 @@ class VarApplication(PartnerApplicationWorkflow):
         # The agreement is for the approved geography and industries (by default, those sought).
         territory = review.territory or application.territory
         industries = review.industries or application.industries
-        self._facts.update(approved_territory=territory, approved_industries=industries)
+        discount = (
+            LEGACY_DISCOUNT_PERCENT if review.discount_percent is None else review.discount_percent
+        )
+        self._facts.update(
+            approved_territory=territory,
+            approved_industries=industries,
+            agreed_discount_percent=discount,
+        )
         await self.tell_approved(  # the partner's entity starts (workflows/partner.py)
             partner_id=partner_id,
             partner_type="value_added_reseller",
@@ -257,6 +285,7 @@ class VarApplication(PartnerApplicationWorkflow):
                 "application_id": application.application_id,
                 "territory": territory,
                 "industries": industries,
+                "discount_percent": discount,
             },
         )
         self.set_stage("agreement")
@@ -320,19 +349,17 @@ class VarApplication(PartnerApplicationWorkflow):
         await self.save_partner(
             **common,
             status="active",
-            discount_percent=RESELLER_DISCOUNT_PERCENT,
+            discount_percent=discount,
             attributes=attributes,
         )
-        await self.decide(
-            "activation", "system", "active", discount_percent=RESELLER_DISCOUNT_PERCENT
-        )
+        await self.decide("activation", "system", "active", discount_percent=discount)
         await self.notify(
             "partner:welcome",
             [application.contact.email],
             "partner_welcome",
             self._mail(
                 partner_type="Value-Added Reseller",
-                discount_percent=RESELLER_DISCOUNT_PERCENT,
+                discount_percent=discount,
                 sales_manager=sales.sales_manager.model_dump(),
                 benefits=[
                     (
@@ -366,7 +393,9 @@ class VarApplication(PartnerApplicationWorkflow):
                 description=(
                     f"Review the VAR application of {application.company} "
                     f"({application.country}), round {round_number}. Pre-screen: {criteria}"
+                    f"{self._discount_span()}"
                 ),
+                example=self._review_example(),
             )
             self.set_stage("application_review")
             review_step = f"review_application:{round_number}"
@@ -390,6 +419,7 @@ class VarApplication(PartnerApplicationWorkflow):
                 reason=review.reason,
                 questions=review.questions,
                 notes=review.notes,
+                discount_percent=review.discount_percent if review.decision == "approve" else None,
             )
             if review.decision != "request_information":
                 return review
@@ -523,6 +553,26 @@ class VarApplication(PartnerApplicationWorkflow):
             reason=reason,
         )
 
+    def _discount_span(self) -> str:
+        bounds = self._discount_bounds
+        if bounds is None:
+            return ""
+        return (
+            f". An approval agrees the reseller discount (discount_percent), between "
+            f"{bounds.min_percent}% and {bounds.max_percent}%"
+        )
+
+    def _review_example(self) -> dict[str, Any]:
+        """The task's example: an approval with a discount within the bounds (none in
+        histories without bounds)."""
+        example = dict(REVIEW_APPLICATION.example)
+        bounds = self._discount_bounds
+        if bounds is None:
+            example.pop("discount_percent")
+        elif not bounds.min_percent <= example["discount_percent"] <= bounds.max_percent:
+            example["discount_percent"] = bounds.min_percent
+        return example
+
     def _agreement_context(self) -> dict[str, Any]:
         application = self._require()
         territory = self._facts.get("approved_territory") or application.territory
@@ -539,7 +589,7 @@ class VarApplication(PartnerApplicationWorkflow):
                 set(application.first_tier_support_languages)
                 | set(application.second_tier_support_languages)
             ),
-            "discount_percent": RESELLER_DISCOUNT_PERCENT,
+            "discount_percent": self._facts.get("agreed_discount_percent", LEGACY_DISCOUNT_PERCENT),
         }
 
     def _mail(self, **extra: Any) -> dict[str, Any]:

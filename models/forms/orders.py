@@ -18,9 +18,17 @@ from models.contracts import (
 )
 from models.forms.spec import FormSpec, money
 
+# The example's prerequisites (`starters/order_prerequisites.py` seeds them): the partner
+# `nordlicht-it`, an active Mattermost Value-Added Reseller with the training completed, local
+# support confirmed and an agreed discount of 20%; and its approved, still protected deal
+# registration DR-2026-000123 for Hanse Logistik AG. 9600 = the list price of MM-ENT-1Y
+# (12000 cents, the default price list) less 20%.
+EXAMPLE_DISCOUNT_PERCENT = 20
+EXAMPLE_DEAL_NUMBER = "DR-2026-000123"
 ORDER_EXAMPLE: dict[str, Any] = {
     "order_id": "ORD-2026-000123",
-    "channel": "authorized_reseller",
+    "channel": "value_added_reseller",
+    "deal_number": EXAMPLE_DEAL_NUMBER,
     "reseller": {
         "company": "Nordlicht IT-Systemhaus GmbH",
         "partner_id": "nordlicht-it",
@@ -48,7 +56,7 @@ ORDER_EXAMPLE: dict[str, Any] = {
             "sku": "MM-ENT-1Y",
             "description": "Mattermost Enterprise, 1 year",
             "seats": 50,
-            "unit_price_cents": 12000,
+            "unit_price_cents": 9600,
         }
     ],
 }
@@ -59,7 +67,16 @@ class OrderForm(Contract):
 
     model_config = ConfigDict(
         title="OrderForm",
-        json_schema_extra={"examples": [ORDER_EXAMPLE]},
+        json_schema_extra={
+            "examples": [ORDER_EXAMPLE],
+            "description": (
+                "A Value-Added Reseller's order. The example needs, on record: the partner "
+                "nordlicht-it, an active Mattermost Value-Added Reseller with the online "
+                "training completed, local support confirmed and an agreed discount of 20%, "
+                f"and its approved, unexpired deal registration {EXAMPLE_DEAL_NUMBER} for Hanse "
+                "Logistik AG (`partnerflow seed-example order` records them on a dev stack)."
+            ),
+        },
     )
 
     order_id: str = Field(
@@ -68,9 +85,20 @@ class OrderForm(Contract):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Business key: the workflow id is `order-{order_id}`",
     )
-    channel: Literal["value_added_reseller", "authorized_reseller"] = "authorized_reseller"
+    channel: Literal["value_added_reseller", "authorized_reseller"] = Field(
+        default="value_added_reseller",
+        description=(
+            "value_added_reseller; authorized_reseller orders are refused here (they start "
+            "from an approved, signed authorized resale)"
+        ),
+    )
     deal_number: str | None = Field(
-        default=None, max_length=64, description="Deal registration number, e.g. DR-2026-000123"
+        default=None,
+        max_length=64,
+        description=(
+            "The partner's approved, unexpired deal registration for this end customer, e.g. "
+            "DR-2026-000123: the reseller discount applies only with it"
+        ),
     )
     reseller: Reseller
     end_customer: EndCustomer
@@ -135,7 +163,16 @@ ORDER_FORM = FormSpec(
     description=(
         "A reseller's purchase order for Mattermost Enterprise on behalf of a named end "
         "customer: starts OrderFulfillment (terms review, the end customer's acceptance of "
-        "the subscription terms, license, invoice)."
+        "the subscription terms, license, invoice). Only `value_added_reseller` orders of an "
+        "active Mattermost Value-Added Reseller (partner record: training completed, local "
+        "support confirmed); `authorized_reseller` orders start from an approved, signed "
+        "authorized resale. Each unit price is the price list's "
+        "(PARTNERFLOW_MATTERMOST_PRICE_LIST) less the partner's agreed discount when "
+        "`deal_number` is its approved, unexpired registration for this end customer, else "
+        "the list price. Any other order is refused (422, each error naming the field and "
+        "the rule in `type`) and nothing starts. The example needs the partner nordlicht-it "
+        "(active VAR, trained, local support, 20% agreed) and its approved registration "
+        "DR-2026-000123 for Hanse Logistik AG on record."
     ),
     model=OrderForm,
     build_workflow_id=lambda form: f"order-{form.order_id}",

@@ -91,6 +91,10 @@ REPORT_EXAMPLE: dict[str, Any] = {
     ],
     "certified_staff": 2,
     "share_statistics": True,
+    "projects": [
+        {"name": "Clinic chat", "rocketchat_reference": True},
+        {"name": "Port authority intranet", "rocketchat_reference": True},
+    ],
 }
 
 
@@ -125,7 +129,8 @@ MONTHLY_SALES_REPORT_FORM = FormSpec(
     title="Rocket.Chat monthly sales report",
     description=(
         "The partner's monthly sales report (sales closed, prospective sales, hosting "
-        "revenue, referred projects, premium offers, share statistics): signals "
+        "revenue, referred projects, premium offers, share statistics, and optionally the "
+        "month's projects with whether each names Rocket.Chat as a reference): signals "
         "submit_sales_report to the running RocketChatPartnership. Proof of the sender: "
         "`proof_token`, the token printed in the email that asks for the month's report."
     ),

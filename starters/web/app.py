@@ -31,6 +31,8 @@ from starters.web import (
     finance,
     health,
     intake,
+    portal,
+    rocketchat_partners,
     sign,
     task_page,
     tasks,
@@ -53,11 +55,13 @@ ROUTERS = [
     billing_webhooks.router,
     email_webhooks.router,
     directory.router,
+    rocketchat_partners.router,
     codec.router,
     auth.router,
     tasks.router,
     task_page.router,
     finance.router,
+    portal.router,
 ]
 
 
@@ -94,6 +98,7 @@ def create_app(
     app.state.login_failure_delay = auth.FAILURE_DELAY_SECONDS
     app.add_exception_handler(PageError, page_error_handler)
     app.add_exception_handler(LoginRequired, auth.login_required_handler)
+    app.add_exception_handler(portal.PortalSignInRequired, portal.sign_in_required_handler)
     for router in ROUTERS:
         app.include_router(router)
     if (hosts := settings.trusted_hosts()) is not None:  # links and feeds never name a forged host

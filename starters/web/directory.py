@@ -37,6 +37,7 @@ from models.directory import (
     read_logo,
 )
 from models.links import LinkClaims
+from models.programs import ProgramKey
 from models.tasks import WorkflowStatus
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import (
@@ -64,6 +65,7 @@ PROGRAMS = {
     "system_integrator": "System Integrator",
     "authorized_reseller": "Authorized Reseller",
 }
+DIRECTORY_PROGRAM: ProgramKey = "mattermost"  # the vendor program these pages list
 FIELDS = ("name", "description", "city", "state", "country", "website")
 LISTING_PAGE_MAX_BYTES = MAX_LOGO_BYTES + 64 * 1024  # the logo file and the fields, one file
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
@@ -251,9 +253,11 @@ async def listing_done(request: Request, listing: Listing) -> Response:
 
 @router.get("/partners", response_class=HTMLResponse, name="partner_directory")
 async def partner_directory(request: Request, settings: SettingsDep) -> Response:
-    """The public partner directory, filtered by `country` (ISO code) and `program`."""
+    """The public Mattermost partner directory, filtered by `country` (ISO code) and
+    `program` (the partner type: VAR, SI). Listings are per vendor program: only
+    Mattermost's show here."""
     country, program = _filters(request)
-    everyone = await asyncio.to_thread(list_listings, settings)
+    everyone = await asyncio.to_thread(list_listings, settings, program=DIRECTORY_PROGRAM)
     listings = [
         e
         for e in everyone
@@ -279,10 +283,12 @@ async def partner_directory(request: Request, settings: SettingsDep) -> Response
 
 @router.get("/partners.json", name="partner_directory_json")
 async def partner_directory_json(request: Request, settings: SettingsDep) -> JSONResponse:
-    """The public directory as JSON (same filters): name, program, location, website,
-    logo URL, and the territory of Value-Added Resellers."""
+    """The public Mattermost directory as JSON (same filters): name, program (the partner
+    type) and `vendor_program` (`mattermost`: partners are per vendor program, the id is
+    unique within it), location, website, logo URL, and the territory of Value-Added
+    Resellers."""
     country, program = _filters(request)
-    listings = await asyncio.to_thread(list_listings, settings, country, program)
+    listings = await asyncio.to_thread(list_listings, settings, country, program, DIRECTORY_PROGRAM)
     base = settings.public_base_url.rstrip("/")  # never the Host header: the feed is cached
     return JSONResponse(
         [
@@ -291,6 +297,7 @@ async def partner_directory_json(request: Request, settings: SettingsDep) -> JSO
                 "name": e.name,
                 "program": e.partner_type,
                 "program_label": PROGRAMS.get(e.partner_type, e.partner_type),
+                "vendor_program": e.program,
                 "description": e.description,
                 "city": e.city,
                 "state": e.state,

@@ -60,7 +60,7 @@ def test_publish_update_and_remove(settings: Settings) -> None:
     directory.publish_listing(listing())  # a retried activity
     directory.publish_listing(listing(version=2, name="Nordlicht IT"))
     directory.publish_listing(listing(version=1, name="stale"))  # an older version arriving late
-    stored = get_listing(settings, "nordlicht")
+    stored = get_listing(settings, "mattermost", "nordlicht")
     assert (
         stored is not None
         and stored.name == "Nordlicht IT"
@@ -80,7 +80,7 @@ def test_publish_update_and_remove(settings: Settings) -> None:
     )
     assert directory.unpublish_listing(request) is True
     assert directory.unpublish_listing(request) is False
-    assert get_listing(settings, "nordlicht") is None
+    assert get_listing(settings, "mattermost", "nordlicht") is None
 
 
 def test_logos_are_content_addressed(settings: Settings) -> None:
@@ -136,3 +136,29 @@ def test_prescreen_activity_uses_cldr_and_embargo_data(settings: Settings) -> No
     )
     assert result.official_languages == ["ja"] and "CLDR" in result.data_source
     assert [c.name for c in result.failed] == ["local_language_support"] and not result.passed
+
+
+def test_listings_are_per_program(settings: Settings) -> None:
+    """The same slug in both programs is two listings; a Rocket.Chat removal (by its
+    program, or by an `rc-` workflow's request from before listings were per program)
+    leaves the Mattermost listing in the directory."""
+    directory = DirectoryActivities(settings)
+    directory.publish_listing(listing())
+    directory.publish_listing(
+        listing(program="rocketchat", workflow_id="rc-partnership-nordlicht", name="RC Nordlicht")
+    )
+    mattermost = get_listing(settings, "mattermost", "nordlicht")
+    rocketchat = get_listing(settings, "rocketchat", "nordlicht")
+    assert mattermost is not None and mattermost.name == "Nordlicht"
+    assert rocketchat is not None and rocketchat.name == "RC Nordlicht"
+    assert [e.name for e in list_listings(settings, program="mattermost")] == ["Nordlicht"]
+    removal = {"partner_id": "nordlicht", "reason": "removed", "at": NOW}
+    old_shape = UnpublishRequest(workflow_id="rc-partnership-nordlicht", **removal)
+    assert directory.unpublish_listing(old_shape) is True
+    assert get_listing(settings, "rocketchat", "nordlicht") is None
+    assert get_listing(settings, "mattermost", "nordlicht") is not None
+    again = UnpublishRequest(
+        workflow_id="rc-partnership-nordlicht", program="rocketchat", **removal
+    )
+    assert directory.unpublish_listing(again) is False
+    assert get_listing(settings, "mattermost", "nordlicht") is not None

@@ -5,27 +5,26 @@ from __future__ import annotations
 import pytest
 
 from models.pricing import (
+    DiscountBounds,
+    agreed_discount_problem,
     discount_cents,
     net_price_cents,
     purchase_list_cents,
     purchase_referral_fee,
     quote,
     referral_fee_cents,
-    reseller_discount_percent,
 )
 
 
-def test_default_discount_is_twenty_percent() -> None:
-    assert reseller_discount_percent() == 20
-    assert reseller_discount_percent(tier="unknown") == 20
-
-
-def test_partner_percentage_wins_over_tier() -> None:
-    assert reseller_discount_percent(0, "gold") == 25
-    assert reseller_discount_percent(15, "gold") == 15
-    assert reseller_discount_percent(0, "Platinum", tiers={"platinum": 35}) == 35
-    with pytest.raises(ValueError):
-        reseller_discount_percent(0, "x", tiers={}, default=120)
+def test_the_agreed_discount_must_be_within_the_program_bounds() -> None:
+    bounds = DiscountBounds(min_percent=10, max_percent=30)
+    assert agreed_discount_problem(10, bounds) is None
+    assert agreed_discount_problem(30, bounds) is None
+    assert "outside the program's bounds: between 10% and 30%" in (
+        agreed_discount_problem(31, bounds) or ""
+    )
+    assert "9%" in (agreed_discount_problem(9, bounds) or "")
+    assert "discount_percent" in (agreed_discount_problem(None, bounds) or "")
 
 
 def test_quote_is_consistent_per_seat() -> None:

@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
+from starters.order_prerequisites import seed_order_example
 from starters.web.operators import hash_password
 from tests.browser import chromium_or_reason
 from tests.eventually import eventually
@@ -95,6 +96,8 @@ class PagesStack:
 
     async def start(self, form: str, **changes: Any) -> tuple[str, dict[str, Any]]:
         payload = {**FORMS[form].fresh_example(), **changes}
+        if form == "order":  # the example's prerequisites: an active VAR, its registration
+            seed_order_example(self.settings)
         result = await submit_form(self.client, self.settings, form, payload)
         assert result.status_code in (200, 202), result.body
         workflow_id = result.body["workflow_id"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from activities.partners import get_partner
+from models.settings import Settings
+from starters import cli
 from starters.cli import app, apply_override
 
 
@@ -48,3 +51,16 @@ def test_forms_lists_every_form() -> None:
 def test_start_needs_a_file_or_the_example() -> None:
     result = CliRunner().invoke(app, ["start", "order"])
     assert result.exit_code != 0
+
+
+def test_seed_example_records_the_order_examples_prerequisites_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    first = CliRunner().invoke(app, ["seed-example", "order"])
+    assert first.exit_code == 0 and "DR-2026-000123" in first.output, first.output
+    partner = get_partner(settings, "mattermost", "nordlicht-it")
+    assert partner is not None and partner.discount_percent == 20
+    again = CliRunner().invoke(app, ["seed-example", "order"])
+    assert again.exit_code == 0 and "already recorded" in again.output
+    assert CliRunner().invoke(app, ["seed-example", "var-application"]).exit_code != 0

@@ -28,6 +28,7 @@ from models.settings import Settings
 from starters.cli import app as cli
 from starters.devstack import dev_server_command
 from starters.intake import submit_form
+from starters.order_prerequisites import seed_order_example
 from starters.web.app import create_app
 from starters.web.codec import CodecTokensOff, codec_token, codec_token_valid
 from starters.web.operators import SESSION_COOKIE, hash_password, operators_for, sign_session
@@ -233,6 +234,7 @@ async def test_history_holds_no_plaintext_personal_data_and_the_ui_path_decodes_
     )
     plain = local_env.client  # no codec: sees what Temporal stores
     marker = uuid.uuid4().hex[:8]
+    seed_order_example(settings)  # the example's active VAR and approved registration
     submission = FORMS["order"].fresh_example()
     contact = {"name": f"Ilse Quandt{marker}", "email": f"ilse.{marker}@stadtwerke.example"}
     submission["end_customer"]["contact"] = contact

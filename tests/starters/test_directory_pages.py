@@ -31,6 +31,7 @@ from models.directory import (
     MAX_LOGO_BASE64_CHARS,
     MAX_LOGO_BYTES,
     DirectoryListingInput,
+    PublishedListing,
     logo_id_of,
 )
 from models.forms import FORMS
@@ -76,7 +77,9 @@ async def link(h: Harness, workflow_id: str) -> str:
 
 
 async def wait_published(settings: Settings, env: WorkflowEnvironment, partner_id: str) -> None:
-    await eventually(lambda: get_listing(settings, partner_id), what=f"{partner_id} published")
+    await eventually(
+        lambda: get_listing(settings, "mattermost", partner_id), what=f"{partner_id} published"
+    )
 
 
 async def test_listing_page_checks_fields_and_logo_then_publishes(
@@ -432,3 +435,34 @@ async def test_application_forms_refuse_a_partner_id_of_another_company(
                 and result.body["errors"][0]["field"] == "partner_id"
                 and "Someone Else GmbH" in result.body["errors"][0]["message"]
             )
+
+
+async def test_the_directory_lists_mattermost_listings_and_names_their_program(
+    settings: Settings,
+) -> None:
+    """Listings are per program: a Rocket.Chat listing with a Mattermost partner's slug is
+    another listing, and the Mattermost directory (page and feed) shows only Mattermost's."""
+    from activities.directory import DirectoryActivities
+
+    directory = DirectoryActivities(settings)
+    for program, name in (("mattermost", "Nordlicht MM"), ("rocketchat", "Nordlicht RC")):
+        directory.publish_listing(
+            PublishedListing(
+                partner_id="nordlicht", workflow_id=f"{program}-nordlicht", program=program,
+                partner_type="value_added_reseller", name=name, description="d", city="Kiel",
+                country="DE", website="https://nordlicht.example/", logo_id="0" * 32,
+                logo_content_type="image/png", at=datetime(2026, 11, 23, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    app = create_app(settings, NoTemporal())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+        [entry] = (await web.get("/partners.json")).json()
+        page = await web.get("/partners")
+    assert (entry["partner_id"], entry["name"], entry["vendor_program"]) == (
+        "nordlicht",
+        "Nordlicht MM",
+        "mattermost",
+    )
+    assert entry["program"] == "value_added_reseller"  # the partner type, as before
+    assert "Nordlicht MM" in page.text and "Nordlicht RC" not in page.text

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from models.settings import Settings, get_settings
 from starters.cli import app as cli
 from starters.intake import sign
+from starters.order_prerequisites import seed_order_example
 from starters.web.app import create_app
 from tests.eventually import eventually
 from tests.workflows.harness import pending as task_pending
@@ -104,6 +105,7 @@ def text_body(message: Message) -> str:
 
 async def test_order_from_form_to_paid_invoice(running: Client, stack_settings: Settings) -> None:
     client = running
+    seed_order_example(stack_settings)  # the example's active VAR and approved registration
     app = create_app(stack_settings, client)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"

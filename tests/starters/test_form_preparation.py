@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.partners import PartnerActivities
+from activities.partners import PartnerActivities, get_partner, list_partners
 from models.applications import EVALUATION_EXAMPLE, EvaluationLicenseForm
 from models.deals import DealRegistrationForm
 from models.forms import FormRejected
@@ -38,9 +38,9 @@ def form(**changes: Any) -> DealRegistrationForm:
     [
         ({"status": "suspended"}, "is suspended, not active"),
         ({"partner_type": "system_integrator"}, "not a Mattermost Value-Added Reseller"),
-        (
+        (  # partners are per program: Rocket.Chat's p1 is not a Mattermost partner
             {"program": "rocketchat", "partner_type": "value_added"},
-            "not a Mattermost Value-Added Reseller",
+            "no active Mattermost partner 'p1'",
         ),
     ],
 )
@@ -56,13 +56,33 @@ def test_only_active_value_added_resellers_register_deals(
     )
 
 
+def test_a_rocketchat_partner_with_the_same_id_leaves_the_mattermost_var_alone(
+    settings: Settings,
+) -> None:
+    """The same slug in both programs is two partners: a Rocket.Chat onboarding recorded
+    after the VAR neither replaces its record nor stops its deal registrations."""
+    seed(settings, "p1")
+    later = datetime.now(UTC)
+    seed(settings, "p1", program="rocketchat", partner_type="hosting", status="applicant", at=later)
+    prepared = prepare_deal_registration(form(partner_id="p1"), settings)
+    assert prepared.partner.partner_id == "p1"
+    mattermost = get_partner(settings, "mattermost", "p1")
+    rocketchat = get_partner(settings, "rocketchat", "p1")
+    assert mattermost is not None and rocketchat is not None
+    assert (mattermost.partner_type, mattermost.status) == ("value_added_reseller", "active")
+    assert (rocketchat.partner_type, rocketchat.status) == ("hosting", "applicant")
+    assert [(p.program, p.partner_id) for p in list_partners(settings, program="rocketchat")] == [
+        ("rocketchat", "p1")
+    ]
+
+
 def test_unknown_partner_is_refused(settings: Settings) -> None:
     with pytest.raises(FormRejected, match="not in the partner records"):
         prepare_deal_registration(form(partner_id="nobody"), settings)
 
 
-def test_prepared_input_carries_the_number_and_the_tier_discount(settings: Settings) -> None:
-    seed(settings, "p1", attributes={"tier": "platinum"})
+def test_prepared_input_carries_the_number_and_the_agreed_discount(settings: Settings) -> None:
+    seed(settings, "p1", discount_percent=30)
     submission = form(partner_id="p1")
     prepared = prepare_deal_registration(submission, settings)
     assert prepared.deal_number.startswith(f"DR-{datetime.now(UTC).year}-")

@@ -41,6 +41,7 @@ from activities.database import migrate
 from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import SIGNATURE_HEADER, sign
+from starters.order_prerequisites import seed_order_example
 from starters.web.app import create_app
 
 # `make test`: a few examples per endpoint, the same ones every run; `make fuzz`: many, random.
@@ -137,6 +138,7 @@ others = PAGES_SCHEMA.exclude(path_regex=INTAKE_PATHS)
 def _records_database() -> Iterator[None]:
     """The records database the form preparation and the pages read."""
     migrate(SETTINGS.resolved_database_url)
+    seed_order_example(SETTINGS)  # the order example's partner and deal registration
     yield
     shutil.rmtree(_DATA, ignore_errors=True)
 

@@ -77,7 +77,7 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
         var_id = await post(h, "var-application", application)
         await drive(h, var_id, closed)
         assert (await h.handle(var_id).query("status"))["stage"] == "active"
-        partner = get_partner(h.settings, partner_id)
+        partner = get_partner(h.settings, "mattermost", partner_id)
         assert partner is not None and (
             partner.partner_type,
             partner.status,
@@ -92,7 +92,7 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
         directory_id = await post(h, "directory-listing", listing)
         assert directory_id == f"directory-{partner_id}"
         await drive(h, directory_id, lambda s: s["stage"] == "published")
-        published = get_listing(h.settings, partner_id)
+        published = get_listing(h.settings, "mattermost", partner_id)
         assert published is not None and published.territory == application["territory"]
 
         evaluation = {**FORMS["evaluation-license"].fresh_example(), "partner_id": partner_id}
@@ -110,7 +110,7 @@ async def test_var_partner_from_application_to_directory_and_evaluation_license(
             assert (
                 await h.handle(workflow_id).describe()
             ).status == WorkflowExecutionStatus.COMPLETED
-        assert get_listing(h.settings, partner_id) is None
+        assert get_listing(h.settings, "mattermost", partner_id) is None
 
 
 async def test_system_integrator_from_application_to_benefits(
@@ -122,7 +122,7 @@ async def test_system_integrator_from_application_to_benefits(
         await drive(h, si_id, closed)
         result = await h.handle(si_id).result()
         assert result["outcome"] == "active" and len(result["benefits_done"]) == 5
-        partner = get_partner(h.settings, application["partner_id"])
+        partner = get_partner(h.settings, "mattermost", application["partner_id"])
         assert partner is not None and (partner.partner_type, partner.status) == (
             "system_integrator",
             "active",

@@ -27,6 +27,7 @@ from tests.starters.test_end_to_end import (  # noqa: F401 (pytest fixtures)
     visible,
 )
 from tests.workflows.harness import partner_site
+from tests.workflows.test_rocketchat_onboarding import BEFORE_TERMS, SUMMARY_AFTER_SIGNATURE
 from workflows.search_attributes import ASSIGNEE, STAGE
 
 SECRET = "e2e-webhook-secret"
@@ -93,7 +94,7 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                 'AND PendingTask = "review_prerequisites"',
             )
             assert found.typed_search_attributes.get(ASSIGNEE) == ["partner_manager"]
-            for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+            for task in BEFORE_TERMS:
                 await act_with_example(client, workflow_id, task)
             code, output = await cli_run(
                 "act",
@@ -108,6 +109,9 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
             await act_with_example(client, workflow_id, "set_contract_terms")
             await act_with_example(client, workflow_id, "sign_partner_agreement")
             await act_with_example(client, workflow_id, "publish_website", url=site + "/partners")
+            # The program summary's tasks: test sessions, market strategy, discount and prices.
+            for task in SUMMARY_AFTER_SIGNATURE:
+                await act_with_example(client, workflow_id, task)
             for _ in submission["services"]:
                 await act_with_example(client, workflow_id, "basic_training")
             result = await client.get_workflow_handle(workflow_id).result()
@@ -120,6 +124,11 @@ async def test_rocketchat_partner_from_form_to_partnership_and_schedule(
                 f'AND PartnerId = "{partner_id}"',
             )
             assert found.typed_search_attributes.get(STAGE) == "quarter_1"
+            summary = (await client.get_workflow_handle(workflow_id).query("status"))["facts"]
+            assert {s["state"] for s in summary["program_summary"]} == {"done"}
+            listed = (await web.get("/rocketchat/partners.json")).json()
+            assert partner_id in [e["partner_id"] for e in listed]
+            assert submission["company"] in (await web.get("/rocketchat/partners")).text
 
             # The monthly report form advances the running partnership (signal mode).
             report_form = (await web.get(forms["monthly-sales-report"]["schema_url"])).json()

@@ -100,7 +100,7 @@ def seed_partner(
         contact_name="Lena Hoffmann",
         contact_email="lena.hoffmann@nordlicht-it.example",
         status=status,
-        attributes={"tier": "gold"},
+        discount_percent=25,  # agreed at the VAR approval
         at=datetime.now(UTC),
     )
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
@@ -250,7 +250,7 @@ async def test_deal_registration_from_form_to_paid_invoice(
         review = await pending(client, workflow_id, "review_deal")
         await act(workflow_id, review)
         quotation = await pending(client, workflow_id, "submit_quotation")
-        assert quotation["example"]["discount_percent"] == 25  # the gold tier
+        assert quotation["example"]["discount_percent"] == 25  # the agreed discount
         await act(workflow_id, quotation)
 
         # The end customer signs the quotation on the page linked from the email.

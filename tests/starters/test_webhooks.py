@@ -28,6 +28,7 @@ from starters.intake import (
     submission_sha256,
     verify_signature,
 )
+from starters.order_prerequisites import seed_order_example
 from starters.web import deps
 from starters.web.app import MAX_BODY_BYTES, create_app
 from workflows.search_attributes import PARTNER_ID, PROGRAM, STAGE
@@ -38,6 +39,7 @@ HEADER = "X-Partnerflow-Signature"
 
 @pytest.fixture
 async def http(settings: Settings, time_skipping_env) -> AsyncIterator[httpx.AsyncClient]:
+    seed_order_example(settings)  # the order example's active VAR and approved registration
     app = create_app(
         settings, time_skipping_env.client, workflow_execution_timeout=timedelta(minutes=10)
     )
@@ -222,6 +224,23 @@ async def test_422_names_each_bad_field(http: httpx.AsyncClient) -> None:
     assert all(error["message"] and error["type"] for error in response.json()["errors"])
 
 
+async def test_422_a_mispriced_order_names_rule_and_field_and_starts_nothing(
+    http: httpx.AsyncClient, time_skipping_env
+) -> None:
+    payload = order()
+    payload["lines"][0]["unit_price_cents"] = 9000
+    response = await post(http, payload)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["type"]) == ("lines.0.unit_price_cents", "price")
+    assert "9000 cents differs from 9600 cents" in error["message"]
+    with pytest.raises(RPCError) as missing:
+        await time_skipping_env.client.get_workflow_handle(
+            f"order-{payload['order_id']}"
+        ).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
 async def test_422_invalid_json_names_the_body(http: httpx.AsyncClient) -> None:
     response = await post(http, b'{"order_id": ')
     assert response.status_code == 422
@@ -274,6 +293,7 @@ async def test_503_when_temporal_is_unreachable(
         raise RuntimeError("Failed client connect: connection refused")
 
     _fake_connect(monkeypatch, connect)
+    seed_order_example(settings)
     app = create_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -291,6 +311,7 @@ async def test_connects_lazily_when_no_client_is_given(
         return time_skipping_env.client
 
     _fake_connect(monkeypatch, connect)
+    seed_order_example(settings)
     app = create_app(settings, workflow_execution_timeout=timedelta(minutes=10))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

@@ -20,7 +20,7 @@ async def _stage_is(handle: Any, stage: str) -> bool:
 
 
 def _version(settings: Settings, partner_id: str, version: int) -> bool:
-    listing = get_listing(settings, partner_id)
+    listing = get_listing(settings, "mattermost", partner_id)
     return listing is not None and listing.version == version
 
 
@@ -88,7 +88,7 @@ async def test_changes_requested_then_published_updated_and_removed(
         await h.complete(handle, "review_listing")
         # The row is written by the publishing activity; the stage moves once it returns.
         await eventually(lambda: _stage_is(handle, "published"), what="the listing published")
-        published = get_listing(settings, data.partner_id)
+        published = get_listing(settings, "mattermost", data.partner_id)
         assert (
             published is not None
             and published.name == "Nordlicht"
@@ -105,7 +105,7 @@ async def test_changes_requested_then_published_updated_and_removed(
         await handle.signal("submit_listing", {**review_example(data), "name": "Nordlicht IT"})
         await h.complete(handle, "review_listing")
         await eventually(lambda: _version(settings, data.partner_id, 2), what="version 2")
-        assert get_listing(settings, data.partner_id).name == "Nordlicht IT"  # type: ignore[union-attr]
+        assert get_listing(settings, "mattermost", data.partner_id).name == "Nordlicht IT"  # type: ignore[union-attr]
 
         await handle.signal(
             "partner_left",
@@ -113,7 +113,7 @@ async def test_changes_requested_then_published_updated_and_removed(
         )
         result = await handle.result()
         assert result["outcome"] == "removed" and result["versions_published"] == 2
-        assert get_listing(settings, data.partner_id) is None
+        assert get_listing(settings, "mattermost", data.partner_id) is None
         steps = h.email_steps(handle.id)
         assert {
             "listing:request",
@@ -180,10 +180,10 @@ async def test_continues_as_new_carrying_the_published_listing(
         await latest.signal("submit_listing", {**review_example(data), "name": "Renamed"})
         await h.complete(latest, "review_listing")
         await eventually(lambda: _version(settings, data.partner_id, 2), what="version 2")
-        assert get_listing(settings, data.partner_id).name == "Renamed"  # type: ignore[union-attr]
+        assert get_listing(settings, "mattermost", data.partner_id).name == "Renamed"  # type: ignore[union-attr]
         await h.handle(handle.id).signal(
             "partner_left", {"reason": "Left", "decided_by": "pm@mattermost.com"}
         )
         result = await h.handle(handle.id).result()
         assert result["outcome"] == "removed" and result["versions_published"] == 2
-        assert get_listing(settings, data.partner_id) is None
+        assert get_listing(settings, "mattermost", data.partner_id) is None

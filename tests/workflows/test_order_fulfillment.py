@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,10 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import BillingActivities
 from activities.email import EmailActivities
+from activities.partners import PartnerActivities
 from models.contracts import EmailReceipt, EmailRequest, InvoiceInfo, InvoiceRequest
 from models.settings import Settings
 from models.tables import DecisionRow, InvoiceRow, LicenseRow
 from tests.eventually import eventually
+from tests.factories import partner_record
 from tests.workflows import test_evaluation_license
 from tests.workflows.harness import (
     EmbargoList,
@@ -519,3 +521,27 @@ async def test_late_stripe_events_after_paid_change_nothing(
         ]
         for _, detail in invoice[1:]:
             assert detail["stage"] == "paid" and "paid" in detail["reason"]
+
+
+async def test_a_var_suspended_before_the_license_gets_no_license_or_invoice(
+    harness: Harness, settings: Settings
+) -> None:
+    """The partner record is checked again once the license review approves: a Value-Added
+    Reseller suspended since the intake gets neither the license nor the invoice."""
+    partner_id = test_evaluation_license.partner(settings)
+    handle = await harness.start_order(
+        channel="value_added_reseller", reseller={"partner_id": partner_id}
+    )
+    await handle.signal("accept_terms", (await pending(handle, "accept_terms"))["example"])
+    review = await pending(handle, "review_license")
+    PartnerActivities(settings).upsert_partner(
+        partner_record(partner_id, status="suspended", at=datetime.now(UTC))
+    )
+    await handle.signal("review_license", review["example"])
+    result = await handle.result()
+    assert result.outcome == "refused" and "is suspended, no longer an active partner" in (
+        result.reason or ""
+    )
+    assert [r["step"] for r in await refusals(handle)] == ["partner_check:before_license"]
+    assert harness.rows(LicenseRow, handle.id) == [] and harness.rows(InvoiceRow, handle.id) == []
+    assert harness.email_steps(handle.id) == ["acceptance:request", "order:refused"]

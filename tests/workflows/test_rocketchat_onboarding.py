@@ -62,13 +62,34 @@ async def act(handle: WorkflowHandle, task: str, **changes: Any) -> dict[str, An
     return t
 
 
+# The tasks before the contract terms, in order (the statement of work is the summary's).
+BEFORE_TERMS = (
+    "review_prerequisites",
+    "schedule_meeting",
+    "record_meeting",
+    "set_goals",
+    "agree_statement_of_work",
+)
+
+
 async def through_signature(handle: WorkflowHandle) -> None:
-    await act(handle, "review_prerequisites")
-    await act(handle, "schedule_meeting")
-    await act(handle, "record_meeting")
-    await act(handle, "set_goals")
-    await act(handle, "set_contract_terms")
-    await act(handle, "sign_partner_agreement")
+    for task in (*BEFORE_TERMS, "set_contract_terms", "sign_partner_agreement"):
+        await act(handle, task)
+
+
+# The program summary's tasks opened after the signature, in the order they are completed.
+SUMMARY_AFTER_SIGNATURE = (
+    "schedule_test_sessions",
+    "record_test_sessions",
+    "submit_market_strategy",
+    "record_discount_and_prices",
+)
+
+
+async def complete_summary(handle: WorkflowHandle) -> None:
+    """The program summary's tasks after the signature, each with its published example."""
+    for task in SUMMARY_AFTER_SIGNATURE:
+        await act(handle, task)
 
 
 async def certify_all(handle: WorkflowHandle, services: list[str]) -> None:
@@ -114,6 +135,7 @@ async def test_full_onboarding_starts_the_partnership(
             "website_published", {**website["example"], "url": h.site + "/partners"}
         )
         await certify_all(handle, ["installation", "brand_theming"])
+        await complete_summary(handle)
         result = await handle.result()
 
         assert (
@@ -167,7 +189,7 @@ async def test_term_shorter_than_a_year_is_refused(
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+        for task in BEFORE_TERMS:
             await act(handle, task)
         terms = await pending(handle, "set_contract_terms")
         await handle.signal("set_contract_terms", {**terms["example"], "term_months": 11})
@@ -187,13 +209,7 @@ async def test_every_step_escalates_when_its_deadline_passes(
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
         handle = await start(h)
-        for task in (
-            "review_prerequisites",
-            "schedule_meeting",
-            "record_meeting",
-            "set_goals",
-            "set_contract_terms",
-        ):
+        for task in (*BEFORE_TERMS, "set_contract_terms"):
             await pending(handle, task)
             await h.env.sleep(timedelta(days=10))  # past any business-day deadline
             t = await escalated(handle, task)
@@ -250,6 +266,7 @@ async def test_training_missed_at_day_61_escalates(
         website = await pending(handle, "publish_website")
         await handle.signal("website_published", {**website["example"], "url": h.site + "/"})
         await gone(handle, "publish_website")
+        await complete_summary(handle)
         await h.env.sleep(timedelta(days=60, hours=12))
         training = await task_once(
             handle, "basic_training", lambda t: t["reminders_sent"] == 3, "reminded 3 times"
@@ -330,6 +347,7 @@ async def test_refused_workgroup_becomes_a_task_for_the_partner_manager(
         website = await pending(handle, "publish_website")
         await handle.signal("website_published", {**website["example"], "url": h.site + "/"})
         await certify_all(handle, ["installation", "brand_theming"])
+        await complete_summary(handle)
         result = await handle.result()
         assert result.outcome == "onboarded"
         decisions = {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=handle.id)}

@@ -46,7 +46,7 @@ async def test_approval_tracks_every_benefit_to_done(
             tasks["evaluation_license"]["assignee"] == "license_desk"
             and tasks["guest_blog_post"]["assignee"] == "partner_manager"
         )
-        partner = get_partner(settings, app.resolved_partner_id)
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
         assert partner is not None and (partner.partner_type, partner.status) == (
             "system_integrator",
             "active",
@@ -98,7 +98,7 @@ async def test_rejection_needs_a_reason_and_is_emailed(
         assert (
             result["outcome"] == "rejected" and result["reason"] == "No Mattermost deployments yet"
         )
-        assert get_partner(settings, app.resolved_partner_id) is None
+        assert get_partner(settings, "mattermost", app.resolved_partner_id) is None
         assert "application:rejected" in h.email_steps(handle.id)
 
 

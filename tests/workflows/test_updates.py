@@ -382,7 +382,7 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
     module = test_rocketchat_onboarding
     handle = await module.start(harness, website=harness.site + "/")
     walked: set[str] = set()
-    for task in ("review_prerequisites", "schedule_meeting", "record_meeting", "set_goals"):
+    for task in module.BEFORE_TERMS:
         await decide(handle, task, walked)
     terms = await pending(handle, "set_contract_terms")
     await rejected(
@@ -391,6 +391,8 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
     await decide(handle, "set_contract_terms", walked)
     await decide(handle, "sign_partner_agreement", walked)
     await decide(handle, "publish_website", walked, url=harness.site + "/partners")
+    for task in module.SUMMARY_AFTER_SIGNATURE:
+        await decide(handle, task, walked)
     training = await pending(handle, "basic_training")
     await rejected(
         handle,
@@ -411,6 +413,11 @@ async def test_rocketchat_onboarding_by_updates(harness: Harness) -> None:
         "sign_agreement",
         "website_published",
         "record_certification",
+        "agree_statement_of_work",
+        "schedule_test_sessions",
+        "record_test_sessions",
+        "submit_market_strategy",
+        "record_discount_and_prices",
     }
 
 
@@ -462,6 +469,11 @@ def test_every_handler_is_walked_or_named() -> None:
         "set_contract_terms",
         "website_published",
         "record_certification",
+        "agree_statement_of_work",
+        "schedule_test_sessions",
+        "record_test_sessions",
+        "submit_market_strategy",
+        "record_discount_and_prices",
         "submit_sales_report",
         "record_fee_payment",
         "set_quarter_goals",
@@ -472,3 +484,21 @@ def test_every_handler_is_walked_or_named() -> None:
 
 async def _new_run(handle: WorkflowHandle) -> bool:
     return (await status(handle))["facts"].get("license_year") == 2
+
+
+async def test_var_approval_refuses_a_discount_outside_the_program_bounds(
+    harness: Harness,
+) -> None:
+    """The approval agrees the reseller discount, within the program's bounds (10–30% by
+    default): one outside them, or none, is refused naming `discount_percent`."""
+    handle = await test_var_application.start(harness, test_var_application.application())
+    await pending(handle, "review_application")
+    approve = {"reviewer": "partners@mattermost.com", "decision": "approve"}
+    for payload in ({**approve, "discount_percent": 35}, {**approve, "discount_percent": 5}):
+        message = await rejected(handle, "review_application", payload, "discount_percent")
+        assert "between 10% and 30%" in message
+    await rejected(handle, "review_application", approve, "discount_percent")
+    result = await handle.execute_update(
+        "review_application", {**approve, "discount_percent": 30}, result_type=TaskResult
+    )
+    assert result.stage == "agreement"

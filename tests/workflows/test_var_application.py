@@ -46,9 +46,14 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
         status = await handle.query("status")
         assert [c["passed"] for c in status["facts"]["criteria"]] == [True] * 4
         assert "CLDR" in status["facts"]["language_data"]
+        assert (
+            review["example"]["discount_percent"] == 20
+            and "between 10% and 30%" in (review["description"])
+        )
         await handle.signal(
-            "review_application", {**review["example"], "territory": ["DE", "AT"]}
-        )  # narrower than sought
+            "review_application",
+            {**review["example"], "territory": ["DE", "AT"], "discount_percent": 25},
+        )  # narrower than sought; the agreed discount
         sign = await h.complete(handle, "sign_var_agreement")
         agreement = get_agreement(settings, sign["example"]["agreement_id"])
         assert (
@@ -59,24 +64,25 @@ async def test_happy_path_makes_an_active_var_and_starts_its_directory_listing(
             "- Austria (AT)" in agreement.text
             and "Switzerland" not in agreement.text
             and "non-exclusive" in agreement.text
+            and "discount of 25% off Mattermost Enterprise list prices" in agreement.text
         )
         await h.complete(handle, "assign_sales_manager")
         listing = h.handle(f"directory-{app.partner_id}")
         assert (await h.task(listing, "submit_listing"))["assignee"] == "partner"
-        partner = get_partner(settings, app.resolved_partner_id)
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
         assert partner is not None and partner.status == "applicant"
         await h.complete(handle, "confirm_training")
         await h.complete(handle, "confirm_local_support")
         result = await handle.result()
         assert result["outcome"] == "active"
-        partner = get_partner(settings, app.resolved_partner_id)
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
         assert partner is not None
         assert (
             partner.program,
             partner.partner_type,
             partner.status,
             partner.discount_percent,
-        ) == ("mattermost", "value_added_reseller", "active", 20)
+        ) == ("mattermost", "value_added_reseller", "active", 25)
         assert (
             partner.attributes["territory"] == ["DE", "AT"]
             and partner.attributes["sales_manager"]["email"] == "sam.rivera@mattermost.com"
@@ -253,4 +259,36 @@ async def test_unsigned_agreement_expires(
         await h.task(handle, "sign_var_agreement")
         result = await handle.result()
         assert result["outcome"] == "agreement_expired"
-        assert get_partner(settings, app.resolved_partner_id) is None
+        assert get_partner(settings, "mattermost", app.resolved_partner_id) is None
+
+
+async def test_the_agreed_discount_goes_into_the_agreement_and_the_partner_record(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The reviewer agrees the discount at the approval, within the program's bounds (10–30%
+    by default); the agreement text, the partner record and the welcome show that value."""
+    async with workflow_harness(time_skipping_env, settings) as h:
+        app = application()
+        handle = await start(h, app)
+        review = await h.task(handle, "review_application")
+        assert review["example"]["discount_percent"] == 20
+        assert "between 10% and 30%" in review["description"]
+        approve = {"reviewer": "partners@mattermost.com", "decision": "approve"}
+        await handle.signal("review_application", {**approve, "discount_percent": 31})
+        await handle.signal("review_application", approve)  # no discount agreed
+        await handle.signal("review_application", {**approve, "discount_percent": 25})
+        sign = await h.complete(handle, "sign_var_agreement")
+        agreement = get_agreement(settings, sign["example"]["agreement_id"])
+        assert agreement is not None
+        assert "discount of 25% off Mattermost Enterprise list prices" in agreement.text
+        history = (await handle.query("status"))["history"]
+        refused = [e for e in history if e["event"] == "rejected"]
+        assert [e["detail"]["errors"][0]["field"] for e in refused] == ["discount_percent"] * 2
+        assert "outside the program's bounds" in refused[0]["detail"]["errors"][0]["message"]
+        await h.complete(handle, "assign_sales_manager")
+        await h.complete(handle, "confirm_training")
+        await h.complete(handle, "confirm_local_support")
+        assert (await handle.result())["outcome"] == "active"
+        partner = get_partner(settings, "mattermost", app.resolved_partner_id)
+        assert partner is not None and partner.discount_percent == 25
+        assert (await handle.query("status"))["facts"]["agreed_discount_percent"] == 25
