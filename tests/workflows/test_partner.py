@@ -371,7 +371,11 @@ async def test_continue_as_new_keeps_the_state(
 async def test_rocketchat_onboarding_starts_the_entity_when_the_partner_is_active(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    from tests.workflows.test_rocketchat_onboarding import certify_all, through_signature
+    from tests.workflows.test_rocketchat_onboarding import (
+        certify_all,
+        complete_summary,
+        through_signature,
+    )
     from tests.workflows.test_rocketchat_onboarding import start as start_onboarding
 
     async with workflow_harness(time_skipping_env, settings) as h:
@@ -382,6 +386,7 @@ async def test_rocketchat_onboarding_starts_the_entity_when_the_partner_is_activ
             "website_published", {**website["example"], "url": h.site + "/partners"}
         )
         await certify_all(onboarding, ["installation"])
+        await complete_summary(onboarding)
         result = await onboarding.result()
         entity = h.handle(f"partner-rocketchat-{result.partner_id}")
         state = await facts_once(entity, "active", lambda f: f["status"] == "active")
