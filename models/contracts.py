@@ -390,7 +390,8 @@ class EmailDeliveryFixed(Contract):
 
 # --- partners and click-sign agreements (shared by the process workflows) -------------------
 
-PartnerStatus = Literal["applicant", "active", "suspended", "removed"]
+# "offboarding" and "ended": mirrored from the partner entity (workflows/partner.py).
+PartnerStatus = Literal["applicant", "active", "suspended", "removed", "offboarding", "ended"]
 
 
 class PartnerRecord(Contract):

@@ -181,6 +181,32 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
                 ["Valid until", _date(context["expires_at"])],
             ],
         }
+    if kind == "partner_offboarded":
+        deals = [str(d) for d in context.get("open_deals") or []]
+        return base | {
+            "headline": f"Your partnership ends on {_date(context.get('effective_date'))}",
+            "paragraphs": [
+                (
+                    f"{company} leaves the {context['program']} as of "
+                    f"{_date(context.get('effective_date'))}: {context.get('reason', '')}"
+                ),
+                (
+                    "Your listing in the partner directory is withdrawn and your evaluation "
+                    "license ends without renewal. Your customers keep their subscriptions."
+                ),
+                (
+                    "Your open deal registrations lose their protection; the reviewer of each "
+                    "is informed:"
+                    if deals
+                    else "You have no open deal registrations."
+                ),
+                *[f"- {deal}" for deal in deals],
+            ],
+            "facts": [
+                ["Partner", context.get("partner_id", "")],
+                ["Effective", _date(context.get("effective_date"))],
+            ],
+        }
     raise KeyError(f"unknown notice {kind!r}")
 
 
@@ -194,4 +220,5 @@ KINDS = (
     "evaluation_license_refused",
     "evaluation_license_issued",
     "evaluation_license_expiring",
+    "partner_offboarded",
 )

@@ -33,6 +33,7 @@ from activities.deals import DealActivities
 from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
 from activities.licenses import LicenseActivities
+from activities.partner_entity import signal_workflow, start_partner_entity
 from activities.partners import PartnerActivities
 from activities.records import RecordActivities
 from activities.screening import screen_party
@@ -45,6 +46,7 @@ from workflows.deal_registration import DealRegistration
 from workflows.directory_listing import DirectoryListing
 from workflows.evaluation_license import EvaluationLicense
 from workflows.order_fulfillment import OrderFulfillment
+from workflows.partner import Partner
 from workflows.rocketchat_onboarding import RocketChatOnboarding
 from workflows.rocketchat_partnership import RocketChatPartnership, RocketChatReviewTrigger
 from workflows.rocketchat_revenue_share import RocketChatRevenueShare
@@ -65,6 +67,7 @@ WORKFLOWS = [
     RocketChatReviewTrigger,
     RocketChatRevenueShare,
     SubscriptionRenewal,
+    Partner,
 ]
 
 
@@ -89,6 +92,8 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         partners.upsert_partner,
         partners.get_partner,
         partners.check_evaluation_request,
+        start_partner_entity,
+        signal_workflow,
         agreements.prepare_agreement,
         agreements.record_signature,
         *_lifecycle_activities(settings),

@@ -32,6 +32,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.applications import PartnerLeft
     from models.contracts import Contact, OrderFulfillmentInput, OrderLine, PurchaseOrder
     from models.deals import (
         PAYMENTS_EMAIL,
@@ -65,6 +66,7 @@ from workflows.calls import RECORD, call
 from workflows.deadlines import Deadline, Escalate, Remind, business_deadline
 from workflows.deal_routing import ROUTING_PATCH, person_escalation, person_reminder
 from workflows.human_tasks import HumanTask
+from workflows.partner_link import DEAL_EVENTS_PATCH, tell_deal_status
 from workflows.process import ProcessWorkflow
 from workflows.sales import CALENDAR, SalesWorkflow
 from workflows.search_attributes import DEAL_NUMBER, PARTNER_ID, PROGRAM
@@ -145,6 +147,8 @@ class DealRegistration(SalesWorkflow):
     """Deal registration of a Value-Added Reseller: review → quotation → signature → PO → order."""
 
     process = "DealRegistration"
+    _partner_told: bool | None = None  # DEAL_EVENTS_PATCH once asked (`_tells_partner`)
+    _offboarded: PartnerLeft | None = None  # the partner's entity offboarded the partner
     human_tasks = (
         *ProcessWorkflow.human_tasks,
         REVIEW,
@@ -298,6 +302,22 @@ class DealRegistration(SalesWorkflow):
         self._withdrawal = withdrawal
         self._interrupt = "withdrawn"
         self.note("withdraw", withdrawal.withdrawn_by, "accepted", reason=withdrawal.reason)
+
+    @workflow.signal
+    def partner_offboarded(self, payload: Any) -> None:
+        """The partner was offboarded (sent by its `Partner` entity): an open registration
+        releases its protection and its reviewer is told; one with a purchase order goes on
+        (the customer keeps its order).
+        `{"reason": "…", "decided_by": "partners@mattermost.com"}`"""
+        left = self.parse("partner_offboarded", payload, PartnerLeft)
+        if left is None:
+            return
+        if self._po is not None or self._closed or self._interrupt is not None:
+            self.note("partner_offboarded", left.decided_by, "ignored", stage=self._stage)
+            return
+        self._offboarded = left
+        self._interrupt = "partner_offboarded"
+        self.note("partner_offboarded", left.decided_by, "accepted", reason=left.reason)
 
     @workflow.signal
     def customer_purchased_online(self, payload: Any) -> None:
@@ -849,7 +869,42 @@ class DealRegistration(SalesWorkflow):
             )
             await self._tell("withdrawn", "withdrawn", reason=withdrawal.reason)
             return await self._end("withdrawn", withdrawal.reason)
+        if self._interrupt == "partner_offboarded":
+            return await self._released_for_offboarding()
         return await self._referral_fee()
+
+    async def _released_for_offboarding(self) -> SalesOutcome:
+        """The partner left the program: the protection is released, the reviewer told."""
+        deal, left = self._require(), self._offboarded
+        assert left is not None
+        if self._approved:
+            await call(
+                "release_deal_claims",
+                deal.deal_number,
+                options=RECORD,
+                summary=f"release the opportunity of {deal.deal_number}",
+            )
+        await self.decide("partner_offboarded", left.decided_by, "released", reason=left.reason)
+        manager = str(self._sales_manager.email) if self._sales_manager else "role:sales_manager"
+        reviewer = self._review.reviewer if self._review else manager
+        await self.email(
+            "deal:partner_offboarded",
+            [reviewer],
+            "deal_registration_update",
+            self._mail(
+                event="partner_offboarded",
+                headline="partner offboarded: protection released",
+                contact_name="Sales team",
+                reason=f"Reason: {left.reason}",
+                question="",
+                due_at=None,
+                description=(
+                    f"{deal.partner.company} has left the partner program: the protection of "
+                    "this registration is released and the opportunity is open again."
+                ),
+            ),
+        )
+        return await self._end("partner_offboarded", left.reason)
 
     async def _referral_fee(self) -> SalesOutcome:
         deal = self._require()
@@ -1072,6 +1127,15 @@ class DealRegistration(SalesWorkflow):
             options=RECORD,
             summary=f"record deal {deal.deal_number} ({status})",
         )
+        if self._approved and deal.partner.partner_id and self._tells_partner():
+            await tell_deal_status(deal.partner.partner_id, deal.deal_number, status)
+
+    def _tells_partner(self) -> bool:
+        """`DEAL_EVENTS_PATCH`, asked once: at the approval's record, or the first record of
+        an approved registration after the change."""
+        if self._partner_told is None:
+            self._partner_told = workflow.patched(DEAL_EVENTS_PATCH)
+        return self._partner_told
 
     def _mail(self, **extra: Any) -> dict[str, Any]:
         deal = self._require()
@@ -1140,7 +1204,14 @@ class DealRegistration(SalesWorkflow):
         self.clock.interruption = None
         self.close_all_tasks()
         self._facts.update(outcome=outcome, reason=reason)
-        if outcome in ("embargoed", "rejected", "lapsed", "withdrawn", "quotation_expired"):
+        if outcome in (
+            "embargoed",
+            "rejected",
+            "lapsed",
+            "withdrawn",
+            "quotation_expired",
+            "partner_offboarded",
+        ):
             await self._record(outcome)
         self.set_stage(outcome)
         return SalesOutcome(

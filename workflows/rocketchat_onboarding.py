@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         EmailAttachment,
         InvoiceInfo,
+        PartnerRecord,
     )
     from models.forms import money
     from models.rocketchat import (
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.calls import EXTERNAL, SLOW, call
 from workflows.deadlines import Deadline, Escalate, business_deadline
 from workflows.human_tasks import HumanTask
+from workflows.partner_link import ENTITY_PATCH, tell_partner_entity
 from workflows.process import ProcessWorkflow
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
 from workflows.rocketchat_summary import SUMMARY_TASKS, RocketChatSummarySteps
@@ -545,6 +547,10 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         )
         self._facts["partnership_workflow_id"] = partnership_id
         await self._upsert_partner("active")
+        if workflow.patched(ENTITY_PATCH):  # asked as the record's write wakes the workflow
+            await tell_partner_entity(
+                self._partner_record("active"), partnership_workflow_id=partnership_id
+            )
         await self._notify(
             "onboarded",
             "Onboarding complete",
@@ -884,20 +890,21 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         )
 
     async def _upsert_partner(self, status: str) -> None:
+        await self.record_partner(self._partner_record(status))
+
+    def _partner_record(self, status: str) -> PartnerRecord:
         app = self._require_app()
-        await self.record_partner(
-            rocketchat_partner(
-                app,
-                status,
-                {
-                    "services": app.services,
-                    "certifications": sorted(self._certifications),
-                    "goals": self._facts.get("goals", []),
-                    "term_months": self._terms.term_months if self._terms else None,
-                    "signed_at": self._facts.get("signed_at"),
-                    **self.summary_attributes(),
-                },
-            )
+        return rocketchat_partner(
+            app,
+            status,
+            {
+                "services": app.services,
+                "certifications": sorted(self._certifications),
+                "goals": self._facts.get("goals", []),
+                "term_months": self._terms.term_months if self._terms else None,
+                "signed_at": self._facts.get("signed_at"),
+                **self.summary_attributes(),
+            },
         )
 
     async def _end(

@@ -39,6 +39,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.applications import PartnerLeft
     from models.contracts import (
         InvoiceAction,
         InvoiceInfo,
@@ -314,6 +315,14 @@ class RocketChatPartnership(RevenueShareBilling):
             return
         self._inbox.append(("request_review", request))
 
+    @workflow.signal
+    def partner_offboarded(self, payload: Any) -> None:
+        """The partner's entity offboarded the partner (sent by `Partner` on the effective
+        date): the partnership ends as a removal does. `{"reason": "…",
+        "decided_by": "partners@rocket.chat"}`"""
+        if left := self.parse("partner_offboarded", payload, PartnerLeft):
+            self._inbox.append(("offboarded", left))
+
     # --- the run ----------------------------------------------------------------------------------
 
     @workflow.run
@@ -539,6 +548,9 @@ class RocketChatPartnership(RevenueShareBilling):
             return await self._decide_review(item)
         elif kind == "goals":
             await self._set_goals(item)
+        elif kind == "offboarded":
+            await self.decide("offboarded", item.decided_by, "removal", reason=item.reason)
+            return await self._finish("removed", item.reason)
         return None
 
     async def _take_report(self, report: SalesReport) -> None:

@@ -274,6 +274,20 @@ class VarApplication(PartnerApplicationWorkflow):
             approved_industries=industries,
             agreed_discount_percent=discount,
         )
+        await self.tell_approved(  # the partner's entity starts (workflows/partner.py)
+            partner_id=partner_id,
+            partner_type="value_added_reseller",
+            company=application.company,
+            country=application.country,
+            website=str(application.website),
+            contact=application.contact,
+            attributes={
+                "application_id": application.application_id,
+                "territory": territory,
+                "industries": industries,
+                "discount_percent": discount,
+            },
+        )
         self.set_stage("agreement")
         signed = await self.collect_signature(
             SIGN_AGREEMENT,

@@ -65,6 +65,9 @@ NOT_WALKED = {
     "decide_renewal": "the term's end: test_rocketchat_partnership (signal)",
     "record_referral": "test_rocketchat_revenue_share (update, with its rejections)",
     "set_special_split": "test_rocketchat_revenue_share (update, with its rejections)",
+    "offboard": "the partner entity: test_partner (update, refusals and cascade)",
+    "suspend": "the partner entity: test_partner (update)",
+    "reinstate": "the partner entity: test_partner (update)",
 }
 
 
