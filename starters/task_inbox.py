@@ -141,6 +141,11 @@ def _human_tasks() -> dict[tuple[str, str], HumanTask]:
     return found
 
 
+def human_tasks_of(workflow_type: str | None) -> list[HumanTask]:
+    """Every task a workflow type declares."""
+    return [spec for (kind, _), spec in _human_tasks().items() if kind == workflow_type]
+
+
 def human_task(workflow_type: str, task: str) -> HumanTask | None:
     """The declaration of a workflow type's task (its input model), if this code has it."""
     return _human_tasks().get((workflow_type, task))
@@ -251,9 +256,14 @@ async def collect_tasks(
     concurrency: int = CONCURRENCY,
     timeout: timedelta = QUERY_TIMEOUT,
     limit: int = MAX_WORKFLOWS,
+    query: str | None = None,
 ) -> Inbox:
-    """Every pending task of every running workflow (see the module docstring)."""
-    executions, query = await _list_running(client, limit)
+    """Every pending task of every running workflow (see the module docstring), or of the
+    running workflows a visibility `query` names (the partner portal: one partner's)."""
+    if query is None:
+        executions, query = await _list_running(client, limit)
+    else:
+        executions = [w async for w in client.list_workflows(query, limit=limit)]
     gate = asyncio.Semaphore(concurrency)
 
     async def ask(execution: Any) -> tuple[Any, list[TaskRow] | None]:

@@ -32,6 +32,7 @@ from starters.web import (
     health,
     intake,
     portal,
+    portal_tasks,
     rocketchat_partners,
     sign,
     task_page,
@@ -62,6 +63,7 @@ ROUTERS = [
     task_page.router,
     finance.router,
     portal.router,
+    portal_tasks.router,
 ]
 
 

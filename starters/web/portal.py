@@ -201,21 +201,3 @@ async def sign_in_required_handler(request: Request, exc: Exception) -> Response
 
 def portal_brand(settings: Settings, identity: PortalIdentity) -> ProgramIdentity:
     return program_identity(settings, identity.program)
-
-
-@router.get("/portal/home", response_class=HTMLResponse)
-async def home(request: Request, settings: SettingsDep, partner: PortalPartner) -> Response:
-    """The signed-in partner's portal home."""
-    record = await asyncio.to_thread(portal_access.partner_row, settings, partner)
-    if record is None:  # removed meanwhile: the guard's next call will refuse the session
-        raise PortalSignInRequired()
-    return _page(
-        request,
-        "portal_home.html",
-        {
-            "title": f"{record.company} · partner portal",
-            "brand": portal_brand(settings, partner),
-            "partner": record,
-            "email": partner.email,
-        },
-    )
