@@ -180,6 +180,13 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     # subscription renewals
     "subscription_renewal_reminder": RENEWAL,
     "subscription_renewal_direct": RENEWAL,
+    # the partner portal's sign-in link
+    "portal_sign_in": {
+        "minutes": 30,
+        "action_url": "http://127.0.0.1:8000/portal/sign-in/abc",
+        "partner_id": "nordlicht-it",
+        "program_name": "Mattermost Partner Program",
+    },
     "rocketchat_notice": {
         "headline": "Welcome to the Rocket.Chat Partner Program",
         "company": "Porto Chat Lda",
