@@ -201,3 +201,24 @@ async def sign_in_required_handler(request: Request, exc: Exception) -> Response
 
 def portal_brand(settings: Settings, identity: PortalIdentity) -> ProgramIdentity:
     return program_identity(settings, identity.program)
+
+
+def portal_page(
+    request: Request,
+    settings: Settings,
+    partner: PortalIdentity,
+    template: str,
+    context: dict[str, object],
+    *,
+    nav: str,
+    status_code: int = 200,
+) -> Response:
+    """A portal page in the partner's program brand, with the portal's navigation (`nav`
+    names the current entry of `_portal_nav.html`) and who is signed in."""
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"brand": portal_brand(settings, partner), "email": partner.email, "nav": nav, **context},
+        status_code=status_code,
+        headers=PAGE_HEADERS,
+    )
