@@ -5,7 +5,6 @@ the rest): one without it is a 422 naming the field, and nothing starts."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,17 +13,7 @@ from models.forms import FORMS
 from models.settings import Settings
 from starters.intake import submit_form
 from starters.order_prerequisites import seed_order_example
-
-
-class StartRecorder:
-    """A stand-in Temporal client: records every start (none expected for a refusal)."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    async def start_workflow(self, workflow: str, arg: Any, *, id: str, **_: Any) -> Any:
-        self.started.append(id)
-        return SimpleNamespace(result_run_id="run-1")
+from tests.starters.test_order_intake import StartRecorder
 
 
 def _without(payload: dict[str, Any], path: str) -> dict[str, Any]:
