@@ -19,7 +19,7 @@ from datetime import datetime
 
 from models.contracts import Contract, OrderFulfillmentInput, PartnerRecord
 from models.deals import VAR_TYPE, normalize_company
-from models.pricing import quote
+from models.pricing import agreed_discount_percent, quote
 
 PROGRAM = "mattermost"
 PUBLIC_CHANNELS = ("value_added_reseller",)
@@ -259,5 +259,9 @@ def order_problems(
     problems = registration_problems(order, registration, now)
     if problems:
         return problems
-    discount = partner.discount_percent if order.deal_number else None
+    discount = (
+        agreed_discount_percent(partner.partner_type, partner.discount_percent, partner.attributes)
+        if order.deal_number
+        else None
+    )
     return price_problems(order, price_list, discount)

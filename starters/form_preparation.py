@@ -38,6 +38,7 @@ from models.directory import ListingForm, ListingSubmission, LogoError
 from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
 from models.order_intake import RegisteredDeal, order_problems
+from models.pricing import agreed_discount_percent
 from models.programs import PROGRAMS
 from models.settings import Settings
 
@@ -97,7 +98,9 @@ def prepare_deal_registration(
         expected_close_date=form.expected_close_date,
         notes=form.notes,
         industry=form.industry,
-        discount_percent=partner.discount_percent,
+        discount_percent=agreed_discount_percent(
+            partner.partner_type, partner.discount_percent, partner.attributes
+        ),
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
         ),

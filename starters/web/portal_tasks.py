@@ -134,6 +134,10 @@ def _form(found: OpenTask, identity: PortalIdentity) -> list[FormField]:
             field = replace(field, value="page", help="answered in the partner portal")
         elif field.widget == "fixed":
             field = replace(field, help="you: the signed-in partner contact")
+        elif field.name == "partner_id":  # the session's partner, whatever is posted
+            field = replace(
+                field, widget="fixed", value=identity.partner_id, help="your organisation"
+            )
         shown.append(field)
     return shown
 

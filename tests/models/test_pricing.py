@@ -81,3 +81,13 @@ def test_purchase_fee_rounds_the_discount_per_seat_half_up() -> None:
 def test_purchase_must_be_positive_whole_years(unit: int, seats: int, term: int) -> None:
     with pytest.raises(ValueError):
         purchase_list_cents(unit, seats, term)
+
+
+def test_the_agreed_discount_of_a_partner_record() -> None:
+    from models.pricing import agreed_discount_percent
+
+    assert agreed_discount_percent("value_added_reseller", 25, {"discount_percent": 25}) == 25
+    assert agreed_discount_percent("value_added_reseller", 0, {"discount_percent": 0}) == 0
+    # approved before discounts were agreed one by one: the 20% of the agreement it signed
+    assert agreed_discount_percent("value_added_reseller", 0, {}) == 20
+    assert agreed_discount_percent("system_integrator", 0, {}) == 0

@@ -81,6 +81,13 @@ def test_unknown_partner_is_refused(settings: Settings) -> None:
         prepare_deal_registration(form(partner_id="nobody"), settings)
 
 
+def test_a_var_approved_before_agreed_discounts_registers_at_its_signed_20_percent(
+    settings: Settings,
+) -> None:
+    seed(settings, "p0", discount_percent=0)
+    assert prepare_deal_registration(form(partner_id="p0"), settings).discount_percent == 20
+
+
 def test_prepared_input_carries_the_number_and_the_agreed_discount(settings: Settings) -> None:
     seed(settings, "p1", discount_percent=30)
     submission = form(partner_id="p1")

@@ -95,7 +95,10 @@ async def test_a_partner_sees_and_completes_only_its_own_tasks(
     refused = await me.post(task_url, data=fields)
     assert refused.status_code in (400, 422), refused.text
     assert "description" in refused.text.lower()
-    accepted = await me.post(task_url, data={**fields, "description": LISTING_DESCRIPTION})
+    # the partner id is the session's, whatever the form says
+    accepted = await me.post(
+        task_url, data={**fields, "description": LISTING_DESCRIPTION, "partner_id": their_id}
+    )
     assert accepted.status_code == 200, accepted.text
     assert "Done:" in accepted.text
 
