@@ -13,12 +13,14 @@ messages are shown by the field they name (`field_errors`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 MAX_ROWS = 30
+COUNT = re.compile(r"[0-9]{1,12}")
+DOLLARS = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 COUNTS = ("deals_closed", "prospective_sales", "certified_staff")
 AMOUNTS = ("sales_closed", "prospective_sales_amount", "hosting_revenue")
 # the form's amount inputs → the report's cents fields
@@ -65,7 +67,7 @@ def row_counts(posted: Mapping[str, str] | None, more: bool = False) -> dict[str
         shown = spec.rows
         if posted is not None:
             raw = posted.get(f"{spec.name}_rows", "")
-            shown = int(raw) if raw.isdigit() else spec.rows
+            shown = int(raw) if COUNT.fullmatch(raw) else spec.rows
         counts[spec.name] = max(1, min(MAX_ROWS, shown + (3 if more else 0)))
     return counts
 
@@ -119,7 +121,7 @@ def _value(text: str, kind: str, key: str, errors: dict[str, str], *, required: 
             errors[key] = "this is required"
         return None
     if kind == "count":
-        if not text.isdigit() or len(text) > 12:
+        if not COUNT.fullmatch(text):
             errors[key] = "enter a whole number, 0 or more"
             return None
         return int(text)
@@ -139,16 +141,11 @@ def _value(text: str, kind: str, key: str, errors: dict[str, str], *, required: 
 
 def dollars_to_cents(text: str) -> int | None:
     """`1,500.50` → 150050; None when not a non-negative amount with at most two decimals."""
-    cleaned = text.replace(",", "").replace("$", "").strip()
-    if not cleaned or len(cleaned) > 16:
+    match = DOLLARS.fullmatch(text.replace(",", "").replace("$", "").strip())
+    if match is None:
         return None
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return int(amount * 100)
+    dollars, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
+    return int(dollars) * 100 + int(cents)
 
 
 def field_errors(problems: list[dict[str, str]]) -> dict[str, str]:

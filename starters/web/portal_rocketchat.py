@@ -84,6 +84,20 @@ async def status_of(client: Client, workflow_id: str) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
+async def partnership_status(
+    temporal: TemporalDep, partner: PortalIdentity
+) -> dict[str, Any] | None:
+    """The session's partnership's `status` (the guard first: Rocket.Chat sessions only)."""
+    _rocketchat(partner)
+    return await status_of(await _client(temporal), partnership_id(partner))
+
+
+def _fresh_values(status: dict[str, Any] | None, partner: PortalIdentity) -> dict[str, str]:
+    """A fresh report form, for the oldest month still to report."""
+    months = ((status or {}).get("facts") or {}).get("outstanding_reports") or [""]
+    return report_form.initial_values(months[0], partner.email)
+
+
 def _partner_tasks(status: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The partner's open tasks of one workflow, each with its portal page."""
     if status is None:
@@ -169,10 +183,8 @@ async def report(
     request: Request, settings: SettingsDep, temporal: TemporalDep, partner: PortalPartner
 ) -> Response:
     """The monthly sales report form, prefilled with the oldest month still to report."""
-    _rocketchat(partner)
-    status = await status_of(await _client(temporal), partnership_id(partner))
-    months = ((status or {}).get("facts") or {}).get("outstanding_reports") or [""]
-    values = report_form.initial_values(months[0], partner.email)
+    status = await partnership_status(temporal, partner)
+    values = _fresh_values(status, partner)
     return _report_page(request, settings, partner, status, values, report_form.row_counts(None))
 
 
@@ -218,8 +230,7 @@ async def report_submit(
     if outcome.status == "accepted":  # the share, and a fresh form for the next open month
         share = await _share_of(settings, partner, payload["month"])
         status = await status_of(client, partnership_id(partner))
-        months = ((status or {}).get("facts") or {}).get("outstanding_reports") or [""]
-        values = report_form.initial_values(months[0], partner.email)
+        values = _fresh_values(status, partner)
         counts = report_form.row_counts(None)
     codes = {"accepted": 200, "rejected": 422, "unanswered": 503}
     return _report_page(
@@ -244,8 +255,7 @@ async def reviews(
     request: Request, settings: SettingsDep, temporal: TemporalDep, partner: PortalPartner
 ) -> Response:
     """The quarterly reviews: outcome, failures and findings, goals and their attainment."""
-    _rocketchat(partner)
-    status = await status_of(await _client(temporal), partnership_id(partner))
+    status = await partnership_status(temporal, partner)
     facts = (status or {}).get("facts") or {}
     pending = facts.get("review") if isinstance(facts.get("review"), dict) else None
     return portal_page(

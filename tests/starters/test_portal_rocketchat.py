@@ -145,6 +145,11 @@ async def test_rocketchat_pages_for_the_partner_and_nothing_for_others(
         "/portal/rocketchat/report", data={**report_form(csrf, me.month), "sales_closed": "lots"}
     )
     assert bad.status_code == 400 and "enter an amount in US dollars" in bad.text
+    hostile = {"deals_closed": "²", "projects_rows": "²", "premium_offers-0-product": "x"}
+    odd = await web.post(
+        "/portal/rocketchat/report", data={**report_form(csrf, me.month), **hostile}
+    )
+    assert odd.status_code == 400 and "choose a product" in odd.text
     early = await web.post("/portal/rocketchat/report", data=report_form(csrf, "1999-01"))
     assert early.status_code == 422, early.text
     assert "no report for 1999-01 is expected" in early.text and 'href="#month"' in early.text
@@ -230,14 +235,16 @@ async def test_the_report_page_in_the_browser(
             await page.get_by_role("link", name="Monthly report").click()
             await page.get_by_label("Deals closed").fill("1")
             await page.get_by_label("Sales closed, gross (USD)").fill("5000")
+            await page.get_by_label("projects row 1 name", exact=True).fill("Clinic chat")
+            await page.get_by_label("projects row 1 rocketchat reference").check()
             await page.get_by_label("referred projects row 1 name").fill("Clinic chat")
             await page.get_by_label("referred projects row 1 amount").fill("10000.01")
-            await page.get_by_role("button", name="Submit the report").click()
-            await page.get_by_role("heading", name=f"Report for {me.month} accepted").wait_for()
-            assert "USD 3,000.00" in await page.content()
             await page.screenshot(
                 path=str(screenshots / "portal-rocketchat-report.png"), full_page=True
             )
+            await page.get_by_role("button", name="Submit the report").click()
+            await page.get_by_role("heading", name=f"Report for {me.month} accepted").wait_for()
+            assert "USD 3,000.00" in await page.content()
         finally:
             await context.close()
 
@@ -254,3 +261,25 @@ def test_the_countdown_rounds_up_and_says_done_or_missed() -> None:
     assert training_countdown(done, signed).state == "done"
     assert training_countdown(done, signed).late
     assert training_countdown({}, signed).state == "not_started"
+
+
+def test_the_report_form_reads_hostile_input_as_problems_never_errors() -> None:
+    from starters.web.portal_rc_report import dollars_to_cents, parse_report, row_counts
+
+    assert dollars_to_cents("1,500.5") == 150050 and dollars_to_cents("$0.07") == 7
+    for bad in ("1e400", "NaN", "-1", "1.234", "²", "", "1" * 13, "1.2.3", "Infinity"):
+        assert dollars_to_cents(bad) is None, bad
+    hostile = {
+        "projects_rows": "²", "referred_projects_rows": "45", "premium_offers_rows": "-3",
+        "month": "x" * 400, "deals_closed": "²", "sales_closed": "1e400",
+        "prospective_sales": "9" * 20, "certified_staff": "-1",
+        "premium_offers-0-product": "bitcoin", "premium_offers-0-quantity": "0x10",
+        "referred_projects-29-name": "late row",
+    }  # fmt: skip
+    counts = row_counts(hostile)
+    assert counts == {"projects": 5, "referred_projects": 30, "premium_offers": 3}
+    report, errors = parse_report(hostile, counts, "me@partner.example")
+    assert report["submitted_by"] == "me@partner.example"
+    assert {"deals_closed", "sales_closed", "prospective_sales", "certified_staff"} <= set(errors)
+    assert errors["premium_offers-0-product"] == "choose a product"
+    assert "referred_projects-29-amount" in errors  # a row with a name needs its amount
