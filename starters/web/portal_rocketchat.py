@@ -31,6 +31,7 @@ from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import FormTooLarge, PageError, read_form, same_origin
 from starters.web.portal import PortalPartner, portal_page
 from starters.web.portal_tasks import PARTNER_ROLES, portal_form_token, portal_task_url
+from starters.web.task_page import STATUS_CODES
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -232,11 +233,10 @@ async def report_submit(
         status = await status_of(client, partnership_id(partner))
         values = _fresh_values(status, partner)
         counts = report_form.row_counts(None)
-    codes = {"accepted": 200, "rejected": 422, "unanswered": 503}
     return _report_page(
         request, settings, partner, status, values, counts,
         errors=report_form.field_errors(outcome.problems), outcome=outcome, share=share,
-        status_code=codes[outcome.status],
+        status_code=STATUS_CODES[outcome.status],
     )  # fmt: skip
 
 
