@@ -283,3 +283,38 @@ def test_the_report_form_reads_hostile_input_as_problems_never_errors() -> None:
     assert {"deals_closed", "sales_closed", "prospective_sales", "certified_staff"} <= set(errors)
     assert errors["premium_offers-0-product"] == "choose a product"
     assert "referred_projects-29-amount" in errors  # a row with a name needs its amount
+
+
+def test_steps_reviews_and_validator_fields_read_from_the_facts() -> None:
+    from starters.web.portal_rc_report import field_errors
+    from starters.web.portal_rc_views import onboarding_steps, reviews
+
+    declined = {
+        "stage": "declined",
+        "history": [{"step": "review_prerequisites", "event": "decline"}],
+        "facts": {},
+    }
+    assert [s.state for s in onboarding_steps(declined)][:2] == ["declined", "not_started"]
+    waiting = {"stage": "meeting", "pending_tasks": [{"task": "record_meeting"}], "facts": {}}
+    assert onboarding_steps(waiting)[1].state == "waiting"
+    done = {"stage": "onboarded", "facts": {"partnership_workflow_id": "rc-partnership-x"}}
+    assert {s.state for s in onboarding_steps(done)} == {"done"}
+    facts = {
+        "reviews": [{"quarter": 1, "outcome": "compliant", "failures": []}],
+        "attainment": [{"quarter": 1, "metric": "deals_closed", "percent": 50}],
+        "last_review": {"quarter": 2, "outcome": "warning", "failures": ["fees_paid"]},
+    }
+    assert [(r.quarter, r.outcome, len(r.goals)) for r in reviews(facts)] == [
+        (2, "warning", 0),
+        (1, "compliant", 1),
+    ]
+    problems = [
+        {"field": "referred_projects.0.amount_cents", "message": "too low"},
+        {"field": "sales_closed_cents", "message": "negative"},
+        {"field": "", "message": "not pending"},
+    ]
+    assert field_errors(problems) == {
+        "referred_projects-0-amount": "too low",
+        "sales_closed": "negative",
+        "": "not pending",
+    }
