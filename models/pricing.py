@@ -53,6 +53,25 @@ def agreed_discount_percent(
     return recorded_percent or SIGNED_BEFORE_AGREED_DISCOUNTS_PERCENT
 
 
+def list_price_problem(
+    sku: str, list_unit_cents: int, price_list: Mapping[str, int]
+) -> tuple[str, str] | None:
+    """(field, why) when a registered deal's list price is not the program's price list
+    (`PARTNERFLOW_MATTERMOST_PRICE_LIST`); the quotation, the discount and the order follow
+    the registration's price, so it is checked where the deal enters."""
+    listed = price_list.get(sku)
+    if listed is None:
+        known = ", ".join(sorted(price_list)) or "none"
+        return "sku", f"{sku} is not on the Mattermost price list (SKUs: {known})"
+    if listed != list_unit_cents:
+        return (
+            "list_unit_price_cents",
+            f"the list price of {sku} is {listed} cents per seat per year, not "
+            f"{list_unit_cents} cents",
+        )
+    return None
+
+
 def agreed_discount_problem(percent: int | None, bounds: DiscountBounds) -> str | None:
     """Why `percent` cannot be the agreed reseller discount; None when it can."""
     span = f"between {bounds.min_percent}% and {bounds.max_percent}%"

@@ -63,3 +63,10 @@ def test_an_agreed_discount_of_zero_means_list_price() -> None:
     )
     [problem] = order_problems(order, partner, deal(), PRICES, NOW)
     assert "9600 cents differs from 12000 cents" in problem["message"]
+
+
+def test_a_registration_backs_one_discounted_order() -> None:
+    order = OrderFulfillmentInput.model_validate(ORDER_EXAMPLE)
+    [problem] = order_problems(order, example_partner(NOW), deal(orders=1), PRICES, NOW)
+    assert (problem["type"], problem["field"]) == ("registration_used", "deal_number")
+    assert problem["type"] in RULES
