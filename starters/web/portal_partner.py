@@ -258,6 +258,7 @@ async def _listing_page(
         "errors": view.errors,
         "outcome": view.outcome,
         "previewing": view.previewing,
+        "has_logo": logo is not None,
         "preview": {
             **view.values,
             "logo": preview_logo,
