@@ -35,6 +35,7 @@ from models.contracts import EmailRequest
 from models.directory import ListingSubmission, LogoRef
 from models.forms import FORMS
 from models.portal import PortalIdentity
+from models.programs import ProgramKey
 from models.settings import Settings
 from models.tables import PartnerRow
 from models.tasks import WorkflowStatus
@@ -66,7 +67,7 @@ from workflows.search_attributes import PARTNER_ID, PROGRAM
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-PROGRAM_KEY = "mattermost"  # listings and evaluation licenses are Mattermost's
+PROGRAM_KEY: ProgramKey = "mattermost"  # listings and evaluation licenses are Mattermost's
 LISTING_STAGES = {
     "awaiting_listing": "Waiting for your listing",
     "listing_review": "In review: a reviewer checks your submission (within 5 business days)",
