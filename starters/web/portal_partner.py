@@ -337,6 +337,11 @@ async def listing_submit(
         view.errors = rejected_fields(outcome, (*FIELDS, "logo"))
         code = 409 if "" in view.errors else 422
         return await _listing_page(request, settings, partner, record, process, view, code)
+    if outcome.status == "failed":
+        raise PageError(
+            409, "Your listing could not be submitted",
+            "Your listing process is closed or cannot be reached now; nothing was recorded.",
+        )  # fmt: skip
     if outcome.status != "accepted":
         return message(
             request, 503, "Please try again",

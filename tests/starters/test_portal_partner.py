@@ -17,10 +17,11 @@ from activities.partners import PartnerActivities
 from models.contracts import PartnerRecord
 from models.directory import LISTING_DESCRIPTION
 from models.settings import Settings
+from starters.web.app import create_app
 from tests.eventually import eventually
 from tests.logos import png
 from tests.starters.conftest import PagesStack
-from tests.starters.test_portal_sign_in import add_partner
+from tests.starters.test_portal_sign_in import BASE, add_partner, sent_links, settings_for, sign_in
 from tests.starters.test_portal_tasks import csrf_of, signed_in
 from tests.workflows.harness import uid
 from tests.workflows.test_directory_listing import listing_input
@@ -231,3 +232,38 @@ async def test_signed_out_visitors_are_sent_to_sign_in(web: httpx.AsyncClient) -
     for route in (*ROUTES, "/portal/listing/logo/abc", "/portal/evaluation/license/abc"):
         answer = await web.get(route, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/portal"
+
+
+async def test_hostile_posts_are_refused_before_anything_is_read(tmp_path: Any) -> None:
+    """Without Temporal: an oversized or malformed form is 413, a forged one 403, an unknown
+    or overlong license or logo id 404; never a 5xx."""
+    settings = settings_for(tmp_path)
+    contact = add_var(settings, "kestrel", "Kestrel Systems GmbH", "kestrel.example")
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        await client.post("/portal", data={"email": contact})
+        [(_, link)] = sent_links(settings)
+        assert (await sign_in(client, link)).status_code == 303
+        huge = {"logo": ("logo.png", b"\0" * (3 * 1024 * 1024), "image/png")}
+        assert (await client.post("/portal/listing", files=huge)).status_code == 413
+        broken = await client.post(
+            "/portal/listing",
+            content=b"--x\r\nContent-Disposition: form-data\r\n\r\nno end",
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert 400 <= broken.status_code < 500
+        for route in (
+            "/portal/listing",
+            "/portal/evaluation/request",
+            "/portal/evaluation/renewal",
+        ):
+            forged = await client.post(route, data={"_csrf": "forged"})
+            assert forged.status_code == 403, (route, forged.status_code)
+        big = await client.post("/portal/evaluation/request", data={"x": "y" * 40_000})
+        assert big.status_code == 413
+        for route in (
+            "/portal/evaluation/license/unknown",
+            "/portal/evaluation/license/" + "a" * 300,
+            "/portal/listing/logo/" + "a" * 300,
+        ):
+            assert (await client.get(route)).status_code == 404, route
