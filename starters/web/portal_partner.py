@@ -506,7 +506,11 @@ async def evaluation_request(
         client = await temporal.client()
     except TemporalUnavailable as exc:
         raise PageError(503, "Please try again", "Nothing was sent; retry in a minute.") from exc
-    result = await submit_form(client, settings, "evaluation-license", payload)
+    try:
+        result = await submit_form(client, settings, "evaluation-license", payload)
+    except RPCError as exc:
+        log.warning("portal: evaluation request of %s: %s", partner.partner_id, exc)
+        raise PageError(503, "Please try again", "Nothing was sent; retry in a minute.") from exc
     view = EvaluationView(values)
     if result.status_code in (200, 202):
         view.notice = (
@@ -561,7 +565,13 @@ async def evaluation_renewal(
         },
         program=PROGRAM_KEY,
     )
-    await asyncio.to_thread(EmailActivities(settings).send_email, email)
+    try:
+        await asyncio.to_thread(EmailActivities(settings).send_email, email)
+    except Exception as exc:  # the provider refused or failed: say so, never a 500
+        log.warning("portal: renewal request of %s: %s", partner.partner_id, exc)
+        raise PageError(
+            503, "Please try again", "Your request could not be sent; retry in a minute."
+        ) from exc
     view.notice = (
         "Your renewal request reached the license desk. It decides the renewal before the "
         "license expires; the new license is emailed to you and shows here."
