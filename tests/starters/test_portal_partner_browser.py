@@ -1,7 +1,9 @@
 """The partner portal's directory listing in headless Chromium, served by uvicorn against the
 real dev server and worker: a partner signs in from the emailed link (the outbox), edits its
-listing with a logo, previews it and submits it for review. The screenshot goes to the test's
-tmp dir, or to docs/screenshots/portal-listing.png with `PARTNERFLOW_UPDATE_SCREENSHOTS=1`."""
+listing with a logo, previews it and submits it for review, then asks for its evaluation
+license and sees it issued. The screenshots go to the test's tmp dir, or to
+docs/screenshots/portal-listing.png and portal-evaluation.png with
+`PARTNERFLOW_UPDATE_SCREENSHOTS=1`."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def wordmark() -> bytes:
 async def test_a_partner_previews_and_submits_its_listing_in_the_browser(
     browser: Any, pages_stack: PagesStack, screenshots: Path
 ) -> None:
-    _, contact = await start_listing(pages_stack, "Kestrel Systems GmbH")
+    partner_id, contact = await start_listing(pages_stack, "Kestrel Systems GmbH")
     app = create_app(pages_stack.settings, pages_stack.client)
     async with serve(app) as base:
         context = await browser.new_context(viewport=VIEWPORT, locale="en-US")
@@ -84,5 +86,21 @@ async def test_a_partner_previews_and_submits_its_listing_in_the_browser(
             status = page.get_by_role("heading", name="Received: your listing is submitted")
             assert await status.is_visible()
             assert "In review" in await page.content()
+
+            # The evaluation license: asked for, approved by the license desk, downloadable.
+            await page.get_by_role("link", name="Evaluation license").click()
+            await page.get_by_role("button", name="Request the evaluation license").click()
+            await page.wait_for_load_state()
+            assert "Your request is received" in await page.content()
+            workflow_id = f"eval-license-{partner_id}"
+            pages_stack.started.append(workflow_id)
+            await pages_stack.complete(workflow_id, "review_evaluation_license")
+
+            async def licensed() -> bool:
+                await page.goto(f"{base}/portal/evaluation")
+                return "Request renewal" in await page.content()
+
+            await eventually(licensed, timeout=30, what="the license on the portal")
+            await page.screenshot(path=str(screenshots / "portal-evaluation.png"), full_page=True)
         finally:
             await context.close()
