@@ -32,6 +32,7 @@ from starters.web import (
     health,
     intake,
     portal,
+    portal_partner,
     portal_rocketchat,
     portal_tasks,
     rocketchat_partners,
@@ -65,6 +66,7 @@ ROUTERS = [
     finance.router,
     portal.router,
     portal_tasks.router,
+    portal_partner.router,
     portal_rocketchat.router,
 ]
 
