@@ -84,6 +84,10 @@ class RevenueShareBilling(ProcessWorkflow):
     _inbox: list[tuple[str, BaseModel]]
     _share_patched: bool = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._billing_event_ids: set[str] = set()  # the billing events taken, by id
+
     def _state(self) -> RocketChatPartnershipInput:
         raise NotImplementedError
 
@@ -175,6 +179,11 @@ class RevenueShareBilling(ProcessWorkflow):
         event = self.parse("invoice_event", payload, InvoiceEvent)
         if event is None:
             return
+        # Stripe delivers an event again until it is acknowledged: the same event is taken
+        # once, however the deliveries interleave with the fee's payment being recorded.
+        if event.event_id in self._billing_event_ids:
+            return
+        self._billing_event_ids.add(event.event_id)
         fee = next(
             (f for f in self._state().fee_invoices if f.invoice_id == event.invoice_id), None
         )
