@@ -66,6 +66,8 @@ from workflows.rocketchat_summary import SUMMARY_TASKS, RocketChatSummarySteps
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
 
+DEADLINES_PATCH = "rc-year-onboarding-deadline-activities"
+INVOICE_EVENTS_PATCH = "rc-year-onboarding-invoice-events"
 BRAND_GUIDE_URL = "https://github.com/RocketChat/Rocket.Chat.Artwork"
 BADGE_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="220" height="48" role="img" '
@@ -242,6 +244,7 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         self._follow_up: WebsiteFollowUp | None = None
         self._workgroup_manual: WorkgroupCreatedManually | None = None
         self._certifications: dict[str, Certification] = {}
+        self.deadlines_as_activities = False
 
     # --- human handlers -------------------------------------------------------------------
 
@@ -357,6 +360,9 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
     @workflow.run
     async def run(self, app: RocketChatApplication) -> RocketChatOnboardingResult:
         self.summary_start()  # the patch, asked before any local activity
+        # Deadlines by ordinary activity: the parallel steps 5-7 and the summary's tasks
+        # each compute theirs, and concurrent local activities may replay out of order.
+        self.deadlines_as_activities = workflow.patched(DEADLINES_PATCH)
         self._app = app
         workflow.upsert_search_attributes(
             [PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)]
