@@ -1,0 +1,95 @@
+"""Gaps the Rocket.Chat year (tests/starters/test_rocketchat_year.py) showed, on the
+time-skipping server: the onboarding hears the program fee invoice's billing events (a paid
+fee is recorded, the partnership then asks finance for nothing), and a partnership that ends
+revokes the partner's opportunities-portal access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from models.settings import Settings
+from models.tables import DecisionRow, RocketChatPortalAccessRow
+from tests.eventually import eventually
+from tests.workflows.harness import Harness, events, pending, workflow_harness
+from tests.workflows.test_rocketchat_onboarding import (
+    certify_all,
+    complete_summary,
+    start,
+    through_signature,
+)
+
+
+def decisions(h: Harness, workflow_id: str) -> set[tuple[str, str]]:
+    return {(d.step, d.decision) for d in h.rows(DecisionRow, workflow_id=workflow_id)}
+
+
+async def onboarded(h: Harness, handle: Any) -> Any:
+    website = await pending(handle, "publish_website")
+    await handle.signal("website_published", {**website["example"], "url": h.site + "/"})
+    await certify_all(handle, ["installation", "brand_theming"])
+    await complete_summary(handle)
+    result = await handle.result()
+    assert result.outcome == "onboarded"
+    return h.client.get_workflow_handle(result.partnership_workflow_id)
+
+
+async def test_the_program_fee_paid_in_billing_is_recorded_by_the_onboarding(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with workflow_harness(time_skipping_env, settings) as h:
+        handle = await start(h)
+        await through_signature(handle)
+
+        async def fee() -> dict[str, Any] | None:
+            facts = (await handle.query("status"))["facts"]
+            return facts.get("fee_invoice")
+
+        invoice = await eventually(fee, what="the program fee invoiced")
+        paid = {
+            "event_id": "evt_fee_paid",
+            "type": "invoice.paid",
+            "invoice_id": invoice["id"],
+            "status": "paid",
+            "amount_paid_cents": invoice["amount_cents"],
+        }
+        await handle.signal("invoice_event", {**paid, "event_id": "evt_x", "invoice_id": "in_x"})
+        await handle.signal("invoice_event", {"event_id": "evt_bad"})  # rejected, named
+        await handle.signal("invoice_event", paid)
+        await handle.signal("invoice_event", paid)  # Stripe delivers again: recorded once
+        await eventually(
+            lambda: ("program_fee:1", "paid") in decisions(h, handle.id),
+            what="the fee recorded as paid",
+        )
+        status = await handle.query("status")
+        assert events(status, "invoice") == ["noted"]
+        assert events(status, "invoice_event") == ["rejected"]
+        assert status["facts"]["fee_invoice"]["paid"] is True
+
+        partnership = await onboarded(h, handle)
+        state = await eventually(
+            lambda: partnership.query("status"), what="the partnership's first quarter"
+        )
+        assert [f["paid"] for f in state["facts"]["fees"]] == [True]
+        tasks = [t["task"] for t in state["pending_tasks"]]
+        assert "record_fee_payment" not in tasks  # finance is asked for nothing
+        paid_rows = [
+            d
+            for d in h.rows(DecisionRow, workflow_id=handle.id)
+            if (d.step, d.decision) == ("program_fee:1", "paid")
+        ]
+        assert len(paid_rows) == 1
+
+
+async def test_an_unpaid_fee_still_goes_to_finance(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    async with workflow_harness(time_skipping_env, settings) as h:
+        handle = await start(h)
+        await through_signature(handle)
+        partnership = await onboarded(h, handle)
+        task = await pending(partnership, "record_fee_payment")
+        assert task["example"]["amount_cents"] == 120_000
+        assert ("program_fee:1", "paid") not in decisions(h, handle.id)
+        assert h.rows(RocketChatPortalAccessRow)  # granted during onboarding
