@@ -98,10 +98,12 @@ from workflows.revenue_share_billing import (
     RevenueShareBilling,
 )
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
-from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site
+from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site, revoke_portal
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
+# the partner's opportunities-portal access revoked as the partnership ends
+PORTAL_REVOKE_PATCH = "rc-year-portal-revoke"
 GOALS_PATCH = "rc-quarter-goals"  # goals evaluated at reviews; the next quarter's goals task
 # Reviews evaluate the compliance facts with reasons (models/rocketchat_compliance.py): the
 # reports' projects name Rocket.Chat as a reference; findings in the task, decision and email.
@@ -977,7 +979,12 @@ class RocketChatPartnership(RevenueShareBilling):
         )
         if workflow.patched(DELIST_PATCH):  # asked as the listing's removal wakes the workflow
             delisted = await delist_from_site(app.partner_id, reason) or delisted
-        await self.decide("partnership", "system", outcome, reason=reason, delisted=delisted)
+        revoked: dict[str, bool] = {}
+        if workflow.patched(PORTAL_REVOKE_PATCH):  # asked as the last activity wakes it
+            revoked["portal_revoked"] = await revoke_portal(app.partner_id, reason)
+        await self.decide(
+            "partnership", "system", outcome, reason=reason, delisted=delisted, **revoked
+        )
         headline = (
             "You have been removed from the Rocket.Chat Partner Program"
             if outcome == "removed"

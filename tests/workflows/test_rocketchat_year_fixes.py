@@ -82,7 +82,7 @@ async def test_the_program_fee_paid_in_billing_is_recorded_by_the_onboarding(
         assert len(paid_rows) == 1
 
 
-async def test_an_unpaid_fee_still_goes_to_finance(
+async def test_an_unpaid_fee_goes_to_finance_and_the_end_revokes_portal_access(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     async with workflow_harness(time_skipping_env, settings) as h:
@@ -92,4 +92,20 @@ async def test_an_unpaid_fee_still_goes_to_finance(
         task = await pending(partnership, "record_fee_payment")
         assert task["example"]["amount_cents"] == 120_000
         assert ("program_fee:1", "paid") not in decisions(h, handle.id)
-        assert h.rows(RocketChatPortalAccessRow)  # granted during onboarding
+        partner_id = handle.id.removeprefix("rc-onboarding-")
+        [grant] = h.rows(RocketChatPortalAccessRow, partner_id=partner_id)
+        assert grant.revoked_at is None  # granted during onboarding
+
+        # The partner leaves: the partnership ends and its portal access is revoked.
+        await partnership.signal(
+            "partner_offboarded",
+            {"reason": "Partner left the program", "decided_by": "partners@rocket.chat"},
+        )
+        assert (await partnership.result())["outcome"] == "removed"
+        [grant] = h.rows(RocketChatPortalAccessRow, partner_id=partner_id)
+        assert grant.revoked_at is not None
+        assert grant.revocation_reason == "Partner left the program"
+        [ended] = [
+            d for d in h.rows(DecisionRow, workflow_id=partnership.id) if d.step == "partnership"
+        ]
+        assert ended.decision == "removed" and '"portal_revoked": true' in ended.detail_json
