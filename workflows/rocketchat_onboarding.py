@@ -509,9 +509,10 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         documents = await self.summary_documents_folder()
         await self._upsert_partner("active")
         fee = self._fee = await self._invoice_fee(signed_at)
-        fee_events = (
-            asyncio.create_task(self._follow_fee_events()) if self._invoice_events_on else None
-        )
+        fee_events = None
+        if self._invoice_events_on:  # the partner receives the fee's invoice; its payment heard
+            fee_events = asyncio.create_task(self._follow_fee_events())
+            await self._email_fee_invoice(fee)
         reminders, deadline, _ = training_schedule(signed_at)
         self._facts["training_due_at"] = deadline.isoformat()
         await self._notify(
@@ -889,6 +890,23 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
             invoice_id=invoice.id,
             amount_cents=invoice.amount_due_cents,
             due_at=invoice.due_at,
+        )
+
+    async def _email_fee_invoice(self, fee: FeeInvoice) -> None:
+        """The yearly program fee's invoice, to the partner (as each revenue share's is)."""
+        number = self._facts.get("fee_invoice", {}).get("number") or fee.invoice_id
+        due = f"{fee.due_at:%B %d, %Y}" if fee.due_at else "30 days from today"
+        await self._notify(
+            "fee_invoice",
+            "Your Rocket.Chat Partner Program fee invoice",
+            [
+                (
+                    f"Here is the invoice of the yearly partner program fee of "
+                    f"{money(fee.amount_cents)} (year {fee.year})."
+                ),
+                f"Payment is due by {due} (net 30).",
+            ],
+            facts=[["Invoice", number], ["Amount", money(fee.amount_cents)], ["Due", due]],
         )
 
     async def _follow_fee_events(self) -> None:

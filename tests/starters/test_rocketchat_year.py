@@ -338,6 +338,17 @@ async def test_rocketchat_partner_form_to_a_year_by_published_surfaces(
             day = f"{at:%Y-%m-%d}" if at else "?"
             lines.append(f"| {number} | {day} | {sender} | {subject} |")
         assert len(mail) > 20
+        subjects = [str(message["Subject"]) for _, message in mail]
+        for expected, count in (
+            ("Please sign: Rocket.Chat Partner Agreement", 1),
+            ("Your Rocket.Chat Partner Program fee invoice", 1),
+            ("Onboarding complete", 1),
+            ("Your monthly sales report is due", 12),
+            ("Payment received: Rocket.Chat revenue share", 11),
+            ("Your quarterly partnership review", 4),
+            ("Your Rocket.Chat partner agreement is renewed", 1),
+        ):
+            assert sum(x.startswith(expected) for x in subjects) >= count, (expected, subjects)
         if os.environ.get("PARTNERFLOW_UPDATE_DOCS") == "1":
             DOC.write_text(
                 "# Every email a Rocket.Chat partner received in a year\n\n"

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
-from models.tables import DecisionRow, RocketChatPortalAccessRow
+from models.tables import DecisionRow, EmailRow, RocketChatPortalAccessRow
 from tests.eventually import eventually
 from tests.workflows.harness import Harness, events, pending, workflow_harness
 from tests.workflows.test_rocketchat_onboarding import (
@@ -47,6 +47,12 @@ async def test_the_program_fee_paid_in_billing_is_recorded_by_the_onboarding(
             return facts.get("fee_invoice")
 
         invoice = await eventually(fee, what="the program fee invoiced")
+        [sent] = await eventually(
+            lambda: h.rows(EmailRow, handle.id, step="notice:fee_invoice"),
+            what="the fee's invoice emailed to the partner",
+        )
+        assert sent.subject.startswith("Your Rocket.Chat Partner Program fee invoice")
+        assert "ana.costa@portochat.example" in sent.to_addrs and "USD 1,200.00" in sent.text_body
         paid = {
             "event_id": "evt_fee_paid",
             "type": "invoice.paid",
@@ -109,3 +115,35 @@ async def test_an_unpaid_fee_goes_to_finance_and_the_end_revokes_portal_access(
             d for d in h.rows(DecisionRow, workflow_id=partnership.id) if d.step == "partnership"
         ]
         assert ended.decision == "removed" and '"portal_revoked": true' in ended.detail_json
+
+
+async def test_a_renewal_is_announced_to_the_partner(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    from tests.workflows.test_rocketchat_partnership import drive
+    from tests.workflows.test_rocketchat_partnership import start as start_partnership
+
+    async with workflow_harness(time_skipping_env, settings) as h:
+        handle = await start_partnership(
+            h, partner_type="value_added", services=["consulting"], term_months=12
+        )
+
+        def announced() -> list[EmailRow]:
+            return [r for r in h.emails(handle.id) if r.step.startswith("renewal:")]
+
+        result, _, _ = await drive(
+            h, handle, partner_type="value_added", renewal="renew", until=lambda: announced()
+        )
+        assert result is None  # stopped once the renewal was announced
+        [notice] = announced()
+        assert notice.subject.startswith("Your Rocket.Chat partner agreement is renewed")
+        assert "ana.costa@portochat.example" in notice.to_addrs
+        assert "renewed for 12 months, until" in notice.text_body
+        status = await handle.query("status")
+        assert notice.step == f"renewal:{status['facts']['term_end'][:10]}"
+        # The run ends (the partner leaves), so its history is kept for the replay test.
+        await handle.signal(
+            "partner_offboarded",
+            {"reason": "Partner left the program", "decided_by": "partners@rocket.chat"},
+        )
+        assert (await handle.result()).outcome == "removed"
