@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from models.settings import Settings
 from models.tables import DecisionRow, EmailRow, RocketChatPortalAccessRow
+from starters.web.app import create_app
 from tests.eventually import eventually
-from tests.workflows.harness import Harness, events, pending, workflow_harness
+from tests.workflows.harness import Harness, events, gone, pending, workflow_harness
 from tests.workflows.test_rocketchat_onboarding import (
     certify_all,
     complete_summary,
@@ -147,3 +150,44 @@ async def test_a_renewal_is_announced_to_the_partner(
             {"reason": "Partner left the program", "decided_by": "partners@rocket.chat"},
         )
         assert (await handle.result()).outcome == "removed"
+
+
+async def test_a_fee_paid_after_the_onboarding_reaches_the_partnership(
+    time_skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The fee invoice names the onboarding (its metadata's workflow id); once the onboarding
+    has ended, the Stripe webhook hands the event to the partnership it started."""
+    from tests.starters.test_stripe_webhook import WEBHOOK_SECRET, signed
+
+    async with workflow_harness(time_skipping_env, settings) as h:
+        handle = await start(h)
+        await through_signature(handle)
+        partnership = await onboarded(h, handle)
+        task = await pending(partnership, "record_fee_payment")
+        fee = (await partnership.query("status"))["facts"]["fees"][0]
+        web_settings = h.settings.model_copy(
+            update={"stripe_webhook_secret": SecretStr(WEBHOOK_SECRET)}
+        )
+        event = {
+            "id": "evt_fee_late",
+            "type": "invoice.paid",
+            "data": {
+                "object": {
+                    "object": "invoice",
+                    "id": fee["invoice_id"],
+                    "status": "paid",
+                    "amount_paid": fee["amount_cents"],
+                    "metadata": {"workflow_id": handle.id},
+                }
+            },
+        }
+        body, headers = signed(event)
+        app = create_app(web_settings, h.client)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as web:
+            answer = await web.post("/webhooks/stripe", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"received": True, "workflow_id": partnership.id}
+        await gone(partnership, task["task"])
+        assert [f["paid"] for f in (await partnership.query("status"))["facts"]["fees"]] == [True]
