@@ -182,6 +182,8 @@ async def onboard(h: Harness, web: httpx.AsyncClient) -> tuple[str, datetime]:
 
     status = await eventually(ended, what="onboarding complete")
     assert {s["state"] for s in status["facts"]["program_summary"]} == {"done"}
+    check = status["facts"]["website_check"]  # the test partner site passed the check
+    assert check["ok"] and check["url"] == h.site + "/partners" and not check["missing"]
     return submission["partner_id"], datetime.fromisoformat(status["facts"]["signed_at"])
 
 
@@ -298,6 +300,9 @@ async def test_rocketchat_partner_form_to_a_year_by_published_surfaces(
         assert re.search(r"year deals_closed: \d+ of \d+ \(\d+%\), met", reviews[3]["description"])
         status = await partnership.query("status")
         assert status["facts"]["last_review"]["outcome"] == "compliant"
+        assert [f["paid"] for f in status["facts"]["fees"]][:1] == [True]  # finance recorded it
+        years = [a for a in status["facts"]["attainment"] if a["period"] == "year"]
+        assert years and all(a["met"] for a in years), years  # the fourth review's year goals
         # Every share and the fee invoiced are paid; the partner stays listed.
         invoices = [
             i
