@@ -4,6 +4,8 @@ partner's folder of program documents, and Rocket.Chat's own partner page.
 - `grant_portal_access`: the local adapter records the grant (`rocketchat_portal_access`),
   once per idempotency key (a retry finds the first grant).
 - `program_documents_folder`: the partner's folder under `PARTNERFLOW_RC_DOCUMENTS_BASE_URL`.
+- `revoke_portal_access`: the partnership ended; the local adapter marks the partner's
+  grants revoked (`revoked_at`, the reason), so a retry changes nothing.
 - `list_on_rocketchat_site` / `delist_from_rocketchat_site`: the partner on
   `/rocketchat/partners` (listed again after a removal only by a new onboarding).
 """
@@ -21,6 +23,7 @@ from activities.database import require_aware, session_scope
 from models.rocketchat_summary import (
     PortalAccess,
     PortalAccessRequest,
+    PortalRevocation,
     SiteDelisting,
     SiteListing,
     documents_folder_url,
@@ -66,6 +69,26 @@ class RocketChatSummaryActivities:
                 backend=row.backend,
                 granted_at=row.granted_at,
             )
+
+    @activity.defn(name="revoke_portal_access")
+    def revoke_portal_access(self, request: PortalRevocation) -> bool:
+        """Close the partner's opportunities-portal accounts; False when it had none."""
+        at = require_aware(request.at, "PortalRevocation.at")
+        with session_scope(self.url) as session:
+            rows = list(
+                session.exec(
+                    select(RocketChatPortalAccessRow).where(
+                        RocketChatPortalAccessRow.partner_id == request.partner_id
+                    )
+                )
+            )
+            for row in rows:
+                if row.revoked_at is None:
+                    row.revoked_at = at
+                    row.revocation_reason = request.reason[:2000]
+                    session.add(row)
+            session.commit()
+            return bool(rows)
 
     @activity.defn(name="program_documents_folder")
     def program_documents_folder(self, partner_id: str) -> str | None:

@@ -189,6 +189,16 @@ class SiteDelisting(Contract):
     at: datetime
 
 
+class PortalRevocation(Contract):
+    """`revoke_portal_access`: the partner's opportunities-portal accounts closed (the
+    partnership ended)."""
+
+    partner_id: str
+    workflow_id: str
+    reason: str
+    at: datetime
+
+
 def documents_folder_url(base_url: str, partner_id: str) -> str | None:
     """The partner's folder of program documents under the shared folder's base URL (None
     when no base is configured)."""

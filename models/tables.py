@@ -398,6 +398,9 @@ class RocketChatPortalAccessRow(SQLModel, table=True):
     url: str = Field(max_length=500)
     backend: str = Field(max_length=10)
     granted_at: datetime = Field(default_factory=utcnow)
+    # Revoked when the partnership ends (the partner leaves the program).
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = Field(default=None, max_length=2000)
 
 
 class RocketChatSiteListingRow(SQLModel, table=True):

@@ -123,6 +123,7 @@ def _rocketchat_activities(settings: Settings) -> list[Callable[..., Any]]:
         CommunityActivities(settings).create_workgroup,
         RocketChatRecordActivities(settings).record_sales_report,
         summary.grant_portal_access,
+        summary.revoke_portal_access,
         summary.program_documents_folder,
         summary.list_on_rocketchat_site,
         summary.delist_from_rocketchat_site,

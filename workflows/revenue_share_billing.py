@@ -187,8 +187,9 @@ class RevenueShareBilling(ProcessWorkflow):
         fee = next(
             (f for f in self._state().fee_invoices if f.invoice_id == event.invoice_id), None
         )
-        if fee is not None and not fee.paid and event.status == "paid":
-            self._inbox.append(("fee_paid_event", event))
+        if fee is not None and event.status == "paid":
+            if not fee.paid:  # a repeat after the fee was recorded changes nothing
+                self._inbox.append(("fee_paid_event", event))
             return
         self.note(
             "invoice",

@@ -25,6 +25,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from models.contracts import (
         EmailAttachment,
+        InvoiceEvent,
         InvoiceInfo,
         PartnerRecord,
     )
@@ -66,6 +67,8 @@ from workflows.rocketchat_summary import SUMMARY_TASKS, RocketChatSummarySteps
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 from workflows.signatures import AgreementWorkflow, sign_task
 
+DEADLINES_PATCH = "rc-year-onboarding-deadline-activities"
+INVOICE_EVENTS_PATCH = "rc-year-onboarding-invoice-events"
 BRAND_GUIDE_URL = "https://github.com/RocketChat/Rocket.Chat.Artwork"
 BADGE_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="220" height="48" role="img" '
@@ -242,6 +245,11 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         self._follow_up: WebsiteFollowUp | None = None
         self._workgroup_manual: WorkgroupCreatedManually | None = None
         self._certifications: dict[str, Certification] = {}
+        self.deadlines_as_activities = False
+        self._invoice_events_on = False
+        self._fee: FeeInvoice | None = None
+        self._fee_events: list[InvoiceEvent] = []
+        self._fee_events_over = False
 
     # --- human handlers -------------------------------------------------------------------
 
@@ -354,9 +362,39 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
 
     # --- the process ------------------------------------------------------------------------
 
+    @workflow.signal
+    def invoice_event(self, payload: Any) -> None:
+        """A billing-provider event for the program fee's invoice (the Stripe webhook): a paid
+        fee is recorded as paid (the partnership then asks finance for nothing); anything
+        else is noted. `{"event_id": "evt_1", "type": "invoice.paid", "invoice_id": "in_1",
+        "status": "paid"}`"""
+        if not self._invoice_events_on:  # started before the patch: ignored, as it was
+            return
+        event = self.parse("invoice_event", payload, InvoiceEvent)
+        if event is None:
+            return
+        fee = self._fee
+        if fee is not None and fee.invoice_id == event.invoice_id and event.status == "paid":
+            if not fee.paid and all(e.event_id != event.event_id for e in self._fee_events):
+                self._fee_events.append(event)
+            return
+        self.note(
+            "invoice",
+            "billing",
+            "noted",
+            event_id=event.event_id,
+            type=event.type,
+            invoice_id=event.invoice_id,
+            status=event.status,
+        )
+
     @workflow.run
     async def run(self, app: RocketChatApplication) -> RocketChatOnboardingResult:
         self.summary_start()  # the patch, asked before any local activity
+        # Deadlines by ordinary activity: the parallel steps 5-7 and the summary's tasks
+        # each compute theirs, and concurrent local activities may replay out of order.
+        self.deadlines_as_activities = workflow.patched(DEADLINES_PATCH)
+        self._invoice_events_on = workflow.patched(INVOICE_EVENTS_PATCH)
         self._app = app
         workflow.upsert_search_attributes(
             [PROGRAM.value_set("rocketchat"), PARTNER_ID.value_set(app.partner_id)]
@@ -470,7 +508,11 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         self._facts["signed_at"] = signed_at.isoformat()
         documents = await self.summary_documents_folder()
         await self._upsert_partner("active")
-        fee = await self._invoice_fee(signed_at)
+        fee = self._fee = await self._invoice_fee(signed_at)
+        fee_events = None
+        if self._invoice_events_on:  # the partner receives the fee's invoice; its payment heard
+            fee_events = asyncio.create_task(self._follow_fee_events())
+            await self._email_fee_invoice(fee)
         reminders, deadline, _ = training_schedule(signed_at)
         self._facts["training_due_at"] = deadline.isoformat()
         await self._notify(
@@ -509,6 +551,11 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
         )
 
         # the partnership
+        if fee_events is not None:  # a fee paid meanwhile is recorded before it starts
+            self._fee_events_over = True
+            await fee_events
+            assert self._fee is not None
+            fee = self._fee
         state = RocketChatPartnershipInput(
             application=app,
             goals=self._goals.goals,
@@ -844,6 +891,38 @@ class RocketChatOnboarding(RocketChatSummarySteps, AgreementWorkflow):
             amount_cents=invoice.amount_due_cents,
             due_at=invoice.due_at,
         )
+
+    async def _email_fee_invoice(self, fee: FeeInvoice) -> None:
+        """The yearly program fee's invoice, to the partner (as each revenue share's is)."""
+        number = self._facts.get("fee_invoice", {}).get("number") or fee.invoice_id
+        due = f"{fee.due_at:%B %d, %Y}" if fee.due_at else "30 days from today"
+        await self._notify(
+            "fee_invoice",
+            "Your Rocket.Chat Partner Program fee invoice",
+            [
+                (
+                    f"Here is the invoice of the yearly partner program fee of "
+                    f"{money(fee.amount_cents)} (year {fee.year})."
+                ),
+                f"Payment is due by {due} (net 30).",
+            ],
+            facts=[["Invoice", number], ["Amount", money(fee.amount_cents)], ["Due", due]],
+        )
+
+    async def _follow_fee_events(self) -> None:
+        """The program fee paid in the billing system (`invoice_event`), recorded as the
+        partnership records it; ends when the partnership is about to start."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._fee_events) or self._fee_events_over)
+            if not self._fee_events:
+                return
+            event = self._fee_events.pop(0)
+            fee = self._fee
+            if fee is None or fee.paid:
+                continue
+            self._fee = fee.model_copy(update={"paid": True})
+            self._facts["fee_invoice"] = {**self._facts.get("fee_invoice", {}), "paid": True}
+            await self.decide(f"program_fee:{fee.year}", "billing", "paid", event_id=event.event_id)
 
     def _agreement_context(self, terms: ContractTerms) -> dict[str, Any]:
         app = self._require_app()

@@ -98,10 +98,14 @@ from workflows.revenue_share_billing import (
     RevenueShareBilling,
 )
 from workflows.rocketchat_partners import program_fee_invoice, rocketchat_partner
-from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site
+from workflows.rocketchat_summary import DELIST_PATCH, delist_from_site, revoke_portal
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
 CARRIED_HISTORY = 30  # decisions kept across continue-as-new for operators
+# the partner's opportunities-portal access revoked as the partnership ends
+PORTAL_REVOKE_PATCH = "rc-year-portal-revoke"
+# the partner is told its agreement was renewed, with the new term's end
+RENEWAL_NOTICE_PATCH = "rc-year-renewal-notice"
 GOALS_PATCH = "rc-quarter-goals"  # goals evaluated at reviews; the next quarter's goals task
 # Reviews evaluate the compliance facts with reasons (models/rocketchat_compliance.py): the
 # reports' projects name Rocket.Chat as a reference; findings in the task, decision and email.
@@ -194,6 +198,7 @@ class RocketChatPartnership(RevenueShareBilling):
         self._s: RocketChatPartnershipInput | None = None
         self._inbox: list[tuple[str, BaseModel]] = []
         self._goals_patched = False
+        self._renewal_notice = False
         self._compliance_patched = False
 
     # --- handlers -------------------------------------------------------------------------------
@@ -331,6 +336,7 @@ class RocketChatPartnership(RevenueShareBilling):
         self._goals_patched = workflow.patched(GOALS_PATCH)
         self._compliance_patched = workflow.patched(COMPLIANCE_PATCH)
         self._share_patched = workflow.patched(SHARE_PATCH)
+        self._renewal_notice = workflow.patched(RENEWAL_NOTICE_PATCH)
         self._s = state
         app = state.application
         self._history = [HistoryEntry.model_validate(h) for h in state.history_carried]
@@ -532,6 +538,18 @@ class RocketChatPartnership(RevenueShareBilling):
             s.term_months += item.term_months
             s.renewal_opened = False
             self._facts["term_end"] = s.term_end.isoformat()
+            if self._renewal_notice:
+                await self._email_partner(
+                    f"renewal:{s.term_end:%Y-%m-%d}",
+                    "Your Rocket.Chat partner agreement is renewed",
+                    [
+                        (
+                            f"Your Rocket.Chat Partner Agreement is renewed for "
+                            f"{item.term_months} months, until {s.term_end:%B %d, %Y}. The "
+                            "yearly partner program fee is invoiced at each anniversary."
+                        )
+                    ],
+                )
         elif kind == "request_review":
             last = s.reviews[-1] if s.reviews else None
             recently = last is not None and workflow.now() - last.period_end < timedelta(days=30)
@@ -977,7 +995,12 @@ class RocketChatPartnership(RevenueShareBilling):
         )
         if workflow.patched(DELIST_PATCH):  # asked as the listing's removal wakes the workflow
             delisted = await delist_from_site(app.partner_id, reason) or delisted
-        await self.decide("partnership", "system", outcome, reason=reason, delisted=delisted)
+        revoked: dict[str, bool] = {}
+        if workflow.patched(PORTAL_REVOKE_PATCH):  # asked as the last activity wakes it
+            revoked["portal_revoked"] = await revoke_portal(app.partner_id, reason)
+        await self.decide(
+            "partnership", "system", outcome, reason=reason, delisted=delisted, **revoked
+        )
         headline = (
             "You have been removed from the Rocket.Chat Partner Program"
             if outcome == "removed"

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         MarketStrategy,
         PortalAccess,
         PortalAccessRequest,
+        PortalRevocation,
         SiteDelisting,
         SiteListing,
         StatementOfWork,
@@ -543,6 +544,24 @@ class RocketChatSummarySteps(ProcessWorkflow):
     def _publish(self) -> None:
         self._summary_refresh()
         super()._publish()
+
+
+async def revoke_portal(partner_id: str, reason: str) -> bool:
+    """The partnership ended: the partner's opportunities-portal access is revoked (True when
+    it had access). Called behind `PORTAL_REVOKE_PATCH`."""
+    revoked: bool = await call(
+        "revoke_portal_access",
+        PortalRevocation(
+            partner_id=partner_id,
+            workflow_id=workflow.info().workflow_id,
+            reason=reason,
+            at=workflow.now(),
+        ),
+        options=RECORD,
+        result_type=bool,
+        summary=f"revoke {partner_id}'s opportunities-portal access",
+    )
+    return revoked
 
 
 async def delist_from_site(partner_id: str, reason: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.json_input import JSONInputError, parse_json
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 # Stripe's event objects are well under this (an invoice with many lines included).
 STRIPE_MAX_BODY_BYTES = 1024 * 1024
+
+ONBOARDING_PREFIX = "rc-onboarding-"
 
 # Stripe event type -> the invoice status it reports
 INVOICE_EVENTS = {
@@ -89,9 +92,7 @@ async def stripe_webhook(
     workflow_id, payload = routed
     try:
         client = await temporal.client()
-        await client.get_workflow_handle(workflow_id).signal(
-            "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
-        )
+        workflow_id = await _signal_invoice_event(client, workflow_id, payload)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:  # closed long ago or not ours
             return JSONResponse(
@@ -107,3 +108,23 @@ async def stripe_webhook(
         log.warning("Temporal unreachable for Stripe event %s: %s", event.get("id"), exc)
         return json_error(503, "temporarily unavailable")
     return JSONResponse({"received": True, "workflow_id": workflow_id})
+
+
+async def _signal_invoice_event(client: Client, workflow_id: str, payload: dict[str, Any]) -> str:
+    """Signal `invoice_event` to the invoice's workflow (the id it was signalled to). A
+    Rocket.Chat onboarding that has ended hands its program fee invoice to the partnership
+    it started, so a fee paid after the onboarding reaches `rc-partnership-{partner_id}`."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(
+            "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
+        )
+        return workflow_id
+    except RPCError as exc:
+        partner_id = workflow_id.removeprefix(ONBOARDING_PREFIX)
+        if exc.status != RPCStatusCode.NOT_FOUND or partner_id == workflow_id:
+            raise
+    successor = f"rc-partnership-{partner_id}"
+    await client.get_workflow_handle(successor).signal(
+        "invoice_event", payload, rpc_timeout=RPC_TIMEOUT
+    )
+    return successor

@@ -243,7 +243,8 @@ async def test_billing_events_of_the_partnerships_own_invoices(harness: Harness)
     await handle.signal("invoice_event", {**event, "status": "paid"})
     await handle.signal("invoice_event", {**event, "status": "paid"})  # Stripe's retry
     await gone(handle, "record_fee_payment")
-    status = await handle.query("status")
+    await handle.signal("invoice_event", {**event, "event_id": "evt_2", "status": "paid"})
+    status = await handle.query("status")  # (a repeat after the fee was recorded: not noted)
     assert status["facts"]["fees"][0]["paid"] is True
     assert [(h["step"], h["event"]) for h in status["history"] if h["step"] in ("invoice",)] == [
         ("invoice", "noted")
