@@ -32,6 +32,7 @@ from starters.web import (
     health,
     intake,
     portal,
+    portal_sales,
     portal_tasks,
     rocketchat_partners,
     sign,
@@ -64,6 +65,7 @@ ROUTERS = [
     finance.router,
     portal.router,
     portal_tasks.router,
+    portal_sales.router,
 ]
 
 
