@@ -27,8 +27,8 @@ from models.constant_time import same_secret
 from models.deals import DEAL_NUMBER_PATTERN, PAYMENTS_EMAIL, referral_fee_note
 from models.forms.spec import money
 from models.portal import PortalIdentity
-from models.tasks import WorkflowStatus
 from models.tables import DealRegistrationRow, InvoiceRow, LicenseRow
+from models.tasks import WorkflowStatus
 from starters.intake import RPC_TIMEOUT, submit_form
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import PAGE_HEADERS, PageError, message, page_form, same_origin
@@ -87,10 +87,11 @@ def _day(value: datetime | None) -> str:
 
 
 def protection(row: DealRegistrationRow, now: datetime) -> str:
-    """"until 2027-01-05 (34 days left)", "expired on ..." or "" when not protected."""
+    """ "until 2027-01-05 (34 days left)", "expired on ..." while the registration is
+    approved or quoted; "" otherwise (not yet approved, or ordered, won, ended)."""
     until = _aware(row.protected_until)
     if until is None or row.status not in PROTECTED_STATUSES:
-        return f"ended {until:%Y-%m-%d}" if until and row.status != "rejected" else ""
+        return ""
     if until <= now:
         return f"expired on {until:%Y-%m-%d}"
     days = (until - now).days
@@ -213,7 +214,7 @@ async def _workflow_status(
             return None
         raw = await handle.query("status", rpc_timeout=RPC_TIMEOUT)
         status = WorkflowStatus.model_validate(raw)
-    except (TemporalUnavailable, RPCError, ValueError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, TemporalUnavailable, RPCError, ValueError) as exc:
         log.info("portal deal %s: no status: %s", workflow_id, exc)
         return None
     except Exception as exc:  # a query the worker cannot answer now (no worker, failed query)

@@ -29,7 +29,7 @@ from models.settings import Settings
 from models.tables import InvoiceRow, LicenseRow
 from starters.web.app import create_app
 from starters.web.portal_deal_form import deal_payload, errors_by_field
-from tests.starters.test_portal_sign_in import settings_for, sent_links
+from tests.starters.test_portal_sign_in import sent_links, settings_for
 
 BASE = "http://127.0.0.1:8000"
 MINE = {"partner_id": "nordlicht", "email": "lena@nordlicht.example"}
@@ -51,8 +51,17 @@ def add_var(settings: Settings, program: str, partner_id: str, email: str, compa
     ActivityEnvironment().run(PartnerActivities(settings).upsert_partner, record)
 
 
-def seed_sales(settings: Settings, partner_id: str, company: str, customer: str, deal: str,
-               invoice_id: str, license_id: str, *, fee_deal: str | None = None) -> None:  # fmt: skip
+def seed_sales(
+    settings: Settings,
+    partner_id: str,
+    company: str,
+    customer: str,
+    deal: str,
+    invoice_id: str,
+    license_id: str,
+    *,
+    fee_deal: str | None = None,
+) -> None:
     """An approved deal with its order, open invoice and license; and a paid referral fee."""
     now = datetime.now(UTC)
     deals, records = DealActivities(settings), RecordActivities(settings)
@@ -145,6 +154,7 @@ async def sales(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             await client.aclose()
 
 
+OWN_LISTS = ("/portal/deals", "/portal/deals/new", "/portal/orders")
 MY_ROUTES = (
     "/portal/deals",
     f"/portal/deals/{MY_DEAL}",
@@ -196,7 +206,7 @@ async def test_another_partner_and_the_same_slug_in_rocketchat_get_404(sales: An
     for who in ("theirs", "rc"):
         for route in MY_ROUTES:
             answer = await sales[who].get(route)
-            if who == "theirs" and route in ("/portal/deals", "/portal/deals/new", "/portal/orders"):
+            if who == "theirs" and route in OWN_LISTS:
                 assert answer.status_code == 200  # their own list, without any of mine
             else:
                 assert answer.status_code == 404, (who, route, answer.status_code)
