@@ -19,17 +19,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities import portal_records
 from models.constant_time import same_secret
 from models.deals import DEAL_NUMBER_PATTERN, PAYMENTS_EMAIL, referral_fee_note
+from models.forms import FORMS
 from models.forms.spec import money
 from models.portal import PortalIdentity
 from models.tables import DealRegistrationRow, InvoiceRow, LicenseRow
 from models.tasks import WorkflowStatus
-from starters.intake import RPC_TIMEOUT, submit_form
+from starters.intake import RPC_TIMEOUT, submit_form, unavailable, validation_errors
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import PAGE_HEADERS, PageError, message, page_form, same_origin
 from starters.web.portal import PortalPartner, portal_page
@@ -276,6 +278,21 @@ def _form_page(
     )  # fmt: skip
 
 
+def _refused(
+    request: Request,
+    settings: SettingsDep,
+    partner: PortalIdentity,
+    values: dict[str, str],
+    problems: list[dict[str, Any]],
+) -> Response:
+    """The form again (422) with each problem by its field, the others at the top."""
+    errors, general = errors_by_field(problems)
+    return _form_page(
+        request, settings, partner, values, errors=errors, status_code=422,
+        problem=" ".join(general) or "Some fields need your attention; nothing was registered.",
+    )  # fmt: skip
+
+
 @router.get("/portal/deals/new", response_class=HTMLResponse)
 async def portal_deal_form(
     request: Request, settings: SettingsDep, partner: PortalPartner
@@ -304,6 +321,11 @@ async def portal_deal_register(
             "the deal registration form again.",
         )  # fmt: skip
     values = {field.name: posted.get(field.name, "").strip() for field in DEAL_FIELDS}
+    payload = deal_payload(partner.partner_id, values)
+    try:  # the form's model, checked before Temporal is needed (submit_form checks it again)
+        FORMS[DEAL_FORM].model.model_validate(payload)
+    except ValidationError as exc:
+        return _refused(request, settings, partner, values, validation_errors(exc))
     try:
         client = await temporal.client()
     except TemporalUnavailable:
@@ -312,21 +334,21 @@ async def portal_deal_register(
             problem="Deal registration is not available right now; nothing was registered. "
             "Please try again in a minute.",
         )  # fmt: skip
-    result = await submit_form(
-        client, settings, DEAL_FORM, deal_payload(partner.partner_id, values),
-        execution_timeout=request.app.state.execution_timeout,
-    )  # fmt: skip
+    try:
+        result = await submit_form(
+            client, settings, DEAL_FORM, payload,
+            execution_timeout=request.app.state.execution_timeout,
+        )  # fmt: skip
+    except (RPCError, RuntimeError) as exc:  # Temporal refused the start: nothing registered
+        log.warning("portal deal registration of %s: %s", partner.partner_id, exc)
+        result = unavailable(exc)
     if result.status_code in (200, 202):
         deal_number = str(result.body["workflow_id"]).removeprefix("deal-")
         return RedirectResponse(
             f"/portal/deals/{deal_number}?registered=1", status_code=303, headers=PAGE_HEADERS
         )
     if result.status_code == 422:
-        errors, general = errors_by_field(result.body.get("errors", []))
-        return _form_page(
-            request, settings, partner, values, errors=errors, status_code=422,
-            problem=" ".join(general) or "Some fields need your attention; nothing was registered.",
-        )  # fmt: skip
+        return _refused(request, settings, partner, values, result.body.get("errors", []))
     if result.status_code == 409:
         problem = "This registration was already submitted with other details."
     else:

@@ -27,8 +27,10 @@ from models.contracts import OrderRecord, PartnerRecord
 from models.deals import VAR_TYPE, DealRecord, ReferralFeeRecord, referral_fee_note
 from models.settings import Settings
 from models.tables import InvoiceRow, LicenseRow
+from models.tasks import HistoryEntry, PendingTask, WorkflowStatus
 from starters.web.app import create_app
 from starters.web.portal_deal_form import deal_payload, errors_by_field
+from starters.web.portal_sales import workflow_view
 from tests.starters.test_portal_sign_in import sent_links, settings_for
 
 BASE = "http://127.0.0.1:8000"
@@ -272,3 +274,109 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="_csrf" value="([^"]+)"', page)
     assert match, page
     return match.group(1)
+
+
+async def test_hostile_deal_forms_are_refused_by_field_never_a_crash(sales: Any) -> None:
+    """Odd values are the form's 422 (before Temporal is needed), oversized posts a 413:
+    nothing is registered and nothing answers 5xx."""
+    me = sales["mine"]
+    csrf = csrf_of((await me.get("/portal/deals/new")).text)
+    for field, value in (
+        ("seats", "1e309"),
+        ("seats", "-3"),
+        ("list_unit_price_cents", "twelve"),
+        ("expected_close_date", "2027-02-30"),
+        ("end_customer.address.country", "ÄÄ"),
+        ("end_customer.contact.email", "\x00@x"),
+        ("notes", "n" * 2001),
+        ("end_customer.legal_name", ""),
+    ):
+        answer = await me.post("/portal/deals/new", data={"_csrf": csrf, field: value})
+        assert answer.status_code == 422, (field, answer.status_code)
+        html_id = "f-" + field.replace(".", "-").replace("_", "-")
+        assert f'id="{html_id}-error"' in answer.text, field
+        assert "Nothing was registered" in answer.text
+    too_big = await me.post("/portal/deals/new", data={"_csrf": csrf, "notes": "x" * 20_000})
+    assert too_big.status_code == 413
+    listed = set(re.findall(r"DR-\d{4}-\d{6}", (await me.get("/portal/deals")).text))
+    assert listed == {MY_DEAL, MY_FEE_DEAL}  # only the seeded ones
+
+
+def test_the_deal_workflows_status_told_to_the_partner() -> None:
+    """Quotation, signature, purchase order, order and the partner's own tasks from the
+    `status` query; conflicts without the other partner's name or registration."""
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    status = WorkflowStatus(
+        workflow_id="deal-DR-2026-000311",
+        workflow_type="DealRegistration",
+        stage="order_fulfillment",
+        facts={
+            "partner_id": "nordlicht",
+            "channel_conflicts": [
+                {
+                    "deal_number": "DR-2026-000900",
+                    "partner_id": "hafenwerk",
+                    "partner_company": "Hafenwerk AG",
+                    "status": "in_review",
+                    "matched_on": "customer name",
+                }
+            ],
+            "agreement": {
+                "territory": ["DE", "AT"],
+                "industries": [],
+                "country": "CH",
+                "outside_territory": True,
+                "outside_industries": False,
+            },
+            "quotation": {
+                "quote_number": "Q-2026-000311",
+                "seats": 200,
+                "net_price_cents": 1_920_000,
+                "license_contact_email": "it@hanse.example",
+            },
+            "sign_quotation_agreement": {"signed_at": "2026-12-01T10:00:00+00:00"},
+            "order": {
+                "workflow_id": "order-DR-2026-000311",
+                "stage": "awaiting_payment",
+                "invoice_number": "INV-0001",
+            },
+            "invoice_stage": "open",
+        },  # fmt: skip
+        history=[
+            HistoryEntry(
+                at=at,
+                step="submit_purchase_order",
+                actor="lena",
+                event="accepted",
+                detail={"number": "PO-77", "amount_cents": 1_920_000},
+            )
+        ],  # fmt: skip
+        pending_tasks=[
+            PendingTask(
+                task="confirm_delivery",
+                handler="confirm_delivery",
+                description="Confirm",
+                assignee="partner",
+                due_at=at,
+            ),
+            PendingTask(
+                task="record_payment",
+                handler="record_payment",
+                description="Finance",
+                assignee="finance",
+            ),
+        ],  # fmt: skip
+    )
+    view = workflow_view(status)
+    assert view["quotation"]["number"] == "Q-2026-000311"
+    assert view["quotation"]["net"] == "USD 19,200.00"
+    assert view["signature"] == "signed on 2026-12-01"
+    assert view["purchase_order"] == {"number": "PO-77", "amount": "USD 19,200.00",
+                                      "at": "2026-12-01"}  # fmt: skip
+    assert (
+        view["order"]["invoice_number"] == "INV-0001" and view["order"]["invoice_stage"] == "open"
+    )
+    assert [t["task"] for t in view["tasks"]] == ["Confirm delivery"]  # the partner's only
+    told = " ".join(view["conflicts"])
+    assert "same customer name" in told and "in review" in told and "CH" in told
+    assert "Hafenwerk" not in told and "DR-2026-000900" not in told and "hafenwerk" not in told
