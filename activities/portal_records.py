@@ -3,9 +3,11 @@ fees, orders with their invoices and licenses, and one invoice, always of the si
 partner only (every query is filtered by the session's partner; another program's session
 finds nothing).
 
-Orders record the reseller by company name only (`orders.reseller_company`), which does not
-identify a partner; an order is the partner's when it was placed for one of the partner's
-deal registrations (`orders.deal_number`, whose registration records the partner id).
+An order is the partner's when it records the partner as its reseller
+(`orders.reseller_partner_id`, migration 0009_portal_deals) or, for an order recorded without
+it, when it was placed for one of the partner's deal registrations (`orders.deal_number`,
+whose registration records the partner id). The reseller's company name is never used: it
+does not identify a partner.
 
 Called by the web service (not by workflows): each function is one short read."""
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 
 from activities.database import session_scope
@@ -92,19 +95,24 @@ def partner_referral_fees(settings: Settings, identity: PortalIdentity) -> list[
         return [ReferralFeeRow.model_validate(row) for row in rows]
 
 
+def _resold_by(identity: PortalIdentity) -> ColumnElement[bool]:
+    """Orders whose reseller is the partner (by its deal, for orders recorded without it)."""
+    deals = select(DealRegistrationRow.deal_number).where(
+        DealRegistrationRow.partner_id == identity.partner_id
+    )
+    return or_(
+        col(OrderRow.reseller_partner_id) == identity.partner_id,
+        and_(col(OrderRow.reseller_partner_id).is_(None), col(OrderRow.deal_number).in_(deals)),
+    )
+
+
 def partner_orders(settings: Settings, identity: PortalIdentity) -> list[PartnerOrder]:
-    """The partner's orders (placed for its deal registrations), newest first, each with
-    its invoices and licenses."""
+    """The partner's orders, newest first, each with its invoices and licenses."""
     if not _sales(identity):
         return []
     with session_scope(settings.resolved_database_url) as db:
-        mine = select(DealRegistrationRow.deal_number).where(
-            DealRegistrationRow.partner_id == identity.partner_id
-        )
         orders = db.exec(
-            select(OrderRow)
-            .where(col(OrderRow.deal_number).in_(mine))
-            .order_by(col(OrderRow.created_at).desc())
+            select(OrderRow).where(_resold_by(identity)).order_by(col(OrderRow.created_at).desc())
         ).all()
         found = [PartnerOrder(OrderRow.model_validate(order)) for order in orders]
         by_workflow = {entry.order.workflow_id: entry for entry in found}
@@ -137,10 +145,11 @@ def partner_invoice(
         invoice = db.get(InvoiceRow, invoice_id)
         if invoice is None:
             return None
-        order = db.exec(select(OrderRow).where(OrderRow.workflow_id == invoice.workflow_id)).first()
-        if order is None or order.deal_number is None:
-            return None
-        deal = db.get(DealRegistrationRow, order.deal_number)
-        if deal is None or deal.partner_id != identity.partner_id:
+        order = db.exec(
+            select(OrderRow).where(
+                OrderRow.workflow_id == invoice.workflow_id, _resold_by(identity)
+            )
+        ).first()
+        if order is None:
             return None
         return InvoiceRow.model_validate(invoice), OrderRow.model_validate(order)

@@ -39,8 +39,12 @@ THEIRS = {"partner_id": "hafenwerk", "email": "max@hafenwerk.example"}
 RC_SAME_SLUG = {"partner_id": "nordlicht", "email": "ops@nordlicht-chat.example"}
 MY_DEAL, MY_FEE_DEAL, THEIR_DEAL = "DR-2026-000311", "DR-2026-000312", "DR-2026-000411"
 MY_INVOICE, THEIR_INVOICE = "in_portal_mine_1", "in_portal_theirs_1"
+MY_DIRECT_ORDER, MY_DIRECT_INVOICE = "ORD-MINE-DIRECT", "in_portal_mine_direct"
 # what of the first partner must never show on another partner's (or program's) page
-MY_TRACES = ("Hanse Logistik", MY_DEAL, MY_FEE_DEAL, MY_INVOICE, "Nordlicht IT", "LIC-MINE")
+MY_TRACES = (
+    "Hanse Logistik", MY_DEAL, MY_FEE_DEAL, MY_INVOICE, "Nordlicht IT", "LIC-MINE",
+    MY_DIRECT_ORDER, MY_DIRECT_INVOICE, "Werft Bremen",
+)  # fmt: skip
 
 
 def add_var(settings: Settings, program: str, partner_id: str, email: str, company: str) -> None:
@@ -63,8 +67,11 @@ def seed_sales(
     license_id: str,
     *,
     fee_deal: str | None = None,
+    recorded_reseller: bool = True,
 ) -> None:
-    """An approved deal with its order, open invoice and license; and a paid referral fee."""
+    """An approved deal with its order, open invoice and license; and a paid referral fee.
+    The order records its reseller's partner id unless `recorded_reseller` is False (an
+    order recorded before it: the portal finds it by its deal)."""
     now = datetime.now(UTC)
     deals, records = DealActivities(settings), RecordActivities(settings)
     deals.record_deal(
@@ -96,6 +103,7 @@ def seed_sales(
         OrderRecord(
             order_id=deal, workflow_id=order_workflow, channel="value_added_reseller",
             deal_number=deal, reseller_company=company, end_customer_name=customer,
+            reseller_partner_id=partner_id if recorded_reseller else None,
             end_customer_country="DE", amount_cents=2_400_000, currency="usd",
             status="awaiting_payment", at=now,
         )
@@ -125,6 +133,31 @@ def seed_sales(
         )  # fmt: skip
 
 
+def seed_direct_order(settings: Settings, partner_id: str, order_id: str, invoice_id: str) -> None:
+    """An order without a deal registration (the `order` form's), recorded with its
+    reseller's partner id, and its paid invoice."""
+    now = datetime.now(UTC)
+    RecordActivities(settings).record_order(
+        OrderRecord(
+            order_id=order_id, workflow_id=f"order-{order_id}", channel="value_added_reseller",
+            reseller_company="Nordlicht IT GmbH", reseller_partner_id=partner_id,
+            end_customer_name="Werft Bremen GmbH", end_customer_country="DE",
+            amount_cents=960_000, currency="usd", status="paid", at=now,
+        )
+    )  # fmt: skip
+    with session_scope(settings.resolved_database_url) as db:
+        db.add(
+            InvoiceRow(
+                id=invoice_id, idempotency_key=f"order-{order_id}:invoice",
+                workflow_id=f"order-{order_id}", backend="local", number="INV-DIRECT-1",
+                customer_name="Nordlicht IT GmbH", customer_email="billing@nordlicht.example",
+                status="paid", currency="usd", amount_due_cents=960_000,
+                amount_paid_cents=960_000, due_at=now, lines_json="[]", created_at=now,
+                paid_at=now,
+            )
+        )  # fmt: skip
+
+
 async def portal_session(client: httpx.AsyncClient, settings: Settings, email: str) -> None:
     await client.post("/portal", data={"email": email})
     link = [link for to, link in sent_links(settings) if to == email][-1]
@@ -140,7 +173,9 @@ async def sales(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     add_var(settings, "mattermost", THEIRS["partner_id"], THEIRS["email"], "Hafenwerk AG")
     add_var(settings, "rocketchat", RC_SAME_SLUG["partner_id"], RC_SAME_SLUG["email"], "NL Chat")
     seed_sales(settings, MINE["partner_id"], "Nordlicht IT GmbH", "Hanse Logistik AG", MY_DEAL,
-               MY_INVOICE, "LIC-MINE-1", fee_deal=MY_FEE_DEAL)  # fmt: skip
+               MY_INVOICE, "LIC-MINE-1", fee_deal=MY_FEE_DEAL,
+               recorded_reseller=False)  # fmt: skip
+    seed_direct_order(settings, MINE["partner_id"], MY_DIRECT_ORDER, MY_DIRECT_INVOICE)
     seed_sales(settings, THEIRS["partner_id"], "Hafenwerk AG", "Elbe Reederei KG", THEIR_DEAL,
                THEIR_INVOICE, "LIC-THEIRS-1")  # fmt: skip
     app = create_app(settings)
@@ -164,6 +199,7 @@ MY_ROUTES = (
     "/portal/deals/new",
     "/portal/orders",
     f"/portal/invoices/{MY_INVOICE}",
+    f"/portal/invoices/{MY_DIRECT_INVOICE}",
 )
 
 
@@ -195,12 +231,19 @@ async def test_orders_and_the_printable_invoice(sales: Any) -> None:
     assert "LIC-MINE-1: 200 users of MM-ENT-1Y, valid until" in text
     assert "Open (awaiting payment)" in text and "USD 24,000.00" in text
     assert f"/portal/invoices/{MY_INVOICE}" in text and THEIR_INVOICE not in text
+    # an order without a deal, recorded with the partner as its reseller
+    assert f"Order {MY_DIRECT_ORDER}" in text and "Werft Bremen GmbH" in text
+    assert f"/portal/invoices/{MY_DIRECT_INVOICE}" in text and "INV-DIRECT-1" in text
+    theirs = (await sales["theirs"].get("/portal/orders")).text
+    assert f"Order {THEIR_DEAL}" in theirs  # theirs, found by its recorded reseller
 
     invoice = await sales["mine"].get(f"/portal/invoices/{MY_INVOICE}")
     assert invoice.status_code == 200, invoice.text
     assert "Mattermost Enterprise for Hanse Logistik AG" in invoice.text
     assert "Amount due" in invoice.text and "USD 24,000.00" in invoice.text
     assert "@media print" in invoice.text and ".portal-nav" in invoice.text
+    direct = await sales["mine"].get(f"/portal/invoices/{MY_DIRECT_INVOICE}")
+    assert direct.status_code == 200 and "Paid" in direct.text and MY_DIRECT_ORDER in direct.text
 
 
 async def test_another_partner_and_the_same_slug_in_rocketchat_get_404(sales: Any) -> None:
@@ -218,7 +261,7 @@ async def test_another_partner_and_the_same_slug_in_rocketchat_get_404(sales: An
             checked += 1
         posted = await sales[who].post("/portal/deals/new", data={"_csrf": "x"})
         assert posted.status_code in (403, 404) and "Hanse" not in posted.text
-    assert checked == 12
+    assert checked == 14
     # unknown and malformed numbers are the same 404
     for route in ("/portal/deals/DR-2026-999999", "/portal/deals/nonsense",
                   "/portal/invoices/" + "x" * 65, "/portal/invoices/nope"):  # fmt: skip

@@ -173,3 +173,41 @@ async def test_browser_deals_and_invoice(
             await page.screenshot(path=str(screenshots / "portal-invoice.png"), full_page=True)
         finally:
             await context.close()
+
+
+async def test_a_real_order_and_its_invoice_on_the_resellers_portal(
+    pages_stack: PagesStack, web: httpx.AsyncClient
+) -> None:
+    """The `order` form's order, driven to its open invoice, is on its reseller's orders page
+    (recorded with the reseller's partner id) with the invoice's stage, and only there."""
+    from activities import portal_access
+    from activities.records import get_order
+
+    workflow_id, _ = await pages_stack.order_with_open_invoice()
+    settings = pages_stack.settings
+    order_id = workflow_id.removeprefix("order-")
+    recorded = get_order(settings, order_id)
+    assert recorded is not None and recorded.reseller_partner_id == "nordlicht-it"
+    portal_access.add_contact(
+        settings, "mattermost", "nordlicht-it", "buyer@nordlicht-it.example", name="B", by="ops"
+    )
+    other = f"hafenwerk-{uid()}"
+    add_var(settings, "mattermost", other, f"max@{other}.example", "Hafenwerk Systems AG")
+    me = await signed_in(web._transport, pages_stack, "buyer@nordlicht-it.example")
+    them = await signed_in(web._transport, pages_stack, f"max@{other}.example")
+
+    async def invoiced() -> str | None:
+        text = (await me.get("/portal/orders")).text
+        return text if "Open (awaiting payment)" in text else None
+
+    text = await eventually(invoiced, timeout=20, what="the open invoice on the orders page")
+    assert f"Order {order_id}" in text
+    invoice = re.search(r'href="(/portal/invoices/[^"]+)"', text)
+    assert invoice, text
+    page = await me.get(invoice.group(1))
+    assert page.status_code == 200 and "Amount due" in page.text
+    foreign = await them.get(invoice.group(1))
+    assert foreign.status_code == 404 and order_id not in foreign.text
+    assert order_id not in (await them.get("/portal/orders")).text
+    for client in (me, them):
+        await client.aclose()
