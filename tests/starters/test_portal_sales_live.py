@@ -163,6 +163,29 @@ async def test_browser_deals_and_invoice(
             assert "Referral fee for deal registration DR-2026-000778" in await page.content()
             await page.screenshot(path=str(screenshots / "portal-deals.png"), full_page=True)
 
+            # register a deal with the form (no JavaScript needed), then back to the list
+            await page.get_by_role("link", name="Register a deal").click()
+            for label, value in (
+                ("Your name", "Lena Hoffmann"),
+                ("Legal name", "Werft Bremen GmbH"),
+                ("Street address", "Am Hafen 1"),
+                ("City", "Bremen"),
+                ("Country", "DE"),
+                ("Contact name", "Jonas Weber"),
+                ("Contact email", "jonas@werft-bremen.example"),
+                ("Seats", "120"),
+                ("List price per seat per year (cents)", "12000"),
+                ("Expected close date", "2027-03-31"),
+            ):
+                await page.get_by_label(label, exact=True).fill(value)
+            await page.get_by_role("button", name="Register the deal").click()
+            await page.wait_for_url(re.compile(r".*/portal/deals/DR-\d{4}-\d{6}\?registered=1$"))
+            number = page.url.split("/portal/deals/")[1].split("?")[0]
+            pages_stack.started.append(f"deal-{number}")
+            assert await page.get_by_text("Your registration was received").is_visible()
+            await page.goto(f"{base}/portal/deals")
+            assert number in await page.content()
+
             await page.get_by_role("link", name="Orders and invoices").click()
             await page.wait_for_url("**/portal/orders")
             await page.get_by_role("link", name=f"INV-{invoice_id[-8:]}").click()
