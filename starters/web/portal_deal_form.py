@@ -10,10 +10,13 @@ from typing import Any
 
 from models.deals import DealRegistrationForm
 
-OPTIONAL_TEXT = frozenset(
+# Left out of the payload when empty: the optional fields, and those with a default in the
+# form (sku, product), as a webhook sender leaves them out.
+OMITTED_WHEN_EMPTY = frozenset(
     {"end_customer.address.line2", "end_customer.address.state", "end_customer.address.postal_code",
-     "notes", "industry"}
+     "notes", "industry", "sku", "product"}
 )  # fmt: skip
+REQUIRED = "This field is required."
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,10 @@ DEAL_FIELDS: tuple[DealField, ...] = (
               help="The customer's contact (the quotation names the license contact)."),
     DealField("industry", "Industry", required=False, group="customer",
               help="e.g. public sector; compared with your reseller agreement's industries"),
-    DealField("sku", "SKU", default=str(_FORM["sku"].default)),
-    DealField("product", "Product", default=str(_FORM["product"].default)),
+    DealField("sku", "SKU", required=False, default=str(_FORM["sku"].default),
+              help=f"Empty: {_FORM['sku'].default}"),
+    DealField("product", "Product", required=False, default=str(_FORM["product"].default),
+              help=f"Empty: {_FORM['product'].default}"),
     DealField("seats", "Seats", "number", help="1 to 1,000,000"),
     DealField("list_unit_price_cents", "List price per seat per year (cents)", "number",
               help="In cents: 12000 is USD 120.00"),
@@ -69,7 +74,7 @@ def deal_payload(partner_id: str, values: dict[str, str]) -> dict[str, Any]:
     inputs left out, the partner id the session's); the form's model validates it."""
     payload: dict[str, Any] = {"partner_id": partner_id}
     for name, value in values.items():
-        if name not in FIELD_NAMES or (value == "" and name in OPTIONAL_TEXT):
+        if name not in FIELD_NAMES or (value == "" and name in OMITTED_WHEN_EMPTY):
             continue
         *parents, leaf = name.split(".")
         target = payload
@@ -87,6 +92,9 @@ def errors_by_field(errors: list[dict[str, Any]]) -> tuple[dict[str, str], list[
     for error in errors:
         name, text = str(error.get("field", "")), str(error.get("message", ""))
         text = text.removeprefix("Value error, ")
+        kind = error.get("type")
+        if kind == "missing" or (kind == "string_too_short" and "at least 1 " in text):
+            text = REQUIRED
         if name in FIELD_NAMES:
             by_field.setdefault(name, text)
         elif (parent := _parent_field(name)) is not None:

@@ -423,3 +423,19 @@ def test_the_deal_workflows_status_told_to_the_partner() -> None:
     told = " ".join(view["conflicts"])
     assert "same customer name" in told and "in review" in told and "CH" in told
     assert "Hafenwerk" not in told and "DR-2026-000900" not in told and "hafenwerk" not in told
+
+
+def test_empty_inputs_are_left_to_the_forms_defaults_and_required_is_said_plainly() -> None:
+    payload = deal_payload("nordlicht", {"sku": "", "product": "", "seats": ""})
+    assert payload == {"partner_id": "nordlicht", "seats": ""}  # the form's sku and product
+    errors, _ = errors_by_field(
+        [
+            {"field": "end_customer.legal_name", "message": "String should have at least 1 "
+             "character", "type": "string_too_short"},
+            {"field": "registered_by", "message": "Field required", "type": "missing"},
+        ]
+    )  # fmt: skip
+    assert errors == {
+        "end_customer.legal_name": "This field is required.",
+        "registered_by.name": "This field is required.",
+    }
