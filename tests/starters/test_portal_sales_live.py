@@ -20,6 +20,7 @@ from tests.starters.conftest import PagesStack, serve
 from tests.starters.test_portal_sales import add_var, csrf_of, seed_sales
 from tests.starters.test_portal_sign_in import sent_links
 from tests.starters.test_portal_tasks import signed_in
+from tests.starters.test_sales_end_to_end import offset_deal_numbers
 from tests.workflows.harness import uid
 
 CUSTOMER = "Hanse Logistik AG"
@@ -51,6 +52,7 @@ async def test_a_var_registers_a_deal_in_the_portal(
     pages_stack: PagesStack, web: httpx.AsyncClient
 ) -> None:
     stack, settings = pages_stack, pages_stack.settings
+    offset_deal_numbers(settings)  # the dev server is shared: deal workflow ids never collide
     mine, theirs, seller = f"nordlicht-{uid()}", f"hafenwerk-{uid()}", f"resale-{uid()}"
     add_var(settings, "mattermost", mine, f"lena@{mine}.example", "Nordlicht IT GmbH")
     add_var(settings, "mattermost", theirs, f"max@{theirs}.example", "Hafenwerk Systems AG")
@@ -137,6 +139,7 @@ async def test_browser_deals_and_invoice(
     browser: Any, pages_stack: PagesStack, screenshots: Path
 ) -> None:
     settings = pages_stack.settings
+    offset_deal_numbers(settings)  # the dev server is shared: deal workflow ids never collide
     partner = f"nordlicht-{uid()}"
     email = f"lena@{partner}.example"
     add_var(settings, "mattermost", partner, email, "Nordlicht IT GmbH")
