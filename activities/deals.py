@@ -37,7 +37,13 @@ from models.deals import (
     opportunity_keys,
 )
 from models.settings import Settings
-from models.tables import DealClaimRow, DealNumberRow, DealRegistrationRow, ReferralFeeRow
+from models.tables import (
+    DealClaimRow,
+    DealNumberRow,
+    DealRegistrationRow,
+    OrderRow,
+    ReferralFeeRow,
+)
 
 ALLOCATION_ATTEMPTS = 100
 
@@ -84,6 +90,13 @@ def get_registration(settings: Settings, deal_number: str) -> DealRegistrationRo
     """The registration with the deal number, or None."""
     with session_scope(settings.resolved_database_url) as session:
         return session.get(DealRegistrationRow, deal_number)
+
+
+def orders_naming(settings: Settings, deal_number: str) -> int:
+    """How many orders on record name the deal registration (its discount's use)."""
+    with session_scope(settings.resolved_database_url) as session:
+        rows = session.exec(select(OrderRow.order_id).where(OrderRow.deal_number == deal_number))
+        return len(rows.all())
 
 
 def get_referral_fee(settings: Settings, deal_number: str) -> ReferralFeeRow | None:

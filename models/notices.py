@@ -210,6 +210,20 @@ def notice(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     raise KeyError(f"unknown notice {kind!r}")
 
 
+# The partner portal's page about each kind of email (the portal's home for the others);
+# None: the reader cannot sign in to the portal (an applicant, a partner that left).
+PORTAL_PAGES: dict[str, str | None] = {
+    "application_declined": None,
+    "application_information_request": None,
+    "partner_offboarded": None,
+    "listing_request": "/portal/listing",
+    "listing_changes_requested": "/portal/listing",
+    "listing_published": "/portal/listing",
+    "evaluation_license_refused": "/portal/evaluation",
+    "evaluation_license_issued": "/portal/evaluation",
+    "evaluation_license_expiring": "/portal/evaluation",
+}
+
 KINDS = (
     "application_declined",
     "application_information_request",

@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from pydantic import Field
+
 from models.contracts import Contract, OrderFulfillmentInput, PartnerRecord
 from models.deals import VAR_TYPE, normalize_company
-from models.pricing import quote
+from models.pricing import agreed_discount_percent, quote
 
 PROGRAM = "mattermost"
 PUBLIC_CHANNELS = ("value_added_reseller",)
@@ -40,6 +42,7 @@ RULES: Mapping[str, str] = {
     "registration_expired": "the deal registration's protection must not have ended",
     "registration_partner": "the deal registration must be the reseller's own",
     "registration_customer": "the deal registration must be for the order's end customer",
+    "registration_used": "a deal registration backs one discounted order",
     "price_list": "every SKU must be on the program's price list",
     "discount_needs_registration": "a discount off list price needs an approved registration",
     "price": "the unit price must be the list price less the agreed discount",
@@ -54,6 +57,7 @@ class RegisteredDeal(Contract):
     end_customer_name: str
     status: str
     protected_until: datetime | None = None
+    orders: int = Field(default=0, description="Orders already placed naming it")
 
 
 def _problem(rule: str, field: str, message: str) -> dict[str, str]:
@@ -163,6 +167,15 @@ def registration_problems(
                 f"the protection of deal registration {number} {ended}",
             )
         ]
+    if registration.orders:
+        return [
+            _problem(
+                "registration_used",
+                "deal_number",
+                f"deal registration {number} already backs an order: one registration, one "
+                "discounted order",
+            )
+        ]
     problems = []
     if registration.partner_id != order.reseller.partner_id:
         problems.append(
@@ -259,5 +272,9 @@ def order_problems(
     problems = registration_problems(order, registration, now)
     if problems:
         return problems
-    discount = partner.discount_percent if order.deal_number else None
+    discount = (
+        agreed_discount_percent(partner.partner_type, partner.discount_percent, partner.attributes)
+        if order.deal_number
+        else None
+    )
     return price_problems(order, price_list, discount)

@@ -8,6 +8,9 @@ price") is exactly the discount of the quote.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -32,6 +35,41 @@ class DiscountBounds(BaseModel):
 
     min_percent: int = Field(ge=0, le=100)
     max_percent: int = Field(ge=0, le=100)
+
+
+# Every VAR agreement signed before reviewers agreed each partner's discount stated "a
+# discount of 20%"; those partners' records hold no rate (no `discount_percent` attribute,
+# which every approval since records): the rate they signed is their agreed one.
+SIGNED_BEFORE_AGREED_DISCOUNTS_PERCENT = 20
+
+
+def agreed_discount_percent(
+    partner_type: str, recorded_percent: int, attributes: Mapping[str, Any]
+) -> int:
+    """The reseller discount a partner agreed: its record's, or for a Value-Added Reseller
+    approved before discounts were agreed one by one the 20% its signed agreement states."""
+    if "discount_percent" in attributes or partner_type != "value_added_reseller":
+        return recorded_percent
+    return recorded_percent or SIGNED_BEFORE_AGREED_DISCOUNTS_PERCENT
+
+
+def list_price_problem(
+    sku: str, list_unit_cents: int, price_list: Mapping[str, int]
+) -> tuple[str, str] | None:
+    """(field, why) when a registered deal's list price is not the program's price list
+    (`PARTNERFLOW_MATTERMOST_PRICE_LIST`); the quotation, the discount and the order follow
+    the registration's price, so it is checked where the deal enters."""
+    listed = price_list.get(sku)
+    if listed is None:
+        known = ", ".join(sorted(price_list)) or "none"
+        return "sku", f"{sku} is not on the Mattermost price list (SKUs: {known})"
+    if listed != list_unit_cents:
+        return (
+            "list_unit_price_cents",
+            f"the list price of {sku} is {listed} cents per seat per year, not "
+            f"{list_unit_cents} cents",
+        )
+    return None
 
 
 def agreed_discount_problem(percent: int | None, bounds: DiscountBounds) -> str | None:

@@ -443,6 +443,79 @@ def operator_hash(
     typer.echo("Add it to PARTNERFLOW_OPERATORS (several entries: separated by ';').", err=True)
 
 
+portal_app = typer.Typer(no_args_is_help=True, help="Partner portal contacts (who may sign in).")
+app.add_typer(portal_app, name="portal")
+PROGRAMS = ("mattermost", "rocketchat")
+
+
+def _contact_args(program: str, email: str) -> str:
+    from models.portal import normalize_email
+
+    if program not in PROGRAMS:
+        _fail(f"unknown program {program!r}: one of {', '.join(PROGRAMS)}")
+    address = normalize_email(email)
+    if address is None:
+        _fail(f"{email!r} is not an email address")
+    return address
+
+
+@portal_app.command("add")
+def portal_add(
+    program: str = typer.Argument(..., help="mattermost or rocketchat"),
+    partner_id: str = typer.Argument(...),
+    email: str = typer.Argument(..., help="The contact's work address"),
+    name: str = typer.Option("", "--name"),
+    by: str = typer.Option(..., "--by", help="Who allows it (recorded)"),
+) -> None:
+    """Let a person sign in to the portal for a partner (besides the record's contact)."""
+    from activities.database import migrate
+    from activities.portal_access import add_contact, partner_row
+    from models.portal import PortalIdentity
+
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    address = _contact_args(program, email)
+    if partner_row(settings, PortalIdentity(program, partner_id, address)) is None:  # type: ignore[arg-type]
+        _fail(f"no {program} partner {partner_id!r} on record")
+    add_contact(settings, program, partner_id, address, name=name, by=by)
+    console.print(f"{address} may sign in for {program} partner {partner_id}")
+
+
+@portal_app.command("remove")
+def portal_remove(
+    program: str = typer.Argument(...),
+    partner_id: str = typer.Argument(...),
+    email: str = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="Who removes it (recorded)"),
+) -> None:
+    """Stop a contact signing in for a partner; its open sessions end at once."""
+    from activities.portal_access import remove_contact
+
+    address = _contact_args(program, email)
+    if not remove_contact(get_settings(), program, partner_id, address, by=by):
+        _fail(f"{address} is not a contact added for {program} partner {partner_id}")
+    console.print(f"{address} removed; its portal sessions are ended")
+
+
+@portal_app.command("contacts")
+def portal_contacts(
+    program: str = typer.Argument(...),
+    partner_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The contacts added for a partner (removed ones too, with who and when)."""
+    from activities.portal_access import list_contacts
+
+    _contact_args(program, "x@example.com")
+    rows = [r.model_dump(mode="json") for r in list_contacts(get_settings(), program, partner_id)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        state = f"removed {r['removed_at']} by {r['removed_by']}" if r["removed_at"] else "active"
+        console.print(f"{r['email']}  {r['name']}  added by {r['added_by']}  {state}")
+
+
 # --- the console script ----------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.deals import allocate_deal_number, get_registration
+from activities.deals import allocate_deal_number, get_registration, orders_naming
 from activities.directory import store_logo
 from activities.partners import get_partner
 from models.applications import (
@@ -38,6 +38,7 @@ from models.directory import ListingForm, ListingSubmission, LogoError
 from models.forms import FormRejected, OrderForm
 from models.forms.spec import PROOF_FIELD
 from models.order_intake import RegisteredDeal, order_problems
+from models.pricing import agreed_discount_percent, list_price_problem
 from models.programs import PROGRAMS
 from models.settings import Settings
 
@@ -81,6 +82,10 @@ def prepare_deal_registration(
             f"no active Mattermost partner {form.partner_id!r}: {partner.company} is "
             f"{partner.status}, not active; only active Value-Added Resellers register deals",
         )
+    if problem := list_price_problem(
+        form.sku, form.list_unit_price_cents, settings.mattermost_price_list
+    ):
+        raise _refuse(*problem)
     number = allocate_deal_number(settings, _submission_key(form), partner.partner_id)
     tier = partner.attributes.get("tier")
     return DealRegistrationInput(
@@ -97,7 +102,9 @@ def prepare_deal_registration(
         expected_close_date=form.expected_close_date,
         notes=form.notes,
         industry=form.industry,
-        discount_percent=partner.discount_percent,
+        discount_percent=agreed_discount_percent(
+            partner.partner_type, partner.discount_percent, partner.attributes
+        ),
         protection_days=int(
             partner.attributes.get("deal_protection_days", settings.deal_protection_days)
         ),
@@ -163,6 +170,7 @@ def registered_deal(settings: Settings, deal_number: str) -> RegisteredDeal | No
         end_customer_name=row.end_customer_name,
         status=row.status,
         protected_until=until,
+        orders=orders_naming(settings, row.deal_number),
     )
 
 

@@ -345,6 +345,10 @@ class VarApplication(PartnerApplicationWorkflow):
                 "summary": self._support.process_summary,
                 "languages": self._support.languages,
             },
+            # The agreed rate, on record: a record without it is read as an agreement signed
+            # before rates were agreed (20%, `models.pricing.agreed_discount_percent`), which
+            # would turn an agreed 0% into 20%. An activity's input, not a new command.
+            discount_percent=discount,
         )
         await self.save_partner(
             **common,

@@ -22,6 +22,7 @@ from models.contracts import EmailAttachment, EmailRequest
 from models.forms import FORMS
 from models.forms.spec import PROOF_FIELD
 from models.links import link_url
+from models.notices import PORTAL_PAGES
 from models.programs import ProgramIdentity, program_identity
 from models.settings import Settings
 
@@ -154,6 +155,23 @@ def workflow_url(settings: Settings, workflow_id: str) -> str:
     return f"{base}/namespaces/{namespace}/workflows/{workflow}"
 
 
+def portal_links(settings: Settings, request: EmailRequest) -> dict[str, str]:
+    """Where the partner portal shows what the email is about (computed at send time, so
+    emails of running workflows get them too): `portal_url`, the portal's page of the email's
+    kind (`models.notices.PORTAL_PAGES`) or its home ("" when its reader cannot sign in);
+    and, for a task the partner owns (its context's `assignee` is `partner`),
+    `portal_task_url`, the task's page (reached after signing in)."""
+    base = settings.public_base_url.rstrip("/")
+    context = request.context
+    page = PORTAL_PAGES.get(str(context.get("kind") or ""), "/portal/home")
+    links = {"portal_url": base + page if page else ""}
+    handler = context.get("handler")
+    if context.get("assignee") == "partner" and isinstance(handler, str) and handler:
+        workflow, task = quote(request.workflow_id, safe=""), quote(handler, safe="")
+        links["portal_task_url"] = f"{base}/portal/tasks/{workflow}/{task}"
+    return links
+
+
 def form_proof(settings: Settings, request: EmailRequest) -> dict[str, str] | None:
     """For an email that asks for the input of a form that advances its process (the
     form's `proof_emails`): the form, its URL and the proof token the form must carry."""
@@ -204,6 +222,7 @@ def render_email(settings: Settings, request: EmailRequest) -> RenderedEmail:
     if (proof := form_proof(settings, request)) is not None:
         context["form_proof"] = proof
         tokens.append(proof["token"])
+    context.update(portal_links(settings, request))
     context.update(
         public_base_url=settings.public_base_url.rstrip("/"),
         temporal_ui_url=settings.temporal_ui_url.rstrip("/"),

@@ -32,6 +32,8 @@ from starters.web import (
     health,
     intake,
     portal,
+    portal_partner,
+    portal_rocketchat,
     portal_sales,
     portal_tasks,
     rocketchat_partners,
@@ -65,6 +67,8 @@ ROUTERS = [
     finance.router,
     portal.router,
     portal_tasks.router,
+    portal_partner.router,
+    portal_rocketchat.router,
     portal_sales.router,
 ]
 

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -34,6 +35,7 @@ from models.directory import (
     ListingFields,
     ListingSubmission,
     LogoError,
+    LogoRef,
     read_logo,
 )
 from models.links import LinkClaims
@@ -97,12 +99,18 @@ class ListingProcess:
     def accepting(self) -> bool:
         """Whether the partner may submit now (asked to, or published and not in review);
         True when the state is not known."""
-        if self.status is None:
-            return True
-        pending = {t.task for t in self.status.pending_tasks}
-        return "submit_listing" in pending or (
-            self.status.stage == "published" and "review_listing" not in pending
-        )
+        return accepts_listing(self.status)
+
+
+def accepts_listing(status: WorkflowStatus | None) -> bool:
+    """Whether the partner may submit its listing now: asked to, or published and not in
+    review (True when the state is not known)."""
+    if status is None:
+        return True
+    pending = {t.task for t in status.pending_tasks}
+    return "submit_listing" in pending or (
+        status.stage == "published" and "review_listing" not in pending
+    )
 
 
 async def load_listing(
@@ -194,24 +202,10 @@ async def listing_submit(
             "Please wait for the reviewer's answer.",
         )
     form = await page_form(request, LISTING_PAGE_MAX_BYTES, max_files=1)
-    values = {field: str(form.get(field) or "").strip() for field in FIELDS}
-    errors: dict[str, str] = {}
-    try:
-        fields = ListingFields.model_validate({**values, "state": values["state"] or None})
-    except ValidationError as exc:
-        fields = None
-        for error in exc.errors(include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else "form"
-            text = error["msg"].removeprefix("Value error, ")
-            errors.setdefault(field, f"{field.capitalize()}: {text}")
-    upload = form.get("logo")
-    # The whole file: the form was read bounded, so it is at most the form's limit.
-    data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
-    logo = None
-    try:
-        logo = await asyncio.to_thread(read_logo, data)
-    except LogoError as exc:
-        errors["logo"] = f"Logo: {exc}"
+    values, fields, errors = listing_fields(form)
+    data, logo, problem = await uploaded_logo(form)
+    if problem:
+        errors["logo"] = problem
     if errors or fields is None or logo is None:
         return _page(request, listing.facts, values, errors, status_code=400)
     await asyncio.to_thread(save_logo, settings, data, logo)  # kept once the listing passed
@@ -334,6 +328,34 @@ def _filters(request: Request) -> tuple[str | None, str | None]:
     country = (request.query_params.get("country") or "").strip().upper() or None
     program = (request.query_params.get("program") or "").strip() or None
     return country, program
+
+
+def listing_fields(form: FormData) -> tuple[dict[str, str], ListingFields | None, dict[str, str]]:
+    """The listing's fields as posted (trimmed), checked: (values, fields or None, errors by
+    field, each naming the field and the rule)."""
+    values = {field: str(form.get(field) or "").strip() for field in FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        fields = ListingFields.model_validate({**values, "state": values["state"] or None})
+    except ValidationError as exc:
+        fields = None
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "form"
+            text = error["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, f"{field.capitalize()}: {text}")
+    return values, fields, errors
+
+
+async def uploaded_logo(form: FormData) -> tuple[bytes, LogoRef | None, str | None]:
+    """The posted `logo` file checked with Pillow (`read_logo`): (bytes, the logo or None,
+    the problem or None). An absent file is b"" and the problem says so."""
+    upload = form.get("logo")
+    # The whole file: the form was read bounded, so it is at most the form's limit.
+    data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+    try:
+        return data, await asyncio.to_thread(read_logo, data), None
+    except LogoError as exc:
+        return data, None, f"Logo: {exc}"
 
 
 def _initial_values(facts: dict[str, Any]) -> dict[str, Any]:

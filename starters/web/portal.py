@@ -218,7 +218,13 @@ def portal_page(
     return templates.TemplateResponse(
         request,
         template,
-        {"brand": portal_brand(settings, partner), "email": partner.email, "nav": nav, **context},
+        {
+            "brand": portal_brand(settings, partner),
+            "email": partner.email,
+            "nav": nav,
+            "section": "Partner portal",
+            **context,
+        },
         status_code=status_code,
         headers=PAGE_HEADERS,
     )

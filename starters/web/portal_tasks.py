@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 PARTNER_ROLES = frozenset({"partner"})  # the task assignees a partner contact may complete
+# Tasks with a portal page of their own (a file to upload, say): the home links there.
+TASK_PAGES = {("DirectoryListing", "submit_listing"): "/portal/listing"}
 MAX_WORKFLOWS = 500
 
 
@@ -134,6 +136,10 @@ def _form(found: OpenTask, identity: PortalIdentity) -> list[FormField]:
             field = replace(field, value="page", help="answered in the partner portal")
         elif field.widget == "fixed":
             field = replace(field, help="you: the signed-in partner contact")
+        elif field.name == "partner_id":  # the session's partner, whatever is posted
+            field = replace(
+                field, widget="fixed", value=identity.partner_id, help="your organisation"
+            )
         shown.append(field)
     return shown
 
@@ -177,7 +183,8 @@ async def home(
     try:
         now = datetime.now(UTC)
         tasks = [
-            {"row": row, "url": portal_task_url(row.workflow_id, row.handler, row.task),
+            {"row": row, "url": TASK_PAGES.get((row.workflow_type, row.handler))
+             or portal_task_url(row.workflow_id, row.handler, row.task),
              "overdue": row.overdue(now)}
             for row in await partner_tasks(await temporal.client(), partner)
         ]  # fmt: skip

@@ -187,6 +187,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "partner_id": "nordlicht-it",
         "program_name": "Mattermost Partner Program",
     },
+    # the partner portal: a partner asks the license desk for its evaluation license's renewal
+    "evaluation_renewal_request": {
+        "company": "Nordlicht IT GmbH",
+        "partner_id": "nordlicht-it",
+        "license_id": "abcdefghijklmnopqrstuvwxyz",
+        "expires_at": "2027-03-01T00:00:00+00:00",
+        "requested_by": "lena@nordlicht.example",
+        "renewal_open": False,
+    },
     "rocketchat_notice": {
         "headline": "Welcome to the Rocket.Chat Partner Program",
         "company": "Porto Chat Lda",

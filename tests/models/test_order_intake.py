@@ -48,8 +48,25 @@ def test_a_var_missing_training_and_support_hears_both() -> None:
     assert all(p["type"] in RULES for p in problems)
 
 
+def test_a_var_approved_before_agreed_discounts_has_the_20_percent_it_signed() -> None:
+    order = OrderFulfillmentInput.model_validate(ORDER_EXAMPLE)  # priced at 20% off
+    partner = example_partner(NOW).model_copy(update={"discount_percent": 0})
+    assert "discount_percent" not in partner.attributes  # no approval recorded a rate
+    assert order_problems(order, partner, deal(), PRICES, NOW) == []
+
+
 def test_an_agreed_discount_of_zero_means_list_price() -> None:
     order = OrderFulfillmentInput.model_validate(ORDER_EXAMPLE)
-    partner = example_partner(NOW).model_copy(update={"discount_percent": 0})
+    partner = example_partner(NOW)
+    partner = partner.model_copy(
+        update={"discount_percent": 0, "attributes": {**partner.attributes, "discount_percent": 0}}
+    )
     [problem] = order_problems(order, partner, deal(), PRICES, NOW)
     assert "9600 cents differs from 12000 cents" in problem["message"]
+
+
+def test_a_registration_backs_one_discounted_order() -> None:
+    order = OrderFulfillmentInput.model_validate(ORDER_EXAMPLE)
+    [problem] = order_problems(order, example_partner(NOW), deal(orders=1), PRICES, NOW)
+    assert (problem["type"], problem["field"]) == ("registration_used", "deal_number")
+    assert problem["type"] in RULES

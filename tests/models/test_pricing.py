@@ -81,3 +81,24 @@ def test_purchase_fee_rounds_the_discount_per_seat_half_up() -> None:
 def test_purchase_must_be_positive_whole_years(unit: int, seats: int, term: int) -> None:
     with pytest.raises(ValueError):
         purchase_list_cents(unit, seats, term)
+
+
+def test_the_agreed_discount_of_a_partner_record() -> None:
+    from models.pricing import agreed_discount_percent
+
+    assert agreed_discount_percent("value_added_reseller", 25, {"discount_percent": 25}) == 25
+    assert agreed_discount_percent("value_added_reseller", 0, {"discount_percent": 0}) == 0
+    # approved before discounts were agreed one by one: the 20% of the agreement it signed
+    assert agreed_discount_percent("value_added_reseller", 0, {}) == 20
+    assert agreed_discount_percent("system_integrator", 0, {}) == 0
+
+
+def test_a_registered_deal_is_priced_from_the_price_list() -> None:
+    from models.pricing import list_price_problem
+
+    prices = {"MM-ENT-1Y": 12_000}
+    assert list_price_problem("MM-ENT-1Y", 12_000, prices) is None
+    field, why = list_price_problem("MM-ENT-1Y", 10_000, prices) or ("", "")
+    assert field == "list_unit_price_cents" and "12000" in why and "10000" in why
+    field, why = list_price_problem("MM-PRO-1Y", 12_000, prices) or ("", "")
+    assert field == "sku" and "MM-ENT-1Y" in why

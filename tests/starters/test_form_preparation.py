@@ -81,6 +81,30 @@ def test_unknown_partner_is_refused(settings: Settings) -> None:
         prepare_deal_registration(form(partner_id="nobody"), settings)
 
 
+def test_a_var_approved_before_agreed_discounts_registers_at_its_signed_20_percent(
+    settings: Settings,
+) -> None:
+    seed(settings, "p0", discount_percent=0)
+    assert prepare_deal_registration(form(partner_id="p0"), settings).discount_percent == 20
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "named"),
+    [
+        ({"list_unit_price_cents": 9_000}, "list_unit_price_cents", ["12000", "9000"]),
+        ({"sku": "MM-PRO-1Y"}, "sku", ["MM-PRO-1Y", "MM-ENT-1Y"]),
+    ],
+)
+def test_a_deal_is_registered_at_the_price_list(
+    settings: Settings, changes: dict[str, Any], field: str, named: list[str]
+) -> None:
+    seed(settings, "p2")
+    with pytest.raises(FormRejected) as refused:
+        prepare_deal_registration(form(partner_id="p2", **changes), settings)
+    [problem] = refused.value.errors
+    assert problem["field"] == field and all(n in problem["message"] for n in named)
+
+
 def test_prepared_input_carries_the_number_and_the_agreed_discount(settings: Settings) -> None:
     seed(settings, "p1", discount_percent=30)
     submission = form(partner_id="p1")

@@ -5,6 +5,7 @@ scoped to one partner of one program, operators adding and removing contacts."""
 from __future__ import annotations
 
 import email
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -241,3 +242,31 @@ async def test_odd_sign_in_inputs_get_a_clear_answer(web: Any) -> None:
         "/portal", data={"email": "a@b.example"}, headers={"Origin": "https://evil.example"}
     )
     assert forged.status_code == 403
+
+
+def test_operators_manage_contacts_from_the_cli(tmp_path: Path, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from starters import cli
+
+    settings = settings_for(tmp_path)
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    add_partner(settings, "mattermost", "nordlicht", "lena@nordlicht.example")
+    run = CliRunner().invoke
+    added = run(cli.app, ["portal", "add", "mattermost", "nordlicht", "Max@Nordlicht.example",
+                          "--name", "Max", "--by", "anna"])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert [i.partner_id for i in portal_access.partners_of_contact(
+        settings, "max@nordlicht.example")] == ["nordlicht"]  # fmt: skip
+    unknown = run(cli.app, ["portal", "add", "rocketchat", "nordlicht", "max@nordlicht.example",
+                            "--by", "anna"])  # fmt: skip
+    assert unknown.exit_code != 0 and "no rocketchat partner 'nordlicht'" in unknown.output
+    bad = run(cli.app, ["portal", "add", "mattermost", "nordlicht", "not-an-address", "--by", "a"])
+    assert bad.exit_code != 0 and "not an email address" in bad.output
+    removed = run(cli.app, ["portal", "remove", "mattermost", "nordlicht",
+                            "max@nordlicht.example", "--by", "anna"])  # fmt: skip
+    assert removed.exit_code == 0, removed.output
+    listed = run(cli.app, ["portal", "contacts", "mattermost", "nordlicht", "--json"])
+    [row] = json.loads(listed.output)
+    assert row["removed_by"] == "anna"
+    assert portal_access.partners_of_contact(settings, "max@nordlicht.example") == []
