@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlmodel import col, select
 from temporalio import activity
 
@@ -40,7 +40,8 @@ class RecordActivities:
 
     @activity.defn(name="record_order")
     def record_order(self, record: OrderRecord) -> None:
-        """Insert the order, or update its status, amount and currency by `order_id`.
+        """Insert the order, or update its status, amount and currency by `order_id` (and
+        its reseller's partner id, when it was not known).
 
         An update older than the stored one (`record.at` before `updated_at`) is ignored,
         so a late retry never moves an order back to an earlier status."""
@@ -50,9 +51,11 @@ class RecordActivities:
         values = record.model_dump(exclude={"at"}) | {"created_at": at, "updated_at": at}
         stmt = upsert_statement(engine, table).values(**values)
         changed = ("status", "amount_cents", "currency", "updated_at")
+        partner = table.c.reseller_partner_id  # kept once known (older workers send none)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.order_id],
-            set_={name: stmt.excluded[name] for name in changed},
+            set_={name: stmt.excluded[name] for name in changed}
+            | {partner.name: func.coalesce(stmt.excluded[partner.name], partner)},
             where=table.c.updated_at <= stmt.excluded.updated_at,
         )
         execute_write(engine, stmt)

@@ -305,6 +305,7 @@ class OrderRecord(Contract):
     channel: str
     deal_number: str | None = None
     reseller_company: str
+    reseller_partner_id: str | None = None
     end_customer_name: str
     end_customer_country: str
     amount_cents: int

@@ -24,6 +24,8 @@ class OrderRow(SQLModel, table=True):
     channel: str = Field(max_length=40)
     deal_number: str | None = Field(default=None, max_length=40)
     reseller_company: str = Field(max_length=200)
+    # the reseller's Mattermost partner id (orders recorded before it: from their deal)
+    reseller_partner_id: str | None = Field(default=None, index=True, max_length=64)
     end_customer_name: str = Field(max_length=200)
     end_customer_country: str = Field(max_length=2)
     amount_cents: int

@@ -466,6 +466,7 @@ class OrderFulfillment(InvoiceFollowing):
                 channel=order.channel,
                 deal_number=order.deal_number,
                 reseller_company=order.reseller.company,
+                reseller_partner_id=order.reseller.partner_id,
                 end_customer_name=order.end_customer.legal_name,
                 end_customer_country=order.end_customer.address.country,
                 amount_cents=order.total_cents,

@@ -34,6 +34,7 @@ from starters.web import (
     portal,
     portal_partner,
     portal_rocketchat,
+    portal_sales,
     portal_tasks,
     rocketchat_partners,
     sign,
@@ -68,6 +69,7 @@ ROUTERS = [
     portal_tasks.router,
     portal_partner.router,
     portal_rocketchat.router,
+    portal_sales.router,
 ]
 
 
