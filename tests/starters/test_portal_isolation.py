@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+
 import httpx
 from fastapi import FastAPI
 
