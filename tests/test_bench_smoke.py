@@ -48,3 +48,26 @@ async def test_every_benchmark_runs_at_a_tiny_size(
     assert o2c["per_deal_history"]["deal"]["activities"] > 0 and o2c["ratio"] is not None
     assert intake["levels"][0]["product"]["outcomes"].get("ok", 0) > 0
     assert scale["product"]["workflows"] == 10 and scale["partner_year"]["events"] > 0
+
+
+def test_history_profile_counts_a_recorded_deal() -> None:
+    """bench.history_profile reads a recorded history: its counts add up and name the
+    activities and local activities the deal ran."""
+    from pathlib import Path
+
+    from bench.history_profile import profile
+
+    path = Path(__file__).parent / "histories"
+    history = json.loads(
+        (
+            path
+            / "DealRegistration-test_approved_deal_to_paid_invoice_through_the_child_order-0.json"
+        ).read_text()
+    )
+    counts = profile(history)
+    assert counts["events"] == sum(counts["by_kind"].values()) == len(history["events"])
+    assert counts["timers_started"] == counts["timers_fired"] + counts["timers_cancelled"]
+    assert (
+        counts["activities"]["record_deal"] >= 1
+        and "business_deadline" in counts["local_activities"]
+    )
