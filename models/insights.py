@@ -23,7 +23,7 @@ from typing import Protocol
 
 from models.calendar import business_days_between
 
-EVENTS = ("opened", "reminded", "escalated", "decided")
+EVENTS = ("opened", "reminded", "escalated", "decided", "expired")
 DEAL_STAGES = ("registered", "approved", "quoted", "signed", "ordered", "paid")
 # How far a deal registration got, by its record status (unknown statuses: registered only).
 DEAL_STATUS_STAGE = {
@@ -78,14 +78,17 @@ class TaskRun:
     opened_at: datetime
     due_at: datetime | None = None
     decided_at: datetime | None = None
+    expired_at: datetime | None = None
     reminders: int = 0
     escalated: bool = False
 
     def outcome(self, now: datetime) -> str:
-        """`on_time`, `late`, `open_past_due` or `open`."""
+        """`on_time`, `late`, `expired` (ended undecided), `open_past_due` or `open`."""
         if self.decided_at is not None:
             late = self.due_at is not None and self.decided_at > self.due_at
             return "late" if late else "on_time"
+        if self.expired_at is not None:
+            return "expired"
         if self.due_at is not None and self.due_at < now:
             return "open_past_due"
         return "open"
@@ -100,6 +103,7 @@ class StepSla:
     late: int = 0
     open_past_due: int = 0
     open: int = 0
+    expired: int = 0
     escalations: int = 0
     median_days: float | None = None
     p90_days: int | None = None
@@ -108,7 +112,7 @@ class StepSla:
     def row(self) -> dict[str, object]:
         return {
             "task": self.task, "on_time": self.on_time, "late": self.late,
-            "open_past_due": self.open_past_due, "open": self.open,
+            "open_past_due": self.open_past_due, "open": self.open, "expired": self.expired,
             "escalations": self.escalations, "median_business_days": self.median_days,
             "p90_business_days": self.p90_days,
         }  # fmt: skip
@@ -127,7 +131,7 @@ def task_runs(events: Iterable[TaskEventLike]) -> list[TaskRun]:
             run = TaskRun(e.workflow_id, e.task, e.at, e.due_at)
             current[key] = run
             runs.append(run)
-        elif run is None or run.decided_at is not None:
+        elif run is None or run.decided_at is not None or run.expired_at is not None:
             continue
         elif e.event == "reminded":
             run.reminders += 1
@@ -135,6 +139,8 @@ def task_runs(events: Iterable[TaskEventLike]) -> list[TaskRun]:
             run.escalated = True
         elif e.event == "decided":
             run.decided_at = e.at
+        elif e.event == "expired":
+            run.expired_at = e.at
     return runs
 
 
@@ -205,3 +211,32 @@ def deal_funnel(statuses: Iterable[str]) -> list[dict[str, object]]:
 def application_funnel(statuses: Iterable[str]) -> list[dict[str, object]]:
     """Applications → approved → active, from the partner records' statuses."""
     return funnel(APPLICATION_STAGES, (PARTNER_STATUS_STAGE.get(s, 0) for s in statuses))
+
+
+APPLICATION_TYPES = {"value_added_reseller": "VAR", "system_integrator": "SI"}
+# The tables behind the charts, in page order (each is also `/insights/{name}.csv`).
+TABLES = ("sla", "trend", "var_funnel", "si_funnel", "deal_funnel")
+
+
+def build_report(
+    events: Iterable[TaskEventLike],
+    deal_statuses: Iterable[str],
+    partners: Iterable[tuple[str, str]],
+    now: datetime,
+    start: date,
+    end: date,
+    country: str = "US",
+) -> dict[str, list[dict[str, object]]]:
+    """Every table of the insights page: SLA by step, the weekly trend of decisions, and the
+    application and deal funnels. `partners` are (partner type, status) pairs."""
+    runs = task_runs(events)
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for partner_type, status in partners:
+        by_type[APPLICATION_TYPES.get(partner_type, partner_type)].append(status)
+    return {
+        "sla": [s.row() for s in sla_by_step(runs, now, start, end, country)],
+        "trend": weekly_trend(runs, start, end),
+        "var_funnel": application_funnel(by_type["VAR"]),
+        "si_funnel": application_funnel(by_type["SI"]),
+        "deal_funnel": deal_funnel(deal_statuses),
+    }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from models.insights import (
+    TABLES,
     TaskEvent,
     application_funnel,
+    build_report,
     deal_funnel,
     percentile,
     sla_by_step,
@@ -48,11 +50,11 @@ def test_sla_by_step_matches_hand_computed_numbers() -> None:
     steps = sla_by_step(task_runs(SEED), NOW, date(2026, 11, 9), date(2026, 12, 6))
     assert [s.row() for s in steps] == [
         {
-            "task": "quote", "on_time": 0, "late": 0, "open_past_due": 0, "open": 1,
+            "task": "quote", "on_time": 0, "late": 0, "open_past_due": 0, "open": 1, "expired": 0,
             "escalations": 0, "median_business_days": None, "p90_business_days": None,
         },
         {
-            "task": "review", "on_time": 1, "late": 2, "open_past_due": 1, "open": 0,
+            "task": "review", "on_time": 1, "late": 2, "open_past_due": 1, "open": 0, "expired": 0,
             "escalations": 1, "median_business_days": 2.0, "p90_business_days": 8,
         },
     ]  # fmt: skip
@@ -84,9 +86,11 @@ def test_a_reopened_task_is_a_new_occurrence() -> None:
         TaskEvent("w", REVIEW, "decided", at(2, 12)),
         TaskEvent("w", REVIEW, "opened", at(4), at(5)),
         TaskEvent("w", REVIEW, "decided", at(6)),
+        TaskEvent("w", REVIEW, "opened", at(9), at(10)),
+        TaskEvent("w", REVIEW, "expired", at(11)),
     ]
     runs = task_runs(events)
-    assert [r.outcome(NOW) for r in runs] == ["on_time", "late"]
+    assert [r.outcome(NOW) for r in runs] == ["on_time", "late", "expired"]
 
 
 def test_funnels_count_the_furthest_stage_reached() -> None:
@@ -104,3 +108,19 @@ def test_funnels_count_the_furthest_stage_reached() -> None:
         {"stage": "approved", "count": 3},
         {"stage": "active", "count": 2},
     ]
+
+
+def test_report_has_every_table() -> None:
+    report = build_report(
+        SEED,
+        ["approved"],
+        [("value_added_reseller", "active"), ("system_integrator", "applied")],
+        NOW,
+        date(2026, 11, 9),
+        date(2026, 12, 6),
+    )
+    assert tuple(report) == TABLES
+    assert report["var_funnel"][-1] == {"stage": "active", "count": 1}
+    assert report["si_funnel"][1] == {"stage": "approved", "count": 0}
+    assert report["deal_funnel"][1] == {"stage": "approved", "count": 1}
+    assert report["sla"][1]["late"] == 2
