@@ -63,7 +63,7 @@ class TaskFacts:
                 program=program_of_workflow(info.workflow_type),
                 partner_id=partner_id,
                 task=spec.task,
-                event=event,  # type: ignore[arg-type]
+                event=event,
                 at=workflow.now(),
                 due_at=due_at,
                 actor=actor,
