@@ -81,6 +81,7 @@ class TaskRun:
     expired_at: datetime | None = None
     reminders: int = 0
     escalated: bool = False
+    workflow_type: str = ""
 
     def outcome(self, now: datetime) -> str:
         """`on_time`, `late`, `expired` (ended undecided), `open_past_due` or `open`."""
@@ -129,6 +130,7 @@ def task_runs(events: Iterable[TaskEventLike]) -> list[TaskRun]:
         run = current.get(key)
         if e.event == "opened":
             run = TaskRun(e.workflow_id, e.task, e.at, e.due_at)
+            run.workflow_type = str(getattr(e, "workflow_type", ""))
             current[key] = run
             runs.append(run)
         elif run is None or run.decided_at is not None or run.expired_at is not None:
@@ -215,7 +217,8 @@ def application_funnel(statuses: Iterable[str]) -> list[dict[str, object]]:
 
 APPLICATION_TYPES = {"value_added_reseller": "VAR", "system_integrator": "SI"}
 # The tables behind the charts, in page order (each is also `/insights/{name}.csv`).
-TABLES = ("sla", "trend", "var_funnel", "si_funnel", "deal_funnel")
+TABLES = ("sla", "trend", "var_funnel", "si_funnel", "deal_funnel", "rc_onboarding")
+ONBOARDING = "RocketChatOnboarding"
 
 
 def build_report(
@@ -239,4 +242,26 @@ def build_report(
         "var_funnel": application_funnel(by_type["VAR"]),
         "si_funnel": application_funnel(by_type["SI"]),
         "deal_funnel": deal_funnel(deal_statuses),
+        "rc_onboarding": onboarding_steps(runs, now, start, end),
     }
+
+
+def onboarding_steps(
+    runs: Iterable[TaskRun], now: datetime, start: date, end: date
+) -> list[dict[str, object]]:
+    """Rocket.Chat onboardings by step (steps opened in the period): started, completed, and
+    the step's deadline (for `basic_training`, the 60-day training deadline) met or missed
+    (decided late, expired, or still open past it)."""
+    steps: dict[str, dict[str, int]] = {}
+    for run in runs:
+        if run.workflow_type != ONBOARDING or not in_period(run.opened_at, start, end):
+            continue
+        row = steps.setdefault(
+            run.task, {"started": 0, "completed": 0, "deadline_met": 0, "deadline_missed": 0}
+        )
+        outcome = run.outcome(now)
+        row["started"] += 1
+        row["completed"] += run.decided_at is not None
+        row["deadline_met"] += outcome == "on_time"
+        row["deadline_missed"] += outcome in ("late", "expired", "open_past_due")
+    return [{"step": task, **steps[task]} for task in sorted(steps)]

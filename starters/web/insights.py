@@ -39,6 +39,7 @@ TABLE_TITLES = {
     "var_funnel": "VAR applications",
     "si_funnel": "SI applications",
     "deal_funnel": "Deal registrations",
+    "rc_onboarding": "Rocket.Chat onboardings by step",
 }
 
 
@@ -95,6 +96,7 @@ async def insights_page(
     svg = {
         "sla": charts.sla_chart(report["sla"]),
         "trend": charts.trend_chart(report["trend"]),
+        "rc_onboarding": charts.onboarding_chart(report["rc_onboarding"]),
         **{
             name: charts.funnel_chart(TABLE_TITLES[name], report[name])
             for name in ("var_funnel", "si_funnel", "deal_funnel")

@@ -72,3 +72,12 @@ def funnel_chart(title: str, rows: list[dict[str, object]]) -> str:
     chart.x_labels = [str(r["stage"]) for r in ordered]
     chart.add("Count", [int(str(r["count"])) for r in ordered])
     return _svg(chart)
+
+
+def onboarding_chart(rows: list[dict[str, object]]) -> str:
+    """Stacked bars per onboarding step: deadline met, missed."""
+    chart = pygal.StackedBar(title="Rocket.Chat onboardings by step", **CONFIG)
+    chart.x_labels = [str(r["step"]) for r in rows]
+    chart.add("Deadline met", [int(str(r["deadline_met"])) for r in rows])
+    chart.add("Deadline missed", [int(str(r["deadline_missed"])) for r in rows])
+    return _svg(chart)

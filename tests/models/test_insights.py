@@ -124,3 +124,25 @@ def test_report_has_every_table() -> None:
     assert report["si_funnel"][1] == {"stage": "approved", "count": 0}
     assert report["deal_funnel"][1] == {"stage": "approved", "count": 1}
     assert report["sla"][1]["late"] == 2
+
+
+def test_rocketchat_onboarding_steps_with_the_training_deadline_met_or_missed() -> None:
+    def fact(wf: str, event: str, when: datetime, task: str = "basic_training") -> TaskEvent:
+        return TaskEvent(wf, task, event, when, at(27), workflow_type="RocketChatOnboarding")
+
+    events = [
+        fact("rc1", "opened", at(10)),
+        fact("rc1", "decided", at(20)),  # met
+        fact("rc2", "opened", at(10)),
+        fact("rc2", "decided", at(30)),  # missed (late)
+        fact("rc3", "opened", at(10)),  # missed (open past due on 1 Dec)
+        fact("rc4", "opened", at(10), "sign_agreement"),
+        TaskEvent("d1", "basic_training", "opened", at(10), at(27)),  # not an onboarding
+    ]
+    report = build_report(events, [], [], NOW, date(2026, 11, 1), date(2026, 11, 30))
+    assert report["rc_onboarding"] == [
+        {"step": "basic_training", "started": 3, "completed": 2, "deadline_met": 1,
+         "deadline_missed": 2},
+        {"step": "sign_agreement", "started": 1, "completed": 0, "deadline_met": 0,
+         "deadline_missed": 1},
+    ]  # fmt: skip

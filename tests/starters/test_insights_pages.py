@@ -88,7 +88,9 @@ async def test_insights_page_json_and_csv_as_an_operator(
         "median_business_days,p90_business_days",
         "review_deal,1,1,0,0,0,1,2.0,2",
     ]
-    for table in ("trend", "var_funnel", "si_funnel", "deal_funnel"):
+    rocketchat = await web.get("/insights", params={**PERIOD, "program": "rocketchat"})
+    assert rocketchat.status_code == 200 and "Rocket.Chat onboardings by step" in rocketchat.text
+    for table in ("trend", "var_funnel", "si_funnel", "deal_funnel", "rc_onboarding"):
         assert (await web.get(f"/insights/{table}.csv", params=PERIOD)).status_code == 200
     assert (await web.get("/insights/nope.csv")).status_code == 404
     bad = await web.get("/insights.json", params={**PERIOD, "start": "2026-13-01"})
