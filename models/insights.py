@@ -32,11 +32,13 @@ DEAL_STATUS_STAGE = {
     "order_cancelled": 4, "order_failed": 4, "closed_won": 5, "paid": 5,
 }  # fmt: skip
 APPLICATION_STAGES = ("applied", "approved", "active")
-# How far a partner application got, by the partner record's status.
+# How far an application got, by its partner record's status: the record is written once the
+# application is approved and the agreement signed (`applicant` while onboarding).
 PARTNER_STATUS_STAGE = {
-    "applied": 0, "rejected": 0, "onboarding": 1, "approved": 1, "active": 2,
-    "suspended": 2, "offboarding": 2, "ended": 2,
+    "applicant": 1, "onboarding": 1, "approved": 1, "active": 2, "suspended": 2,
+    "offboarding": 2, "ended": 2, "removed": 2,
 }  # fmt: skip
+APPLICATION_WORKFLOWS = {"VarApplication": "VAR", "SystemIntegratorApplication": "SI"}
 
 
 class TaskEventLike(Protocol):
@@ -210,9 +212,14 @@ def deal_funnel(statuses: Iterable[str]) -> list[dict[str, object]]:
     return funnel(DEAL_STAGES, (DEAL_STATUS_STAGE.get(s, 0) for s in statuses))
 
 
-def application_funnel(statuses: Iterable[str]) -> list[dict[str, object]]:
-    """Applications → approved → active, from the partner records' statuses."""
-    return funnel(APPLICATION_STAGES, (PARTNER_STATUS_STAGE.get(s, 0) for s in statuses))
+def application_funnel(statuses: Iterable[str], applications: int = 0) -> list[dict[str, object]]:
+    """Applications → approved → active: `applications` received (the application workflows
+    whose tasks opened in the period), and how far the partner records got. An application
+    approved without a recorded task (from before the facts) still counts as applied."""
+    reached = [PARTNER_STATUS_STAGE.get(s, 1) for s in statuses]
+    rows = funnel(APPLICATION_STAGES, reached)
+    rows[0]["count"] = max(applications, len(reached))
+    return rows
 
 
 APPLICATION_TYPES = {"value_added_reseller": "VAR", "system_integrator": "SI"}
@@ -233,14 +240,19 @@ def build_report(
     """Every table of the insights page: SLA by step, the weekly trend of decisions, and the
     application and deal funnels. `partners` are (partner type, status) pairs."""
     runs = task_runs(events)
+    applied: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        kind = APPLICATION_WORKFLOWS.get(run.workflow_type)
+        if kind is not None and in_period(run.opened_at, start, end):
+            applied[kind].add(run.workflow_id)
     by_type: dict[str, list[str]] = defaultdict(list)
     for partner_type, status in partners:
         by_type[APPLICATION_TYPES.get(partner_type, partner_type)].append(status)
     return {
         "sla": [s.row() for s in sla_by_step(runs, now, start, end, country)],
         "trend": weekly_trend(runs, start, end),
-        "var_funnel": application_funnel(by_type["VAR"]),
-        "si_funnel": application_funnel(by_type["SI"]),
+        "var_funnel": application_funnel(by_type["VAR"], len(applied["VAR"])),
+        "si_funnel": application_funnel(by_type["SI"], len(applied["SI"])),
         "deal_funnel": deal_funnel(deal_statuses),
         "rc_onboarding": onboarding_steps(runs, now, start, end),
     }

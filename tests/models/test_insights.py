@@ -103,25 +103,37 @@ def test_funnels_count_the_furthest_stage_reached() -> None:
         {"stage": "ordered", "count": 3},
         {"stage": "paid", "count": 2},
     ]
-    assert application_funnel(["applied", "onboarding", "active", "suspended"]) == [
-        {"stage": "applied", "count": 4},
+    assert application_funnel(["applicant", "active", "suspended"], applications=5) == [
+        {"stage": "applied", "count": 5},
         {"stage": "approved", "count": 3},
         {"stage": "active", "count": 2},
     ]
+    assert application_funnel(["active"])[0] == {"stage": "applied", "count": 1}
 
 
 def test_report_has_every_table() -> None:
     report = build_report(
-        SEED,
+        [
+            *SEED,
+            TaskEvent("v1", "review_application", "opened", at(20), workflow_type="VarApplication"),
+            TaskEvent("v2", "review_application", "opened", at(21), workflow_type="VarApplication"),
+        ],
         ["approved"],
-        [("value_added_reseller", "active"), ("system_integrator", "applied")],
+        [("value_added_reseller", "active"), ("system_integrator", "applicant")],
         NOW,
         date(2026, 11, 9),
         date(2026, 12, 6),
     )
     assert tuple(report) == TABLES
-    assert report["var_funnel"][-1] == {"stage": "active", "count": 1}
-    assert report["si_funnel"][1] == {"stage": "approved", "count": 0}
+    assert report["var_funnel"] == [
+        {"stage": "applied", "count": 2},
+        {"stage": "approved", "count": 1},
+        {"stage": "active", "count": 1},
+    ]
+    assert report["si_funnel"][:2] == [
+        {"stage": "applied", "count": 1},
+        {"stage": "approved", "count": 1},
+    ]
     assert report["deal_funnel"][1] == {"stage": "approved", "count": 1}
     assert report["sla"][1]["late"] == 2
 

@@ -38,7 +38,9 @@ def seed_more(settings: Settings) -> None:
                     TaskEventRecord(
                         idempotency_key=f"{workflow_id}:{task}:1:{event}",
                         workflow_id=workflow_id,
-                        workflow_type="DealRegistration",
+                        workflow_type="VarApplication"
+                        if task == "review_application"
+                        else "DealRegistration",
                         program="mattermost",
                         task=task,
                         event=event,  # type: ignore[arg-type]
@@ -60,12 +62,42 @@ def seed_more(settings: Settings) -> None:
     )
 
 
+def seed_records(settings: Settings) -> None:
+    """Partners and deal registrations created now (inside the page's period)."""
+    from activities.database import session_scope
+    from models.tables import DealRegistrationRow, PartnerRow
+
+    partner_statuses = [("value_added_reseller", s) for s in ("applicant", "active", "active")]
+    partner_statuses += [("system_integrator", s) for s in ("applicant", "active")]
+    deal_statuses = ["in_review", "rejected", "approved", "quoted", "quoted", "ordered"]
+    deal_statuses += ["closed_won"] * 3
+    with session_scope(settings.resolved_database_url) as session:
+        for n, (partner_type, status) in enumerate(partner_statuses):
+            session.add(
+                PartnerRow(
+                    program="mattermost", partner_id=f"p{n}", partner_type=partner_type,
+                    company=f"Partner {n}", country="US", contact_name="Jo",
+                    contact_email="jo@example.com", status=status,
+                )
+            )  # fmt: skip
+        for n, status in enumerate(deal_statuses):
+            session.add(
+                DealRegistrationRow(
+                    deal_number=f"D-{n}", workflow_id=f"deal-{n}", partner_id="p1",
+                    partner_company="Partner 1", end_customer_name=f"Customer {n}",
+                    customer_key=f"customer-{n}", sku="E20", status=status,
+                )
+            )  # fmt: skip
+        session.commit()
+
+
 async def test_an_operator_reads_the_insights(
     browser: Any, pages_stack: PagesStack, screenshots: Path
 ) -> None:
     settings = pages_stack.settings
     seed(settings)
     seed_more(settings)
+    seed_records(settings)
     async with serve(create_app(settings, pages_stack.client)) as base:
         context = await browser.new_context(viewport={"width": 1280, "height": 800})
         try:
