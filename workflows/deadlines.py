@@ -77,7 +77,7 @@ class TaskOwner(Protocol):
         self, step: str, to: list[str], template: str, context: dict[str, Any], **extra: Any
     ) -> None: ...
 
-    async def task_fact(
+    def task_fact(
         self,
         spec: HumanTask,
         event: str,
@@ -128,12 +128,12 @@ class TaskClock:
                 await (deadline.remind or self.reminder_email(spec))(number)
                 owner.bump_task(spec.task, reminders_sent=number)
                 owner.note(spec.task, "system", "reminded", number=number)
-                await owner.task_fact(spec, "reminded", deadline.due_at, number=number)
+                owner.task_fact(spec, "reminded", deadline.due_at, number=number)
             elif kind == "escalate":
                 await (deadline.escalate or self.escalation_email(spec))()
                 owner.bump_task(spec.task, escalated=True)
                 owner.note(spec.task, "system", "escalated", due_at=at.isoformat())
-                await owner.task_fact(spec, "escalated", deadline.due_at)
+                owner.task_fact(spec, "escalated", deadline.due_at)
             else:
                 return False
         await workflow.wait_condition(done)

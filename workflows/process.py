@@ -99,13 +99,13 @@ class ProcessWorkflow(ProcessState):
         `TaskClock`); False when it expired first."""
         deadline = deadline or Deadline()
         with self.waiting(done):
-            await self.task_fact(spec, "opened", deadline.due_at)
+            self.task_fact(spec, "opened", deadline.due_at)
             finished = await self.clock.wait(spec, done, deadline)
         actor = next((h.actor for h in reversed(self._history) if h.step == spec.task), "system")
-        await self.task_fact(spec, "decided" if finished else "expired", deadline.due_at, actor)
+        self.task_fact(spec, "decided" if finished else "expired", deadline.due_at, actor)
         return finished
 
-    async def task_fact(
+    def task_fact(
         self,
         spec: HumanTask,
         event: str,
@@ -113,9 +113,10 @@ class ProcessWorkflow(ProcessState):
         actor: str = "system",
         number: int = 0,
     ) -> None:
-        """Record a fact of a human task for the insights reports (see `TaskFacts`)."""
+        """Record a fact of a human task for the insights reports, in the background (see
+        `TaskFacts`)."""
         partner = self._facts.get("partner_id")
-        await self.task_facts.record(
+        self.task_facts.record(
             spec,
             event,
             due_at,
@@ -426,6 +427,7 @@ def _finishing_handlers(run: Callable[..., Awaitable[T]]) -> Callable[..., Await
     async def run_then_finish(self: ProcessWorkflow, *args: Any) -> T:
         self.task_facts.start()
         result = await run(self, *args)
+        await self.task_facts.flush()
         await self.finish_handlers()
         return result
 

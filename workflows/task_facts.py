@@ -3,12 +3,16 @@ opening (with its due time), its reminders, its escalation and its decision (or 
 the records database, once each, through the `record_task_event` activity.
 
 One place for every process: `ProcessWorkflow.wait_for` and `TaskClock` call `record`.
+`record` schedules the activity without waiting for it (a task on the workflow's loop), so
+the process moves on exactly as before (an update's answer still sees the next task); the
+run waits for the facts still being written before it completes (`flush`).
 Runs from before the patch `insights-task-events` (asked at the start of `run`) record none,
 so their histories replay unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from temporalio import workflow
@@ -29,12 +33,19 @@ class TaskFacts:
     def __init__(self) -> None:
         self.enabled = False
         self._occurrences: dict[str, int] = {}
+        self._writing: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         """Ask the patch: at the start of `run`, before any local activity."""
         self.enabled = workflow.patched(TASK_EVENTS_PATCH)
 
-    async def record(
+    async def flush(self) -> None:
+        """Wait for the facts still being written (before the run completes)."""
+        writing, self._writing = self._writing, []
+        if writing:
+            await asyncio.gather(*writing)
+
+    def record(
         self,
         spec: HumanTask,
         event: str,
@@ -44,8 +55,8 @@ class TaskFacts:
         number: int = 0,
         partner_id: str | None = None,
     ) -> None:
-        """Record one fact of `spec`'s current occurrence (a new one when `event` is
-        `opened`); `number` tells reminders apart."""
+        """Write one fact of `spec`'s current occurrence (a new one when `event` is
+        `opened`) in the background; `number` tells reminders apart."""
         if not self.enabled:
             return
         if event == "opened":
@@ -53,7 +64,7 @@ class TaskFacts:
         occurrence = self._occurrences.get(spec.task, 1)
         info = workflow.info()
         suffix = f":{number}" if number else ""
-        await call(
+        write = call(
             "record_task_event",
             TaskEventRecord(
                 idempotency_key=f"{info.workflow_id}:{info.run_id}:{spec.task}:{occurrence}"
@@ -71,3 +82,5 @@ class TaskFacts:
             options=RECORD,
             summary=f"insights: {spec.task} {event}",
         )
+        self._writing = [t for t in self._writing if not t.done()]
+        self._writing.append(asyncio.create_task(write))
