@@ -1,6 +1,7 @@
 """A real deal registration on the time-skipping server records the facts of its review
 task (opened with its due time, reminded, escalated, decided late) in `task_events`, and the
-SLA report reads them as one late decision after an escalation."""
+SLA report reads them as one late decision after an escalation. The run completes, so
+its history is kept for the replay test (the patched branch `insights-task-events`)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ async def test_a_review_decided_after_its_escalation_is_recorded_late(harness: H
     handle = await harness.start_deal()
     await pending(handle, REVIEW)
     await harness.env.sleep(timedelta(days=6))
-    await handle.signal(REVIEW, {"reviewer": "sm@mattermost.com", "decision": "approve"})
-    await pending(handle, "submit_quotation")
+    await handle.signal(
+        REVIEW,
+        {"reviewer": "sm@mattermost.com", "decision": "reject", "reason": "Buys direct"},
+    )
+    assert (await handle.result()).outcome == "rejected"
 
     def facts() -> list[TaskEventRow] | None:
         rows = [
