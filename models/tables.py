@@ -426,3 +426,23 @@ class RocketChatSiteListingRow(SQLModel, table=True):
 # The partner portal's tables live in their own module; importing the records' tables
 # registers them too (migrations, schema checks).
 import models.portal_tables  # noqa: E402, F401
+
+
+class TaskEventRow(SQLModel, table=True):
+    """Facts of human tasks for the insights reports: a task's opening, reminders, escalation
+    and decision, each once, with the due time it had then (so reports never read workflow
+    histories)."""
+
+    __tablename__ = "task_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    workflow_id: str = Field(index=True, max_length=200)
+    workflow_type: str = Field(max_length=100)
+    program: str = Field(index=True, max_length=20)
+    partner_id: str | None = Field(default=None, index=True, max_length=64)
+    task: str = Field(index=True, max_length=100)
+    event: str = Field(max_length=20)  # opened | reminded | escalated | decided
+    at: datetime = Field(index=True)
+    due_at: datetime | None = None
+    actor: str = Field(default="system", max_length=200)

@@ -32,6 +32,7 @@ from activities.database import migrate
 from activities.deals import DealActivities
 from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
+from activities.insights import InsightActivities
 from activities.licenses import LicenseActivities
 from activities.partner_entity import signal_workflow, start_partner_entity
 from activities.partners import PartnerActivities
@@ -89,6 +90,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         licenses.issue_license,
         records.record_order,
         records.record_decision,
+        InsightActivities(settings).record_task_event,
         partners.upsert_partner,
         partners.get_partner,
         partners.check_evaluation_request,

@@ -77,6 +77,15 @@ class TaskOwner(Protocol):
         self, step: str, to: list[str], template: str, context: dict[str, Any], **extra: Any
     ) -> None: ...
 
+    def task_fact(
+        self,
+        spec: HumanTask,
+        event: str,
+        due_at: datetime | None,
+        actor: str = "system",
+        number: int = 0,
+    ) -> None: ...
+
 
 class TaskClock:
     """Waits on a process's human tasks with their reminders, escalation and expiry.
@@ -119,10 +128,12 @@ class TaskClock:
                 await (deadline.remind or self.reminder_email(spec))(number)
                 owner.bump_task(spec.task, reminders_sent=number)
                 owner.note(spec.task, "system", "reminded", number=number)
+                owner.task_fact(spec, "reminded", deadline.due_at, number=number)
             elif kind == "escalate":
                 await (deadline.escalate or self.escalation_email(spec))()
                 owner.bump_task(spec.task, escalated=True)
                 owner.note(spec.task, "system", "escalated", due_at=at.isoformat())
+                owner.task_fact(spec, "escalated", deadline.due_at)
             else:
                 return False
         await workflow.wait_condition(done)

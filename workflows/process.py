@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
@@ -51,6 +52,7 @@ from workflows.deadlines import Deadline, TaskClock
 from workflows.human_tasks import FIX_EMAIL_DELIVERY, RESOLVE_FAILED_STEP, HumanTask
 from workflows.human_updates import register_updates
 from workflows.process_state import ProcessState
+from workflows.task_facts import TaskFacts
 
 T = TypeVar("T")
 
@@ -86,6 +88,7 @@ class ProcessWorkflow(ProcessState):
         self._email_events_seen: set[str] = set()
         self._undelivered: list[EmailEvent] = []
         self.clock = TaskClock(self)
+        self.task_facts = TaskFacts()
 
     # --- waiting ----------------------------------------------------------------------------
 
@@ -94,8 +97,33 @@ class ProcessWorkflow(ProcessState):
     ) -> bool:
         """Wait until `done()` with the task's reminders, escalation and expiry (see
         `TaskClock`); False when it expired first."""
+        deadline = deadline or Deadline()
         with self.waiting(done):
-            return await self.clock.wait(spec, done, deadline or Deadline())
+            self.task_fact(spec, "opened", deadline.due_at)
+            finished = await self.clock.wait(spec, done, deadline)
+        actor = next((h.actor for h in reversed(self._history) if h.step == spec.task), "system")
+        self.task_fact(spec, "decided" if finished else "expired", deadline.due_at, actor)
+        return finished
+
+    def task_fact(
+        self,
+        spec: HumanTask,
+        event: str,
+        due_at: datetime | None,
+        actor: str = "system",
+        number: int = 0,
+    ) -> None:
+        """Record a fact of a human task for the insights reports, in the background (see
+        `TaskFacts`)."""
+        partner = self._facts.get("partner_id")
+        self.task_facts.record(
+            spec,
+            event,
+            due_at,
+            actor=actor,
+            number=number,
+            partner_id=partner if isinstance(partner, str) else None,
+        )
 
     @contextlib.contextmanager
     def waiting(self, done: Callable[[], bool]) -> Iterator[None]:
@@ -397,7 +425,9 @@ def _finishing_handlers(run: Callable[..., Awaitable[T]]) -> Callable[..., Await
 
     @functools.wraps(run)
     async def run_then_finish(self: ProcessWorkflow, *args: Any) -> T:
+        self.task_facts.start()
         result = await run(self, *args)
+        await self.task_facts.flush()
         await self.finish_handlers()
         return result
 
