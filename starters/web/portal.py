@@ -94,7 +94,10 @@ async def sign_in_submit(request: Request, settings: SettingsDep) -> Response:
         )  # fmt: skip
     partners = await asyncio.to_thread(portal_access.partners_of_contact, settings, email)
     for identity in partners:
-        await asyncio.to_thread(_send_link, settings, identity)
+        try:
+            await asyncio.to_thread(_send_link, settings, identity)
+        except Exception:  # the mail provider failed: the answer stays the same (no discovery)
+            log.exception("portal sign-in link to %s could not be sent", identity.partner_id)
     minutes = int(LINK_TTL.total_seconds() // 60)
     return _page(
         request,

@@ -270,3 +270,18 @@ def test_operators_manage_contacts_from_the_cli(tmp_path: Path, monkeypatch: Any
     [row] = json.loads(listed.output)
     assert row["removed_by"] == "anna"
     assert portal_access.partners_of_contact(settings, "max@nordlicht.example") == []
+
+
+async def test_a_mail_provider_failure_answers_the_same_page(web: Any, monkeypatch: Any) -> None:
+    """The link cannot be sent (the provider is down): the same answer, never a 500."""
+    from starters.web import portal
+
+    client, settings = web
+    add_partner(settings, "mattermost", "nordlicht", "lena@nordlicht.example")
+
+    def down(*_: Any) -> None:
+        raise RuntimeError("SendGrid unavailable")
+
+    monkeypatch.setattr(portal, "_send_link", down)
+    answer = await client.post("/portal", data={"email": "lena@nordlicht.example"})
+    assert answer.status_code == 200 and "a sign-in link is on its way" in answer.text
