@@ -202,6 +202,20 @@ async def sign_in_required_handler(request: Request, exc: Exception) -> Response
     return RedirectResponse("/portal", status_code=303, headers=PAGE_HEADERS)
 
 
+def portal_not_found() -> PageError:
+    """The portal's one answer for anything that is not the signed-in partner's (another
+    partner's deal, a page of the other program, an unknown id): the same 404 whether or not
+    it exists, so nothing is revealed."""
+    return PageError(404, "Not found", "There is no such page for your organisation.")
+
+
+def require_program(partner: PortalIdentity, program: str) -> PortalIdentity:
+    """The session's partner, when the page belongs to its program; else `portal_not_found`."""
+    if partner.program != program:
+        raise portal_not_found()
+    return partner
+
+
 def portal_brand(settings: Settings, identity: PortalIdentity) -> ProgramIdentity:
     return program_identity(settings, identity.program)
 

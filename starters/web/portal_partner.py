@@ -60,7 +60,13 @@ from starters.web.pages import (
     rejected_fields,
     same_origin,
 )
-from starters.web.portal import PortalPartner, PortalSignInRequired, portal_page
+from starters.web.portal import (
+    PortalPartner,
+    PortalSignInRequired,
+    portal_not_found,
+    portal_page,
+    require_program,
+)
 from starters.web.portal_tasks import portal_form_token
 from workflows.search_attributes import PARTNER_ID, PROGRAM
 
@@ -89,10 +95,6 @@ RENEWABLE_STAGES = ("licensed", "renewal")
 WHERE_OPTIONS = ("Other", "Evaluating Mattermost", "Already using Mattermost")
 
 
-def _not_found() -> PageError:
-    return PageError(404, "Not found", "There is no such page for your organisation.")
-
-
 def _expired_form() -> PageError:
     return PageError(
         403, "This form has expired",
@@ -102,8 +104,7 @@ def _expired_form() -> PageError:
 
 
 def _mattermost(partner: PortalIdentity) -> None:
-    if partner.program != PROGRAM_KEY:
-        raise _not_found()
+    require_program(partner, PROGRAM_KEY)
 
 
 async def _record(settings: Settings, partner: PortalIdentity) -> PartnerRow:
@@ -360,13 +361,13 @@ async def listing_logo(
     """A logo of the partner's own listing (published or in review); any other is 404."""
     _mattermost(partner)
     if len(logo_id) > 64:
-        raise _not_found()
+        raise portal_not_found()
     published = await asyncio.to_thread(get_listing, settings, PROGRAM_KEY, partner.partner_id)
     process = await _process(temporal, partner, _listing_id(partner))
     owned = _own_logos(process, published.logo_id if published else None)
     row = await asyncio.to_thread(portal_partner_records.own_logo, settings, logo_id, owned)
     if row is None:
-        raise _not_found()
+        raise portal_not_found()
     return Response(
         row.content,
         media_type=row.content_type,
@@ -587,12 +588,12 @@ async def evaluation_license_file(
     is 404."""
     _mattermost(partner)
     if len(license_id) > 64:
-        raise _not_found()
+        raise portal_not_found()
     row = await asyncio.to_thread(
         portal_partner_records.license_of, settings, _evaluation_id(partner), license_id
     )
     if row is None:
-        raise _not_found()
+        raise portal_not_found()
     return Response(
         row.content,
         media_type="text/plain; charset=utf-8",

@@ -29,7 +29,7 @@ from starters.web import portal_rc_report as report_form
 from starters.web import portal_rc_views as views
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
 from starters.web.pages import FormTooLarge, PageError, read_form, same_origin
-from starters.web.portal import PortalPartner, portal_page
+from starters.web.portal import PortalPartner, portal_page, require_program
 from starters.web.portal_tasks import PARTNER_ROLES, portal_form_token, portal_task_url
 from starters.web.task_page import STATUS_CODES
 
@@ -51,9 +51,7 @@ def now() -> datetime:
 
 def _rocketchat(partner: PortalIdentity) -> PortalIdentity:
     """The pages exist only for Rocket.Chat partners: anyone else gets the same 404."""
-    if partner.program != PROGRAM:
-        raise PageError(404, "Not found", "There is no such page for your organisation.")
-    return partner
+    return require_program(partner, PROGRAM)
 
 
 def onboarding_id(partner: PortalIdentity) -> str:

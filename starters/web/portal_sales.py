@@ -33,8 +33,8 @@ from models.tables import DealRegistrationRow, InvoiceRow, LicenseRow
 from models.tasks import WorkflowStatus
 from starters.intake import RPC_TIMEOUT, submit_form, unavailable, validation_errors
 from starters.web.deps import SettingsDep, TemporalDep, TemporalUnavailable
-from starters.web.pages import PAGE_HEADERS, PageError, message, page_form, same_origin
-from starters.web.portal import PortalPartner, portal_page
+from starters.web.pages import PAGE_HEADERS, message, page_form, same_origin
+from starters.web.portal import PortalPartner, portal_not_found, portal_page, require_program
 from starters.web.portal_deal_form import DEAL_FIELDS, deal_payload, errors_by_field
 from starters.web.portal_tasks import PARTNER_ROLES, portal_form_token, portal_task_url
 
@@ -68,15 +68,9 @@ INVOICE_STATUS = {
 }
 
 
-def _not_found() -> PageError:
-    return PageError(404, "Not found", "There is no such page for your organisation.")
-
-
 def _sales_partner(partner: PortalIdentity) -> PortalIdentity:
     """The sales pages are the Mattermost program's: any other program's session gets 404."""
-    if partner.program != SALES_PROGRAM:
-        raise _not_found()
-    return partner
+    return require_program(partner, SALES_PROGRAM)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -372,12 +366,12 @@ async def portal_deal(
     conflicts, quotation, signature, purchase order and the tasks waiting on the partner."""
     partner = _sales_partner(partner)
     if not _DEAL_NUMBER.match(deal_number):
-        raise _not_found()
+        raise portal_not_found()
     row = await asyncio.to_thread(portal_records.partner_deal, settings, partner, deal_number)
     if row is None and not await asyncio.to_thread(
         portal_records.allocated_deal_number, settings, partner, deal_number
     ):
-        raise _not_found()
+        raise portal_not_found()
     status = await _workflow_status(temporal, partner, f"deal-{deal_number}")
     fees = [
         fee
@@ -473,10 +467,10 @@ async def portal_invoice(
     """One invoice of the partner's orders, laid out to print (no navigation on paper)."""
     partner = _sales_partner(partner)
     if not invoice_id or len(invoice_id) > INVOICE_ID_MAX:
-        raise _not_found()
+        raise portal_not_found()
     found = await asyncio.to_thread(portal_records.partner_invoice, settings, partner, invoice_id)
     if found is None:
-        raise _not_found()
+        raise portal_not_found()
     invoice, order = found
     issued = invoice.finalized_at or invoice.created_at
     remaining = max(invoice.amount_due_cents - invoice.amount_paid_cents, 0)

@@ -34,6 +34,7 @@ from starters.web.portal import (
     PortalPartner,
     PortalSignInRequired,
     portal_brand,
+    portal_not_found,
 )
 from starters.web.task_page import MAX_FORM_BYTES, STATUS_CODES, OpenTask, _posted, open_task
 from workflows.search_attributes import PARTNER_ID, PROGRAM
@@ -80,10 +81,6 @@ def portal_form_token(request: Request, settings: SettingsDep) -> str:
     ).hexdigest()
 
 
-def _not_yours() -> PageError:
-    return PageError(404, "Not found", "There is no such task for your organisation.")
-
-
 async def _owned_task(
     temporal: TemporalDep,
     identity: PortalIdentity,
@@ -99,13 +96,13 @@ async def _owned_task(
     except TemporalUnavailable as exc:
         raise PageError(503, "Temporal is not reachable", "Please try again in a minute.") from exc
     except RPCError as exc:
-        raise _not_yours() from exc
+        raise portal_not_found() from exc
     attributes = described.typed_search_attributes
     if (
         attributes.get(PROGRAM) != identity.program
         or attributes.get(PARTNER_ID) != identity.partner_id
     ):
-        raise _not_yours()
+        raise portal_not_found()
     try:
         found = await open_task(temporal, workflow_id, handler, task)
     except PageError as exc:
@@ -113,10 +110,10 @@ async def _owned_task(
         if exc.status_code == 404 or (
             exc.status_code == 409 and not _partner_handler(described.workflow_type, handler)
         ):
-            raise _not_yours() from exc
+            raise portal_not_found() from exc
         raise
     if found.pending.assignee not in PARTNER_ROLES:
-        raise _not_yours()
+        raise portal_not_found()
     return found
 
 
