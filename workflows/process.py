@@ -148,8 +148,10 @@ class ProcessWorkflow(ProcessState):
         return self._ended
 
     async def finish_handlers(self) -> None:
-        """Before the workflow completes or continues as new: let updates still answering
-        finish (they see the process ended)."""
+        """Before the workflow completes or continues as new: let the task facts still
+        being written and the updates still answering finish (they see the process ended).
+        A fact left running behind a continue-as-new would be abandoned."""
+        await self.task_facts.flush()
         self._ended = True
         await workflow.wait_condition(workflow.all_handlers_finished)
 
@@ -426,13 +428,7 @@ def _finishing_handlers(run: Callable[..., Awaitable[T]]) -> Callable[..., Await
     @functools.wraps(run)
     async def run_then_finish(self: ProcessWorkflow, *args: Any) -> T:
         self.task_facts.start()
-        try:
-            result = await run(self, *args)
-        except workflow.ContinueAsNewError:
-            # The facts still being written finish in this run: an activity left running
-            # behind a continue-as-new is abandoned (and holds the test server's clock).
-            await self.task_facts.flush()
-            raise
+        result = await run(self, *args)
         await self.task_facts.flush()
         await self.finish_handlers()
         return result
